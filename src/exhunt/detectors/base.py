@@ -1,0 +1,73 @@
+"""The detector interface and the per-host context detectors share."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC
+from dataclasses import dataclass, field
+from typing import Any
+
+from exhunt.model.coverage import HostCoverage, InputWarning
+from exhunt.model.event import Record
+from exhunt.model.evidence import Artifact, ArtifactKind
+from exhunt.model.finding import Finding
+from exhunt.sources.base import HostTree
+
+
+@dataclass(frozen=True, slots=True)
+class Interest:
+    """Which records of one artifact kind a detector needs.
+
+    ``literals`` None means every record; otherwise only records whose raw text contains one of the
+    literals (case-insensitive) can matter to the detector, so parsers may skip the others unparsed.
+    """
+
+    literals: frozenset[str] | None
+
+
+@dataclass
+class HostContext:
+    """Everything a detector may consult about the host being assessed."""
+
+    host: str
+    tree: HostTree
+    artifacts: list[Artifact]
+    coverage: HostCoverage
+    options: dict[str, Any] = field(default_factory=dict)
+    exchange_root: str | None = None  # relative path of the Exchange install folder (…/V15), if found
+    _hashes: dict[str, str] = field(default_factory=dict)
+
+    def sha256(self, path: str) -> str | None:
+        """SHA-256 of an evidence file, computed once, lazily (only files that are cited pay for it)."""
+        if path in self._hashes:
+            return self._hashes[path]
+        digest = hashlib.sha256()
+        try:
+            with self.tree.open(path) as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+        except OSError as exc:
+            self.coverage.warn(InputWarning(path=path, message=f"cannot hash: {exc}", code="unreadable"))
+            return None
+        self._hashes[path] = digest.hexdigest()
+        return self._hashes[path]
+
+
+class Detector(ABC):  # noqa: B024 - every hook is optional
+    """A per-host detector instance. Built fresh for each host from compiled content."""
+
+    name: str = ""
+
+    def interest(self, kind: ArtifactKind) -> Interest | None:
+        """Which records of ``kind`` this detector wants; None: none at all."""
+        return None
+
+    def on_record(self, record: Record, ctx: HostContext) -> None:
+        """Called for every record the parsers yield for a kind this detector is interested in."""
+
+    def on_file(self, artifact: Artifact, ctx: HostContext) -> None:
+        """Called once for every artifact of the host (of any kind), after the logs were read."""
+
+    def finish(self, ctx: HostContext) -> list[Finding]:
+        """Findings of this host. Called once, after every record and file was seen."""
+        return []

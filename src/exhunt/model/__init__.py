@@ -1,0 +1,1 @@
+"""Plain data shared by every layer. Nothing here imports another exhunt package."""

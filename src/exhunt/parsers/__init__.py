@@ -1,0 +1,1 @@
+"""Parsers: one artifact in, records out; bad data becomes warnings, never exceptions."""

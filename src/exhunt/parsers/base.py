@@ -1,0 +1,66 @@
+"""What every parser implements, and the report it fills while it reads."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from exhunt.model.coverage import InputWarning
+from exhunt.model.event import Record
+from exhunt.model.evidence import Artifact, ArtifactKind
+from exhunt.sources.base import HostTree
+
+MAX_WARNINGS_PER_FILE = 50  # further warnings of one file are counted, not listed
+
+
+@dataclass(slots=True)
+class ParseReport:
+    """Filled by a parser for one artifact: what it read and what went wrong, with locations."""
+
+    path: str
+    records: int = 0  # data lines / records seen (parsed or skipped by the prefilter)
+    bytes_read: int = 0
+    first_time: str | None = None
+    last_time: str | None = None
+    not_understood: bool = False  # the file is not what its name says (wrong format, binary, empty)
+    failed: bool = False  # the file could not be read at all
+    warnings: list[InputWarning] = field(default_factory=list)
+    warnings_dropped: int = 0
+
+    def warn(self, message: str, code: str = "warning", line: int | None = None,
+             offset: int | None = None) -> None:
+        if len(self.warnings) >= MAX_WARNINGS_PER_FILE:
+            self.warnings_dropped += 1
+            return
+        self.warnings.append(InputWarning(path=self.path, message=message, code=code, line=line, offset=offset))
+
+    def see_time(self, stamp: str | None) -> None:
+        if not stamp:
+            return
+        if self.first_time is None or stamp < self.first_time:
+            self.first_time = stamp
+        if self.last_time is None or stamp > self.last_time:
+            self.last_time = stamp
+
+
+class Prefilter(ABC):
+    """Finds candidate positions of any of a set of literals in a block of bytes (case-insensitive)."""
+
+    @abstractmethod
+    def scan(self, block: bytes | memoryview) -> list[int]:
+        """Sorted start offsets of literal matches in ``block`` (at least one per matching line)."""
+
+
+class Parser(ABC):
+    name: str = ""
+    kinds: frozenset[ArtifactKind] = frozenset()
+
+    @abstractmethod
+    def parse(self, tree: HostTree, artifact: Artifact, report: ParseReport,
+              prefilter: Prefilter | None = None) -> Iterator[Record]:
+        """Yield the records of ``artifact``.
+
+        With a ``prefilter``, a text-log parser may yield only records whose raw line holds a literal match
+        (plus whatever it needs for coverage: the count of lines and the first/last timestamps).
+        """

@@ -1,0 +1,45 @@
+"""The read-only view of one host's evidence that every later layer reads through."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from exhunt.model.coverage import InputWarning
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    path: str  # relative to the host root, '/' separated, case as stored
+    size: int
+    mtime: str | None = None  # ISO 8601 UTC
+
+
+class HostTree(ABC):
+    """One host's files, read-only. Paths are relative and '/' separated; lookups ignore case."""
+
+    def __init__(self, name: str, origin: str) -> None:
+        self.name = name  # host name used in findings
+        self.origin = origin  # what the user handed over, for reports
+        self.warnings: list[InputWarning] = []  # problems met while listing (bad zip names, links...)
+
+    @abstractmethod
+    def walk(self) -> Iterator[FileEntry]:
+        """Every regular file of the host, in a stable (sorted) order."""
+
+    @abstractmethod
+    def open(self, path: str) -> BinaryIO:
+        """Open a file for binary reading. Raises OSError when it cannot be read."""
+
+    def read_head(self, path: str, size: int = 4096) -> bytes:
+        with self.open(path) as handle:
+            return handle.read(size)
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the tree holds open (zip handles)."""
+
+
+class EvidenceError(Exception):
+    """The evidence cannot be opened at all (not found, not a supported container)."""
