@@ -27,6 +27,9 @@ class ParseReport:
     failed: bool = False  # the file could not be read at all
     warnings: list[InputWarning] = field(default_factory=list)
     warnings_dropped: int = 0
+    # header directives met in the file, as (line, name, value): '#Version', '#Software', '#Log-type'...
+    # (the Exchange '#Version:' header gives the server's build at the time each file was written)
+    directives: list[tuple[int, str, str]] = field(default_factory=list)
 
     def warn(self, message: str, code: str = "warning", line: int | None = None,
              offset: int | None = None) -> None:
