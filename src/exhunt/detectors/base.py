@@ -58,6 +58,13 @@ class Detector(ABC):  # noqa: B024 - every hook is optional
 
     name: str = ""
 
+    def start(self, ctx: HostContext) -> None:
+        """Called once per host after its artifacts are classified and before any log is parsed.
+
+        A detector may look at ``ctx.artifacts`` here (e.g. note suspicious file names so that
+        ``interest()`` can ask for the log lines that request them).
+        """
+
     def interest(self, kind: ArtifactKind) -> Interest | None:
         """Which records of ``kind`` this detector wants; None: none at all."""
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 from exhunt.model.coverage import InputWarning
@@ -32,6 +33,14 @@ class HostTree(ABC):
     @abstractmethod
     def open(self, path: str) -> BinaryIO:
         """Open a file for binary reading. Raises OSError when it cannot be read."""
+
+    def local_path(self, path: str) -> Path | None:
+        """A real file-system path for ``path`` when the evidence is a plain folder, else None.
+
+        Readers that need a path (a native parser) use it when given and spool to a temporary file
+        otherwise.
+        """
+        return None
 
     def read_head(self, path: str, size: int = 4096) -> bytes:
         with self.open(path) as handle:
