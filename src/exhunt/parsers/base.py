@@ -67,3 +67,10 @@ class Parser(ABC):
         With a ``prefilter``, a text-log parser may yield only records whose raw line holds a literal match
         (plus whatever it needs for coverage: the count of lines and the first/last timestamps).
         """
+
+
+class MatchNothing(Prefilter):
+    """For logs no detector needs: the parser only counts lines and takes the first/last timestamps."""
+
+    def scan(self, block: bytes | memoryview) -> list[int]:
+        return []

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO, cast
 
 from exhunt.model.coverage import InputWarning
 from exhunt.sources.base import FileEntry, HostTree
@@ -37,7 +37,7 @@ def safe_member_name(name: str) -> str | None:
 class _Guarded(io.RawIOBase):
     """A member stream that stops with an error once it has produced more than it declared."""
 
-    def __init__(self, inner: BinaryIO, limit: int, name: str) -> None:
+    def __init__(self, inner: IO[bytes], limit: int, name: str) -> None:
         self.inner, self.limit, self.name, self.done = inner, limit, name, 0
 
     def readable(self) -> bool:
@@ -111,7 +111,7 @@ class ZipTree(HostTree):
             raw = self._zip.open(info)
         except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
             raise OSError(f"cannot open zip member {path}: {exc}") from exc
-        return io.BufferedReader(_Guarded(raw, info.file_size, path), buffer_size=1 << 20)  # type: ignore[return-value]
+        return cast(BinaryIO, io.BufferedReader(_Guarded(raw, info.file_size, path), buffer_size=1 << 20))
 
     def close(self) -> None:
         self._zip.close()

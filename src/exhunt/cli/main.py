@@ -1,0 +1,88 @@
+"""The exhunt command line. The only place that prints and maps errors to exit codes."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from typing import TypeVar
+
+import typer
+
+from exhunt import __version__
+from exhunt.cli import scan_cmd
+from exhunt.cli.status import ExitCode
+
+app = typer.Typer(
+    name="exhunt",
+    help="Hunt for Microsoft Exchange exploitation (ProxyLogon, ProxyShell, ProxyNotShell and kin) and what "
+         "the intruder did next, offline, in evidence collected from Windows/Exchange servers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+T = TypeVar("T")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"exhunt {__version__}")
+        raise typer.Exit(int(ExitCode.CLEAN))
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """exhunt: offline Exchange compromise assessment."""
+
+
+scan_cmd.register(app)
+# Further commands register themselves here, one line each.
+_REGISTER: list[Callable[[typer.Typer], None]] = []
+try:
+    from exhunt.cli import rules_cmd
+
+    _REGISTER.append(rules_cmd.register)
+except ImportError:  # pragma: no cover
+    pass
+try:
+    from exhunt.cli import exposure_cmd
+
+    _REGISTER.append(exposure_cmd.register)
+except ImportError:  # pragma: no cover
+    pass
+for _register in _REGISTER:
+    _register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, map every failure to an exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        returned = app(args=args, standalone_mode=False)
+    except SystemExit as exc:  # typer.Exit inside standalone_mode=False surfaces as the code
+        return int(exc.code or 0)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except (typer.BadParameter, typer.Abort) as exc:
+        typer.echo(f"exhunt: {exc}", err=True)
+        return int(ExitCode.USAGE)
+    except Exception as exc:  # click's UsageError and friends, and real bugs
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return int(ExitCode.USAGE)
+        if debug:
+            traceback.print_exc()
+        else:
+            typer.echo(f"exhunt: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+                       err=True)
+        return int(ExitCode.INTERNAL)
+    return int(returned) if isinstance(returned, int) else int(ExitCode.CLEAN)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""`exhunt scan`: evidence in, verdicts, findings with evidence and coverage out."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+from exhunt.cli.status import ExitCode, exit_code_for
+from exhunt.content.bundle import ContentSpec
+from exhunt.fleet.local import assess_paths, compiled_content
+from exhunt.report.registry import reporters
+
+
+def _content_problems(spec: ContentSpec, err: Console) -> None:
+    bundle = compiled_content(spec)
+    for problem in bundle.errors:
+        where = problem.path + (f":{problem.line}" if problem.line else "")
+        err.print(f"[yellow]content error[/] {where}: {problem.message}", highlight=False)
+    if bundle.unsupported:
+        err.print(f"[dim]{len(bundle.unsupported)} rule(s) cannot be evaluated and were not run; "
+                  "`exhunt rules check` lists them with the reason.[/]", highlight=False)
+
+
+def scan(
+    evidence: list[Path] = typer.Argument(..., help="Host folder(s), zip(s), KAPE/Velociraptor collections, "
+                                          "folders of several hosts, or loose EVTX/JSON/log files."),
+    fmt: str = typer.Option("console", "--format", "-f", help="Output format: " + ", ".join(sorted(reporters()))),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report here instead of stdout."),
+    exchange_path: str | None = typer.Option(None, "--exchange-path",
+                                             help="Exchange install folder inside the evidence (e.g. "
+                                                  "'D/Exchange/V15'), when it cannot be found by content."),
+    sigma: list[Path] = typer.Option([], "--sigma", help="Extra Sigma rule folder or file (repeatable)."),
+    yara: list[Path] = typer.Option([], "--yara", help="Extra YARA rule folder or file (repeatable)."),
+    iocs: list[Path] = typer.Option([], "--iocs", help="Indicator feed: STIX 2.1, MISP JSON, CSV or list."),
+    build: str | None = typer.Option(None, "--build", help="The server's Exchange build, e.g. 15.2.858.5, "
+                                     "when the evidence does not tell."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Hosts assessed in parallel (processes)."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
+) -> int:
+    """Assess Exchange servers' evidence: verdict per host, findings with evidence, what was not checked."""
+    renderers = reporters()
+    if fmt not in renderers:
+        raise typer.BadParameter(f"unknown format {fmt!r}; choose from {', '.join(sorted(renderers))}",
+                                 param_hint="--format")
+    for path in [*evidence, *sigma, *yara, *iocs]:
+        if not path.exists():
+            raise typer.BadParameter(f"not found: {path}")
+    err = Console(stderr=True)
+    spec = ContentSpec(sigma_paths=tuple(str(p) for p in sigma), yara_paths=tuple(str(p) for p in yara),
+                       ioc_paths=tuple(str(p) for p in iocs))
+    _content_problems(spec, err)
+    options: dict[str, Any] = {"exchange_path": exchange_path, "build": build}
+    show_progress = not no_progress and err.is_terminal and not os.environ.get("CI")
+    if show_progress:
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
+                      TransferSpeedColumn(), console=err, transient=True) as bar:
+            task = bar.add_task("scanning", total=None)
+            results = assess_paths(evidence, spec, options, jobs=jobs,
+                                   progress=lambda _path, size: bar.advance(task, size))
+    else:
+        results = assess_paths(evidence, spec, options, jobs=jobs)
+    reporter = renderers[fmt]
+    if output is None:
+        reporter.write(results, sys.stdout)
+    else:
+        with output.open("w", encoding="utf-8", newline="\n") as handle:
+            reporter.write(results, handle)
+        verdicts = ", ".join(f"{r.host}: {r.verdict.value}" for r in results)
+        err.print(f"wrote {output} ({verdicts})", highlight=False)
+    return int(exit_code_for(results))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("scan")(scan)
+
+
+__all__ = ["ExitCode", "register"]

@@ -1,0 +1,25 @@
+"""Exit codes, in one place. Only the CLI maps outcomes and errors to them."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from exhunt.model.result import HostResult, Verdict
+
+
+class ExitCode(IntEnum):
+    CLEAN = 0  # nothing found, everything needed could be read
+    FINDINGS = 1  # at least one finding (more than informational)
+    USAGE = 2  # bad command line, evidence or content path not found
+    PARTIAL = 3  # nothing found, but something could not be read or assessed
+    INTERNAL = 4  # a bug: please report it with --debug output
+
+
+def exit_code_for(results: list[HostResult]) -> ExitCode:
+    if any(r.verdict in (Verdict.COMPROMISED, Verdict.ATTEMPTED) for r in results):
+        return ExitCode.FINDINGS
+    partial = any(
+        r.verdict is Verdict.COULD_NOT_ASSESS or r.coverage.warnings or any(
+            s.files_failed for s in r.coverage.sources.values())
+        for r in results)
+    return ExitCode.PARTIAL if partial else ExitCode.CLEAN

@@ -1,0 +1,129 @@
+"""assess_host(): one host's evidence + compiled content + options -> HostResult (plain data).
+
+A pure function of its inputs so it runs the same in the CLI, a worker process or a Dask worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from exhunt.content.bundle import ContentBundle
+from exhunt.correlate.coverage import summarise_coverage
+from exhunt.correlate.exposure import BuildObservation, build_observations, host_exposure
+from exhunt.correlate.verdict import conclude
+from exhunt.detectors.base import Detector, HostContext, Interest
+from exhunt.detectors.registry import create_detectors
+from exhunt.model.coverage import HostCoverage, InputWarning, SourceCoverage, SourceStatus
+from exhunt.model.evidence import Artifact, ArtifactKind
+from exhunt.model.finding import Finding
+from exhunt.model.result import HostResult
+from exhunt.parsers.base import MatchNothing, ParseReport, Prefilter
+from exhunt.parsers.prefilter import build_prefilter
+from exhunt.parsers.registry import all_parsers
+from exhunt.sources.base import HostTree
+from exhunt.sources.classify import classify
+
+Progress = Callable[[str, int], None]  # (artifact path, bytes done) for progress bars
+
+
+def _prefilter_for(interests: list[Interest]) -> Prefilter | None:
+    if not interests:
+        return MatchNothing()
+    literals: set[str] = set()
+    for interest in interests:
+        if interest.literals is None:
+            return None
+        literals |= interest.literals
+    if not literals:
+        return MatchNothing()
+    return build_prefilter(sorted(literals))
+
+
+def _account(coverage: SourceCoverage, report: ParseReport, artifact: Artifact) -> None:
+    coverage.files += 1
+    coverage.bytes += artifact.size
+    coverage.records += report.records
+    if report.failed or report.not_understood:
+        coverage.files_failed += 1
+    for stamp in (report.first_time, report.last_time):
+        if stamp:
+            coverage.first_time = min(coverage.first_time or stamp, stamp)
+            coverage.last_time = max(coverage.last_time or stamp, stamp)
+
+
+def _status(coverage: SourceCoverage) -> SourceStatus:
+    if coverage.files == 0:
+        return SourceStatus.MISSING
+    if coverage.files_failed == coverage.files:
+        return SourceStatus.UNREADABLE
+    if coverage.files_failed:
+        return SourceStatus.PARTIAL
+    return SourceStatus.READ
+
+
+def assess_host(tree: HostTree, content: ContentBundle, options: dict[str, Any] | None = None,
+                progress: Progress | None = None) -> HostResult:
+    options = dict(options or {})
+    layout = classify(tree, options.get("exchange_path"))
+    coverage = HostCoverage()
+    coverage.warnings.extend(tree.warnings)
+    if len(layout.exchange_roots) > 1:
+        coverage.warn(InputWarning(path=layout.exchange_roots[1], code="several-installs", message=(
+            f"several Exchange install folders found; using {layout.exchange_root}")))
+    ctx = HostContext(host=tree.name, tree=tree, artifacts=layout.artifacts, coverage=coverage,
+                      options=options, exchange_root=layout.exchange_root)
+    detectors = create_detectors(content, options)
+    for detector in detectors:
+        detector.start(ctx)
+
+    parsers = {kind: parser for parser in all_parsers() for kind in parser.kinds}
+    observations: list[BuildObservation] = []
+    for artifact in layout.artifacts:
+        parser = parsers.get(artifact.kind)
+        if parser is None:
+            continue
+        wanting: list[tuple[Detector, Interest]] = []
+        for detector in detectors:
+            interest = detector.interest(artifact.kind)
+            if interest is not None:
+                wanting.append((detector, interest))
+        report = ParseReport(path=artifact.path)
+        prefilter = _prefilter_for([i for _, i in wanting])
+        try:
+            for record in parser.parse(tree, artifact, report, prefilter):
+                for detector, _ in wanting:
+                    detector.on_record(record, ctx)
+        except OSError as exc:
+            report.failed = True
+            report.warn(f"cannot read: {exc}", code="unreadable")
+        report.bytes_read = artifact.size
+        _account(coverage.source(artifact.kind.value), report, artifact)
+        coverage.warnings.extend(report.warnings)
+        if report.warnings_dropped:
+            coverage.warn(InputWarning(path=artifact.path, code="more-warnings", message=(
+                f"{report.warnings_dropped} further warnings in this file not listed")))
+        observations.extend(build_observations(artifact, report))
+        if progress is not None:
+            progress(artifact.path, artifact.size)
+
+    for artifact in layout.artifacts:
+        for detector in detectors:
+            detector.on_file(artifact, ctx)
+    findings: list[Finding] = []
+    for detector in detectors:
+        findings.extend(detector.finish(ctx))
+
+    for source in coverage.sources.values():
+        source.status = _status(source)
+    exposure = host_exposure(observations, options.get("build"))
+    summarise_coverage(ctx, layout.exchange_root)
+    result = conclude(tree.name, tree.origin, findings, coverage, exposure)
+    return result
+
+
+def count_kinds(artifacts: list[Artifact]) -> dict[ArtifactKind, int]:
+    counts: dict[ArtifactKind, int] = {}
+    for artifact in artifacts:
+        counts[artifact.kind] = counts.get(artifact.kind, 0) + 1
+    return counts
