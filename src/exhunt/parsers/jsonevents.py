@@ -1,0 +1,208 @@
+"""Windows events exported as JSON lines or a JSON array (OTRF, Velociraptor, Splunk, Winlogbeat...).
+
+Reading is streamed, one object per line, which covers JSON lines and arrays written one element per
+line (``[`` / ``{...},`` / ``]``). Anything else that starts like JSON (a pretty-printed array, as
+``ConvertTo-Json`` writes it, or a UTF-16 file) is loaded whole when it is at most ``MAX_WHOLE`` bytes,
+with a warning; larger ones are refused with a warning. Lines longer than ``MAX_LINE`` are skipped with
+a warning. The shape of each object is recognised by :mod:`exhunt.parsers.jsonshapes`, and its
+fields come out under the EVTX parser's names.
+
+A file whose first ``PROBE`` objects are none of the known shapes (or not JSON at all) is reported
+``not_understood``; later lines that fail are warned about (line, byte offset) and skipped.
+The prefilter is not used: JSON escapes backslashes, so literal matches on the raw line would miss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import IO, Any
+
+import orjson
+
+from exhunt.model.event import Record
+from exhunt.model.evidence import Artifact, ArtifactKind
+from exhunt.parsers.base import Parser, ParseReport, Prefilter
+from exhunt.parsers.jsonshapes import shape_of, unwrap
+from exhunt.sources.base import HostTree
+
+MAX_LINE = 16 << 20
+MAX_WHOLE = 256 << 20
+PROBE = 20
+_BOMS_UTF16 = (b"\xff\xfe", b"\xfe\xff")
+_BOM_UTF8 = b"\xef\xbb\xbf"
+
+
+class _Probe:
+    """Counts what the first objects were, to tell a file not understood from a bad line."""
+
+    def __init__(self) -> None:
+        self.understood = 0
+        self.failed = 0
+
+    @property
+    def given_up(self) -> bool:
+        return self.understood == 0 and self.failed >= PROBE
+
+
+class JsonEventsParser(Parser):
+    name = "json_events"
+    kinds = frozenset({ArtifactKind.JSON_EVENTS})
+
+    def parse(self, tree: HostTree, artifact: Artifact, report: ParseReport,
+              prefilter: Prefilter | None = None) -> Iterator[Record]:
+        try:
+            handle = tree.open(artifact.path)
+        except OSError as exc:
+            report.failed = True
+            report.warn(f"cannot read: {exc}", code="unreadable")
+            return
+        probe = _Probe()
+        whole = False
+        try:
+            with handle:
+                for item in self._lines(handle, artifact, report, probe):
+                    if item is None:  # the file is JSON but not one object per line
+                        whole = True
+                        break
+                    yield item
+                    if probe.given_up:
+                        break
+        except OSError as exc:
+            report.failed = True
+            report.warn(f"read error after {report.bytes_read} bytes: {exc}", code="unreadable",
+                        offset=report.bytes_read)
+            return
+        if whole:
+            yield from self._whole(tree, artifact, report, probe)
+        if probe.understood == 0 and not report.failed and not report.not_understood:
+            report.not_understood = True
+            if report.bytes_read == 0:
+                report.warn("empty file", code="not-understood")
+                return
+            report.warn("no Windows event of a known JSON shape (evtx_dump, Velociraptor, Winlogbeat, "
+                        "Splunk, PowerShell, flat EventID/Channel) in this file", code="not-understood")
+
+    def _lines(self, handle: IO[bytes], artifact: Artifact, report: ParseReport,
+               probe: _Probe) -> Iterator[Record | None]:
+        """Records of a file read line by line; yields None when it must be read whole instead."""
+        offset = 0
+        number = 0
+        started = False
+        while True:
+            line = handle.readline(MAX_LINE + 1)
+            if not line:
+                break
+            number += 1
+            start = offset
+            offset += len(line)
+            if len(line) > MAX_LINE and not line.endswith(b"\n"):
+                report.warn(f"line longer than {MAX_LINE} bytes skipped", code="too-long", line=number,
+                            offset=start)
+                while (rest := handle.readline(MAX_LINE)) and not rest.endswith(b"\n"):
+                    offset += len(rest)
+                offset += len(rest)
+                report.bytes_read = offset
+                continue
+            report.bytes_read = offset
+            body = line.strip()
+            if not started:
+                if number == 1 and body.startswith(_BOMS_UTF16):
+                    yield None
+                    return
+                body = body.removeprefix(_BOM_UTF8).lstrip()
+                if not body:
+                    continue
+                started = True
+                if body[:1] not in (b"{", b"["):
+                    report.not_understood = True
+                    report.warn("not JSON: the file does not start with an object or an array",
+                                code="not-understood", line=number, offset=start)
+                    return
+            body = _element(body)
+            if not body:
+                continue
+            try:
+                obj = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                if probe.understood == 0 and probe.failed == 0 and not body.endswith(b"}"):
+                    yield None  # first object spans lines (pretty-printed): read the file whole
+                    return
+                probe.failed += 1
+                report.warn(f"invalid JSON skipped: {exc}", code="bad-json", line=number, offset=start)
+                if probe.given_up:
+                    return
+                continue
+            record = _record(obj, artifact, report, probe, number, start, line)
+            if record is not None:
+                yield record
+            if probe.given_up:
+                return
+
+    def _whole(self, tree: HostTree, artifact: Artifact, report: ParseReport,
+               probe: _Probe) -> Iterator[Record]:
+        if artifact.size > MAX_WHOLE:
+            report.failed = True
+            report.warn(f"JSON that is not one event per line is read whole, up to {MAX_WHOLE} bytes; "
+                        f"this file has {artifact.size}: not read", code="too-large")
+            return
+        try:
+            with tree.open(artifact.path) as handle:
+                data = handle.read(MAX_WHOLE + 1)
+        except OSError as exc:
+            report.failed = True
+            report.warn(f"cannot read: {exc}", code="unreadable")
+            return
+        report.bytes_read = len(data)
+        try:
+            if data.startswith(_BOMS_UTF16):
+                data = data.decode("utf-16").encode("utf-8")
+            parsed = orjson.loads(data.removeprefix(_BOM_UTF8))
+        except (UnicodeDecodeError, orjson.JSONDecodeError) as exc:
+            report.not_understood = True
+            report.warn(f"not valid JSON: {exc}", code="not-understood")
+            return
+        report.warn("JSON not written one event per line: read whole into memory", code="read-whole")
+        items = parsed if isinstance(parsed, list) else [parsed]
+        for index, obj in enumerate(items, start=1):
+            record = _record(obj, artifact, report, probe, None, None, orjson.dumps(obj), index)
+            if record is not None:
+                yield record
+            if probe.given_up:
+                return
+
+
+def _element(body: bytes) -> bytes:
+    """One array element written on its own line: without the array's brackets and comma."""
+    if body[:1] == b"[":
+        body = body[1:].lstrip()
+    if body[-1:] == b"]" and not body.startswith(b"{"):
+        body = body[:-1].rstrip()
+    elif body.endswith(b"}]"):
+        body = body[:-1]
+    return body.removesuffix(b",").rstrip()
+
+
+def _record(obj: Any, artifact: Artifact, report: ParseReport, probe: _Probe, line: int | None,
+            offset: int | None, raw: bytes, index: int | None = None) -> Record | None:
+    where = line if line is not None else index
+    shape = shape_of(obj)
+    if shape is None:
+        probe.failed += 1
+        report.warn("not a Windows event of a known shape: skipped", code="not-understood", line=line,
+                    offset=offset)
+        return None
+    try:
+        fields = shape[1](unwrap(obj))
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        probe.failed += 1
+        report.warn(f"event of shape {shape[0]} could not be read: {exc!r}", code="bad-event", line=line,
+                    offset=offset)
+        return None
+    probe.understood += 1
+    report.records += 1
+    stamp = fields.get("TimeCreated")
+    report.see_time(stamp)
+    channel = fields.get("Channel") or artifact.attr("channel")
+    return Record(kind=ArtifactKind.JSON_EVENTS, path=artifact.path, fields=fields,
+                  raw=raw.decode("utf-8", "replace").rstrip("\r\n"), line=line, record=where, offset=offset,
+                  timestamp=stamp, attrs={"channel": channel} if channel else {})

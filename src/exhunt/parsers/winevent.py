@@ -1,0 +1,204 @@
+"""One Windows event as flat fields, whatever shape it arrived in.
+
+Both the EVTX parser and the JSON-export parser end here, so one Sigma field-mapping pipeline serves
+both. The field names are those Windows itself writes and Sigma rules expect:
+
+* the ``EventData`` items by their ``Name`` (``Image``, ``CommandLine``, ``TargetUserName`` ...);
+* ``UserData`` leaves by their element name (the innermost name; a later leaf whose name is already
+  taken keeps its dotted path);
+* unnamed ``Data`` items (classic providers: MSExchange, Application errors) joined with a space under
+  ``Data``, and the same text under ``Message`` when the source carried no rendered message, so a rule
+  can match the words an analyst sees in Event Viewer (``Set-OabVirtualDirectory``,
+  ``System.InvalidCastException``) in an EVTX file and in an export alike;
+* the System fields ``EventID`` (int), ``Provider_Name``, ``Channel``, ``Computer``, ``Level`` (int),
+  ``Task``, ``Keywords``, ``EventRecordID`` (int), ``TimeCreated`` (ISO 8601 UTC) and
+  ``SecurityUserID`` when present.
+
+Values are kept as text (numbers rendered as Windows renders them), ``None`` when the event says
+nothing (``<Data Name="X"/>``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+SYSTEM_FIELDS = ("EventID", "Provider_Name", "Channel", "Computer", "Level", "Task", "Keywords",
+                 "EventRecordID", "TimeCreated", "SecurityUserID")
+_ATTRS = "#attributes"
+_TEXT = "#text"
+
+
+def text(value: Any) -> str | None:
+    """A scalar as the text Windows would show; ``None`` stays ``None``."""
+    if value is None or type(value) is str:
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return text(value.get(_TEXT, value.get("Value")))
+    if isinstance(value, list):
+        return " ".join(t for t in (text(v) for v in value) if t is not None)
+    return str(value)
+
+
+def to_int(value: Any) -> int | None:
+    if isinstance(value, Mapping):
+        value = value.get(_TEXT, value.get("Value"))
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        stripped = value.strip()
+        try:
+            return int(stripped, 16) if stripped[:2].lower() == "0x" else int(stripped)
+        except ValueError:
+            return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def iso_utc(value: Any) -> str | None:
+    """Normalise a timestamp to ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC); None when it is not one.
+
+    Accepts EVTX ``SystemTime`` (nanoseconds, ``Z``), ISO strings with or without ``T``, fraction or
+    offset, and epoch seconds (Velociraptor) as numbers or numeric strings.
+    """
+    if isinstance(value, Mapping):
+        inner = value.get(_ATTRS)
+        value = inner.get("SystemTime") if isinstance(inner, Mapping) else value.get("SystemTime")
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(float(value), tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str):
+        return None
+    stamp = value.strip()
+    # fast path: 2021-11-19T16:52:33.833733500Z (EVTX), 2021-03-14T01:40:13.660Z (exports)
+    if len(stamp) >= 20 and stamp[10] == "T" and stamp[-1] == "Z" and stamp[19:20] in (".", "Z"):
+        frac = stamp[20:-1] if stamp[19] == "." else ""
+        if frac.isdigit() or not frac:
+            return f"{stamp[:19]}.{(frac + '000000')[:6]}Z"
+    if stamp.startswith("/Date(") and stamp.endswith(")/"):  # PowerShell ConvertTo-Json: milliseconds
+        digits = stamp[6:-2].split("+")[0].split("-")[0]
+        return iso_utc(int(digits) / 1000) if digits.isdigit() else None
+    stamp = stamp.removesuffix(" UTC")
+    if stamp.replace(".", "", 1).isdigit():
+        return iso_utc(float(stamp))
+    try:
+        parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _attr(node: Any, name: str) -> Any:
+    """``node[#attributes][name]`` (evtx JSON) or ``node[name]`` (Velociraptor), else None."""
+    if not isinstance(node, Mapping):
+        return None
+    attrs = node.get(_ATTRS)
+    if isinstance(attrs, Mapping) and name in attrs:
+        return attrs[name]
+    return node.get(name)
+
+
+def system_fields(system: Mapping[str, Any], fields: dict[str, Any]) -> None:
+    """Add the System fields of an event (evtx JSON or Velociraptor shape) to ``fields``."""
+    event_id = to_int(system.get("EventID"))
+    if event_id is not None:
+        fields["EventID"] = event_id
+    provider = _attr(system.get("Provider"), "Name")
+    if provider is not None:
+        fields["Provider_Name"] = text(provider)
+    for name in ("Channel", "Computer", "Task", "Keywords"):
+        value = system.get(name)
+        if value is not None:
+            fields[name] = text(value)
+    level = to_int(system.get("Level"))
+    if level is not None:
+        fields["Level"] = level
+    record_id = to_int(system.get("EventRecordID"))
+    if record_id is not None:
+        fields["EventRecordID"] = record_id
+    created = iso_utc(system.get("TimeCreated"))
+    if created is not None:
+        fields["TimeCreated"] = created
+    user = _attr(system.get("Security"), "UserID")
+    if user is not None:
+        fields["SecurityUserID"] = text(user)
+
+
+def event_data(data: Any, fields: dict[str, Any]) -> None:
+    """Add ``EventData`` items: named ones by name, unnamed ones joined under ``Data``."""
+    if data is None:
+        return
+    if not isinstance(data, Mapping):
+        _unnamed(data, fields)
+        return
+    for name, value in data.items():
+        if name == _ATTRS:
+            continue
+        if name == "Data" or name == _TEXT:
+            _unnamed(value, fields)
+            continue
+        if name in fields:  # never hide a System field: the clashing item keeps its path
+            name = f"EventData.{name}"
+        fields[name] = value if type(value) is str or value is None else text(value)
+
+
+def _unnamed(value: Any, fields: dict[str, Any]) -> None:
+    if isinstance(value, Mapping):
+        value = value.get(_TEXT)
+    joined = text(value)
+    if joined is None:
+        return
+    fields["Data"] = f"{fields['Data']} {joined}" if "Data" in fields else joined
+
+
+def user_data(data: Any, fields: dict[str, Any], prefix: str = "UserData") -> None:
+    """Add ``UserData`` leaves by their innermost element name (dotted path on a name clash)."""
+    if not isinstance(data, Mapping):
+        if data is not None:
+            fields.setdefault(prefix.rsplit(".", 1)[-1], text(data))
+        return
+    for name, value in data.items():
+        if name == _ATTRS:
+            continue
+        path = f"{prefix}.{name}"
+        if isinstance(value, Mapping) and (set(value) - {_ATTRS, _TEXT}):
+            user_data(value, fields, path)
+            continue
+        key = prefix.rsplit(".", 1)[-1] if name == _TEXT else name
+        if key in fields:
+            key = path
+        fields[key] = text(value)
+
+
+def finish_message(fields: dict[str, Any]) -> None:
+    """Without a rendered message, unnamed data is the event's text: expose it as ``Message`` too."""
+    if "Message" not in fields and "Data" in fields:
+        fields["Message"] = fields["Data"]
+
+
+def flatten_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of one event given as the ``Event`` object of evtx JSON (or Velociraptor's shape)."""
+    fields: dict[str, Any] = {}
+    system = event.get("System")
+    if isinstance(system, Mapping):
+        system_fields(system, fields)
+    data = event.get("EventData")
+    if data is not None:
+        event_data(data, fields)
+    extra = event.get("UserData")
+    if extra is not None:
+        user_data(extra, fields)
+    finish_message(fields)
+    return fields
