@@ -56,6 +56,11 @@ for _register in _REGISTER:
     _register(app)
 
 
+def _is_click_error(exc: BaseException) -> bool:
+    """Typer raises click's exception classes (vendored in recent typer): usage errors, bad parameters."""
+    return any(cls.__name__ == "ClickException" for cls in type(exc).__mro__)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, map every failure to an exit code."""
     args = sys.argv[1:] if argv is None else argv
@@ -70,10 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo(f"exhunt: {exc}", err=True)
         return int(ExitCode.USAGE)
     except Exception as exc:  # click's UsageError and friends, and real bugs
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
+        show = getattr(exc, "show", None)
+        if _is_click_error(exc) and callable(show):
+            show()
             return int(ExitCode.USAGE)
         if debug:
             traceback.print_exc()

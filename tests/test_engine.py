@@ -1,0 +1,112 @@
+"""assess_host wiring with stand-in parsers and detectors: records reach interested detectors, coverage is
+accounted per source, verdicts follow the findings and the coverage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import exhunt.engine as engine
+from exhunt.content.bundle import ContentBundle, ContentSpec
+from exhunt.detectors.base import Detector, HostContext, Interest
+from exhunt.model.event import Record
+from exhunt.model.evidence import Artifact, ArtifactKind
+from exhunt.model.finding import Confidence, EvidenceRef, Finding, Outcome, Severity
+from exhunt.model.result import Verdict
+from exhunt.parsers.base import Parser, ParseReport, Prefilter
+from exhunt.sources.base import HostTree
+from exhunt.sources.directory import DirectoryTree
+
+HTTPPROXY = "C/Program Files/Microsoft/Exchange Server/V15/Logging/HttpProxy/Ecp/HttpProxy_2021030304-1.LOG"
+
+
+class LinesParser(Parser):
+    name = "lines"
+    kinds = frozenset({ArtifactKind.HTTPPROXY})
+
+    def parse(self, tree: HostTree, artifact: Artifact, report: ParseReport,
+              prefilter: Prefilter | None = None) -> Iterator[Record]:
+        with tree.open(artifact.path) as handle:
+            for number, line in enumerate(handle.read().decode().splitlines(), 1):
+                report.records += 1
+                report.see_time(line.split(",")[0])
+                if line.startswith("bad"):
+                    report.warn("garbage line", code="garbage", line=number)
+                    continue
+                yield Record(artifact.kind, artifact.path, {"Line": line}, raw=line, line=number,
+                             timestamp=line.split(",")[0])
+
+
+class NeedleDetector(Detector):
+    name = "needle"
+
+    def __init__(self) -> None:
+        self.hits: list[Record] = []
+
+    def interest(self, kind: ArtifactKind) -> Interest | None:
+        return Interest(frozenset({"ServerInfo~"})) if kind is ArtifactKind.HTTPPROXY else None
+
+    def on_record(self, record: Record, ctx: HostContext) -> None:
+        if "ServerInfo~" in record.raw:
+            self.hits.append(record)
+
+    def finish(self, ctx: HostContext) -> list[Finding]:
+        if not self.hits:
+            return []
+        return [Finding(host=ctx.host, rule_id="T-1", title="needle", severity=Severity.CRITICAL,
+                        confidence=Confidence.HIGH, outcome=Outcome.SUCCEEDED, detector=self.name,
+                        first_seen=self.hits[0].timestamp, last_seen=self.hits[-1].timestamp,
+                        evidence=tuple(EvidenceRef(r.path, r.raw, line=r.line, sha256=ctx.sha256(r.path))
+                                       for r in self.hits))]
+
+
+@pytest.fixture
+def stubbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "all_parsers", lambda: [LinesParser()])
+    monkeypatch.setattr(engine, "create_detectors", lambda bundle, options: [NeedleDetector()])
+
+
+def _host(tmp_path: Path, lines: list[str]) -> HostTree:
+    target = tmp_path / HTTPPROXY
+    target.parent.mkdir(parents=True)
+    target.write_text("\n".join(lines) + "\n")
+    return DirectoryTree(tmp_path, name="ex01")
+
+
+def _assess(tree: HostTree, **options: Any) -> engine.HostResult:
+    return engine.assess_host(tree, ContentBundle(ContentSpec()), options)
+
+
+def test_hit_becomes_compromised_verdict_with_evidence(tmp_path: Path, stubbed: None) -> None:
+    tree = _host(tmp_path, ["2021-03-03T01:00:00Z,benign", "2021-03-03T02:00:00Z,ServerInfo~a]@x:444/ecp"])
+    result = _assess(tree)
+    assert result.verdict is Verdict.COMPROMISED
+    [finding] = result.findings
+    assert finding.evidence[0].line == 2
+    assert finding.evidence[0].sha256 and len(finding.evidence[0].sha256) == 64
+    cov = result.coverage.sources["httpproxy"]
+    assert (cov.files, cov.records, cov.first_time) == (1, 2, "2021-03-03T01:00:00Z")
+
+
+def test_clean_logs_no_sign_but_missing_sources_are_noted(tmp_path: Path, stubbed: None) -> None:
+    result = _assess(_host(tmp_path, ["2021-03-03T01:00:00Z,benign"]))
+    assert result.verdict is Verdict.NO_SIGN
+    assert result.coverage.sources["iis"].status.value == "missing"
+    assert any("IIS W3C logs missing" in note for note in result.coverage.notes)
+    assert any("before that date cannot be ruled out" in note for note in result.coverage.notes)
+
+
+def test_no_key_logs_could_not_assess(tmp_path: Path, stubbed: None) -> None:
+    (tmp_path / "C" / "Windows").mkdir(parents=True)
+    (tmp_path / "C" / "Windows" / "win.ini").write_text("x")
+    result = _assess(DirectoryTree(tmp_path, name="ex01"))
+    assert result.verdict is Verdict.COULD_NOT_ASSESS
+
+
+def test_bad_lines_become_warnings_with_location(tmp_path: Path, stubbed: None) -> None:
+    result = _assess(_host(tmp_path, ["2021-03-03T01:00:00Z,benign", "bad line"]))
+    [warning] = [w for w in result.coverage.warnings if w.code == "garbage"]
+    assert (warning.path, warning.line) == (HTTPPROXY, 2)
