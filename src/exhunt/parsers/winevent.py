@@ -164,22 +164,39 @@ def _unnamed(value: Any, fields: dict[str, Any]) -> None:
 
 
 def user_data(data: Any, fields: dict[str, Any], prefix: str = "UserData") -> None:
-    """Add ``UserData`` leaves by their innermost element name (dotted path on a name clash)."""
+    """Add ``UserData`` leaves (element text and attributes, ``xmlns`` aside) by their innermost name.
+
+    A name already taken keeps its dotted path (``UserData.LogFileCleared.Channel``); repeated elements
+    under one path are joined with a space.
+    """
+    if isinstance(data, list):
+        for item in data:
+            user_data(item, fields, prefix)
+        return
     if not isinstance(data, Mapping):
         if data is not None:
-            fields.setdefault(prefix.rsplit(".", 1)[-1], text(data))
+            _leaf(fields, prefix, text(data))
         return
     for name, value in data.items():
         if name == _ATTRS:
-            continue
-        path = f"{prefix}.{name}"
-        if isinstance(value, Mapping) and (set(value) - {_ATTRS, _TEXT}):
-            user_data(value, fields, path)
-            continue
-        key = prefix.rsplit(".", 1)[-1] if name == _TEXT else name
+            if isinstance(value, Mapping):
+                for attr, attr_value in value.items():
+                    if not attr.startswith("xmlns"):
+                        _leaf(fields, f"{prefix}.{attr}", text(attr_value))
+        elif name == _TEXT:
+            _leaf(fields, prefix, text(value))
+        else:
+            user_data(value, fields, f"{prefix}.{name}")
+
+
+def _leaf(fields: dict[str, Any], path: str, value: str | None) -> None:
+    key = path.rsplit(".", 1)[-1]
+    if key in fields:
+        key = path
         if key in fields:
-            key = path
-        fields[key] = text(value)
+            fields[key] = f"{fields[key] or ''} {value or ''}".strip()
+            return
+    fields[key] = value
 
 
 def finish_message(fields: dict[str, Any]) -> None:

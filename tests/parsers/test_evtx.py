@@ -1,0 +1,164 @@
+"""EVTX parser: real files from the shared corpus (benign, MSExchange Management, damaged) and bad input."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from exhunt.model.event import Record
+from exhunt.model.evidence import Artifact, ArtifactKind
+from exhunt.parsers.base import ParseReport
+from exhunt.parsers.evtx import EvtxParser
+from exhunt.sources.directory import DirectoryTree
+from exhunt.sources.ziparchive import ZipTree
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "evtx"
+SAMPLES = CORPUS / "omerbenamram-evtx"
+
+needs_corpus = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"shared EVTX corpus absent: {SAMPLES}")
+
+
+def parse(tree: DirectoryTree | ZipTree, path: str, channel: str = "") -> tuple[list[Record], ParseReport]:
+    size = next((e.size for e in tree.walk() if e.path == path), 0)
+    artifact = Artifact(ArtifactKind.EVTX, path, size, attrs=(("channel", channel),) if channel else ())
+    report = ParseReport(path)
+    return list(EvtxParser().parse(tree, artifact, report)), report
+
+
+@needs_corpus
+def test_security_log_system_fields_and_coverage() -> None:
+    records, report = parse(DirectoryTree(SAMPLES), "security.evtx")
+    assert report.records == len(records) == 2261
+    assert not report.warnings and not report.not_understood and not report.failed
+    assert report.first_time == "2016-07-08T18:12:51.681640Z"
+    assert report.last_time == "2017-04-14T01:21:10.906949Z"
+    first = records[0]
+    assert first.fields["EventID"] == 4608 and isinstance(first.fields["EventID"], int)
+    assert first.fields["Provider_Name"] == "Microsoft-Windows-Security-Auditing"
+    assert first.fields["Channel"] == "Security" and first.attrs["channel"] == "Security"
+    assert first.fields["Level"] == 0 and first.fields["EventRecordID"] == first.record == 1
+    assert first.timestamp == first.fields["TimeCreated"] and first.timestamp.endswith("Z")
+    assert first.raw.startswith('{"Event"')
+    logons = [r for r in records if r.fields["EventID"] == 4624]
+    assert logons and {"TargetUserName", "LogonType", "IpAddress"} <= set(logons[0].fields)
+    assert all(isinstance(r.fields.get("LogonType"), str) for r in logons)
+
+
+@needs_corpus
+def test_sysmon_process_creation_fields() -> None:
+    records, report = parse(DirectoryTree(SAMPLES), "sysmon.evtx")
+    created = [r for r in records if r.fields["EventID"] == 1]
+    assert created
+    ping = next(r for r in created if r.record == 1743)
+    assert ping.fields["Image"] == "C:\\Windows\\SysWOW64\\PING.EXE"
+    assert ping.fields["CommandLine"] == "ping  -n 6 127.0.0.1 "
+    assert ping.fields["ParentImage"] == "C:\\Windows\\SysWOW64\\cmd.exe"
+    assert ping.fields["ProcessId"] == "4188"  # numbers as Windows renders them: text
+    assert ping.fields["SecurityUserID"] == "S-1-5-18"
+    # sysmon.evtx has trailing chunks that are not chunks: every one is warned about, with its number
+    assert report.records == 358
+    assert [w.code for w in report.warnings] == ["damaged"] * 8
+    assert "chunk number 9" in report.warnings[0].message
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", ["MSExchange_Management_wec.evtx", "issue_201.evtx"])
+def test_msexchange_management_channel(name: str) -> None:
+    records, report = parse(DirectoryTree(SAMPLES), name)
+    assert report.records == 1 and not report.warnings
+    fields = records[0].fields
+    assert fields["Channel"] == "MSExchange Management" and fields["EventID"] == 1
+    assert fields["Provider_Name"] == "MSExchange CmdletLogs"
+    # unnamed data: the cmdlet and its parameters, joined as the text an analyst reads
+    assert fields["Data"].startswith('Set-Mailbox -Identity "Administrateur" -DeliverToMailboxAndForward')
+    assert "ForwardingSmtpAddress" in fields["Message"]
+    assert "w3wp#MSExchangePowerShellAppPool" in fields["Data"]
+
+
+@needs_corpus
+@pytest.mark.parametrize(("name", "records", "warnings", "hint"), [
+    ("sample_with_a_bad_chunk_magic.evtx", 270, 2, "chunk number 6"),
+    ("sample-with-zero-data-size-event.evtx", 335, 1, "data size"),
+    ("Application_no_crc32.evtx", 17, 0, ""),
+    ("security_bad_string_cache.evtx", 2261, 0, ""),
+])
+def test_damaged_files_yield_every_readable_record(name: str, records: int, warnings: int, hint: str) -> None:
+    got, report = parse(DirectoryTree(SAMPLES), name)
+    assert report.records == len(got) == records
+    assert len(report.warnings) == warnings
+    assert not report.failed and not report.not_understood
+    if hint:
+        assert hint in report.warnings[0].message
+        assert report.warnings[0].path == name
+        assert "after record" in report.warnings[0].message
+
+
+@needs_corpus
+def test_account_creation_in_plaso_sample() -> None:
+    records, _ = parse(DirectoryTree(CORPUS / "plaso"), "System2.evtx")
+    created = [r for r in records if r.fields["EventID"] == 4720]
+    assert created and created[0].fields["Channel"] == "Security"
+    assert created[0].fields["TargetUserName"]
+
+
+@needs_corpus
+def test_userdata_is_flattened_by_leaf_name() -> None:
+    records, _ = parse(DirectoryTree(SAMPLES), "system.evtx")
+    missing = next(r for r in records if r.fields["EventID"] == 10114)
+    assert missing.fields["Dependency"] == "WUDFPf"
+    records, _ = parse(DirectoryTree(SAMPLES),
+                       "2-vss_0-Microsoft-Windows-TerminalServices-RemoteConnectionManager%4Operational.evtx")
+    listener = next(r for r in records if r.fields["EventID"] == 261)
+    assert listener.fields["listenerName"] == "RDP-Tcp"
+
+
+@needs_corpus
+def test_evtx_inside_a_zip_is_read_through_a_spool(tmp_path: Path) -> None:
+    archive = tmp_path / "host.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.write(SAMPLES / "security.evtx", "C/Windows/System32/winevt/Logs/Security.evtx")
+    tree = ZipTree(archive)
+    try:
+        records, report = parse(tree, "C/Windows/System32/winevt/Logs/Security.evtx", "Security")
+    finally:
+        tree.close()
+    direct, _ = parse(DirectoryTree(SAMPLES), "security.evtx")
+    assert report.records == 2261 and not report.warnings
+    assert [r.fields for r in records] == [r.fields for r in direct]
+
+
+@needs_corpus
+def test_truncated_file_keeps_the_complete_chunks(tmp_path: Path) -> None:
+    data = (SAMPLES / "security.evtx").read_bytes()
+    (tmp_path / "cut.evtx").write_bytes(data[: 4096 + 65536 * 3 + 1000])  # header, 3 chunks, a scrap
+    records, report = parse(DirectoryTree(tmp_path), "cut.evtx")
+    assert records and report.records == len(records)
+    assert not report.not_understood
+
+
+@pytest.mark.parametrize(("content", "why"), [
+    (b"", "empty"),
+    (b"MZ\x90\x00" + b"\x00" * 5000, "magic"),
+    (b"<Events><Event/></Events>", "magic"),
+])
+def test_not_evtx_is_not_understood(tmp_path: Path, content: bytes, why: str) -> None:
+    (tmp_path / "x.evtx").write_bytes(content)
+    records, report = parse(DirectoryTree(tmp_path), "x.evtx")
+    assert records == []
+    assert report.not_understood
+    assert report.warnings[0].code == "not-understood" and why in report.warnings[0].message
+
+
+def test_header_only_file_warns_and_never_crashes(tmp_path: Path) -> None:
+    (tmp_path / "zero.evtx").write_bytes(b"ElfFile\x00" + b"\x00" * 8000)
+    records, report = parse(DirectoryTree(tmp_path), "zero.evtx")
+    assert records == [] and report.warnings
+
+
+def test_unreadable_file_fails_with_a_warning(tmp_path: Path) -> None:
+    tree = DirectoryTree(tmp_path)
+    report = ParseReport("gone.evtx")
+    assert list(EvtxParser().parse(tree, Artifact(ArtifactKind.EVTX, "gone.evtx", 10), report)) == []
+    assert report.failed and report.warnings[0].code == "unreadable"
