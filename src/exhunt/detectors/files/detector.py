@@ -103,12 +103,22 @@ class FileDetector(Detector):
         self._written: dict[tuple[str, str], _LogHits] = {}
         self._dropped = 0
         self._hits: list[_Hit] = []
+        self._seen: set[str] = set()  # artifact paths already matched (in start or on_file)
+        self._started = False
+        self._wanted: set[str] = set()  # lowercased names of hit files that may be requested over HTTP
+
+    def start(self, ctx: HostContext) -> None:
+        """Match the host's files before the logs are read, so that only the IIS lines that name one of
+        the files found are asked for (the literal '/<name>'), not every request under a folder."""
+        self._started = True
+        for artifact in ctx.artifacts:
+            self.on_file(artifact, ctx)
 
     # -- logs -------------------------------------------------------------------------------------------
     def interest(self, kind: ArtifactKind) -> Interest | None:
         literals = {s.literal for s in self.rules.written_paths if s.kind == kind}
         if kind == ArtifactKind.IIS:
-            literals.update(self._prefixes)
+            literals.update({f"/{name}" for name in self._wanted} if self._started else self._prefixes)
         return Interest(frozenset(literals)) if literals else None
 
     def _slot(self, table: dict[tuple[str, str], _LogHits], key: tuple[str, str]) -> _LogHits | None:
@@ -125,7 +135,9 @@ class FileDetector(Detector):
             low = stem.lower()
             name = low.rsplit("/", 1)[-1]
             ext = name[name.rfind("."):] if "." in name else ""
-            if self._request_exts is None or ext in self._request_exts:
+            wanted = name in self._wanted if self._started else (
+                self._request_exts is None or ext in self._request_exts)
+            if wanted:
                 for prefix in self._prefixes:
                     if low.startswith(prefix):
                         slot = self._slot(self._requests, (prefix, name))
@@ -153,6 +165,9 @@ class FileDetector(Detector):
 
     def on_file(self, artifact: Artifact, ctx: HostContext) -> None:
         path = artifact.path
+        if path in self._seen:
+            return
+        self._seen.add(path)
         name = path.rsplit("/", 1)[-1]
         ext = name[name.rfind("."):].lower() if "." in name else ""
         cache: dict[str, bytes | None] = {}
@@ -172,6 +187,8 @@ class FileDetector(Detector):
             if rule.magic_mode == "require" and content is None:
                 continue
             self._hits.append(_Hit(rule, artifact, head, content))
+            if rule.requested_under:
+                self._wanted.add(name.lower())
 
     # -- findings ---------------------------------------------------------------------------------------
     def finish(self, ctx: HostContext) -> list[Finding]:
