@@ -41,6 +41,9 @@ def scan(
     build: str | None = typer.Option(None, "--build", help="The server's Exchange build, e.g. 15.2.858.5, "
                                      "when the evidence does not tell."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Hosts assessed in parallel (processes)."),
+    dask: str | None = typer.Option(None, "--dask", help="Run on a Dask cluster: scheduler address "
+                                    "(tcp://host:8786) or 'local'. Evidence paths must be readable by the workers."),
+    store: Path | None = typer.Option(None, "--store", help="Also write results to this DuckDB case store."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
 ) -> int:
@@ -58,7 +61,11 @@ def scan(
     _content_problems(spec, err)
     options: dict[str, Any] = {"exchange_path": exchange_path, "build": build}
     show_progress = not no_progress and err.is_terminal and not os.environ.get("CI")
-    if show_progress:
+    if dask:
+        from exhunt.fleet.dask import assess_paths_dask
+
+        results = assess_paths_dask(evidence, spec, options, dask)
+    elif show_progress:
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
                       TransferSpeedColumn(), console=err, transient=True) as bar:
             task = bar.add_task("scanning", total=None)
@@ -66,6 +73,10 @@ def scan(
                                    progress=lambda _path, size: bar.advance(task, size))
     else:
         results = assess_paths(evidence, spec, options, jobs=jobs)
+    if store is not None:
+        from exhunt.fleet.store import write_results
+
+        write_results(store, results)
     reporter = renderers[fmt]
     if output is None:
         reporter.write(results, sys.stdout)
