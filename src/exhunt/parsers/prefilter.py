@@ -1,0 +1,172 @@
+"""The multi-literal prefilter: find the few lines of a big log block that any rule could match.
+
+Detectors say which literals a record must contain to matter to them (``Interest.literals``). The text-log
+parsers scan large blocks for those literals at once (Hyperscan, case-insensitive) and parse only the lines
+that hold a match. Without Hyperscan a slower pure-Python scanner gives the same answers.
+
+A literal is matched against the *raw* line, so it is cut down to the part that is written the same way in
+the raw log as in the parsed value: IIS writes spaces as ``+``, CSV doubles quotes, URLs may be
+%-encoded, the Sigma pipeline joins stem and query with ``?``. The longest safe segment is kept; when a
+segment shorter than ``MIN_LITERAL`` bytes is all that is left, no prefilter can be built and the parser
+reads every line.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from exhunt.parsers.base import Prefilter
+
+
+def _load_hyperscan() -> ModuleType | None:
+    """Hyperscan is a declared dependency; the fallback keeps exhunt usable where its wheel is missing."""
+    try:
+        import hyperscan
+    except ImportError:  # pragma: no cover - the fallback is tested through ``force_python``
+        return None
+    return hyperscan
+
+
+_hs = _load_hyperscan()
+
+MIN_LITERAL = 3
+# characters the raw log may write differently from the parsed value, or that separate fields
+_UNSAFE = re.compile(r"[\s+\"%,?\x00-\x1f\x7f-\U0010ffff]+")
+
+
+def safe_literal(literal: str) -> bytes:
+    """The longest segment of ``literal`` that the raw log writes byte for byte, lowercased ASCII."""
+    segments = [s for s in _UNSAFE.split(literal) if s]
+    if not segments:
+        return b""
+    best = max(segments, key=lambda s: (len(s), s))  # ties broken by value: stable whatever the order
+    return best.lower().encode("ascii")
+
+
+def prepare_literals(literals: Iterable[str]) -> list[bytes] | None:
+    """Sorted, de-duplicated raw literals; None when one of them is too short to prefilter with."""
+    prepared: set[bytes] = set()
+    for literal in literals:
+        raw = safe_literal(literal)
+        if len(raw) < MIN_LITERAL:
+            return None
+        prepared.add(raw)
+    # a literal that contains another one is redundant: the shorter one finds the same lines
+    ordered = sorted(prepared, key=lambda b: (len(b), b))
+    kept: list[bytes] = []
+    for lit in ordered:
+        if not any(k in lit for k in kept):
+            kept.append(lit)
+    return sorted(kept)
+
+
+@dataclass(slots=True)
+class BlockMarks:
+    """What one pass over a block found: literal match starts, directive line starts, blank lines."""
+
+    matches: list[int] = field(default_factory=list)  # sorted start offsets of literal matches
+    directives: list[int] = field(default_factory=list)  # offsets of '#' that start a line (not at 0)
+    blank_lines: int = 0  # lines that are empty or a lone CR, not counting one at the block start
+
+
+class BlockPrefilter(Prefilter):
+    """A prefilter that also marks the structural lines of a block in the same pass."""
+
+    literals: tuple[bytes, ...] = ()
+
+    @abstractmethod
+    def marks(self, block: bytes | bytearray | memoryview) -> BlockMarks:
+        """Literal matches, directive line starts and the blank-line count of ``block``."""
+        raise NotImplementedError
+
+    def scan(self, block: bytes | memoryview) -> list[int]:
+        return self.marks(block).matches
+
+
+class HyperscanPrefilter(BlockPrefilter):
+    """All literals (caseless) plus the line-structure markers in one Hyperscan database."""
+
+    def __init__(self, literals: list[bytes]) -> None:
+        assert _hs is not None
+        self.literals = tuple(literals)
+        self._count = len(literals)
+        self._lengths = [len(lit) for lit in literals]
+        structure = [b"\n#", b"\n\n", b"\n\r\n"]
+        expressions = [*literals, *structure]
+        flags = [_hs.HS_FLAG_CASELESS] * len(literals) + [0] * len(structure)
+        self._db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+        self._db.compile(expressions=expressions, ids=list(range(len(expressions))),
+                         elements=len(expressions), flags=flags, literal=True)
+        self._scratch = _hs.Scratch(self._db)
+
+    def marks(self, block: bytes | bytearray | memoryview) -> BlockMarks:
+        result = BlockMarks()
+        matches = result.matches
+        directives = result.directives
+        blanks: list[int] = []
+        count = self._count
+        lengths = self._lengths
+
+        def on_match(ident: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+            if ident < count:
+                matches.append(end - lengths[ident])
+            elif ident == count:
+                directives.append(end - 1)
+            else:
+                blanks.append(end)
+
+        self._db.scan(block, match_event_handler=on_match, scratch=self._scratch)
+        matches.sort()
+        result.blank_lines = len(blanks)
+        return result
+
+
+class PythonPrefilter(BlockPrefilter):
+    """The same answers as ``HyperscanPrefilter`` with ``bytes.find`` (several passes; slower)."""
+
+    def __init__(self, literals: list[bytes]) -> None:
+        self.literals = tuple(literals)
+
+    def marks(self, block: bytes | bytearray | memoryview) -> BlockMarks:
+        data = bytes(block)
+        lowered = data.lower()
+        result = BlockMarks()
+        for lit in self.literals:
+            pos = lowered.find(lit)
+            while pos >= 0:
+                result.matches.append(pos)
+                pos = lowered.find(lit, pos + 1)
+        result.matches.sort()
+        pos = data.find(b"#", 1)
+        while pos >= 0:
+            if data[pos - 1] == 0x0A:
+                result.directives.append(pos)
+            pos = data.find(b"#", pos + 1)
+        for marker in (b"\n\n", b"\n\r\n"):
+            pos = data.find(marker)
+            while pos >= 0:
+                result.blank_lines += 1
+                pos = data.find(marker, pos + 1)
+        return result
+
+
+def build_prefilter(literals: Iterable[str], *, force_python: bool = False) -> BlockPrefilter | None:
+    """A prefilter for ``literals`` (case-insensitive), or None when every line must be parsed.
+
+    An empty set of literals gives a prefilter that matches nothing: the parser then only counts lines and
+    reads the first and last timestamps.
+    """
+    prepared = prepare_literals(literals)
+    if prepared is None:
+        return None
+    if _hs is None or force_python:
+        return PythonPrefilter(prepared)
+    return HyperscanPrefilter(prepared)
+
+
+def hyperscan_available() -> bool:
+    return _hs is not None

@@ -1,0 +1,353 @@
+"""Reading a text log in large blocks: exact line numbers and byte offsets, with or without a prefilter.
+
+``LineReader.lines`` reads a file into one reusable buffer (``BLOCK_SIZE`` bytes), cuts each block at its
+last newline and carries the rest over. Without a prefilter it yields every non-blank line. With one it
+yields only the lines a parser must look at:
+
+* directive lines (``#...``), so that columns can be bound again when a new header block starts;
+* candidate lines, that hold a literal match;
+* edge data lines: the first and last data line of each block and the data lines next to a directive,
+  so that the first and last timestamps of the file are known without parsing the rest.
+
+Every data line is counted in ``ParseReport.records`` whether it is yielded or not. Memory stays bounded:
+a line longer than ``max_line`` is reported (``too-long``) and skipped, even when it is longer than the
+buffer itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from exhunt.parsers.base import ParseReport, Prefilter
+from exhunt.parsers.prefilter import BlockMarks, BlockPrefilter, PythonPrefilter
+
+BOM = b"\xef\xbb\xbf"
+BLOCK_SIZE = 16 << 20  # bytes read at once
+MAX_LINE = 1 << 20  # longest line parsed; longer ones are reported and skipped
+HEAD_SIZE = 64 << 10  # bytes looked at to decide whether a file is what its name says
+_EDGE_STEPS = 64  # lines stepped over (blank or directive) when looking for an edge data line
+_HASH, _LF, _CR = 0x23, 0x0A, 0x0D
+_STRUCTURE = PythonPrefilter([])
+
+
+@dataclass(slots=True)
+class TextLine:
+    number: int  # 1-based line number in the file
+    offset: int  # byte offset of the line's first byte in the file
+    data: bytes  # the line without its line ending
+    directive: bool  # starts with '#'
+    candidate: bool  # holds a prefilter match (always True without a prefilter)
+    terminated: bool = True  # False for a last line with no newline
+
+
+def check_head(read_head: Callable[[], bytes], report: ParseReport) -> bytes | None:
+    """The head of a file, or None when it cannot be read, is empty or is binary (reported)."""
+    try:
+        head = read_head()
+    except OSError as exc:
+        report.failed = True
+        report.warn(f"cannot read: {exc}", code="unreadable")
+        return None
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        report.not_understood = True
+        report.warn("UTF-16 text, not a UTF-8/ASCII log", code="binary", line=1, offset=0)
+        return None
+    if b"\x00" in head:
+        report.not_understood = True
+        where = head.index(b"\x00")
+        report.warn("binary data (NUL bytes) in the first bytes: not a text log", code="binary",
+                    line=head.count(b"\n", 0, where) + 1, offset=where)
+        return None
+    body = head[len(BOM):] if head.startswith(BOM) else head
+    if not body.strip():
+        report.not_understood = True
+        report.warn("empty file" if not body else "file holds only white space", code="empty")
+        return None
+    return body
+
+
+class LineDecoder:
+    """UTF-8 decoding with replacement; one warning per file for the lines that needed it."""
+
+    def __init__(self, report: ParseReport) -> None:
+        self.report = report
+        self.bad = 0
+        self.first: tuple[int, int] | None = None
+
+    def decode(self, line: TextLine) -> str:
+        try:
+            return line.data.decode("utf-8")
+        except UnicodeDecodeError:
+            self.bad += 1
+            if self.first is None:
+                self.first = (line.number, line.offset)
+            return line.data.decode("utf-8", errors="replace")
+
+    def finish(self) -> None:
+        if self.bad and self.first is not None:
+            self.report.warn(f"{self.bad} line(s) are not valid UTF-8 (decoded with replacement characters); "
+                             f"first at line {self.first[0]}", code="decode", line=self.first[0],
+                             offset=self.first[1])
+            self.bad = 0
+
+
+class LineReader:
+    """Yields the lines of one file that a parser must see (all of them without a prefilter)."""
+
+    def __init__(self, report: ParseReport, prefilter: Prefilter | None = None, *,
+                 block_size: int = BLOCK_SIZE, max_line: int = MAX_LINE) -> None:
+        self.report = report
+        self.prefilter = prefilter
+        self.block_size = max(block_size, 16)
+        self.max_line = max_line
+
+    def lines(self, handle: BinaryIO) -> Iterator[TextLine]:
+        buf = bytearray(self.block_size)
+        view = memoryview(buf)
+        readinto = _readinto(handle)
+        head = handle.read(len(BOM))
+        base_offset, base_line, carry = 0, 1, 0
+        self.report.bytes_read += len(head)
+        if head == BOM:
+            base_offset = len(BOM)
+        else:
+            buf[: len(head)] = head
+            carry = len(head)
+        skipping = False  # inside a line longer than the buffer
+        while True:
+            got = readinto(view[carry:]) if carry < len(buf) else 0
+            total = carry + got
+            self.report.bytes_read += got
+            if got == 0:
+                if total and not skipping:
+                    yield from self._block(buf, view, total, base_offset, base_line, terminated=False)
+                return
+            if skipping:
+                newline = buf.find(b"\n", 0, total)
+                if newline < 0:
+                    base_offset += total
+                    carry = 0
+                    continue
+                skipping = False
+                start = newline + 1
+                base_offset += start
+                base_line += 1
+                carry = self._keep(buf, view, start, total)
+                continue
+            last = buf.rfind(b"\n", 0, total)
+            if last < 0:
+                if total < len(buf):
+                    carry = total
+                    continue
+                self.report.records += 1
+                self.report.warn(f"line longer than the {len(buf)}-byte read buffer: skipped", code="too-long",
+                                 line=base_line, offset=base_offset)
+                skipping = True
+                base_offset += total
+                carry = 0
+                continue
+            end = last + 1
+            newlines = yield from self._block(buf, view, end, base_offset, base_line, terminated=True)
+            base_line += newlines
+            base_offset += end
+            carry = self._keep(buf, view, end, total)
+
+    @staticmethod
+    def _keep(buf: bytearray, view: memoryview, start: int, total: int) -> int:
+        rest = total - start
+        if rest:
+            buf[:rest] = bytes(view[start:total])
+        return rest
+
+    def _too_long(self, number: int, offset: int, length: int) -> None:
+        self.report.warn(f"line of {length} bytes is longer than {self.max_line}: skipped", code="too-long",
+                         line=number, offset=offset)
+
+    def _block(self, buf: bytearray, view: memoryview, end: int, base_offset: int, base_line: int,
+               terminated: bool) -> Generator[TextLine, None, int]:
+        if self.prefilter is None:
+            return (yield from self._all_lines(view, end, base_offset, base_line, terminated))
+        return (yield from self._some_lines(buf, view, end, base_offset, base_line, terminated))
+
+    def _all_lines(self, view: memoryview, end: int, base_offset: int, base_line: int,
+                   terminated: bool) -> Generator[TextLine, None, int]:
+        pieces = bytes(view[:end]).split(b"\n")
+        if terminated:
+            pieces.pop()  # the block ends with a newline
+        last = len(pieces) - 1
+        position, number = 0, base_line
+        for index, piece in enumerate(pieces):
+            body = piece[:-1] if piece.endswith(b"\r") else piece
+            if body:
+                directive = body[0] == _HASH
+                if not directive:
+                    self.report.records += 1
+                if len(body) > self.max_line:
+                    self._too_long(number, base_offset + position, len(body))
+                else:
+                    yield TextLine(number, base_offset + position, body, directive, True,
+                                   terminated or index != last)
+            position += len(piece) + 1
+            number += 1
+        return len(pieces) if terminated else len(pieces) - 1
+
+    def _marks(self, view: memoryview) -> BlockMarks:
+        assert self.prefilter is not None
+        if isinstance(self.prefilter, BlockPrefilter):
+            return self.prefilter.marks(view)
+        marks = _STRUCTURE.marks(view)
+        marks.matches = sorted(self.prefilter.scan(view))
+        return marks
+
+    def _some_lines(self, buf: bytearray, view: memoryview, end: int, base_offset: int, base_line: int,
+                    terminated: bool) -> Generator[TextLine, None, int]:
+        marks = self._marks(view[:end])
+        newlines = buf.count(b"\n", 0, end)
+        directives = marks.directives
+        if buf[0] == _HASH:
+            directives.insert(0, 0)
+        blank = marks.blank_lines + _is_blank(buf, 0, end)
+        if not terminated:
+            final = buf.rfind(b"\n", 0, end) + 1
+            if final > 0:
+                blank += _is_blank(buf, final, end)
+        self.report.records += newlines + (0 if terminated else 1) - len(directives) - blank
+
+        candidates: set[int] = set()
+        line_end = -1
+        for pos in marks.matches:
+            if pos < line_end:
+                continue  # another match on the same line
+            start = buf.rfind(b"\n", 0, pos) + 1
+            line_end = buf.find(b"\n", pos, end)
+            if line_end < 0:
+                line_end = end
+            candidates.add(start)
+        wanted = candidates | set(directives) | self._edges(buf, end, directives)
+
+        previous, number = 0, base_line
+        for start in sorted(wanted):
+            number += buf.count(b"\n", previous, start)
+            previous = start
+            stop = buf.find(b"\n", start, end)
+            if stop < 0:
+                stop = end
+            body_end = stop - 1 if stop > start and buf[stop - 1] == _CR else stop
+            if body_end == start:
+                continue
+            if body_end - start > self.max_line:
+                self._too_long(number, base_offset + start, body_end - start)
+                continue
+            yield TextLine(number, base_offset + start, bytes(view[start:body_end]), buf[start] == _HASH,
+                           start in candidates, terminated or stop < end)
+        return newlines
+
+    def _edges(self, buf: bytearray, end: int, directives: list[int]) -> set[int]:
+        """The data lines next to the block's edges and to each directive (for first/last timestamps)."""
+        edges: set[int] = set()
+        found = _next_data(buf, 0, end)
+        if found is not None:
+            edges.add(found)
+        final = buf.rfind(b"\n", 0, end - 1) + 1 if buf[end - 1] == _LF else buf.rfind(b"\n", 0, end) + 1
+        found = _prev_data(buf, final, end)
+        if found is not None:
+            edges.add(found)
+        for start in directives:
+            stop = buf.find(b"\n", start, end)
+            if stop >= 0:
+                found = _next_data(buf, stop + 1, end)
+                if found is not None:
+                    edges.add(found)
+            if start > 0:
+                found = _prev_data(buf, buf.rfind(b"\n", 0, start - 1) + 1, end)
+                if found is not None:
+                    edges.add(found)
+        return edges
+
+
+def _is_blank(buf: bytearray, start: int, end: int) -> int:
+    """1 when the line at ``start`` is empty or a lone CR, else 0."""
+    if start >= end:
+        return 0
+    first = buf[start]
+    if first == _LF:
+        return 1
+    if first == _CR and (start + 1 == end or buf[start + 1] == _LF):
+        return 1
+    return 0
+
+
+def _is_data(buf: bytearray, start: int, end: int) -> bool:
+    return start < end and buf[start] != _HASH and not _is_blank(buf, start, end)
+
+
+def _next_data(buf: bytearray, start: int, end: int) -> int | None:
+    for _ in range(_EDGE_STEPS):
+        if start >= end:
+            return None
+        if _is_data(buf, start, end):
+            return start
+        stop = buf.find(b"\n", start, end)
+        if stop < 0:
+            return None
+        start = stop + 1
+    return None
+
+
+def _prev_data(buf: bytearray, start: int, end: int) -> int | None:
+    for _ in range(_EDGE_STEPS):
+        if _is_data(buf, start, end):
+            return start
+        if start == 0:
+            return None
+        start = buf.rfind(b"\n", 0, start - 1) + 1
+    return None
+
+
+def _readinto(handle: BinaryIO) -> Callable[[memoryview], int]:
+    method = getattr(handle, "readinto", None)
+    if method is not None:
+        def read_into(target: memoryview) -> int:
+            return int(method(target) or 0)
+        return read_into
+
+    def copy_into(target: memoryview) -> int:
+        data = handle.read(len(target))
+        target[: len(data)] = data
+        return len(data)
+    return copy_into
+
+
+TRACKED_DIRECTIVES = {"version": "Version", "software": "Software", "log-type": "Log-type", "date": "Date"}
+MAX_DIRECTIVES = 256  # directive changes kept per file
+
+
+class DirectiveLog:
+    """Keeps the header directives of a file in ``ParseReport.directives``: only changes of value, bounded."""
+
+    def __init__(self, report: ParseReport) -> None:
+        self.report = report
+        self.last: dict[str, str] = {}
+        self.dropped = 0
+
+    def note(self, number: int, text: str) -> tuple[str, str]:
+        """Record directive line ``text`` (``#Name: value``); returns (lowercased name, value)."""
+        name, _, value = text[1:].partition(":")
+        name, value = name.strip(), value.strip()
+        key = name.lower()
+        canonical = TRACKED_DIRECTIVES.get(key)
+        if canonical is not None and self.last.get(canonical) != value:
+            self.last[canonical] = value
+            if len(self.report.directives) < MAX_DIRECTIVES:
+                self.report.directives.append((number, canonical, value))
+            else:
+                self.dropped += 1
+        return key, value
+
+    def finish(self) -> None:
+        if self.dropped:
+            self.report.warn(f"{self.dropped} further header directive changes not kept "
+                             f"(limit {MAX_DIRECTIVES} per file)", code="directives")
+            self.dropped = 0

@@ -1,0 +1,226 @@
+"""Every log with a ``#Fields`` header: IIS W3C (space-separated) and Exchange's CSV logs.
+
+Columns are bound by each file's own ``#Fields`` line and bound again whenever a new header block starts
+(IIS writes one at every restart). IIS values: ``-`` becomes an empty string and ``+`` a space in the
+request-header fields (``cs(User-Agent)``, ``cs(Cookie)``, ``cs(Referer)``). Exchange values are RFC 4180
+CSV fields, as written. The timestamp is ``date`` + ``time`` for IIS (UTC, the date taken from ``#Date``
+when the file has no ``date`` column) and ``DateTime`` for Exchange logs.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from exhunt.model.event import Record
+from exhunt.model.evidence import Artifact, ArtifactKind
+from exhunt.parsers.base import Parser, ParseReport, Prefilter
+from exhunt.parsers.textblocks import HEAD_SIZE, DirectiveLog, LineDecoder, LineReader, TextLine, check_head
+from exhunt.sources.base import HostTree
+
+EXCHANGE_KINDS = frozenset({ArtifactKind.HTTPPROXY, ArtifactKind.ECP_SERVER, ArtifactKind.ECP_ACTIVITY,
+                            ArtifactKind.RPS_HTTP, ArtifactKind.RPS_CMDLET})
+_DATE = re.compile(r"\d{4}-\d\d-\d\d\Z")
+_TIME = re.compile(r"\d\d:\d\d:\d\d(?:\.\d{1,7})?\Z")
+_ISO = re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d(?:\.\d{1,7})?)(?:Z|[+-]00:?00)?\Z")
+_STAMP_NAMES = ("datetime", "date-time", "timestamp")
+_WEB_FIELD_PREFIXES = ("cs-", "sc-", "cs(", "sc(")
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """The columns of one header block."""
+
+    names: tuple[str, ...]
+    csv: bool
+    plus: tuple[int, ...] = ()  # IIS request-header columns where '+' stands for a space
+    date: int | None = None
+    time: int | None = None
+    stamp: int | None = None  # Exchange: the DateTime column
+
+    @classmethod
+    def parse(cls, value: str) -> Binding:
+        if "," in value:
+            names = tuple(n.strip() for n in value.split(","))
+            lowered = [n.lower() for n in names]
+            stamp = next((lowered.index(n) for n in _STAMP_NAMES if n in lowered), None)
+            return cls(names, True, stamp=stamp)
+        names = tuple(value.split())
+        lowered = [n.lower() for n in names]
+        plus = tuple(i for i, n in enumerate(lowered) if n.startswith(("cs(", "sc(")))
+        return cls(names, False, plus, _index(lowered, "date"), _index(lowered, "time"))
+
+    def fits(self, kind: ArtifactKind) -> bool:
+        """Whether the columns are those of ``kind`` (a firewall log named ``.log`` is not an IIS log)."""
+        if kind in EXCHANGE_KINDS:
+            return self.csv and len(self.names) >= 3
+        return not self.csv and any(n.lower().startswith(_WEB_FIELD_PREFIXES) for n in self.names)
+
+
+def _index(names: list[str], name: str) -> int | None:
+    return names.index(name) if name in names else None
+
+
+class _Tally:
+    """A per-file count of one kind of problem, reported once with its first location."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code, self.message, self.count = code, message, 0
+        self.first: TextLine | None = None
+
+    def add(self, line: TextLine) -> None:
+        self.count += 1
+        if self.first is None:
+            self.first = line
+
+    def report(self, report: ParseReport) -> None:
+        if self.count and self.first is not None:
+            report.warn(f"{self.count} {self.message}; first at line {self.first.number}", code=self.code,
+                        line=self.first.number, offset=self.first.offset)
+            self.count = 0
+
+
+class _W3CFile:
+    """The reading state of one file: current columns, header date, per-file tallies."""
+
+    def __init__(self, artifact: Artifact, report: ParseReport) -> None:
+        self.artifact = artifact
+        self.report = report
+        self.attrs = dict(artifact.attrs)
+        self.binding: Binding | None = None
+        self.header_date: str | None = None
+        self.decoder = LineDecoder(report)
+        self.directives = DirectiveLog(report)
+        self.missing = _Tally("missing-columns", "line(s) with fewer columns than the #Fields header "
+                              "(missing values read as empty)")
+        self.bad_time = _Tally("bad-time", "line(s) without a readable timestamp")
+
+    def directive(self, line: TextLine) -> bool:
+        """Handle a '#' line; False when the file turns out not to be of its kind."""
+        name, value = self.directives.note(line.number, self.decoder.decode(line))
+        if name == "date":
+            day = value[:10]
+            self.header_date = day if _DATE.match(day) else None
+        elif name == "fields":
+            binding = Binding.parse(value)
+            if self.binding is None and not binding.fits(self.artifact.kind):
+                self.report.not_understood = True
+                self.report.records = 0
+                self.report.warn(f"#Fields header does not describe a {self.artifact.kind.value} log: "
+                                 f"{value[:200]!r}", code="wrong-format", line=line.number, offset=line.offset)
+                return False
+            self.binding = binding
+        return True
+
+    def data(self, line: TextLine) -> Record | None:
+        binding = self.binding
+        if binding is None:
+            self.report.warn("data line before any #Fields header: skipped", code="no-header",
+                             line=line.number, offset=line.offset)
+            return None
+        text = self.decoder.decode(line)
+        if binding.csv:
+            values = next(csv.reader([text])) if '"' in text else text.split(",")
+        else:
+            values = [v for v in text.split(" ") if v]
+        width, count = len(binding.names), len(values)
+        extra: list[str] = []
+        if count < width:
+            if not line.terminated:
+                self.report.warn(f"last line has no line ending and {count} of {width} columns (truncated)",
+                                 code="truncated", line=line.number, offset=line.offset)
+            elif count * 2 < width:
+                self.report.warn(f"{count} columns where the #Fields header has {width}: skipped",
+                                 code="bad-line", line=line.number, offset=line.offset)
+                return None
+            else:
+                self.missing.add(line)
+            values.extend([""] * (width - count))
+        elif count > width:
+            if count > 2 * width + 2:
+                self.report.warn(f"{count} columns where the #Fields header has {width}: skipped",
+                                 code="bad-line", line=line.number, offset=line.offset)
+                return None
+            extra = values[width:]
+            del values[width:]
+            self.report.warn(f"{count - width} column(s) more than the #Fields header: kept under _extra",
+                             code="extra-columns", line=line.number, offset=line.offset)
+        stamp = self._csv_time(binding, values) if binding.csv else self._iis_values(binding, values)
+        if stamp is None:
+            self.bad_time.add(line)
+        else:
+            self.report.see_time(stamp)
+        fields: dict[str, object] = dict(zip(binding.names, values, strict=True))
+        if extra:
+            fields["_extra"] = extra
+        return Record(kind=self.artifact.kind, path=self.artifact.path, fields=fields, raw=text,
+                      line=line.number, offset=line.offset, timestamp=stamp, attrs=dict(self.attrs))
+
+    def _iis_values(self, binding: Binding, values: list[str]) -> str | None:
+        """Turn W3C encodings into values (in place); return the timestamp."""
+        for index, value in enumerate(values):
+            if value == "-":
+                values[index] = ""
+        for index in binding.plus:
+            values[index] = values[index].replace("+", " ")
+        day = values[binding.date] if binding.date is not None else self.header_date
+        if not day or not _DATE.match(day):
+            return None
+        if binding.time is None:
+            return day
+        clock = values[binding.time]
+        return f"{day}T{clock}Z" if _TIME.match(clock) else None
+
+    @staticmethod
+    def _csv_time(binding: Binding, values: list[str]) -> str | None:
+        candidates = [values[binding.stamp]] if binding.stamp is not None else values[:4]
+        for value in candidates:
+            found = _ISO.match(value)
+            if found:
+                return f"{found.group(1)}T{found.group(2)}Z"
+        return None
+
+    def finish(self) -> None:
+        self.missing.report(self.report)
+        self.bad_time.report(self.report)
+        self.decoder.finish()
+        self.directives.finish()
+
+
+class W3CParser(Parser):
+    name = "w3c"
+    kinds = frozenset({ArtifactKind.IIS, *EXCHANGE_KINDS})
+
+    def __init__(self, *, block_size: int | None = None) -> None:
+        self.block_size = block_size
+
+    def parse(self, tree: HostTree, artifact: Artifact, report: ParseReport,
+              prefilter: Prefilter | None = None) -> Iterator[Record]:
+        head = check_head(lambda: tree.read_head(artifact.path, HEAD_SIZE), report)
+        if head is None:
+            return
+        if b"#fields:" not in head.lower():
+            report.not_understood = True
+            report.warn(f"no '#Fields' header in the first {HEAD_SIZE} bytes: not a W3C extended-format log",
+                        code="no-header", line=1, offset=0)
+            return
+        state = _W3CFile(artifact, report)
+        reader = LineReader(report, prefilter) if self.block_size is None else \
+            LineReader(report, prefilter, block_size=self.block_size)
+        try:
+            with tree.open(artifact.path) as handle:
+                for line in reader.lines(handle):
+                    if line.directive:
+                        if not state.directive(line):
+                            return
+                        continue
+                    record = state.data(line)
+                    if record is not None and line.candidate:
+                        yield record
+        except OSError as exc:
+            report.failed = report.bytes_read == 0
+            report.warn(f"read error: {exc}", code="unreadable", offset=report.bytes_read)
+        finally:
+            state.finish()
