@@ -1,0 +1,89 @@
+"""Every reporter: deterministic, evidence escaped or defused, sharing formats valid for their consumers."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import orjson
+import pytest
+import stix2
+from stix2patterns.validator import run_validator
+
+from exhunt.model.result import HostResult
+from exhunt.report.registry import reporters
+from tests.report.conftest import HOSTILE
+
+
+def render(name: str, results: list[HostResult]) -> str:
+    buffer = io.StringIO()
+    reporters()[name].write(results, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name", sorted(reporters()))
+def test_same_input_same_output(name: str, results: list[HostResult]) -> None:
+    assert render(name, results) == render(name, results)
+    assert render(name, results)
+
+
+def test_jsonl_lines_and_types(results: list[HostResult]) -> None:
+    lines = [orjson.loads(line) for line in render("jsonl", results).splitlines()]
+    assert [line["type"] for line in lines] == ["finding", "finding", "host", "host"]
+    finding = lines[0]
+    assert finding["evidence"][0] == {"path": "C/Logging/HttpProxy/Ecp/HttpProxy_1.LOG", "excerpt": HOSTILE,
+                                      "line": 12, "offset": 3456, "sha256": "a" * 64,
+                                      "timestamp": "2021-03-03T04:01:02.123Z"}
+    assert finding["evidence_total"] == 7
+    assert finding["cves"] == ["CVE-2021-26855"] and finding["attack"] == ["T1190"]
+    host = lines[2]
+    assert host["verdict"] == "compromised" and host["finding_count"] == 2
+    assert host["coverage"]["warnings"][0]["line"] == 4
+
+
+def test_html_escapes_evidence(results: list[HostResult]) -> None:
+    html = render("html", results)
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert" in html
+    assert "Content-Security-Policy" in html
+
+
+def test_csv_defuses_formulas(results: list[HostResult]) -> None:
+    rows = list(csv.reader(io.StringIO(render("csv", results))))
+    assert rows[0][0] == "time"
+    excerpts = [row[-1] for row in rows[1:]]
+    assert all(not e.startswith(("=", "+", "-", "@")) for e in excerpts)
+
+
+def test_stix_bundle_is_valid_stix21(results: list[HostResult]) -> None:
+    bundle = orjson.loads(render("stix", results))
+    parsed = stix2.parse(bundle, allow_custom=False)
+    kinds = {obj["type"] for obj in bundle["objects"]}
+    assert {"report", "indicator", "attack-pattern", "vulnerability", "relationship"} <= kinds
+    patterns = [obj["pattern"] for obj in bundle["objects"] if obj["type"] == "indicator"]
+    assert "[ipv4-addr:value = '203.0.113.9']" in patterns
+    assert not any("10.0.0.5" in p for p in patterns), "internal addresses are not shared"
+    for pattern in patterns:
+        assert run_validator(pattern) == [], pattern
+    assert parsed.id.startswith("bundle--")
+
+
+def test_misp_event_shape(results: list[HostResult]) -> None:
+    events = orjson.loads(render("misp", results))
+    event = events[0]["Event"]
+    values = {(a["type"], a["value"]) for a in event["Attribute"]}
+    assert ("ip-src", "203.0.113.9") in values and ("vulnerability", "CVE-2021-26855") in values
+    assert ("sha256", "b" * 64) in values
+    assert {"name": 'mitre-attack:attack-pattern="T1190"'} in event["Tag"]
+
+
+def test_navigator_layer(results: list[HostResult]) -> None:
+    layer = orjson.loads(render("navigator", results))
+    assert [t["techniqueID"] for t in layer["techniques"]] == ["T1190", "T1505.003"]
+    assert layer["domain"] == "enterprise-attack"
+
+
+def test_console_shows_verdict_and_evidence(results: list[HostResult]) -> None:
+    text = render("console", results)
+    assert "COMPROMISED" in text and "EXH-PL-26855-SSRF" in text and "HttpProxy_1.LOG:12" in text
+    assert "IIS W3C logs missing" in text
