@@ -12,7 +12,8 @@ from stix2patterns.validator import run_validator
 
 from exhunt.model.result import HostResult
 from exhunt.report.registry import reporters
-from tests.report.conftest import HOSTILE
+
+HOSTILE = '<script>alert("x")</script>=cmd|\' /c calc\'!A0'
 
 
 def render(name: str, results: list[HostResult]) -> str:
