@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from exhunt.model.coverage import SourceStatus
 from exhunt.model.result import HostResult, Verdict
 
 
@@ -11,15 +12,16 @@ class ExitCode(IntEnum):
     CLEAN = 0  # nothing found, everything needed could be read
     FINDINGS = 1  # at least one finding (more than informational)
     USAGE = 2  # bad command line, evidence or content path not found
-    PARTIAL = 3  # nothing found, but something could not be read or assessed
+    PARTIAL = 3  # nothing found, but a source was missing or could not be read: not the same as clean
     INTERNAL = 4  # a bug: please report it with --debug output
 
 
 def exit_code_for(results: list[HostResult]) -> ExitCode:
     if any(r.verdict in (Verdict.COMPROMISED, Verdict.ATTEMPTED) for r in results):
         return ExitCode.FINDINGS
+    gaps = (SourceStatus.MISSING, SourceStatus.UNREADABLE, SourceStatus.PARTIAL)
     partial = any(
-        r.verdict is Verdict.COULD_NOT_ASSESS or r.coverage.warnings or any(
-            s.files_failed for s in r.coverage.sources.values())
+        r.verdict is Verdict.COULD_NOT_ASSESS or r.coverage.warnings
+        or any(s.status in gaps or s.files_failed for s in r.coverage.sources.values())
         for r in results)
     return ExitCode.PARTIAL if partial else ExitCode.CLEAN
