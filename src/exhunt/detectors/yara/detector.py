@@ -1,0 +1,175 @@
+"""The per-host YARA-X detector: sweep the files a webshell can hide in, then tie hits to web requests.
+
+The sweep runs in ``start()`` (before the logs are read), so the names of the files that matched can
+be asked of the web logs through ``interest()``: a request for the same file name in IIS or HttpProxy
+logs turns the finding from SUSPICIOUS into CONFIRMED, with the requests cited. ``on_file()`` scans
+any artifact ``start()`` did not see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from exhunt.detectors.base import Detector, HostContext, Interest
+from exhunt.detectors.yara.compiler import CompiledRules
+from exhunt.detectors.yara.findings import RequestSeen, build_finding
+from exhunt.detectors.yara.parallel import scan_files
+from exhunt.detectors.yara.scanner import DEFAULT_WINDOW, FileScanner, Hit, ScanResult
+from exhunt.detectors.yara.sweep import FileFacts, FileHashes, facts_for, hash_file, select
+from exhunt.model.coverage import InputWarning, SourceStatus
+from exhunt.model.event import Record
+from exhunt.model.evidence import Artifact, ArtifactKind
+from exhunt.model.finding import Finding, clip
+
+DEFAULT_MAX_BYTES = 16 << 30  # 16 GiB: files above are listed as skipped (code skipped-size); 0 = no limit
+DEFAULT_TIMEOUT = 60
+MAX_REQUESTS_KEPT = 20
+COVERAGE_SOURCE = "yara_sweep"
+WEB_KINDS = (ArtifactKind.IIS, ArtifactKind.HTTPPROXY)
+STEM_FIELDS = ("cs-uri-stem", "UrlStem")
+
+
+@dataclass(slots=True)
+class FileHit:
+    artifact: Artifact
+    location: str
+    hashes: FileHashes | None
+    hits: list[Hit]
+    requests: list[RequestSeen] = field(default_factory=list)
+    request_total: int = 0
+
+
+class YaraDetector(Detector):
+    name = "yara"
+
+    def __init__(self, compiled: CompiledRules | None, options: dict[str, Any]) -> None:
+        self.compiled = compiled
+        self.max_bytes = int(options.get("yara_max_bytes", DEFAULT_MAX_BYTES) or 0)
+        self.timeout = int(options.get("yara_timeout", DEFAULT_TIMEOUT))
+        self.window = int(options.get("yara_window_bytes", DEFAULT_WINDOW))
+        self.workers = int(options.get("yara_workers", 1))
+        self._scanner: FileScanner | None = None
+        self._seen: set[str] = set()
+        self._found: dict[str, FileHit] = {}  # path -> hits
+        self._by_name: dict[str, list[FileHit]] = {}  # lowercase file name -> hits
+
+    # -- sweep -------------------------------------------------------------------------------
+    def start(self, ctx: HostContext) -> None:
+        self._sweep([a for a in ctx.artifacts if a.kind == ArtifactKind.FILE], ctx)
+
+    def on_file(self, artifact: Artifact, ctx: HostContext) -> None:
+        if artifact.kind == ArtifactKind.FILE and artifact.path not in self._seen:
+            self._sweep([artifact], ctx)
+
+    def _sweep(self, artifacts: list[Artifact], ctx: HostContext) -> None:
+        if self.compiled is None:
+            return
+        cover = ctx.coverage.source(COVERAGE_SOURCE)
+        chosen: list[tuple[Artifact, str, FileFacts]] = []
+        for artifact in artifacts:
+            self._seen.add(artifact.path)
+            try:
+                selected, location, head = select(artifact.path, ctx.tree)
+            except OSError as exc:
+                self._warn(ctx, artifact.path, f"cannot read: {exc}", "unreadable")
+                cover.files_failed += 1
+                continue
+            if not selected:
+                continue
+            if self.max_bytes and artifact.size > self.max_bytes:
+                self._warn(ctx, artifact.path, f"not scanned by YARA: {artifact.size} bytes is over "
+                           f"yara_max_bytes={self.max_bytes}", "skipped-size")
+                cover.files_failed += 1
+                continue
+            chosen.append((artifact, location, facts_for(artifact.path, head)))
+        for (artifact, location, _), result in zip(chosen, self._scan_all(chosen, ctx), strict=True):
+            cover.files += 1
+            cover.bytes += artifact.size
+            if result.code:
+                self._warn(ctx, artifact.path, result.error, result.code)
+                cover.files_failed += 1
+            if result.hits:
+                self._record(artifact, location, result.hits, ctx)
+        if cover.files or cover.files_failed:
+            cover.status = SourceStatus.PARTIAL if cover.files_failed else SourceStatus.READ
+
+    def _scan_all(self, chosen: list[tuple[Artifact, str, FileFacts]], ctx: HostContext) -> list[ScanResult]:
+        assert self.compiled is not None
+        local: list[Path | None] = []
+        for artifact, _, _ in chosen:
+            try:
+                local.append(ctx.tree.local_path(artifact.path))
+            except OSError:
+                local.append(None)
+        if self.workers > 1 and len(chosen) > 1 and all(p is not None for p in local):
+            jobs = [(str(p), facts) for p, (_, _, facts) in zip(local, chosen, strict=True)]
+            return list(scan_files(self.compiled.data, jobs, self.workers, self.timeout, self.window))
+        if self._scanner is None:
+            self._scanner = FileScanner(self.compiled.data, timeout=self.timeout, window=self.window)
+        results = []
+        for (artifact, _, facts), path in zip(chosen, local, strict=True):
+            results.append(self._scan_one(self._scanner, artifact, facts, path, ctx))
+        return results
+
+    @staticmethod
+    def _scan_one(scanner: FileScanner, artifact: Artifact, facts: FileFacts, path: Path | None,
+                  ctx: HostContext) -> ScanResult:
+        try:
+            if path is not None and artifact.size <= scanner.window:
+                return scanner.scan_local(path, facts)
+            with ctx.tree.open(artifact.path) as handle:
+                return scanner.scan_stream(handle, facts)
+        except OSError as exc:
+            return ScanResult(error=f"cannot read: {exc}", code="unreadable")
+
+    def _record(self, artifact: Artifact, location: str, hits: list[Hit], ctx: HostContext) -> None:
+        try:
+            hashes: FileHashes | None = hash_file(ctx.tree, artifact.path)
+        except OSError as exc:
+            self._warn(ctx, artifact.path, f"cannot hash: {exc}", "unreadable")
+            hashes = None
+        found = FileHit(artifact, location, hashes, sorted(hits, key=lambda h: h.key))
+        self._found[artifact.path] = found
+        name = artifact.path.rsplit("/", 1)[-1].lower()
+        self._by_name.setdefault(name, []).append(found)
+
+    @staticmethod
+    def _warn(ctx: HostContext, path: str, message: str, code: str) -> None:
+        ctx.coverage.warn(InputWarning(path=path, message=message, code=code))
+
+    # -- join with web requests ---------------------------------------------------------------
+    def interest(self, kind: ArtifactKind) -> Interest | None:
+        if kind in WEB_KINDS and self._by_name:
+            return Interest(literals=frozenset(self._by_name))
+        return None
+
+    def on_record(self, record: Record, ctx: HostContext) -> None:
+        stem = ""
+        for name in STEM_FIELDS:
+            value = record.get(name)
+            if isinstance(value, str) and value:
+                stem = value
+                break
+        if not stem:
+            return
+        targets = self._by_name.get(stem.rstrip("/").rsplit("/", 1)[-1].lower())
+        if not targets:
+            return
+        seen = RequestSeen.from_record(record, stem, clip(record.raw))
+        for target in targets:
+            target.request_total += 1
+            if len(target.requests) < MAX_REQUESTS_KEPT:
+                target.requests.append(seen)
+
+    # -- findings -------------------------------------------------------------------------------
+    def finish(self, ctx: HostContext) -> list[Finding]:
+        shipped = self.compiled.shipped_namespaces if self.compiled else frozenset()
+        findings = []
+        for path in sorted(self._found):
+            found = self._found[path]
+            for hit in found.hits:
+                findings.append(build_finding(ctx.host, found.artifact, found.location, found.hashes, hit,
+                                              hit.namespace in shipped, found.requests, found.request_total))
+        return sorted(findings, key=lambda f: (f.sort_key(), f.rule_id))
