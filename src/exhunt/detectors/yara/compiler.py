@@ -26,6 +26,9 @@ from exhunt.model.coverage import InputWarning
 EXTERNALS: tuple[str, ...] = ("filename", "filepath", "extension", "filetype", "owner")
 
 RULE_SUFFIXES = (".yar", ".yara")
+# errors that make yara-x skip one rule (listed as unsupported) rather than break the file
+RULE_LEVEL_ERRORS = frozenset({"UnknownModule", "UnknownIdentifier", "UnknownField", "WrongType",
+                               "MismatchingTypes", "WrongArguments"})
 _NAMESPACE_BAD = re.compile(r"[^A-Za-z0-9_]")
 
 
@@ -112,17 +115,20 @@ def compile_files(files: Sequence[RuleFile], errors: list[InputWarning],
             errors.append(InputWarning(path=rule_file.origin, message=str(exc).splitlines()[0],
                                        code="content-error"))
             failed = True
-        all_errors = compiler.errors()
-        for entry in all_errors[seen_errors:]:
-            errors.append(InputWarning(path=rule_file.origin, message=str(entry.get("title", "error")),
-                                       code="content-error", line=_error_line(entry)))
-            failed = True
-        seen_errors = len(all_errors)
         ignored = compiler.ignored_rules()
         for rule in ignored[seen_ignored:]:
             unsupported.append(InputWarning(path=rule_file.origin, code="yara-rule-ignored",
                                             message=f"rule {rule.name}: {rule.message}"))
+        any_ignored = len(ignored) > seen_ignored
         seen_ignored = len(ignored)
+        all_errors = compiler.errors()
+        for entry in all_errors[seen_errors:]:
+            if any_ignored and entry.get("type") in RULE_LEVEL_ERRORS:
+                continue  # the rule it belongs to is listed as unsupported, with this reason
+            errors.append(InputWarning(path=rule_file.origin, message=str(entry.get("title", "error")),
+                                       code="content-error", line=_error_line(entry)))
+            failed = True
+        seen_errors = len(all_errors)
         if failed:
             continue
         loaded.append(rule_file.origin)
