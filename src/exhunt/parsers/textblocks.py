@@ -122,7 +122,8 @@ class LineReader:
             self.report.bytes_read += got
             if got == 0:
                 if total and not skipping:
-                    yield from self._block(buf, view, total, base_offset, base_line, terminated=False)
+                    yield from self._block(buf, view, total, base_offset, base_line,
+                                           terminated=buf[total - 1] == _LF)
                 return
             if skipping:
                 newline = buf.find(b"\n", 0, total)
