@@ -98,7 +98,8 @@ def test_request_in_web_logs_confirms(evidence: Path) -> None:
     interest = detector.interest(ArtifactKind.IIS)
     assert interest is not None and interest.literals is not None and "xx.aspx" in interest.literals
     assert detector.interest(ArtifactKind.EVTX) is None
-    raw = "2021-03-03 06:50:01 10.0.0.5 POST /aspnet_client/system_web/XX.aspx - 443 - 203.0.113.9 Mozilla/5.0 - 200 0 0 31"
+    raw = ("2021-03-03 06:50:01 10.0.0.5 POST /aspnet_client/system_web/XX.aspx - 443 - 203.0.113.9 "
+           "Mozilla/5.0 - 200 0 0 31")
     record = Record(ArtifactKind.IIS, "C/inetpub/logs/LogFiles/W3SVC1/u_ex210303.log",
                     {"cs-uri-stem": "/aspnet_client/system_web/XX.aspx", "c-ip": "203.0.113.9",
                      "cs-method": "POST", "sc-status": "200"}, raw=raw, line=7, timestamp="2021-03-03T06:50:01Z")
@@ -153,7 +154,8 @@ def test_user_rules_with_externals_and_a_broken_file(evidence: Path, tmp_path: P
     rules.mkdir()
     (rules / "good.yar").write_text(
         'rule SB_Style_Path : T1505_003 {\n meta:\n  description = "page in aspnet_client"\n  score = 80\n'
-        ' condition:\n  filepath contains "\\\\aspnet_client\\\\" and extension == ".aspx" and filename == "xx.aspx"\n}\n')
+        ' condition:\n  filepath contains "\\\\aspnet_client\\\\" and extension == ".aspx"\n'
+        '  and filename == "xx.aspx"\n}\n')
     (rules / "broken.yar").write_text('rule ok_one { condition: false }\n\nrule bad {\n  condition: $x and\n}\n')
     (rules / "module.yar").write_text('import "magic"\nrule needs_magic { condition: magic.type() contains "PE" }\n')
     detector, ctx, bundle = host(evidence, spec=ContentSpec(yara_paths=(str(rules),)))
