@@ -1,0 +1,109 @@
+"""The literal prefilter: literal preparation, Hyperscan and the pure-Python fallback agree."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pytest
+
+from exhunt.parsers.base import ParseReport, Prefilter
+from exhunt.parsers.prefilter import (
+    BlockPrefilter,
+    HyperscanPrefilter,
+    PythonPrefilter,
+    build_prefilter,
+    hyperscan_available,
+    prepare_literals,
+    safe_literal,
+)
+from exhunt.parsers.textblocks import LineReader
+
+
+@pytest.mark.parametrize(("literal", "expected"), [
+    ("ServerInfo~", b"serverinfo~"),
+    ("/owa/auth/X.JS", b"/owa/auth/x.js"),
+    ("Mozilla/5.0 (compatible; zgrab)", b"(compatible;"),  # IIS writes the spaces as '+'
+    ('Request["code"]', b"request["),  # CSV doubles the quotes
+    ("/ecp/y.js?foo", b"/ecp/y.js"),  # the pipeline joins stem and query with '?'
+    ("%2Fecp", b"2fecp"),
+    ("a,bcd", b"bcd"),
+    ("Ünïcode-pfad", b"code-pfad"),
+    ("  ", b""),
+])
+def test_safe_literal(literal: str, expected: bytes) -> None:
+    assert safe_literal(literal) == expected
+
+
+def test_prepare_literals_sorts_dedupes_and_drops_redundant() -> None:
+    assert prepare_literals(["X.js", "/owa/auth/x.js", "x.JS", "ServerInfo~"]) == [b"serverinfo~", b"x.js"]
+    assert prepare_literals([]) == []
+
+
+@pytest.mark.parametrize("literals", [["ab"], ["ServerInfo~", "-"], ["a b c"], [""]])
+def test_short_literals_mean_no_prefilter(literals: list[str]) -> None:
+    assert build_prefilter(literals) is None
+
+
+def test_hyperscan_is_used_when_installed() -> None:
+    prefilter = build_prefilter(["ServerInfo~"])
+    expected = HyperscanPrefilter if hyperscan_available() else PythonPrefilter
+    assert isinstance(prefilter, expected)
+    assert isinstance(build_prefilter(["ServerInfo~"], force_python=True), PythonPrefilter)
+
+
+def _block(seed: int) -> bytes:
+    rng = random.Random(seed)
+    words = [b"GET", b"/owa/", b"SERVERINFO~x", b"serverinfo~", b"x.JS", b"#", b"\n", b"\r\n", b"\n\n",
+             b"\n#Fields: a", b"\n\r\n", b"abc", b"ServerInfo", b"~"]
+    return b"".join(rng.choice(words) for _ in range(4000))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_hyperscan_and_python_find_the_same_marks(seed: int) -> None:
+    if not hyperscan_available():
+        pytest.skip("hyperscan not installed")
+    block = _block(seed)
+    literals = [b"serverinfo~", b"x.js"]
+    fast = HyperscanPrefilter(literals).marks(memoryview(block))
+    slow = PythonPrefilter(literals).marks(block)
+    assert fast.matches == slow.matches
+    assert fast.directives == slow.directives
+    assert fast.blank_lines == slow.blank_lines
+    lowered = block.lower()
+    expected = sorted(i for lit in literals for i in range(len(block)) if lowered.startswith(lit, i))
+    assert fast.matches == expected
+    assert fast.directives == [i for i in range(1, len(block)) if block[i - 1:i + 1] == b"\n#"]
+
+
+def test_empty_literal_set_matches_nothing() -> None:
+    prefilter = build_prefilter([])
+    assert isinstance(prefilter, BlockPrefilter)
+    assert prefilter.scan(b"anything at all\n") == []
+
+
+class _PlainPrefilter(Prefilter):
+    """A prefilter written against the base interface only (no block marks)."""
+
+    def scan(self, block: bytes | memoryview) -> list[int]:
+        data = bytes(block).lower()
+        return [i for i in range(len(data)) if data.startswith(b"needle", i)]
+
+
+@pytest.mark.parametrize("prefilter", [_PlainPrefilter(), build_prefilter(["NEEDLE"]),
+                                       build_prefilter(["needle"], force_python=True)])
+def test_line_reader_with_any_prefilter(prefilter: Prefilter | None) -> None:
+    lines = [b"#Fields: x", b"first", b"", b"hay", b"needle here", b"#Date: y", b"hay NeEdLe", b"\r", b"last"]
+    data = b"\n".join(lines)  # no newline at the end
+    report = ParseReport("f.log")
+    got = list(LineReader(report, prefilter, block_size=32).lines(io.BytesIO(data)))
+    assert [(t.number, t.data) for t in got if t.candidate] == [(5, b"needle here"), (7, b"hay NeEdLe")]
+    assert [(t.number, t.data) for t in got if t.directive] == [(1, b"#Fields: x"), (6, b"#Date: y")]
+    edges = [t.number for t in got if not t.candidate and not t.directive]
+    assert {2, 9} <= set(edges) and set(edges) <= {2, 4, 9}  # first and last data lines, block edges
+    assert report.records == 5 and report.bytes_read == len(data)
+    assert all(data[t.offset:].startswith(t.data) for t in got)
+    assert got[-1].terminated is False
+    full = ParseReport("f.log")
+    every = list(LineReader(full, None, block_size=32).lines(io.BytesIO(data)))
+    assert [t.number for t in every] == [1, 2, 4, 5, 6, 7, 9] and full.records == 5
