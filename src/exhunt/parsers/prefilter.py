@@ -14,6 +14,7 @@ reads every line.
 from __future__ import annotations
 
 import re
+import threading
 from abc import abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ def _load_hyperscan() -> ModuleType | None:
 _hs = _load_hyperscan()
 
 MIN_LITERAL = 3
+_CACHE_SIZE = 16
+_cache = threading.local()
 # characters the raw log may write differently from the parsed value, or that separate fields
 _UNSAFE = re.compile(r"[\s+\"%,?\x00-\x1f\x7f-\U0010ffff]+")
 
@@ -163,9 +166,17 @@ def build_prefilter(literals: Iterable[str], *, force_python: bool = False) -> B
     prepared = prepare_literals(literals)
     if prepared is None:
         return None
-    if _hs is None or force_python:
-        return PythonPrefilter(prepared)
-    return HyperscanPrefilter(prepared)
+    # compiled once per thread and literal set: the engine asks for one per file, and a Hyperscan
+    # scratch space must not be shared between threads
+    cache: dict[tuple[bool, tuple[bytes, ...]], BlockPrefilter] = _cache.__dict__.setdefault("prefilters", {})
+    key = (force_python or _hs is None, tuple(prepared))
+    found = cache.get(key)
+    if found is None:
+        found = PythonPrefilter(prepared) if key[0] else HyperscanPrefilter(prepared)
+        if len(cache) >= _CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        cache[key] = found
+    return found
 
 
 def hyperscan_available() -> bool:
