@@ -1,0 +1,156 @@
+"""The per-host Sigma detector: evaluates candidate rules on each record, groups hits into findings.
+
+One finding per (rule, outcome) per host; every hit is counted, at most ``MAX_EVIDENCE`` references
+are kept (the earliest by time, path, line), captured values are de-duplicated, sorted and bounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from exhunt.detectors.base import Detector, HostContext, Interest
+from exhunt.detectors.sigma.loader import CompiledRule
+from exhunt.detectors.sigma.view import EventView
+from exhunt.model.event import Record
+from exhunt.model.evidence import ArtifactKind
+from exhunt.model.finding import EvidenceRef, Finding, Outcome, clip
+
+if TYPE_CHECKING:
+    from exhunt.detectors.sigma.family import SigmaContent
+
+MAX_EVIDENCE = 50
+MAX_CAPTURE_VALUES = 50  # per attribute name, listed; more are counted
+MAX_CAPTURE_TRACKED = 1000  # distinct values remembered per attribute name
+DEFAULT_OUTCOME = Outcome.SUSPICIOUS
+
+HitKey = tuple[str, str, int, int]
+
+
+@dataclass(slots=True)
+class _Hit:
+    key: HitKey
+    path: str
+    line: int | None
+    record: int | None
+    offset: int | None
+    excerpt: str
+    timestamp: str | None
+
+
+@dataclass
+class _Group:
+    rule: CompiledRule
+    outcome: Outcome
+    count: int = 0
+    first: str | None = None
+    last: str | None = None
+    hits: list[_Hit] = field(default_factory=list)
+    captures: dict[str, set[str]] = field(default_factory=dict)
+    captures_more: dict[str, int] = field(default_factory=dict)
+
+    def add(self, hit: _Hit) -> None:
+        self.count += 1
+        stamp = hit.timestamp
+        if stamp:
+            if self.first is None or stamp < self.first:
+                self.first = stamp
+            if self.last is None or stamp > self.last:
+                self.last = stamp
+        self.hits.append(hit)
+        if len(self.hits) >= 2 * MAX_EVIDENCE:
+            self.hits.sort(key=lambda h: h.key)
+            del self.hits[MAX_EVIDENCE:]
+
+    def capture(self, name: str, value: str) -> None:
+        values = self.captures.setdefault(name, set())
+        if value in values:
+            return
+        if len(values) >= MAX_CAPTURE_TRACKED:
+            self.captures_more[name] = self.captures_more.get(name, 0) + 1
+            return
+        values.add(value)
+
+
+def hit_of(record: Record) -> _Hit:
+    position = record.line if record.line is not None else (record.record or 0)
+    return _Hit((record.timestamp or "", record.path, position, record.offset or 0), record.path,
+                record.line, record.record, record.offset, clip(record.raw), record.timestamp)
+
+
+class SigmaDetector(Detector):
+    name = "sigma"
+
+    def __init__(self, content: SigmaContent, options: dict[str, Any] | None = None) -> None:
+        self.content = content
+        self.index = content.index
+        self.options = dict(options or {})
+        self.groups: dict[tuple[int, Outcome], _Group] = {}
+        self.correlator = content.new_correlator()
+
+    def interest(self, kind: ArtifactKind) -> Interest | None:
+        reads, literals = self.index.kind_literals(kind)
+        return Interest(literals) if reads else None
+
+    def on_record(self, record: Record, ctx: HostContext) -> None:
+        bucket = self.index.bucket(record)
+        if bucket is None:
+            return
+        view = EventView(record.fields, bucket.derived)
+        for entry in bucket.candidates(view):
+            if entry.guard is not None and not entry.guard(view):
+                continue
+            rule = entry.rule
+            if rule.matcher(view):
+                self.hit(rule, view, record)
+
+    def hit(self, rule: CompiledRule, view: EventView, record: Record) -> None:
+        if self.correlator is not None:
+            self.correlator.observe(rule, view, record)
+        if not rule.emit:
+            return
+        outcome = rule.ext.outcome(view, DEFAULT_OUTCOME)
+        key = (rule.index, outcome)
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = _Group(rule, outcome)
+        group.add(hit_of(record))
+        for cap in rule.ext.captures:
+            value = cap.value(view)
+            if value:
+                group.capture(cap.name, value)
+
+    def finish(self, ctx: HostContext) -> list[Finding]:
+        findings = [finding_of(g, ctx) for g in self.groups.values()]
+        if self.correlator is not None:
+            findings.extend(self.correlator.finish(ctx))
+        return sorted(findings, key=lambda f: (f.sort_key(), f.outcome.value))
+
+
+def evidence_refs(hits: list[_Hit], ctx: HostContext) -> tuple[EvidenceRef, ...]:
+    kept = sorted(hits, key=lambda h: h.key)[:MAX_EVIDENCE]
+    return tuple(EvidenceRef(path=h.path, excerpt=h.excerpt, line=h.line, record=h.record, offset=h.offset,
+                             sha256=ctx.sha256(h.path), timestamp=h.timestamp) for h in kept)
+
+
+def rule_attributes(rule: CompiledRule) -> list[tuple[str, str]]:
+    attrs = [("sigma_id", rule.sigma_id), ("rule_file", rule.file), ("family", rule.ext.family),
+             ("step", rule.ext.step)]
+    return [(k, v) for k, v in attrs if v]
+
+
+def finding_of(group: _Group, ctx: HostContext) -> Finding:
+    rule = group.rule
+    attrs = rule_attributes(rule)
+    for name in sorted(group.captures):
+        values = sorted(group.captures[name])
+        attrs.extend((name, v) for v in values[:MAX_CAPTURE_VALUES])
+        more = len(values) - MAX_CAPTURE_VALUES + group.captures_more.get(name, 0)
+        if more > 0:
+            attrs.append((f"{name}_more", str(more)))
+    return Finding(
+        host=ctx.host, rule_id=rule.rule_id, title=rule.title,
+        severity=rule.ext.severity.get(group.outcome, rule.level), confidence=rule.confidence,
+        outcome=group.outcome, detector="sigma", cves=rule.cves, attack=rule.attack,
+        first_seen=group.first, last_seen=group.last, description=rule.description,
+        evidence=evidence_refs(group.hits, ctx), evidence_total=group.count, attributes=tuple(attrs))

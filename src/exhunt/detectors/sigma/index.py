@@ -1,0 +1,187 @@
+"""Rules indexed by route (artifact kind, channel, event id) and by required literal.
+
+For a record, the route selects a *bucket*: the rules whose logsource selects such records. A bucket
+splits its rules into those with required literals, found by one multi-literal scan of the event's text
+(Hyperscan when available, else ``in`` tests on the lowercased text), and the few that must always be
+evaluated. Buckets are built on first use and shared by every record with the same route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from exhunt.detectors.sigma.loader import CompiledRule
+from exhunt.detectors.sigma.pipeline import EventSelector, Pipelines, Route
+from exhunt.detectors.sigma.view import Derived, EventView
+from exhunt.model.event import Record
+from exhunt.model.evidence import ArtifactKind
+
+hyperscan: Any
+try:  # optional accelerator; the pure-Python scan gives the same candidates
+    import hyperscan
+except ImportError:  # pragma: no cover - hyperscan is a declared dependency
+    hyperscan = None
+
+Guard = Callable[[EventView], bool]
+RouteKey = tuple[str | None, int | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    rule: CompiledRule
+    guard: Guard | None = None
+
+
+def _guard(selector: EventSelector) -> Guard | None:
+    if not selector.where:
+        return None
+    conds = tuple((name.lower(), frozenset(v.lower() for v in values)) for name, values in selector.where)
+
+    def guard(view: EventView) -> bool:
+        for name, wanted in conds:  # noqa: SIM110 - hot path
+            if view.low(name) not in wanted:
+                return False
+        return True
+    return guard
+
+
+def _hs_pattern(literal: str) -> bytes:
+    return "".join(f"\\x{b:02x}" for b in literal.encode("utf-8")).encode("ascii")
+
+
+class Bucket:
+    def __init__(self, entries: Sequence[Entry], derived: dict[str, Derived] | None) -> None:
+        self.derived = derived
+        self.always = tuple(e for e in entries if e.rule.literals is None)
+        by_literal: dict[str, list[Entry]] = {}
+        for entry in entries:
+            for lit in sorted(entry.rule.literals or ()):
+                by_literal.setdefault(lit, []).append(entry)
+        self.literals = sorted(by_literal)
+        self.lit_entries = [tuple(by_literal[lit]) for lit in self.literals]
+        self.size = len(entries)
+        self._db: Any = None
+        if hyperscan is not None and len(self.literals) > 8:
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            flag = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_CASELESS
+            db.compile(expressions=[_hs_pattern(lit) for lit in self.literals],
+                       ids=list(range(len(self.literals))), elements=len(self.literals),
+                       flags=[flag] * len(self.literals))
+            self._db = db
+
+    def matched_literals(self, text: str) -> list[int]:
+        if not self.literals:
+            return []
+        if self._db is not None:
+            found: list[int] = []
+            self._db.scan(text.encode("utf-8", "replace"),
+                          match_event_handler=lambda i, a, b, c, d: found.append(i))
+            return found
+        low = text.lower()
+        return [i for i, lit in enumerate(self.literals) if lit in low]
+
+    def candidates(self, view: EventView) -> list[Entry]:
+        """Entries worth evaluating for this event, in rule order."""
+        hits = self.matched_literals(view.haystack()) if self.literals else []
+        if not hits:
+            return list(self.always)
+        chosen: dict[int, Entry] = {e.rule.index: e for e in self.always}
+        for i in hits:
+            for entry in self.lit_entries[i]:
+                chosen[entry.rule.index] = entry
+        return [chosen[k] for k in sorted(chosen)]
+
+
+class RuleIndex:
+    def __init__(self, rules: Sequence[CompiledRule], pipelines: Pipelines) -> None:
+        self.rules = list(rules)
+        self.routes: dict[ArtifactKind, Route] = dict(pipelines.routes)
+        self.derived = pipelines.derived
+        self.table: dict[ArtifactKind, dict[RouteKey, list[Entry]]] = {}
+        self.by_kind: dict[ArtifactKind, list[CompiledRule]] = {}
+        for rule in self.rules:
+            for kind in rule.logsource.kinds:
+                self.by_kind.setdefault(kind, []).append(rule)
+                table = self.table.setdefault(kind, {})
+                selectors = rule.logsource.events or (EventSelector(),)
+                for sel in selectors:
+                    guard = _guard(sel)
+                    for eid in sel.event_ids or (None,):
+                        table.setdefault((sel.channel, eid), []).append(Entry(rule, guard))
+        self._buckets: dict[tuple[ArtifactKind, RouteKey], Bucket | None] = {}
+        self._shared: dict[tuple[tuple[int, int], ...], Bucket] = {}
+
+    def __getstate__(self) -> dict[str, Any]:  # buckets hold Hyperscan databases: rebuild per process
+        state = dict(self.__dict__)
+        state["_buckets"], state["_shared"] = {}, {}
+        return state
+
+    def route_key(self, record: Record) -> RouteKey:
+        route = self.routes.get(record.kind)
+        if route is None:
+            return (None, None)
+        channel: str | None = None
+        for name in route.channel:
+            value = record.attrs.get(name[5:]) if name.startswith("attr:") else _field(record, name)
+            if value:
+                channel = str(value).lower()
+                break
+        event_id: int | None = None
+        for name in route.event_id:
+            value = _field(record, name)
+            if value is not None:
+                try:
+                    event_id = int(value)
+                except (TypeError, ValueError):
+                    continue
+                break
+        return (channel, event_id)
+
+    def bucket(self, record: Record) -> Bucket | None:
+        key = (record.kind, self.route_key(record))
+        try:
+            return self._buckets[key]
+        except KeyError:
+            pass
+        table = self.table.get(record.kind)
+        bucket: Bucket | None = None
+        if table:
+            channel, eid = key[1]
+            seen: dict[tuple[int, int], Entry] = {}
+            for probe in {(channel, eid), (channel, None), (None, eid), (None, None)}:
+                for entry in table.get(probe, ()):
+                    seen[(entry.rule.index, id(entry.guard))] = entry
+            entries = [seen[k] for k in sorted(seen)]
+            if entries:
+                ident = tuple(sorted(seen))
+                bucket = self._shared.get(ident)
+                if bucket is None:
+                    bucket = Bucket(entries, self.derived.get(record.kind))
+                    self._shared[ident] = bucket
+        self._buckets[key] = bucket
+        return bucket
+
+    def kind_literals(self, kind: ArtifactKind) -> tuple[bool, frozenset[str] | None]:
+        """(any rule reads the kind, the union of literals or None when a rule needs every record)."""
+        rules = self.by_kind.get(kind, [])
+        if not rules:
+            return False, None
+        union: set[str] = set()
+        for rule in rules:
+            if rule.literals is None:
+                return True, None
+            union |= rule.literals
+        return True, frozenset(union)
+
+
+def _field(record: Record, name: str) -> Any:
+    fields = record.fields
+    if name in fields:
+        return fields[name]
+    low = name.lower()
+    for key, value in fields.items():
+        if key.lower() == low:
+            return value
+    return None

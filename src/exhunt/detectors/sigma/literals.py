@@ -1,0 +1,153 @@
+"""Required literals: text at least one piece of which must appear in an event for a rule to match.
+
+From a condition tree: a positive string value gives its longest wildcard-free fragment; an AND takes its
+most selective child; an OR needs every child constrained and takes the union; ``not``, null, numbers,
+comparisons and regexes without a required literal give no constraint (None).
+
+Fragments are cut at characters a log may write differently from the value a rule sees (whitespace,
+``+`` for a space in IIS user agents, backslashes and quotes escaped in JSON/CSV, XML entities, ``?``
+where IIS splits stem and query, anything non-ASCII), so a literal found in a parsed value is also
+found in the raw line or record: the same set serves the parser-level prefilter and the event scan.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.types import (
+    SigmaExpansion,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+)
+
+Literals = frozenset[str] | None
+
+MIN_LITERAL = 2
+_BREAK = re.compile(r"[^\x21-\x7e]|[\\\"'&<>+?]")
+_sre: Any = importlib.import_module("re._parser")
+_c: Any = importlib.import_module("re._constants")
+
+
+def fragments(text: str) -> list[str]:
+    return [f for f in _BREAK.split(text.lower()) if f]
+
+
+def best_fragment(pieces: Iterable[str]) -> str | None:
+    best = ""
+    for piece in pieces:
+        for frag in fragments(piece):
+            if len(frag) > len(best) or (len(frag) == len(best) and frag < best):
+                best = frag
+    return best if len(best) >= MIN_LITERAL else None
+
+
+def string_literal(value: SigmaString) -> str | None:
+    return best_fragment(p for p in value.s if isinstance(p, str))
+
+
+def _score(lits: frozenset[str]) -> tuple[int, int]:
+    return (min(min(len(x) for x in lits), 8), -len(lits))
+
+
+def reduce_set(lits: Iterable[str]) -> frozenset[str]:
+    """Drop literals that contain another literal of the set (the shorter one is implied)."""
+    items = sorted(set(lits), key=lambda s: (len(s), s))
+    if len(items) > 300:
+        return frozenset(items)
+    kept: list[str] = []
+    for item in items:
+        if not any(k in item for k in kept):
+            kept.append(item)
+    return frozenset(kept)
+
+
+def _best(sets: Iterable[Literals]) -> Literals:
+    candidates = [s for s in sets if s]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda s: (_score(s), sorted(s)))
+
+
+def _union(sets: Iterable[Literals]) -> Literals:
+    out: set[str] = set()
+    for s in sets:
+        if not s:
+            return None
+        out |= s
+    return reduce_set(out) if out else None
+
+
+def _regex_seq(items: Any) -> Literals:
+    cands: list[Literals] = []
+    run: list[str] = []
+
+    def close() -> None:
+        if run:
+            lit = best_fragment(["".join(run)])
+            if lit:
+                cands.append(frozenset([lit]))
+            run.clear()
+
+    for op, arg in items:
+        if op is _c.LITERAL:
+            run.append(chr(arg))
+            continue
+        close()
+        if op is _c.SUBPATTERN:
+            cands.append(_regex_seq(arg[-1]))
+        elif op is _c.BRANCH:
+            cands.append(_union(_regex_seq(b) for b in arg[1]))
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT) and arg[0] >= 1:
+            cands.append(_regex_seq(arg[2]))
+    close()
+    return _best(cands)
+
+
+def regex_literals(value: SigmaRegularExpression) -> Literals:
+    try:
+        flags = re.IGNORECASE if SigmaRegularExpressionFlag.IGNORECASE in value.flags else 0
+        parsed = _sre.parse(str(value.regexp), flags)
+    except (re.error, RecursionError, ValueError):
+        return None
+    return _regex_seq(parsed)
+
+
+def value_literals(value: Any) -> Literals:
+    if isinstance(value, SigmaExpansion):
+        return _union(value_literals(v) for v in value.values)
+    if isinstance(value, SigmaString):
+        if value.contains_placeholder():
+            return None
+        lit = string_literal(value)
+        return frozenset([lit]) if lit else None
+    if isinstance(value, SigmaRegularExpression):
+        return regex_literals(value)
+    return None
+
+
+def node_literals(node: Any) -> Literals:
+    """Required literals of a resolved condition tree (see module doc)."""
+    if isinstance(node, ConditionAND):
+        return _best(node_literals(a) for a in node.args)
+    if isinstance(node, ConditionOR):
+        return _union(node_literals(a) for a in node.args)
+    if isinstance(node, ConditionNOT):
+        return None
+    if isinstance(node, ConditionFieldEqualsValueExpression | ConditionValueExpression):
+        return value_literals(node.value)
+    return None
+
+
+def trees_literals(trees: Iterable[Any]) -> Literals:
+    return _union(node_literals(t) for t in trees if t is not None)

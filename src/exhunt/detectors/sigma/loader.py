@@ -1,0 +1,192 @@
+"""Rule files -> compiled rules, with every problem collected (file, rule, reason); nothing is skipped silently.
+
+A rule that pySigma rejects is a load error; a rule pySigma accepts but exhunt cannot evaluate (its
+logsource is not one exhunt reads, a placeholder without values, a regex Python does not support...) is
+*unsupported* with a reason code. Neither stops the load.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sigma.collection import SigmaCollection
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError, SigmaRuleLocation
+from sigma.rule import SigmaRule
+
+from exhunt.detectors.sigma.compile import CompileContext, Matcher, compile_rule, condition_trees
+from exhunt.detectors.sigma.extension import Extension, ExtensionError, parse_extension
+from exhunt.detectors.sigma.literals import Literals, trees_literals
+from exhunt.detectors.sigma.pipeline import LogsourceMap, Pipelines
+from exhunt.detectors.sigma.values import Unsupported
+from exhunt.model.finding import Confidence, Severity
+
+_CVE = re.compile(r"^cve\.(\d{4})[.-](\d{4,})$", re.IGNORECASE)
+_ATTACK = re.compile(r"^attack\.t(\d{4})(?:\.(\d{3}))?$", re.IGNORECASE)
+_LEVELS = {"informational": Severity.INFO, "low": Severity.LOW, "medium": Severity.MEDIUM,
+           "high": Severity.HIGH, "critical": Severity.CRITICAL}
+
+
+@dataclass(frozen=True, slots=True)
+class RuleProblem:
+    file: str  # display path (relative to the rule folder it came from)
+    rule: str  # Sigma id, else title, else '' (whole file)
+    code: str  # load: yaml, sigma, exhunt; unsupported: logsource, placeholder, regex, value-type...
+    message: str
+
+
+@dataclass
+class CompiledRule:
+    index: int
+    sigma_id: str
+    name: str | None
+    title: str
+    description: str
+    file: str
+    level: Severity
+    confidence: Confidence
+    cves: tuple[str, ...]
+    attack: tuple[str, ...]
+    logsource: LogsourceMap
+    matcher: Matcher
+    literals: Literals
+    ext: Extension
+    emit: bool = True  # False: only feeds a correlation rule (Sigma ``generate: false``)
+
+    @property
+    def rule_id(self) -> str:
+        return self.ext.rule_id or self.sigma_id or self.title
+
+
+@dataclass
+class LoadResult:
+    rules: list[CompiledRule] = field(default_factory=list)
+    correlations: list[tuple[str, SigmaCorrelationRule]] = field(default_factory=list)  # (file, rule)
+    errors: list[RuleProblem] = field(default_factory=list)
+    unsupported: list[RuleProblem] = field(default_factory=list)
+    files: int = 0
+    documents: int = 0  # rules and correlations met in the files, loadable or not
+
+
+def tag_ids(tags: Iterable[Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """CVE ids (``CVE-2021-26855``) and ATT&CK technique ids (``T1505.003``) from Sigma tags."""
+    cves: set[str] = set()
+    attack: set[str] = set()
+    for tag in tags:
+        text = str(tag)
+        if m := _CVE.match(text):
+            cves.add(f"CVE-{m.group(1)}-{m.group(2)}")
+        elif m := _ATTACK.match(text):
+            attack.add(f"T{m.group(1)}" + (f".{m.group(2)}" if m.group(2) else ""))
+    return tuple(sorted(cves)), tuple(sorted(attack))
+
+
+def rule_files(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in (".yml", ".yaml"))
+
+
+def _label(rule: SigmaRule | SigmaCorrelationRule) -> str:
+    return str(rule.id) if rule.id else (rule.title or "")
+
+
+def _confidence(rule: SigmaRule, ext: Extension) -> Confidence:
+    if ext.confidence is not None:
+        return ext.confidence
+    status = str(rule.status.name).lower() if rule.status else ""
+    return Confidence.LOW if status in ("experimental", "unsupported", "deprecated") else Confidence.MEDIUM
+
+
+class RuleLoader:
+    def __init__(self, pipelines: Pipelines, placeholders: Mapping[str, Sequence[str]] | None = None) -> None:
+        self.pipelines = pipelines
+        self.placeholders = dict(placeholders or {})
+        self.result = LoadResult()
+
+    def load_tree(self, root: Path, base: Path | None = None) -> None:
+        base = base or (root.parent if root.is_file() else root)
+        for path in rule_files(root):
+            try:
+                display = path.relative_to(base).as_posix()
+            except ValueError:
+                display = path.name
+            self.load_file(path, display)
+
+    def load_file(self, path: Path, display: str) -> None:
+        self.result.files += 1
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.result.errors.append(RuleProblem(display, "", "read", str(exc)))
+            return
+        self.load_text(text, display, path)
+
+    def load_text(self, text: str, display: str, path: Path | None = None) -> None:
+        try:
+            collection = SigmaCollection.from_yaml(text, collect_errors=True, resolve_references=False,
+                                                   source=SigmaRuleLocation(path or Path(display)))
+        except Exception as exc:  # YAML and pySigma raise many types: report with the file, go on
+            self.result.errors.append(RuleProblem(display, "", "yaml", f"{type(exc).__name__}: {exc}"))
+            return
+        for error in collection.errors:
+            if not isinstance(error, SigmaError) or not _owned_by_rule(error, collection):
+                self.result.errors.append(RuleProblem(display, "", "sigma", str(error)))
+        for rule in collection.rules:
+            self.result.documents += 1
+            if isinstance(rule, SigmaCorrelationRule):
+                if rule.errors:
+                    self._error(display, rule, rule.errors)
+                else:
+                    self.result.correlations.append((display, rule))
+            elif isinstance(rule, SigmaRule):
+                self._add_rule(rule, display)
+
+    def _error(self, display: str, rule: SigmaRule | SigmaCorrelationRule, errors: Sequence[Any]) -> None:
+        message = "; ".join(sorted({str(e) for e in errors}))
+        self.result.errors.append(RuleProblem(display, _label(rule), "sigma", message))
+
+    def _add_rule(self, rule: SigmaRule, display: str) -> None:
+        if rule.errors:
+            self._error(display, rule, rule.errors)
+            return
+        logsource = {k: getattr(rule.logsource, k) for k in ("product", "category", "service")}
+        mapping = self.pipelines.resolve(logsource)
+        if mapping is None:
+            shown = ", ".join(f"{k}={v}" for k, v in logsource.items() if v) or "none"
+            self.result.unsupported.append(RuleProblem(
+                display, _label(rule), "logsource", f"logsource not read by exhunt ({shown})"))
+            return
+        ctx = CompileContext(mapping.fields, self.placeholders)
+        try:
+            trees = condition_trees(rule.detection)
+            matcher = compile_rule(rule, ctx)
+            ext = parse_extension(rule.custom_attributes.get("exhunt"), ctx)
+        except Unsupported as exc:
+            self.result.unsupported.append(RuleProblem(display, _label(rule), exc.code, exc.message))
+            return
+        except ExtensionError as exc:
+            self.result.errors.append(RuleProblem(display, _label(rule), "exhunt", str(exc)))
+            return
+        except (SigmaError, RecursionError, ValueError, TypeError) as exc:
+            self.result.errors.append(RuleProblem(display, _label(rule), "sigma", f"{type(exc).__name__}: {exc}"))
+            return
+        if "exhunt" in rule.custom_attributes and not ext.rule_id:
+            self.result.errors.append(RuleProblem(display, _label(rule), "exhunt", "exhunt.rule_id is required"))
+            return
+        cves, attack = tag_ids(rule.tags)
+        level = _LEVELS.get(str(rule.level.name).lower(), Severity.MEDIUM) if rule.level else Severity.MEDIUM
+        self.result.rules.append(CompiledRule(
+            index=len(self.result.rules), sigma_id=str(rule.id) if rule.id else "", name=rule.name,
+            title=rule.title, description=rule.description or "", file=display, level=level,
+            confidence=_confidence(rule, ext), cves=cves, attack=attack, logsource=mapping,
+            matcher=matcher, literals=trees_literals(trees), ext=ext))
+
+
+def _owned_by_rule(error: SigmaError, collection: SigmaCollection) -> bool:
+    """Rule errors are propagated into the collection's errors too; report them once, with the rule."""
+    return any(error in getattr(rule, "errors", ()) for rule in collection.rules)

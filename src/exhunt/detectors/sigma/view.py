@@ -1,0 +1,110 @@
+"""One event as the Sigma matchers see it: field names without case, values as text, computed once.
+
+A view is built once per record (not per rule). The lowercase-key map, the lowercased values and the
+text of all values (for keyword detections and the literal scan) are computed lazily on first use.
+Derived fields (declared in pipeline YAML, e.g. IIS stem and query joined) are computed on demand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+MISSING: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """A field computed from others: the non-empty values of ``parts`` joined; ``sep`` only between
+    non-empty parts (``/owa/x.aspx`` + ``?`` + ``a=1``, or just the stem when the query is empty)."""
+
+    parts: tuple[str, ...]  # lowercase field names
+    sep: str = ""
+
+
+def as_text(value: Any) -> str:
+    if type(value) is str:
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class EventView:
+    __slots__ = ("_derived", "_keys", "_low", "_low_values", "_values", "fields")
+
+    def __init__(self, fields: Mapping[str, Any], derived: Mapping[str, Derived] | None = None) -> None:
+        self.fields = fields
+        self._derived = derived
+        self._keys: dict[str, Any] | None = None
+        self._low: dict[str, str] = {}
+        self._values: list[str] | None = None
+        self._low_values: list[str] | None = None
+
+    def _keymap(self) -> dict[str, Any]:
+        keys = self._keys
+        if keys is None:
+            keys = {k.lower(): v for k, v in self.fields.items()}
+            for k, v in self.fields.items():  # Defender writes 'Source Name', Sigma says 'SourceName'
+                if " " in k:
+                    keys.setdefault(k.replace(" ", "").lower(), v)
+            self._keys = keys
+        return keys
+
+    def raw(self, name: str) -> Any:
+        """The original value of a field (lowercase name), or ``MISSING``."""
+        keys = self._keys if self._keys is not None else self._keymap()
+        value = keys.get(name, MISSING)
+        if value is MISSING and self._derived is not None and name in self._derived:
+            spec = self._derived[name]
+            texts = [as_text(keys.get(p)) for p in spec.parts]
+            present = [t for t in texts if t]
+            value = spec.sep.join(present) if any(p in keys for p in spec.parts) else MISSING
+            keys[name] = value
+        return value
+
+    def text(self, name: str) -> str | None:
+        """The value as text (case kept), None when the field is absent."""
+        value = self.raw(name)
+        if value is MISSING:
+            return None
+        return as_text(value)
+
+    def low(self, name: str) -> str | None:
+        """The value as lowercase text, None when the field is absent. Cached per field."""
+        cached = self._low.get(name)
+        if cached is not None:
+            return cached
+        value = self.raw(name)
+        if value is MISSING:
+            return None
+        low = as_text(value).lower()
+        self._low[name] = low
+        return low
+
+    def values(self) -> list[str]:
+        """Every value as text (case kept), in field order."""
+        if self._values is None:
+            self._values = [as_text(v) for v in self.fields.values() if v is not None]
+        return self._values
+
+    def low_values(self) -> list[str]:
+        """Every value as lowercase text (keyword detections)."""
+        if self._low_values is None:
+            self._low_values = [t.lower() for t in self.values()]
+        return self._low_values
+
+    def haystack(self) -> str:
+        """All values, newline-joined: the text the literal prefilter scans."""
+        return "\n".join(self.values())
+
+
+def first_present(view: EventView, names: tuple[str, ...]) -> str | None:
+    """The first of ``names`` present in the event (the mapping's alternatives), lowercase name."""
+    for name in names:
+        if view.raw(name) is not MISSING:
+            return name
+    return None

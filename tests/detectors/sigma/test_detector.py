@@ -1,0 +1,132 @@
+"""The Sigma detector end to end: an ``exhunt:`` rule over HttpProxy records (synthetic records)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from exhunt.detectors.base import HostContext
+from exhunt.detectors.sigma.detector import SigmaDetector
+from exhunt.detectors.sigma.family import SigmaContent
+from exhunt.model.coverage import HostCoverage
+from exhunt.model.event import Record
+from exhunt.model.evidence import ArtifactKind
+from exhunt.model.finding import Confidence, Outcome, Severity
+from exhunt.sources.base import FileEntry, HostTree
+
+RULE = """\
+title: ProxyLogon SSRF through a ServerInfo anchor mailbox (test rule)
+id: 0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b
+status: test
+description: synthetic rule for the detector test
+tags: [attack.initial-access, attack.t1190, cve.2021-26855, attack.t1505.003]
+logsource: {product: exchange, service: httpproxy}
+detection:
+  ssrf:
+    AnchorMailbox|startswith: 'ServerInfo~'
+    AnchorMailbox|contains: '/'
+  condition: ssrf
+level: high
+exhunt:
+  rule_id: EXH-TEST-SSRF
+  family: proxylogon
+  step: initial-access
+  outcome:
+    succeeded: {sel: {HttpStatus|startswith: '2', BackEndStatus|startswith: '2'}, condition: sel}
+    default: attempted
+  severity: {succeeded: critical, attempted: low}
+  confidence: high
+  capture:
+    client_ip: ClientIpAddress
+    target: {field: AnchorMailbox, regex: 'ServerInfo~([^/]+)/'}
+"""
+
+
+class MemoryTree(HostTree):
+    def __init__(self, files: dict[str, bytes]) -> None:
+        super().__init__("ex01", "memory")
+        self.files = files
+
+    def walk(self) -> Iterator[FileEntry]:
+        for path in sorted(self.files):
+            yield FileEntry(path, len(self.files[path]))
+
+    def open(self, path: str) -> BinaryIO:
+        return io.BytesIO(self.files[path])
+
+
+LOG = "Exchange/V15/Logging/HttpProxy/Ecp/HttpProxy_2021030301-1.LOG"
+
+
+def proxy_record(line: int, anchor: str, status: str, backend: str, ip: str, stamp: str) -> Record:
+    fields = {"DateTime": stamp, "AnchorMailbox": anchor, "HttpStatus": status, "BackEndStatus": backend,
+              "ClientIpAddress": ip, "UrlStem": "/ecp/y.js", "Protocol": "Ecp"}
+    raw = ",".join(fields.values())
+    return Record(ArtifactKind.HTTPPROXY, LOG, fields, raw=raw, line=line, offset=line * 100, timestamp=stamp)
+
+
+def run(tmp_path: Path, records: list[Record]) -> list:  # type: ignore[type-arg]
+    (tmp_path / "ssrf.yml").write_text(RULE, encoding="utf-8")
+    content = SigmaContent([(str(tmp_path), None)])
+    assert not content.result.errors and not content.result.unsupported
+    tree = MemoryTree({LOG: b"synthetic log bytes"})
+    ctx = HostContext(host="ex01", tree=tree, artifacts=[], coverage=HostCoverage())
+    detector = SigmaDetector(content)
+    for record in records:
+        detector.on_record(record, ctx)
+    return detector.finish(ctx)
+
+
+def test_exhunt_rule_outcomes_severity_captures(tmp_path: Path) -> None:
+    records = [proxy_record(i, "SMTP:alice@contoso.com", "200", "200", "10.0.0.5", f"2021-03-03T01:{i:02d}:00Z")
+               for i in range(1, 20)]  # benign traffic around the attack
+    records += [
+        proxy_record(30, "ServerInfo~a]@ex01.contoso.local:444/ecp/DDI", "200", "200", "192.0.2.7",
+                     "2021-03-03T02:00:00Z"),
+        proxy_record(31, "ServerInfo~b]@ex01.contoso.local:444/ecp/x", "500", "", "192.0.2.8",
+                     "2021-03-03T02:05:00Z"),
+        proxy_record(32, "ServerInfo~a]@ex01.contoso.local:444/ecp/y", "241", "200", "192.0.2.7",
+                     "2021-03-03T01:59:00Z"),
+    ]
+    findings = run(tmp_path, records)
+    assert [(f.outcome, f.severity) for f in findings] == [
+        (Outcome.SUCCEEDED, Severity.CRITICAL), (Outcome.ATTEMPTED, Severity.LOW)]
+    ok = findings[0]
+    assert ok.rule_id == "EXH-TEST-SSRF" and ok.detector == "sigma" and ok.host == "ex01"
+    assert ok.cves == ("CVE-2021-26855",) and ok.attack == ("T1190", "T1505.003")
+    assert ok.confidence is Confidence.HIGH
+    assert ok.evidence_total == 2 and [e.line for e in ok.evidence] == [32, 30]  # time order
+    assert ok.first_seen == "2021-03-03T01:59:00Z" and ok.last_seen == "2021-03-03T02:00:00Z"
+    assert ok.evidence[0].sha256 and ok.evidence[0].offset == 3200 and "ServerInfo~a]" in ok.evidence[0].excerpt
+    assert ok.attr_values("client_ip") == ["192.0.2.7"]
+    assert ok.attr_values("target") == ["a]@ex01.contoso.local:444"]
+    assert ok.attr_values("family") == ["proxylogon"] and ok.attr_values("step") == ["initial-access"]
+    assert ok.attr_values("rule_file") == ["ssrf.yml"]
+    assert ok.attr_values("sigma_id") == ["0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"]
+
+
+def test_evidence_is_bounded_but_every_hit_counted(tmp_path: Path) -> None:
+    records = [proxy_record(i, "ServerInfo~x]@h:444/ecp/a", "500", "", f"192.0.2.{i % 200}",
+                            f"2021-03-04T{i // 60 % 24:02d}:{i % 60:02d}:00Z") for i in range(1, 400)]
+    (finding,) = run(tmp_path, list(reversed(records)))
+    assert finding.evidence_total == 399 and len(finding.evidence) == 50
+    assert [e.line for e in finding.evidence] == list(range(1, 51))
+    assert len(finding.attr_values("client_ip")) == 50  # of 200 distinct addresses
+    assert finding.attr_values("client_ip_more") == ["150"]
+
+
+def test_interest_gives_the_rule_literals_for_its_kind_only(tmp_path: Path) -> None:
+    (tmp_path / "ssrf.yml").write_text(RULE, encoding="utf-8")
+    detector = SigmaDetector(SigmaContent([(str(tmp_path), None)]))
+    interest = detector.interest(ArtifactKind.HTTPPROXY)
+    assert interest is not None and interest.literals == frozenset({"serverinfo~"})
+    assert detector.interest(ArtifactKind.IIS) is None
+
+
+def test_deterministic_output(tmp_path: Path) -> None:
+    records = [proxy_record(i, "ServerInfo~x]@h:444/ecp/a", "200", "200", "192.0.2.1",
+                            "2021-03-04T00:00:00Z") for i in range(5)]
+    first = [f.to_dict() for f in run(tmp_path, records)]
+    assert first == [f.to_dict() for f in run(tmp_path, list(reversed(records)))]
