@@ -102,7 +102,7 @@ def _rest(obj: Mapping[str, Any], fields: Fields, skip: frozenset[str] = frozens
     for name, value in obj.items():
         if name in _SYSTEM_ALIASES or name in skip or name in fields:
             continue
-        if isinstance(value, Mapping):
+        if isinstance(value, dict):
             user_data(value, fields, name)
         else:
             fields[name] = value if type(value) is str or value is None else text(value)
@@ -115,7 +115,7 @@ def from_evtx_dump(obj: Mapping[str, Any]) -> Fields:
 def from_velociraptor(obj: Mapping[str, Any]) -> Fields:
     fields: Fields = {}
     system = obj.get("System")
-    if isinstance(system, Mapping):
+    if isinstance(system, dict):
         system_fields(system, fields)
     else:
         _system_from(obj, fields)
@@ -132,7 +132,7 @@ def from_winlogbeat(obj: Mapping[str, Any]) -> Fields:
     winlog: Mapping[str, Any] = obj["winlog"]
     fields: Fields = {}
     event_id = to_int(winlog.get("event_id"))
-    if event_id is None and isinstance(obj.get("event"), Mapping):
+    if event_id is None and isinstance(obj.get("event"), dict):
         event_id = to_int(obj["event"].get("code"))
     if event_id is not None:
         fields["EventID"] = event_id
@@ -144,14 +144,14 @@ def from_winlogbeat(obj: Mapping[str, Any]) -> Fields:
     if record_id is not None:
         fields["EventRecordID"] = record_id
     log = obj.get("log")
-    level = _level(log.get("level")) if isinstance(log, Mapping) else None
+    level = _level(log.get("level")) if isinstance(log, dict) else None
     if level is not None:
         fields["Level"] = level
     stamp = iso_utc(obj.get("@timestamp"))
     if stamp is not None:
         fields["TimeCreated"] = stamp
     user = winlog.get("user")
-    if isinstance(user, Mapping) and user.get("identifier"):
+    if isinstance(user, dict) and user.get("identifier"):
         fields["SecurityUserID"] = text(user["identifier"])
     if obj.get("message") is not None:
         fields["Message"] = text(obj["message"])
@@ -163,7 +163,7 @@ def from_winlogbeat(obj: Mapping[str, Any]) -> Fields:
 
 
 def from_splunk(obj: Mapping[str, Any]) -> Fields:
-    row: Mapping[str, Any] = obj["result"] if isinstance(obj.get("result"), Mapping) else obj
+    row: Mapping[str, Any] = obj["result"] if isinstance(obj.get("result"), dict) else obj
     raw = row.get("_raw")
     if isinstance(raw, str) and raw.lstrip().startswith("<Event"):
         event = xml_event(raw)
@@ -193,7 +193,7 @@ def from_flat(obj: Mapping[str, Any]) -> Fields:
     fields: Fields = {}
     _system_from(obj, fields)
     nested = obj.get("event_data")
-    if isinstance(nested, Mapping):
+    if isinstance(nested, dict):
         event_data(nested, fields)
     _rest(obj, fields, frozenset({"event_data"}))
     finish_message(fields)
@@ -202,17 +202,17 @@ def from_flat(obj: Mapping[str, Any]) -> Fields:
 
 def shape_of(obj: Any) -> tuple[str, Callable[[Mapping[str, Any]], Fields]] | None:
     """The shape of one exported object, with the function reading it; None when not an event."""
-    if not isinstance(obj, Mapping):
+    if not isinstance(obj, dict):
         return None
-    if isinstance(obj.get("_source"), Mapping):  # an Elasticsearch hit: the event is its source
+    if isinstance(obj.get("_source"), dict):  # an Elasticsearch hit: the event is its source
         return shape_of(obj["_source"])
-    if isinstance(obj.get("Event"), Mapping):
+    if isinstance(obj.get("Event"), dict):
         return "evtx_dump", from_evtx_dump
-    if isinstance(obj.get("System"), Mapping) or isinstance(obj.get("EventData"), Mapping):
+    if isinstance(obj.get("System"), dict) or isinstance(obj.get("EventData"), dict):
         return "velociraptor", from_velociraptor
-    if isinstance(obj.get("winlog"), Mapping):
+    if isinstance(obj.get("winlog"), dict):
         return "winlogbeat", from_winlogbeat
-    if isinstance(obj.get("result"), Mapping) or "_raw" in obj or "EventCode" in obj:
+    if isinstance(obj.get("result"), dict) or "_raw" in obj or "EventCode" in obj:
         return "splunk", from_splunk
     if "Id" in obj and "ProviderName" in obj and "Properties" in obj:
         return "powershell", from_powershell
@@ -223,7 +223,7 @@ def shape_of(obj: Any) -> tuple[str, Callable[[Mapping[str, Any]], Fields]] | No
 
 def unwrap(obj: Any) -> Any:
     """An Elasticsearch hit's ``_source``; anything else unchanged."""
-    if isinstance(obj, Mapping) and isinstance(obj.get("_source"), Mapping):
+    if isinstance(obj, dict) and isinstance(obj.get("_source"), dict):
         return obj["_source"]
     return obj
 

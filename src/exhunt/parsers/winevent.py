@@ -36,7 +36,7 @@ def text(value: Any) -> str | None:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return text(value.get(_TEXT, value.get("Value")))
     if isinstance(value, list):
         return " ".join(t for t in (text(v) for v in value) if t is not None)
@@ -44,7 +44,9 @@ def text(value: Any) -> str | None:
 
 
 def to_int(value: Any) -> int | None:
-    if isinstance(value, Mapping):
+    if type(value) is int:
+        return value
+    if isinstance(value, dict):
         value = value.get(_TEXT, value.get("Value"))
     if isinstance(value, bool):
         return None
@@ -67,9 +69,12 @@ def iso_utc(value: Any) -> str | None:
     Accepts EVTX ``SystemTime`` (nanoseconds, ``Z``), ISO strings with or without ``T``, fraction or
     offset, and epoch seconds (Velociraptor) as numbers or numeric strings.
     """
-    if isinstance(value, Mapping):
+    if type(value) is str:
+        return _iso_text(value)
+    if isinstance(value, dict):
         inner = value.get(_ATTRS)
-        value = inner.get("SystemTime") if isinstance(inner, Mapping) else value.get("SystemTime")
+        value = inner.get("SystemTime") if isinstance(inner, dict) else value.get("SystemTime")
+        return iso_utc(value) if value is not None and not isinstance(value, dict) else None
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
@@ -77,8 +82,10 @@ def iso_utc(value: Any) -> str | None:
             return datetime.fromtimestamp(float(value), tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         except (OverflowError, OSError, ValueError):
             return None
-    if not isinstance(value, str):
-        return None
+    return _iso_text(value) if isinstance(value, str) else None
+
+
+def _iso_text(value: str) -> str | None:
     stamp = value.strip()
     # fast path: 2021-11-19T16:52:33.833733500Z (EVTX), 2021-03-14T01:40:13.660Z (exports)
     if len(stamp) >= 20 and stamp[10] == "T" and stamp[-1] == "Z" and stamp[19:20] in (".", "Z"):
@@ -102,45 +109,54 @@ def iso_utc(value: Any) -> str | None:
 
 def _attr(node: Any, name: str) -> Any:
     """``node[#attributes][name]`` (evtx JSON) or ``node[name]`` (Velociraptor), else None."""
-    if not isinstance(node, Mapping):
+    if not isinstance(node, dict):
         return None
     attrs = node.get(_ATTRS)
-    if isinstance(attrs, Mapping) and name in attrs:
+    if isinstance(attrs, dict) and name in attrs:
         return attrs[name]
     return node.get(name)
 
 
 def system_fields(system: Mapping[str, Any], fields: dict[str, Any]) -> None:
-    """Add the System fields of an event (evtx JSON or Velociraptor shape) to ``fields``."""
-    event_id = to_int(system.get("EventID"))
+    """Add the System fields of an event (evtx JSON or Velociraptor shape) to ``fields``.
+
+    Written for speed: every EVTX record passes here, and the common types are tested first.
+    """
+    get = system.get
+    value = get("EventID")
+    event_id = value if type(value) is int else to_int(value)
     if event_id is not None:
         fields["EventID"] = event_id
-    provider = _attr(system.get("Provider"), "Name")
+    provider = _attr(get("Provider"), "Name")
     if provider is not None:
-        fields["Provider_Name"] = text(provider)
+        fields["Provider_Name"] = provider if type(provider) is str else text(provider)
     for name in ("Channel", "Computer", "Task", "Keywords"):
-        value = system.get(name)
+        value = get(name)
         if value is not None:
-            fields[name] = text(value)
-    level = to_int(system.get("Level"))
+            fields[name] = value if type(value) is str else text(value)
+    value = get("Level")
+    level = value if type(value) is int else to_int(value)
     if level is not None:
         fields["Level"] = level
-    record_id = to_int(system.get("EventRecordID"))
+    value = get("EventRecordID")
+    record_id = value if type(value) is int else to_int(value)
     if record_id is not None:
         fields["EventRecordID"] = record_id
-    created = iso_utc(system.get("TimeCreated"))
+    created = iso_utc(get("TimeCreated"))
     if created is not None:
         fields["TimeCreated"] = created
-    user = _attr(system.get("Security"), "UserID")
-    if user is not None:
-        fields["SecurityUserID"] = text(user)
+    security = get("Security")
+    if security is not None:
+        user = _attr(security, "UserID")
+        if user is not None:
+            fields["SecurityUserID"] = user if type(user) is str else text(user)
 
 
 def event_data(data: Any, fields: dict[str, Any]) -> None:
     """Add ``EventData`` items: named ones by name, unnamed ones joined under ``Data``."""
     if data is None:
         return
-    if not isinstance(data, Mapping):
+    if not isinstance(data, dict):
         _unnamed(data, fields)
         return
     for name, value in data.items():
@@ -155,7 +171,7 @@ def event_data(data: Any, fields: dict[str, Any]) -> None:
 
 
 def _unnamed(value: Any, fields: dict[str, Any]) -> None:
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         value = value.get(_TEXT)
     joined = text(value)
     if joined is None:
@@ -173,13 +189,13 @@ def user_data(data: Any, fields: dict[str, Any], prefix: str = "UserData") -> No
         for item in data:
             user_data(item, fields, prefix)
         return
-    if not isinstance(data, Mapping):
+    if not isinstance(data, dict):
         if data is not None:
             _leaf(fields, prefix, text(data))
         return
     for name, value in data.items():
         if name == _ATTRS:
-            if isinstance(value, Mapping):
+            if isinstance(value, dict):
                 for attr, attr_value in value.items():
                     if not attr.startswith("xmlns"):
                         _leaf(fields, f"{prefix}.{attr}", text(attr_value))
@@ -209,7 +225,7 @@ def flatten_event(event: Mapping[str, Any]) -> dict[str, Any]:
     """The fields of one event given as the ``Event`` object of evtx JSON (or Velociraptor's shape)."""
     fields: dict[str, Any] = {}
     system = event.get("System")
-    if isinstance(system, Mapping):
+    if isinstance(system, dict):
         system_fields(system, fields)
     data = event.get("EventData")
     if data is not None:

@@ -1,0 +1,173 @@
+"""EVTX throughput: the ``evtx`` package alone vs exhunt parsing and evaluating the SigmaHQ windows rules.
+
+Builds a folder of EVTX files (copies of the shared corpus's readable samples, ``--size-mb`` in total,
+under ``bench/out/evtx`` unless ``--work`` says otherwise; never committed), then measures, each phase in
+a fresh Python process so that peak memory belongs to one phase:
+
+  a) reference: ``evtx.PyEvtxParser(path).records_json()`` iterated to the end (the Rust parser alone,
+     one thread, as exhunt runs it)
+  p) exhunt's ``EvtxParser`` (records flattened to fields), no detection
+  b) exhunt's ``EvtxParser`` + ``SigmaDetector.on_record`` over every record, with every rule of
+     ``../shared/corpus/sigmahq/rules/windows`` (plus exhunt's own) compiled by ``exhunt.detectors.sigma``
+
+and prints events/s, the ratio b/a (target >= 0.5) and p/a, and each phase's peak RSS.
+
+    python bench/bench_evtx.py --size-mb 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+SAMPLES = CORPUS / "evtx"
+SIGMAHQ_WINDOWS = CORPUS / "sigmahq" / "rules" / "windows"
+# readable, undamaged samples of several channels (Security, System, Sysmon, CAPI2, MSExchange...)
+SEEDS = ("omerbenamram-evtx/security.evtx", "omerbenamram-evtx/system.evtx", "omerbenamram-evtx/sysmon.evtx",
+         "omerbenamram-evtx/Security_with_size_t.evtx", "omerbenamram-evtx/2-vss_7-System.evtx",
+         "omerbenamram-evtx/E_Windows_system32_winevt_logs_Microsoft-Windows-Shell-Core%4Operational.evtx",
+         "omerbenamram-evtx/sample-with-irregular-bool-values.evtx", "omerbenamram-evtx/MSExchange_Management_wec.evtx",
+         "plaso/System.evtx", "plaso/System2.evtx")
+
+
+def build(work: Path, size_mb: int) -> list[Path]:
+    seeds = [SAMPLES / s for s in SEEDS if (SAMPLES / s).is_file()]
+    if not seeds:
+        raise SystemExit(f"no EVTX samples under {SAMPLES}")
+    target = size_mb << 20
+    work.mkdir(parents=True, exist_ok=True)
+    files = sorted(work.glob("*.evtx"))
+    total = sum(f.stat().st_size for f in files)
+    index = len(files)
+    while total < target:
+        seed = seeds[index % len(seeds)]
+        copy = work / f"{index:05d}-{seed.name}"
+        shutil.copyfile(seed, copy)
+        total += copy.stat().st_size
+        index += 1
+    return sorted(work.glob("*.evtx"))
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def phase_reference(files: list[Path]) -> dict[str, Any]:
+    import evtx
+
+    events = errors = 0
+    start = time.perf_counter()
+    for path in files:
+        records = evtx.PyEvtxParser(str(path), number_of_threads=1).records_json()
+        while True:
+            try:
+                next(records)
+            except StopIteration:
+                break
+            except RuntimeError:
+                errors += 1
+                continue
+            events += 1
+    return {"events": events, "errors": errors, "seconds": time.perf_counter() - start}
+
+
+def _parse_all(files: list[Path], on_record: Any) -> dict[str, Any]:
+    from exhunt.model.evidence import Artifact, ArtifactKind
+    from exhunt.parsers.base import ParseReport
+    from exhunt.parsers.evtx import EvtxParser
+    from exhunt.sources.directory import DirectoryTree
+
+    tree = DirectoryTree(files[0].parent)
+    parser = EvtxParser()
+    events = warnings = 0
+    start = time.perf_counter()
+    for path in files:
+        artifact = Artifact(ArtifactKind.EVTX, path.name, path.stat().st_size)
+        report = ParseReport(path.name)
+        for record in parser.parse(tree, artifact, report):
+            on_record(record)
+        events += report.records
+        warnings += len(report.warnings)
+    return {"events": events, "warnings": warnings, "seconds": time.perf_counter() - start}
+
+
+def phase_parse(files: list[Path]) -> dict[str, Any]:
+    return _parse_all(files, lambda record: None)
+
+
+def phase_detect(files: list[Path]) -> dict[str, Any]:
+    from exhunt.content.bundle import RULES_DIR
+    from exhunt.detectors.base import HostContext
+    from exhunt.detectors.sigma.detector import SigmaDetector
+    from exhunt.detectors.sigma.family import SigmaContent
+    from exhunt.model.coverage import HostCoverage
+    from exhunt.sources.directory import DirectoryTree
+
+    started = time.perf_counter()
+    content = SigmaContent([(str(SIGMAHQ_WINDOWS), str(SIGMAHQ_WINDOWS.parent)),
+                            (str(RULES_DIR / "sigma"), str(RULES_DIR))])
+    compile_seconds = time.perf_counter() - started
+    detector = SigmaDetector(content)
+    ctx = HostContext(host="bench", tree=DirectoryTree(files[0].parent), artifacts=[], coverage=HostCoverage())
+    result = _parse_all(files, lambda record: detector.on_record(record, ctx))
+    findings = detector.finish(ctx)
+    result.update(rules=len(content.result.rules), unsupported=len(content.result.unsupported),
+                  errors=len(content.result.errors), compile_seconds=compile_seconds, findings=len(findings),
+                  matched=sum(f.evidence_total for f in findings))
+    return result
+
+
+PHASES = {"a": phase_reference, "p": phase_parse, "b": phase_detect}
+
+
+def run_phase(name: str, work: Path) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, "--phase", name, "--work", str(work)],
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"phase {name} failed:\n{out.stderr}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mb", type=int, default=300)
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "evtx")
+    parser.add_argument("--phase", choices=sorted(PHASES))
+    args = parser.parse_args()
+    if args.phase:
+        files = sorted(args.work.glob("*.evtx"))
+        result = PHASES[args.phase](files)
+        result["peak_rss_mb"] = peak_mb()
+        print(json.dumps(result))
+        return
+    if not SIGMAHQ_WINDOWS.is_dir():
+        raise SystemExit(f"SigmaHQ rules absent: {SIGMAHQ_WINDOWS}")
+    files = build(args.work, args.size_mb)
+    size = sum(f.stat().st_size for f in files)
+    print(f"corpus: {len(files)} EVTX files, {size / (1 << 20):.0f} MiB in {args.work}")
+    results = {name: run_phase(name, args.work) for name in ("a", "p", "b")}
+    rates = {name: r["events"] / r["seconds"] for name, r in results.items()}
+    labels = {"a": "evtx package only (records_json)", "p": "exhunt EvtxParser (fields)",
+              "b": "exhunt parse + Sigma (all rules)"}
+    for name, r in results.items():
+        print(f"{labels[name]:<36} {r['events']:>9} events {r['seconds']:7.2f} s "
+              f"{rates[name]:>10.0f} ev/s  peak RSS {r['peak_rss_mb']:6.0f} MiB")
+    b = results["b"]
+    print(f"rules: {b['rules']} evaluated, {b['unsupported']} unsupported, {b['errors']} load errors, "
+          f"compiled in {b['compile_seconds']:.1f} s; {b['findings']} findings over {b['matched']} events")
+    print(f"ratio parse/reference: {rates['p'] / rates['a']:.2f}")
+    print(f"ratio (b)/(a): {rates['b'] / rates['a']:.2f}  (target >= 0.50)")
+
+
+if __name__ == "__main__":
+    main()
