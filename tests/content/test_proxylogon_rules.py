@@ -158,3 +158,22 @@ def test_otrf_proxylogon_telemetry() -> None:
     assert ("EXH-PL-27065-MGMT-VDIR-SCRIPT", Outcome.SUCCEEDED) in findings
     assert ("EXH-PL-26855-ECP-APP-ERROR", Outcome.SUCCEEDED) in findings
     assert {rule for rule, _ in findings} <= {"EXH-PL-27065-MGMT-VDIR-SCRIPT", "EXH-PL-26855-ECP-APP-ERROR"}
+
+
+def test_benign_real_iis_logs_stay_quiet() -> None:
+    """Real benign IIS logs (OWA, EWS, ActiveSync, edge cases) from the shared corpus: no ProxyLogon hit."""
+    logs = sorted((CORPUS / "weblogs" / "plaso").glob("*.log")) + sorted(
+        (CORPUS / "weblogs" / "brianary").glob("u_ex*.log"))
+    if not logs:
+        pytest.skip(f"shared corpus not present: {CORPUS / 'weblogs'}")
+    from exhunt.parsers.base import ParseReport
+    from exhunt.parsers.w3c import W3CParser
+
+    files = {f"logs/{p.parent.name}/{p.name}": p.read_bytes() for p in logs}
+    tree = MemoryTree(files)
+    records: list[Record] = []
+    for path, data in sorted(files.items()):
+        artifact = Artifact(ArtifactKind.IIS, path, len(data))
+        records.extend(W3CParser().parse(tree, artifact, ParseReport(path=path)))
+    assert len(records) > 50
+    assert _run(records) == []
