@@ -133,9 +133,15 @@ def test_export_path_is_captured_for_correlation() -> None:
 
 # ---- line-level fixtures (synthetic, in the real header and field layouts) ------------------------------
 
+
+
+def _cols(text: str) -> list[str]:
+    return text.split(",")
+
+
 IIS_FIELDS = ("date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) "
               "cs(Referer) sc-status sc-substatus sc-win32-status time-taken")
-HTTPPROXY_FIELDS = (
+HTTPPROXY_FIELDS = _cols(
     "DateTime,RequestId,MajorVersion,MinorVersion,BuildVersion,RevisionVersion,ClientRequestId,Protocol,UrlHost,"
     "UrlStem,ProtocolAction,AuthenticationType,IsAuthenticated,AuthenticatedUser,Organization,AnchorMailbox,"
     "UserAgent,ClientIpAddress,ServerHostName,HttpStatus,BackEndStatus,ErrorCode,Method,ProxyAction,TargetServer,"
@@ -148,21 +154,21 @@ HTTPPROXY_FIELDS = (
     "BackendRespInitLatency,BackendRespStreamLatency,ClientRespStreamLatency,KerberosAuthHeaderLatency,"
     "HandlerCompletionLatency,RequestHandlerLatency,HandlerToModuleSwitchingLatency,ProxyTime,CoreLatency,"
     "RoutingLatency,HttpProxyOverhead,TotalRequestTime,UrlQuery,BackEndGenericInfo,GenericInfo,GenericErrors,"
-    "EdgeTraceId,DatabaseGuid,UserADObjectGuid,PartitionEndpointLookupLatency,RoutingStatus").split(",")
-RPS_HTTP_FIELDS = (
+    "EdgeTraceId,DatabaseGuid,UserADObjectGuid,PartitionEndpointLookupLatency,RoutingStatus")
+RPS_HTTP_FIELDS = _cols(
     "DateTime,StartTime,RequestId,MajorVersion,MinorVersion,BuildVersion,RevisionVersion,ClientRequestId,UrlHost,"
     "UrlStem,AuthenticationType,IsAuthenticated,AuthenticatedUser,Organization,ManagedOrganization,"
     "ClientIpAddress,ServerHostName,FrontEndServer,HttpStatus,SubStatus,ErrorCode,Action,CommandId,CommandName,"
     "SessionId,ShellId,FailFast,ContributeToFailFast,RequestBytes,ClientInfo,CPU,Memory,ActivityContextLifeTime,"
-    "TotalTime,UrlQuery,GenericLatency,GenericInfo,GenericErrors").split(",")
-RPS_CMDLET_FIELDS = (
+    "TotalTime,UrlQuery,GenericLatency,GenericInfo,GenericErrors")
+RPS_CMDLET_FIELDS = _cols(
     "DateTime,StartTime,RequestId,ClientRequestId,MajorVersion,MinorVersion,BuildVersion,RevisionVersion,"
     "ServerHostName,ProcessId,ProcessName,ThreadId,CultureInfo,Organization,AuthenticatedUser,ExecutingUserSid,"
     "EffectiveOrganization,UserServicePlan,IsAdmin,ClientApplication,Cmdlet,Parameters,CmdletUniqueId,"
     "UserBudgetOnStart,ContributeToFailFast,RunspaceSettingsCreationHint,OutputObjectCount,ParameterBinding,"
     "BeginProcessing,ProcessRecord,EndProcessing,StopProcessing,BizLogic,PowerShellLatency,"
     "UserInteractionLatency,ActivityContextLifeTime,TotalTime,ExecutionResult,Error,GenericInfo,GenericLatency,"
-    "GenericErrors").split(",")
+    "GenericErrors")
 
 EX = "C/Program Files/Microsoft/Exchange Server/V15/Logging"
 UA_OUTLOOK = "Microsoft+Office/16.0+(Windows+NT+10.0;+Microsoft+Outlook+16.0.5095;+Pro)"
