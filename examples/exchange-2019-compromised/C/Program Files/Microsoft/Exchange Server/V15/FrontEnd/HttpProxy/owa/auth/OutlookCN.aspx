@@ -1,0 +1,4 @@
+<%@ Page Language="C#" AutoEventWireup="false" Inherits="Microsoft.Exchange.HttpProxy.OutlookCN" %>
+<%-- exhunt example evidence (synthetic placeholder, not Microsoft's file) --%>
+<!DOCTYPE html>
+<html><head><title>Outlook</title></head><body></body></html>

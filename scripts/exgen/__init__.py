@@ -1,0 +1,1 @@
+"""Building blocks of ``scripts/make_examples.py``: synthetic Exchange evidence for exhunt's examples/."""
