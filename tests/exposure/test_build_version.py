@@ -88,3 +88,31 @@ def test_exsetup_without_exchange_version() -> None:
 def test_exsetup_bad_input(data: bytes) -> None:
     build, reason = exsetup_build(data)
     assert build is None and reason
+
+
+def test_observations_from_reports_and_exsetup(tmp_path: Path) -> None:
+    from exhunt.exposure import exsetup_observation, find_exsetup, observations_from_reports
+    from exhunt.parsers.base import ParseReport
+    from exhunt.sources.directory import DirectoryTree
+
+    report = ParseReport("Logging/HttpProxy/Owa/HttpProxy_2022101100-1.LOG")
+    report.directives = [(1, "#Software", "Microsoft Exchange Server"), (2, "#Version", "15.02.1118.015"),
+                         (4, "#Date", "2022-10-12T00:00:00.000Z")]
+    iis = ParseReport("inetpub/logs/LogFiles/W3SVC1/u_ex221012.log")
+    iis.directives = [(2, "#Version", "1.0"), (3, "#Date", "2022-10-12 00:00:01")]
+    (obs,) = observations_from_reports([report, iis])
+    assert (obs.build, obs.timestamp) == ("15.2.1118.15", "2022-10-12T00:00:00Z")
+
+    paths = ["C/Program Files/Microsoft/Exchange Server/V15/Bin/ExSetup.exe", "D/backup/bin/exsetup.exe",
+             "C/Windows/notepad.exe"]
+    assert find_exsetup(paths, "C/Program Files/Microsoft/Exchange Server/V15")[0] == paths[0]
+    data = bytearray(_distlib_launcher().read_bytes())
+    at = data.find(b"\xbd\x04\xef\xfe")
+    data[at + 8:at + 16] = ((15 << 16) | 1).to_bytes(4, "little") + ((2242 << 16) | 4).to_bytes(4, "little")
+    (tmp_path / "Bin").mkdir()
+    (tmp_path / "Bin" / "ExSetup.exe").write_bytes(bytes(data))
+    found, reason = exsetup_observation(DirectoryTree(tmp_path, "h"), "Bin/ExSetup.exe", "2021-03-20T10:00:00Z")
+    assert reason == "ok" and found is not None
+    assert (found.build, found.source, found.timestamp) == ("15.1.2242.4", "exsetup", "2021-03-20T10:00:00Z")
+    missing, why = exsetup_observation(DirectoryTree(tmp_path, "h"), "Bin/nope.exe")
+    assert missing is None and "cannot read" in why
