@@ -308,6 +308,8 @@ def _attacked_host(root: Path) -> list[Artifact]:
         _cmdlet(f"{day}T10:17:00.000Z", "contoso.com/Users/Administrator", "", "New-MailboxExportRequest",
                 "Mailbox=administrator@contoso.com;IncludeFolders=#Drafts#;FilePath=\\\\127.0.0.1\\c$\\Program Files"
                 "\\Microsoft\\Exchange Server\\V15\\FrontEnd\\HttpProxy\\owa\\auth\\f7a1.aspx"),
+        _cmdlet(f"{day}T10:19:00.000Z", "contoso.com/Users/Administrator", "", "Remove-MailboxExportRequest",
+                "Identity=administrator\\MailboxExport;Confirm=False"),
     ]
     rps.append(_rps_http(f"{day}T12:00:01.000Z", "bob@contoso.com", "198.51.100.23", "python-requests/2.28.1", "200"))
     arts.append(_write(root, f"{EX}/CmdletInfra/Others/Rps_Cmdlet_2021081300-1.LOG",
@@ -362,6 +364,8 @@ def test_attacked_host_line_level(tmp_path: Path) -> None:
         ("EXH-0688-ECP-VIEWSTATE", Outcome.SUCCEEDED),
         ("EXH-OWASSRF-IIS-OWA-POWERSHELL", Outcome.SUCCEEDED),
         ("EXH-PNS-RPSHTTP-SCRIPT-CLIENT", Outcome.SUCCEEDED),
+        ("EXH-PS-RPS-EXPORT-REQUEST-REMOVED", Outcome.INFORMATIONAL),  # the intruder's clean-up
+        ("EXH-PS-RPS-EXPORT-REQUEST", Outcome.INFORMATIONAL),  # the admin's export to the backup share
     }
     assert expected <= got, sorted(got)
     # nothing else: the benign lines around the attack stay quiet
@@ -388,6 +392,11 @@ def test_benign_host_stays_quiet_or_informational(tmp_path: Path) -> None:
     findings, _ = _run(tmp_path, _benign_host(tmp_path))
     assert all(f.severity is Severity.INFO and f.outcome is Outcome.INFORMATIONAL for f in findings), [
         (f.rule_id, f.outcome) for f in findings]
+    # the admin's export to the backup share is reported, informational, with its path and the reason
+    (export,) = findings
+    assert export.rule_id == "EXH-PS-RPS-EXPORT-REQUEST"
+    assert export.attr_values("written_path") == ["\\\\fs01.contoso.local\\PSTBackup\\leaver.pst"]
+    assert "legitimate" in export.description.lower() or "informational" in export.description.lower()
 
 
 def test_real_msexchange_management_event() -> None:
