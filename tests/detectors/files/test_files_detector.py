@@ -190,3 +190,31 @@ def test_helpers() -> None:
     assert windows_path_key(r"\\?\C:\inetpub\wwwroot\A.aspx") == "c/inetpub/wwwroot/a.aspx"
     assert windows_path_key(r"\\EX01\D$\x\\y.aspx") == "d/x/y.aspx"
     assert windows_path_key('"C:\\a\\b"') == "c/a/b"
+
+
+def test_signature_beyond_the_excerpt_head_is_read() -> None:
+    from exhunt.detectors.files.rules import load_text
+    from exhunt.model.coverage import InputWarning
+
+    text = """
+magic:
+  deep: {offset: 1000, hex: "cafe", extensions: [.bin]}
+rules:
+  - id: EXH-TEST-DEEP
+    title: deep magic
+    family: test
+    step: staging
+    severity: low
+    magic: {mode: require, any: [deep]}
+    samples:
+      positive: [{path: "C/x.bin", head_hex: "00"}]
+      negative: [{path: "C/y.bin", head_hex: "00"}]
+"""
+    errors: list[InputWarning] = []
+    rules = FileRuleSet()
+    load_text(text, "t.yaml", rules, errors)
+    assert errors == []
+    from exhunt.detectors.files.samples import scan_files
+
+    found = scan_files(rules, {"C/x.bin": b"\0" * 1000 + b"\xca\xfe", "C/y.bin": b"\0" * 1002})
+    assert [f.attr_values("path") for f in found] == [["C/x.bin"]]

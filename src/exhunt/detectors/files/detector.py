@@ -95,6 +95,7 @@ class FileDetector(Detector):
     def __init__(self, rules: FileRuleSet, options: dict[str, Any] | None = None) -> None:
         self.rules = rules
         self.options = options or {}
+        self._head_bytes = max([HEAD_BYTES, *(r.head_size() for r in rules.rules)])
         self._prefixes = sorted({p for r in rules.rules for p in r.requested_under})
         exts = [r.extensions for r in rules.rules if r.requested_under]
         self._request_exts: frozenset[str] | None = (
@@ -156,7 +157,7 @@ class FileDetector(Detector):
     def _head(self, artifact: Artifact, ctx: HostContext, cache: dict[str, bytes | None]) -> bytes | None:
         if "head" not in cache:
             try:
-                cache["head"] = ctx.tree.read_head(artifact.path, HEAD_BYTES)
+                cache["head"] = ctx.tree.read_head(artifact.path, self._head_bytes)
             except OSError as exc:
                 ctx.coverage.warn(InputWarning(path=artifact.path, message=f"cannot read head: {exc}",
                                                code="unreadable"))
