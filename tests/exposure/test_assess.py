@@ -93,3 +93,12 @@ def test_exposed_at() -> None:
     assert exposed_at(HISTORY, "proxyshell", "2021-08-13T00:00:00Z") is True
     assert exposed_at(HISTORY, "proxyshell", "2021-09-13T00:00:00Z") is False
     assert exposed_at(HISTORY, "nope", "2021-09-13T00:00:00Z") is None
+
+
+def test_fix_released_for_product() -> None:
+    result = assess_exposure([], user_build="15.0.1497.48")  # 2013 CU23 Mar23SU, the last one
+    by_cve = {c["cve"]: c for c in result["open_cves"]}
+    assert by_cve["CVE-2023-32031"]["fix_released_for_product"] is False
+    assert "CVE-2022-41082" not in by_cve
+    modern = assess_exposure([], user_build="15.2.1118.15")
+    assert {c["cve"]: c for c in modern["open_cves"]}["CVE-2022-41082"]["fix_released_for_product"] is True

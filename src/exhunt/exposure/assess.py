@@ -49,11 +49,12 @@ def _open_cves(build: Build, table: BuildTable, families: Sequence[Family]) -> l
     cves = table.open_cves(build)
     if cves is None:
         return None
+    key = table.identify(build).product_key or ""
     out = []
     for cve in cves:
         fams = sorted(f.id for f in families if cve in f.cves)
         out.append({"cve": cve, "title": table.cve_titles.get(cve, ""), "families": fams,
-                    "fixed_from": table.fix_date(cve)})
+                    "fixed_from": table.fix_date(cve), "fix_released_for_product": table.fix_released_for(key, cve)})
     return out
 
 

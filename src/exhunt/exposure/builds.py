@@ -136,6 +136,19 @@ class BuildTable:
             return None
         return sorted(c for c in self.cve_titles if self.is_fixed(build, c) is False)
 
+    def fix_released_for(self, product_key: str, cve: str) -> bool:
+        """Whether any update or later CU of the product carries the fix (False: e.g. Exchange 2013 after its
+        end of support)."""
+        first = self.fix_date(cve)
+        if first is None:
+            return False
+        for cu in self.cus:
+            if cu.key != product_key:
+                continue
+            if cu.date >= first or any(cve in self.waves[u.wave].cves for u in cu.updates):
+                return True
+        return False
+
     def fix_date(self, cve: str) -> str | None:
         dates = [w.date for w in self.waves.values() if cve in w.cves]
         return min(dates) if dates else None
