@@ -128,6 +128,8 @@ def test_requested_file_is_confirmed_with_clients_and_window() -> None:
     assert shell.attr_values("client_ip") == ["198.51.100.9", "203.0.113.7"]
     assert shell.attr_values("tied_by") == ["iis-request"]
     assert shell.attr_values("url") == ["/owa/auth/ohyeah.aspx"]
+    assert shell.attr_values("http_status") == ["200"]
+    assert "Requested over HTTP as /owa/auth/ohyeah.aspx 2 time(s)" in shell.description
     assert (shell.first_seen, shell.last_seen) == ("2021-03-03T04:05:06Z", "2021-03-04T06:00:00Z")
     assert [e.line for e in shell.evidence[1:]] == [11, 12]
     assert shell.evidence_total == 3

@@ -64,18 +64,25 @@ class _LogHits:
     first: str | None = None
     last: str | None = None
     clients: set[str] = field(default_factory=set)
+    clients_more: int = 0  # distinct clients beyond MAX_CLIENTS, counted not kept
+    statuses: set[str] = field(default_factory=set)
     refs: list[tuple[str, int | None, int | None, str, str | None]] = field(default_factory=list)
     shown: str = ""  # the value as written in the log (URL stem, written path)
 
-    def add(self, record: Record, shown: str, client: str = "") -> None:
+    def add(self, record: Record, shown: str, client: str = "", status: str = "") -> None:
         self.count += 1
         stamp = record.timestamp
         if stamp and (self.first is None or stamp < self.first):
             self.first = stamp
         if stamp and (self.last is None or stamp > self.last):
             self.last = stamp
-        if client and len(self.clients) < MAX_CLIENTS:
-            self.clients.add(client)
+        if client and client not in self.clients:
+            if len(self.clients) < MAX_CLIENTS:
+                self.clients.add(client)
+            else:
+                self.clients_more += 1
+        if status and len(self.statuses) < MAX_CLIENTS:
+            self.statuses.add(status)
         if len(self.refs) < MAX_REFS:
             self.refs.append((record.path, record.line, record.offset, record.raw, stamp))
         self.shown = self.shown or shown
@@ -143,7 +150,8 @@ class FileDetector(Detector):
                     if low.startswith(prefix):
                         slot = self._slot(self._requests, (prefix, name))
                         if slot is not None:
-                            slot.add(record, stem, str(record.get("c-ip") or ""))
+                            slot.add(record, stem, str(record.get("c-ip") or ""),
+                                     str(record.get("sc-status") or ""))
         for source in self.rules.written_paths:
             if source.kind != record.kind:
                 continue
@@ -242,6 +250,9 @@ class FileDetector(Detector):
                         f"from {requests.first} to {requests.last}")
             attrs += [("tied_by", "iis-request"), ("url", requests.shown)]
             attrs += [("client_ip", c) for c in requests.clients]
+            attrs += [("http_status", s) for s in requests.statuses]
+            if requests.clients_more:
+                attrs.append(("client_ip_more", str(requests.clients_more)))
             evidence += self._log_refs(requests, "request for this file", ctx)
             total += requests.count
         key = artifact.path.lower()
@@ -259,7 +270,8 @@ class FileDetector(Detector):
         outcome = Outcome.CONFIRMED if ties else Outcome.SUSPICIOUS
         stamps = sorted(e.timestamp for e in evidence if e.timestamp)
         where = f"Found at {artifact.path} ({file_note})."
-        description = " ".join(x for x in (rule.description, where, "; ".join(ties).capitalize()
+        tied = "; ".join(ties)
+        description = " ".join(x for x in (rule.description, where, tied[:1].upper() + tied[1:]
                                            + ("." if ties else "")) if x)
         return Finding(
             host=ctx.host, rule_id=rule.rule_id, title=f"{rule.title}: {name}",
