@@ -9,7 +9,7 @@ from exgen.common import HostFiles, utc
 from exgen.events import Proc, classic, cmdlet_event, security, sysmon_access, sysmon_file, sysmon_proc
 from exgen.exlogs import ecp_line, oab_text
 from exgen.hostbase import ASPNET_CLIENT, NEAR, OWA_AUTH, Builder, Volume, mark_near_misses, mk_server, new_host
-from exgen.weblogs import Req, be_version
+from exgen.weblogs import Req
 from exgen.winbenign import SYSTEM, default_pool, host_procs
 
 BUILD_2019_CU8 = (15, 2, 792, 3)
@@ -64,7 +64,7 @@ def compromised() -> HostFiles:
     scanner_probes(b, "2021-03-03 01:47:12.204", "203.0.113.66", fqdn, "exchange.contoso.com")
 
     t = utc("2021-03-03 02:13:05.118")
-    ver = be_version(BUILD_2019_CU8)
+    ver = 1942062522  # the back-end version public exploits hard-code in X-BEResource (~N)
     canary = rng.alnum(64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") + "."
     srv = f"{fqdn}:444"
     steps = [

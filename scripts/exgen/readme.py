@@ -53,7 +53,8 @@ ProxyLogon on 2021-03-03 (UTC), with a week of ordinary traffic around it:
    `/ecp/default.flt` with a forged `X-BEResource` cookie: HttpProxy/Ecp rows with
    `AnchorMailbox=ServerInfo~a]@ex01.contoso.local:444/...#`, empty `AuthenticatedUser`, `HttpStatus` and
    `BackEndStatus` 200 (241 for `proxyLogon.ecp`), `BackEndCookie` `Server~ex01.contoso.local:444/ecp/...~1942062522`
-   style on the DDIService rows (the `~N` suffix is the back-end version number, here the CU8 value).
+   on the DDIService rows (the `~N` suffix is a back-end version number; public exploits hard-code this one,
+   while the server's own `FEAuth=BEVersion-N` in `GenericInfo` is the CU8 value 1942127384).
    Steps: autodiscover.xml, mapi/emsmdb, proxyLogon.ecp, DDIService GetObject, SetObject
    `schema=OABVirtualDirectory`, SetObject `schema=ResetOABVirtualDirectory` (CVE-2021-27065).
 3. The ECP Server log records `Set-OabVirtualDirectory` with a JScript `<script>` in `ExternalUrl`; the reset

@@ -184,6 +184,22 @@ def _ecp_admin(rng: Rng, t: datetime, u: User, org: Org) -> list[Req]:
     ]
 
 
+def _noise(rng: Rng, t: datetime, u: User, org: Org) -> list[Req]:
+    """Everyday odds and ends: the site root redirect, a missing favicon, a phone with a stale password."""
+    kind = rng.choice(["root", "favicon", "eas401"])
+    if kind == "root":
+        return [Req(t=t, ip=u.phone_ip, method="GET", stem="/", query="", ua=u.browser, status=302,
+                    taken=rng.randint(0, 3))]
+    if kind == "favicon":
+        return [Req(t=t, ip=u.ws_ip, method="GET", stem="/favicon.ico", query="", ua=u.browser, status=404,
+                    taken=rng.randint(0, 2), win32=2)]
+    device_type, ua = u.device
+    return [Req(t=t, ip=u.phone_ip, method="POST", stem="/Microsoft-Server-ActiveSync/default.eas",
+                query=f"Cmd=Ping&User={u.upn}&DeviceId={u.device_id}&DeviceType={device_type}", ua=ua, status=401,
+                substatus=1, win32=2148074254, taken=rng.randint(1, 9), protocol="Eas", auth="Basic",
+                backend_status=0)]
+
+
 def _probe(rng: Rng, t: datetime, org: Org) -> list[Req]:
     stem, protocol, method = rng.choice([
         ("/owa/", "Owa", "GET"), ("/ecp/", "Ecp", "GET"), ("/EWS/Exchange.asmx", "Ews", "POST"),
@@ -205,7 +221,7 @@ def _powershell_monitor(rng: Rng, t: datetime, org: Org) -> list[Req]:
 Template = Callable[[Rng, datetime, User, Org], list[Req]]
 TEMPLATES: list[tuple[Template, int]] = [
     (_owa, 14), (_owa_logon, 5), (_ews, 12), (_mapi, 18), (_eas, 16), (_autodiscover, 8), (_oab, 4),
-    (_rpc, 2), (_ecp_admin, 2),
+    (_rpc, 2), (_ecp_admin, 2), (_noise, 3),
 ]
 
 
