@@ -102,3 +102,25 @@ def test_fix_released_for_product() -> None:
     assert "CVE-2022-41082" not in by_cve
     modern = assess_exposure([], user_build="15.2.1118.15")
     assert {c["cve"]: c for c in modern["open_cves"]}["CVE-2022-41082"]["fix_released_for_product"] is True
+
+
+def test_accepts_any_observation_shape() -> None:
+    """The engine's own observation type (timestamp, build, path, line) works as is."""
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class EngineObservation:
+        timestamp: str
+        build: str
+        path: str
+        line: int
+
+    obs = [EngineObservation("2021-07-30T00:00:00.000Z", "15.01.2176.002", "Owa/a.LOG", 2),
+           EngineObservation("2021-08-13T00:00:00.000Z", "15.01.2176.002", "Owa/b.LOG", 2),
+           EngineObservation("2021-09-07T00:00:00.000Z", "15.01.2308.008", "Mapi/c.LOG", 2)]
+    result = assess_exposure(obs)
+    assert result["label"] == "Exchange Server 2016 CU21"
+    shell = _family(result, "proxyshell")
+    assert shell["windows"][0]["during_exploitation"] == "yes"  # still CU19 on 2021-08-13
+    assert patched_at(obs, "CVE-2021-34473", "2021-08-13T06:02:49Z") is False
+    assert patched_at(obs, "CVE-2021-34473", "2021-09-08T00:00:00Z") is True

@@ -11,7 +11,14 @@ from typing import Any
 
 from exhunt.exposure.builds import BuildInfo, BuildTable, load_table
 from exhunt.exposure.campaigns import Family, load_families
-from exhunt.exposure.version import Build, BuildObservation, normalise_build, parse_build
+from exhunt.exposure.version import (
+    Build,
+    BuildObservation,
+    ObservationLike,
+    as_observation,
+    normalise_build,
+    parse_build,
+)
 from exhunt.exposure.windows import Segment, Window, build_at, days_between, history, stamp_key, windows
 
 
@@ -105,7 +112,7 @@ def _family_summary(family: Family, exposed_now: bool | None, wins: list[dict[st
     return f"{family.name}: " + "; ".join(parts)
 
 
-def assess_exposure(observations: Sequence[BuildObservation], table: BuildTable | None = None,
+def assess_exposure(observations: Sequence[ObservationLike], table: BuildTable | None = None,
                     user_build: str | None = None, families: Sequence[Family] | None = None) -> dict[str, Any]:
     """Exposure of one host from its build observations (and/or a build given by the user).
 
@@ -117,11 +124,11 @@ def assess_exposure(observations: Sequence[BuildObservation], table: BuildTable 
     notes: list[str] = []
     valid: list[BuildObservation] = []
     for obs in observations:
-        norm = normalise_build(obs.build)
+        norm = as_observation(obs)
         if norm is None:
             notes.append(f"ignored build value {obs.build!r} from {obs.path}: not an Exchange build number")
             continue
-        valid.append(BuildObservation(obs.timestamp, norm, obs.path, obs.source, obs.line))
+        valid.append(norm)
     segments = history(valid)
     undated = sorted({(o.build, o.path, o.source) for o in valid if not o.timestamp})
 
@@ -204,7 +211,7 @@ def _during(wins: list[dict[str, Any]], segments: Sequence[Segment], exposed_now
     return "no"
 
 
-def patched_at(build_history: Sequence[BuildObservation], cve: str, when: str,
+def patched_at(build_history: Sequence[ObservationLike], cve: str, when: str,
                table: BuildTable | None = None) -> bool | None:
     """Was the server patched for ``cve`` at time ``when`` (ISO 8601)?
 
@@ -213,8 +220,7 @@ def patched_at(build_history: Sequence[BuildObservation], cve: str, when: str,
     ``when`` is before the evidence and the first build seen is already fixed (it may have been patched later).
     """
     table = table or load_table()
-    valid = [BuildObservation(o.timestamp, n, o.path, o.source, o.line)
-             for o in build_history if (n := normalise_build(o.build))]
+    valid = [n for o in build_history if (n := as_observation(o)) is not None]
     build, before = build_at(history(valid), when)
     parsed = parse_build(build) if build else None
     if parsed is None:
@@ -225,15 +231,14 @@ def patched_at(build_history: Sequence[BuildObservation], cve: str, when: str,
     return fixed
 
 
-def exposed_at(build_history: Sequence[BuildObservation], family_id: str, when: str,
+def exposed_at(build_history: Sequence[ObservationLike], family_id: str, when: str,
                table: BuildTable | None = None) -> bool | None:
     """Was the family's whole chain open at ``when``? Same conventions as ``patched_at`` (inverted)."""
     table = table or load_table()
     fam = next((f for f in load_families() if f.id == family_id), None)
     if fam is None:
         return None
-    valid = [BuildObservation(o.timestamp, n, o.path, o.source, o.line)
-             for o in build_history if (n := normalise_build(o.build))]
+    valid = [n for o in build_history if (n := as_observation(o)) is not None]
     build, before = build_at(history(valid), when)
     parsed = parse_build(build) if build else None
     if parsed is None:

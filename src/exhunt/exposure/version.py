@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 _BUILD_RE = re.compile(r"^\s*v?(\d{1,2})\.(\d{1,2})\.(\d{1,5})\.(\d{1,5})\s*$")
 EXCHANGE_MAJORS = frozenset({8, 14, 15})
@@ -76,6 +76,27 @@ class BuildObservation:
         if self.line is not None:
             out["line"] = self.line
         return out
+
+
+class ObservationLike(Protocol):
+    """Anything with ``timestamp``, ``build`` and ``path`` (``line`` and ``source`` optional)."""
+
+    @property
+    def timestamp(self) -> str | None: ...
+    @property
+    def build(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+
+
+def as_observation(obs: ObservationLike) -> BuildObservation | None:
+    """A normalised copy (build ``15.02.0792.003`` -> ``15.2.792.3``); None when the build is no Exchange build."""
+    build = normalise_build(obs.build)
+    if build is None:
+        return None
+    line = getattr(obs, "line", None)
+    return BuildObservation(obs.timestamp or None, build, obs.path, str(getattr(obs, "source", "log-version")),
+                            line if isinstance(line, int) else None)
 
 
 def _iso_from_directive_date(value: str) -> str | None:
