@@ -114,7 +114,7 @@ def _zip_hits(content: SigmaContent, archive: Path) -> Counter[str]:
 @pytest.mark.skipif(not (OTRF / "proxylogon_ssrf_rce_poc.zip").is_file(), reason="shared OTRF corpus absent")
 def test_otrf_proxylogon_dataset_triggers_the_post_exploitation_rules(content: SigmaContent) -> None:
     hits = _zip_hits(content, OTRF / "proxylogon_ssrf_rce_poc.zip")
-    assert hits["EXH-PX-W3WP-SHELL"] == 4  # two `cmd /c whoami` and their two whoami.exe, under w3wp
+    assert hits["EXH-PX-W3WP-SHELL"] == 4  # two `cmd /c whoami` under w3wp, each in Sysmon 1 and Security 4688
     assert hits["EXH-PX-WEBSHELL-FILE"] == 1  # ohyeah.aspx under FrontEnd\HttpProxy\owa\auth
     assert hits["EXH-PL-OAB-SCRIPT"] == 1  # the Set-OabVirtualDirectory with the JScript ExternalUrl
     assert set(hits) == {"EXH-PX-W3WP-SHELL", "EXH-PX-WEBSHELL-FILE", "EXH-PL-OAB-SCRIPT"}
