@@ -4,7 +4,7 @@ remote PowerShell and Managed Availability probes, from internal workstations an
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from exgen.common import Rng
@@ -79,19 +79,19 @@ def make_org(rng: Rng, server: Server, n_users: int) -> Org:
 
 def _owa(rng: Rng, t: datetime, u: User, org: Org) -> list[Req]:
     ip = rng.choice([u.ws_ip, u.ws_ip, u.phone_ip])
-    common = dict(ip=ip, ua=u.browser, protocol="Owa", auth="Cookie", upn=u.upn, user=u.upn,
-                  anchor=f"Smtp~{u.upn}", extra={"DatabaseGuid": u.mailbox_guid})
     actions = ["GetConversationItems", "FindConversation", "GetItem", "FindItem", "GetFolder", "SyncFolderItems",
                "CreateItem", "UpdateItem", "GetAttachment", "GetMailTips"]
-    out = [Req(t=t, method="GET", stem="/owa/", query="", status=200, taken=rng.randint(40, 300),
-               referer="https://mail.contoso.com/owa/auth/logon.aspx", **common)]  # type: ignore[arg-type]
+    page = Req(t=t, ip=ip, method="GET", stem="/owa/", query="", ua=u.browser, status=200,
+               taken=rng.randint(40, 300), protocol="Owa", auth="Cookie", upn=u.upn, user=u.upn,
+               anchor=f"Smtp~{u.upn}", referer="https://mail.contoso.com/owa/auth/logon.aspx",
+               extra={"DatabaseGuid": u.mailbox_guid})
+    out = [page]
     for i in range(rng.randint(1, 3)):
         action = rng.choice(actions)
-        out.append(Req(
-            t=t + timedelta(seconds=5 + 17 * i + rng.randint(0, 9)), method="POST", stem="/owa/service.svc",
-            query=f"action={action}&app=Mail&n={rng.randint(10, 300)}", status=200,
-            taken=rng.randint(15, 250), action=action, referer="https://mail.contoso.com/owa/",
-            **common,  # type: ignore[arg-type]
+        out.append(replace(
+            page, t=t + timedelta(seconds=5 + 17 * i + rng.randint(0, 9)), method="POST", stem="/owa/service.svc",
+            query=f"action={action}&app=Mail&n={rng.randint(10, 300)}", taken=rng.randint(15, 250), action=action,
+            referer="https://mail.contoso.com/owa/",
         ))
     return out
 
@@ -173,15 +173,12 @@ def _ecp_admin(rng: Rng, t: datetime, u: User, org: Org) -> list[Req]:
     a = rng.choice(org.admins)
     schema = rng.choice(["MailboxService", "RecipientManagement", "VirtualDirectory", "ServersService"])
     canary = rng.alnum(64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-    common = dict(ip=a.ws_ip, ua=a.browser, protocol="Ecp", auth="Cookie", upn=a.upn, user=a.upn,
-                  anchor=f"Smtp~{a.upn}")
-    return [
-        Req(t=t, method="GET", stem="/ecp/", query="", status=200, taken=rng.randint(50, 400),
-            **common),  # type: ignore[arg-type]
-        Req(t=t + timedelta(seconds=rng.randint(3, 40)), method="POST", stem="/ecp/DDI/DDIService.svc/GetList",
-            query=f"schema={schema}&msExchEcpCanary={canary}", status=200, taken=rng.randint(80, 900),
-            referer="https://mail.contoso.com/ecp/", action="GetList", **common),  # type: ignore[arg-type]
-    ]
+    page = Req(t=t, ip=a.ws_ip, method="GET", stem="/ecp/", query="", ua=a.browser, status=200,
+               taken=rng.randint(50, 400), protocol="Ecp", auth="Cookie", upn=a.upn, user=a.upn,
+               anchor=f"Smtp~{a.upn}")
+    return [page, replace(page, t=t + timedelta(seconds=rng.randint(3, 40)), method="POST",
+                          stem="/ecp/DDI/DDIService.svc/GetList", query=f"schema={schema}&msExchEcpCanary={canary}",
+                          taken=rng.randint(80, 900), referer="https://mail.contoso.com/ecp/", action="GetList")]
 
 
 def _noise(rng: Rng, t: datetime, u: User, org: Org) -> list[Req]:

@@ -115,7 +115,7 @@ APP_INFO = [
 
 
 def application_day(rng: Rng, day: datetime, per_day: int, um_error: bool) -> list[Event]:
-    out = []
+    out: list[Event] = []
     for _ in range(per_day):
         t = day + timedelta(seconds=rng.randint(0, 86399), milliseconds=rng.randint(0, 999))
         provider, eid, text = rng.choice(APP_INFO)
@@ -135,7 +135,7 @@ def application_day(rng: Rng, day: datetime, per_day: int, um_error: bool) -> li
 
 
 def security_day(rng: Rng, day: datetime, org: Org, per_day: int) -> list[Event]:
-    out = []
+    out: list[Event] = []
     for _ in range(per_day):
         u = rng.choice(org.users)
         t = day + timedelta(seconds=rng.randint(0, 86399), milliseconds=rng.randint(0, 999))
@@ -160,7 +160,7 @@ def security_day(rng: Rng, day: datetime, org: Org, per_day: int) -> list[Event]
 
 
 def management_day(rng: Rng, day: datetime, org: Org) -> list[Event]:
-    out = []
+    out: list[Event] = []
     if day.weekday() >= 5:
         return out
     admin = org.admins[0]
