@@ -41,7 +41,7 @@ def scanner_probes(b: Builder, day: str, ip: str, fqdn: str, wrong_host: str) ->
     t = utc(day)
     _iis(b, t, ip, SCANNER_UA, "GET", "/owa/auth/logon.aspx", 200, "", "url=https%3a%2f%2fmail.contoso.com%2fowa")
     _ssrf(b, t + timedelta(seconds=2), ip, SCANNER_UA, "/owa/auth/x.js", "ServerInfo~localhost/ecp/default.flt?~3",
-          500, 0, "ProxyLogon SSRF probe (localhost, failed)", protocol="Owa", method="GET")
+          500, 0, "ProxyLogon SSRF probe (localhost, failed)", protocol="Owa")
     _ssrf(b, t + timedelta(seconds=3), ip, SCANNER_UA, "/owa/auth/Current/themes/resources/logon.css",
           "ServerInfo~localhost/owa/auth/logon.aspx?~3", 500, 0, "ProxyLogon SSRF probe (localhost, failed)",
           protocol="Owa", method="POST")
