@@ -58,7 +58,10 @@ def test_every_rule_loads() -> None:
 def test_rule_metadata(rule: CompiledRule) -> None:
     assert UUID.match(rule.sigma_id), rule.file
     assert rule.ext.rule_id and rule.ext.rule_id.startswith("EXH-")
-    assert rule.ext.family in FAMILIES and rule.file.startswith(rule.ext.family + "/")
+    # family-specific rules live in their family's folder; family-agnostic post-exploitation rules
+    # (mail collection, forwarding) say so with the shared "exchange-postexploit" family
+    assert rule.ext.family == "exchange-postexploit" or rule.file.startswith(rule.ext.family + "/")
+    assert rule.file.split("/")[0] in FAMILIES
     assert rule.ext.step
     assert rule.attack, "every rule carries ATT&CK tags"
     assert rule.ext.samples.get("positive") and rule.ext.samples.get("negative")
@@ -121,6 +124,27 @@ def test_outcome_grading(rule_id: str, index: int, outcome: Outcome) -> None:
 ])
 def test_more_vectors(rule_id: str, data: str, fires: bool) -> None:
     assert BY_ID[rule_id].matcher(EventView({"Channel": "MSExchange Management", "EventID": 1, "Data": data})) is fires
+
+
+@pytest.mark.parametrize(("path", "rule_id"), [
+    ("\\\\fs01.contoso.local\\PSTBackup\\a.pst", "EXH-PS-EXPORT-REQUEST"),
+    ("E:\\Exports\\a.pst", "EXH-PS-EXPORT-REQUEST"),
+    ("\\\\EX01\\C$\\ProgramData\\x\\a.pst", "EXH-PS-EXPORT-TO-STAGING"),
+    ("C:\\Windows\\Temp\\a.pst", "EXH-PS-EXPORT-TO-STAGING"),
+    ("\\\\127.0.0.1\\c$\\inetpub\\wwwroot\\aspnet_client\\a.aspx", "EXH-PS-EXPORT-TO-WEBROOT"),
+    ("\\\\EX01\\C$\\Program Files\\Microsoft\\Exchange Server\\V15\\FrontEnd\\HttpProxy\\owa\\auth\\a.aspx",
+     "EXH-PS-EXPORT-TO-WEBROOT"),
+])
+def test_each_export_has_exactly_one_verdict(path: str, rule_id: str) -> None:
+    data = f'New-MailboxExportRequest -Mailbox "alice@contoso.com" -FilePath "{path}"'
+    view = {"Channel": "MSExchange Management", "EventID": 1, "Data": data}
+    export_rules = ("EXH-PS-EXPORT-REQUEST", "EXH-PS-EXPORT-TO-STAGING", "EXH-PS-EXPORT-TO-WEBROOT")
+    fired = [r for r in export_rules if BY_ID[r].matcher(EventView(view))]
+    assert fired == [rule_id]
+    rps = {"Cmdlet": "New-MailboxExportRequest", "Parameters": f'-Mailbox "alice" -FilePath "{path}"'}
+    rps_rules = [r.replace("EXH-PS-", "EXH-PS-RPS-") for r in export_rules]
+    rps_fired = [r for r in rps_rules if BY_ID[r].matcher(EventView(rps))]
+    assert rps_fired == [rule_id.replace("EXH-PS-", "EXH-PS-RPS-")]
 
 
 def test_export_path_is_captured_for_correlation() -> None:
