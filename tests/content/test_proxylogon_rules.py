@@ -101,6 +101,7 @@ def _by_id(rule_id: str) -> CompiledRule:
     ("EXH-PL-26855-SSRF", 1, Outcome.ATTEMPTED),
     ("EXH-PL-26855-SSRF-PROBE", 0, Outcome.ATTEMPTED),
     ("EXH-PL-26855-BECOOKIE", 0, Outcome.SUCCEEDED),
+    ("EXH-PL-26855-BECOOKIE", 2, Outcome.ATTEMPTED),  # aimed at autodiscover: an attempt whatever the answer
     ("EXH-PL-26855-IIS-POST", 0, Outcome.SUCCEEDED),
     ("EXH-PL-26855-IIS-POST", 2, Outcome.ATTEMPTED),
     ("EXH-PL-26858-OAB-WRITE", 0, Outcome.SUCCEEDED),
