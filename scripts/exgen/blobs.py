@@ -86,13 +86,15 @@ def minidump(rng: Rng, when: datetime, size: int = 6144) -> bytes:
         entries += struct.pack("<QIIII", base + index * 0x100000, 0x20000 + index * 0x1000, 0,
                                0x5C1B3F00 + index, name_rva) + fixed + b"\0" * 32
     memory_rva = names_rva + len(names)
-    memory = b"lsass.exe\0" + b"".join(struct.pack("<Q", rng.getrandbits(64)) for _ in range(size // 8))
+    # Memory64ListStream: one range; its bytes follow the 32-byte list header
+    raw_size = max(64, size - memory_rva - 32)
+    raw = (b"lsass.exe\0" + bytes(rng.getrandbits(8) for _ in range(raw_size)))[:raw_size]
+    memory = struct.pack("<QQQQ", 1, memory_rva + 32, base + 0x10_0000_0000, len(raw)) + raw
     directory = struct.pack("<III", 7, len(sysinfo), sysinfo_rva)
     directory += struct.pack("<III", 4, modlist_size, modlist_rva)
     directory += struct.pack("<III", 9, len(memory), memory_rva)
     header = struct.pack("<IIIIIIQ", 0x504D444D, 0x0000A793, 3, header_size, 0, int(when.timestamp()), 0x2)
-    data = header + directory + sysinfo + struct.pack("<I", len(modules)) + entries + names + memory
-    return data[:size] if len(data) > size else data
+    return header + directory + sysinfo + struct.pack("<I", len(modules)) + entries + names + memory
 
 
 def seven_zip(rng: Rng, payload_size: int = 3072) -> bytes:
