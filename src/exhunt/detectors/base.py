@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from abc import ABC
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,8 +52,8 @@ class HostContext:
         return self._hashes[path]
 
 
-class Detector(ABC):  # noqa: B024 - every hook is optional
-    """A per-host detector instance. Built fresh for each host from compiled content."""
+class Detector:
+    """A per-host detector instance. Built fresh for each host from compiled content. Every hook is optional."""
 
     name: str = ""
 
