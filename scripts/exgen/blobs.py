@@ -132,5 +132,6 @@ def backup_zip(files: dict[str, str], when: tuple[int, int, int, int, int, int])
         for name in sorted(files):
             info = zipfile.ZipInfo(name, date_time=when)
             info.external_attr = 0o644 << 16
+            info.create_system = 3  # the same bytes whatever platform runs the generator
             archive.writestr(info, files[name])
     return buf.getvalue()
