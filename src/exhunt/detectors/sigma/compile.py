@@ -278,9 +278,12 @@ def condition_trees(detections: SigmaDetections) -> list[Any]:
     return [cond.parsed for cond in detections.parsed_condition]
 
 
-def compile_detections(detections: SigmaDetections, ctx: CompileContext) -> Matcher:
-    trees = condition_trees(detections)
+def compile_trees(trees: Sequence[Any], ctx: CompileContext) -> Matcher:
     return _or([compile_node(t, ctx) for t in trees if t is not None] or [lambda v: False])
+
+
+def compile_detections(detections: SigmaDetections, ctx: CompileContext) -> Matcher:
+    return compile_trees(condition_trees(detections), ctx)
 
 
 def compile_rule(rule: SigmaRule, ctx: CompileContext) -> Matcher:

@@ -97,7 +97,7 @@ class SigmaDetector(Detector):
         if bucket is None:
             return
         view = EventView(record.fields, bucket.derived)
-        for entry in bucket.candidates(view):
+        for entry in bucket.candidates(view, record.raw):
             if entry.guard is not None and not entry.guard(view):
                 continue
             rule = entry.rule

@@ -76,15 +76,25 @@ class Bucket:
             return []
         if self._db is not None:
             found: list[int] = []
-            self._db.scan(text.encode("utf-8", "replace"),
-                          match_event_handler=lambda i, a, b, c, d: found.append(i))
+            try:
+                data = text.encode()
+            except UnicodeEncodeError:  # lone surrogates from a lenient decode
+                data = text.encode("utf-8", "replace")
+            self._db.scan(data, match_event_handler=lambda i, a, b, c, d: found.append(i))
             return found
         low = text.lower()
         return [i for i, lit in enumerate(self.literals) if lit in low]
 
-    def candidates(self, view: EventView) -> list[Entry]:
-        """Entries worth evaluating for this event, in rule order."""
-        hits = self.matched_literals(view.haystack()) if self.literals else []
+    def candidates(self, view: EventView, raw: str = "") -> list[Entry]:
+        """Entries worth evaluating for this event, in rule order.
+
+        The scan reads the record's raw text when there is one (the line, the record's JSON): literals are
+        cut at every character a raw form may write differently (see ``literals``), so a literal present
+        in a parsed value is present in the raw text too. Without raw text, the values are scanned.
+        """
+        if not self.literals:
+            return list(self.always)
+        hits = self.matched_literals(raw or view.haystack())
         if not hits:
             return list(self.always)
         chosen: dict[int, Entry] = {e.rule.index: e for e in self.always}
@@ -108,7 +118,7 @@ class RuleIndex:
                 selectors = rule.logsource.events or (EventSelector(),)
                 for sel in selectors:
                     guard = _guard(sel)
-                    for eid in sel.event_ids or (None,):
+                    for eid in _route_ids(sel, rule):
                         table.setdefault((sel.channel, eid), []).append(Entry(rule, guard))
         self._buckets: dict[tuple[ArtifactKind, RouteKey], Bucket | None] = {}
         self._shared: dict[tuple[tuple[int, int], ...], Bucket] = {}
@@ -126,7 +136,7 @@ class RuleIndex:
         for name in route.channel:
             value = record.attrs.get(name[5:]) if name.startswith("attr:") else _field(record, name)
             if value:
-                channel = str(value).lower()
+                channel = value.lower() if type(value) is str else str(value).lower()
                 break
         event_id: int | None = None
         for name in route.event_id:
@@ -174,6 +184,15 @@ class RuleIndex:
                 return True, None
             union |= rule.literals
         return True, frozenset(union)
+
+
+def _route_ids(selector: EventSelector, rule: CompiledRule) -> list[int | None]:
+    """Event ids to file a rule under: the selector's, narrowed by the ids the rule itself requires."""
+    if rule.event_ids is None:
+        return list(selector.event_ids) or [None]
+    if not selector.event_ids:
+        return sorted(rule.event_ids)
+    return sorted(set(selector.event_ids) & rule.event_ids)  # empty: the rule cannot match these records
 
 
 def _field(record: Record, name: str) -> Any:

@@ -26,6 +26,7 @@ from sigma.conditions import (
 )
 from sigma.types import (
     SigmaExpansion,
+    SigmaNumber,
     SigmaRegularExpression,
     SigmaRegularExpressionFlag,
     SigmaString,
@@ -147,6 +148,42 @@ def node_literals(node: Any) -> Literals:
     if isinstance(node, ConditionFieldEqualsValueExpression | ConditionValueExpression):
         return value_literals(node.value)
     return None
+
+
+def _numbers(node: Any, names: frozenset[str]) -> frozenset[int] | None:
+    """Integers one of the ``names`` fields must equal for the tree to match (None: no such constraint)."""
+    if isinstance(node, ConditionAND):
+        sets = [s for s in (_numbers(a, names) for a in node.args) if s is not None]
+        if not sets:
+            return None
+        out = sets[0]
+        for s in sets[1:]:
+            out &= s
+        return out
+    if isinstance(node, ConditionOR):
+        union: set[int] = set()
+        for arg in node.args:
+            got = _numbers(arg, names)
+            if got is None:
+                return None
+            union |= got
+        return frozenset(union)
+    if isinstance(node, ConditionFieldEqualsValueExpression) and node.field.lower() in names:
+        values = node.value.values if isinstance(node.value, SigmaExpansion) else [node.value]
+        if all(isinstance(v, SigmaNumber) and isinstance(v.number, int) for v in values):
+            return frozenset(int(v.number) for v in values)
+    return None
+
+
+def required_numbers(trees: Iterable[Any], names: frozenset[str]) -> frozenset[int] | None:
+    """Event ids a rule needs (``EventID: 4688`` in every branch), so the index can route it by id."""
+    union: set[int] = set()
+    for tree in trees:
+        got = _numbers(tree, names) if tree is not None else None
+        if got is None:
+            return None
+        union |= got
+    return frozenset(union)
 
 
 def trees_literals(trees: Iterable[Any]) -> Literals:

@@ -62,6 +62,10 @@ class Pipelines:
     def resolve(self, logsource: Mapping[str, str | None]) -> LogsourceMap | None:
         return self.entries.get(logsource_key(logsource))
 
+    def route_id_fields(self, kind: ArtifactKind) -> tuple[str, ...]:
+        route = self.routes.get(kind)
+        return route.event_id if route else ()
+
     def kinds(self) -> list[ArtifactKind]:
         return sorted({k for e in self.entries.values() for k in e.kinds})
 

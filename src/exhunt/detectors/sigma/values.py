@@ -142,7 +142,12 @@ def string_group(values: Sequence[SigmaString], lower: bool = True) -> StrTest:
             sub = subs[0]
             tests.append(lambda text: sub in text)
         else:
-            tests.append(lambda text: any(s in text for s in subs))
+            def contains_any(text: str) -> bool:
+                for sub in subs:  # noqa: SIM110 - a plain loop beats any(<genexpr>) on the hot path
+                    if sub in text:
+                        return True
+                return False
+            tests.append(contains_any)
     if regexes:
         combined = re.compile("|".join(f"(?:{r})" for r in sorted(set(regexes))), re.DOTALL)
         full = combined.fullmatch
@@ -150,7 +155,13 @@ def string_group(values: Sequence[SigmaString], lower: bool = True) -> StrTest:
     if len(tests) == 1:
         return tests[0]
     all_tests = tuple(tests)
-    return lambda text: any(t(text) for t in all_tests)
+
+    def any_test(text: str) -> bool:
+        for test in all_tests:  # noqa: SIM110 - hot path
+            if test(text):
+                return True
+        return False
+    return any_test
 
 
 def _to_number(value: Any) -> float | int | None:

@@ -88,7 +88,7 @@ class EventView:
     def values(self) -> list[str]:
         """Every value as text (case kept), in field order."""
         if self._values is None:
-            self._values = [as_text(v) for v in self.fields.values() if v is not None]
+            self._values = [v if type(v) is str else as_text(v) for v in self.fields.values() if v is not None]
         return self._values
 
     def low_values(self) -> list[str]:
