@@ -186,7 +186,7 @@ class RuleIndex:
         return True, frozenset(union)
 
 
-def _route_ids(selector: EventSelector, rule: CompiledRule) -> list[int | None]:
+def _route_ids(selector: EventSelector, rule: CompiledRule) -> Sequence[int | None]:
     """Event ids to file a rule under: the selector's, narrowed by the ids the rule itself requires."""
     if rule.event_ids is None:
         return list(selector.event_ids) or [None]

@@ -170,8 +170,9 @@ def _numbers(node: Any, names: frozenset[str]) -> frozenset[int] | None:
         return frozenset(union)
     if isinstance(node, ConditionFieldEqualsValueExpression) and node.field.lower() in names:
         values = node.value.values if isinstance(node.value, SigmaExpansion) else [node.value]
-        if all(isinstance(v, SigmaNumber) and isinstance(v.number, int) for v in values):
-            return frozenset(int(v.number) for v in values)
+        numbers = [v.number for v in values if isinstance(v, SigmaNumber) and isinstance(v.number, int)]
+        if len(numbers) == len(values):
+            return frozenset(int(n) for n in numbers)
     return None
 
 
