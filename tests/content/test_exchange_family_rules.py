@@ -441,3 +441,30 @@ def test_real_msexchange_management_event() -> None:
     findings = detector.finish(ctx)
     assert [f.rule_id for f in findings] == ["EXH-PT-MAILBOX-FORWARDING"]
     assert findings[0].attr_values("forward_to") == ["smtp:test2@example.com"]
+
+
+def test_real_proxylogon_telemetry_is_not_attributed_to_other_families(tmp_path: Path) -> None:
+    """OTRF's recording of a real ProxyLogon PoC (w3wp.exe of the ECP pool spawning cmd.exe, OAB vdir changes):
+    none of these family rules may claim it (their families' requests and pools are absent)."""
+    archive = CORPUS / "otrf" / "proxylogon_ssrf_rce_poc.zip"
+    if not archive.exists():
+        pytest.skip(f"shared corpus not present ({archive})")
+    import zipfile
+
+    from exhunt.parsers.jsonevents import JsonEventsParser
+
+    with zipfile.ZipFile(archive) as zf:
+        name = zf.namelist()[0]
+        zf.extract(name, tmp_path)
+    tree = DirectoryTree(tmp_path, "otrf")
+    art = Artifact(ArtifactKind.JSON_EVENTS, name, (tmp_path / name).stat().st_size)
+    content = SigmaContent([(str(RULES / f), str(RULES)) for f in FAMILIES])
+    detector = SigmaDetector(content)
+    ctx = HostContext("otrf", tree, [art], HostCoverage())
+    report = ParseReport(art.path)
+    records = 0
+    for record in JsonEventsParser().parse(tree, art, report):
+        records += 1
+        detector.on_record(record, ctx)
+    assert records > 10_000
+    assert detector.finish(ctx) == []
