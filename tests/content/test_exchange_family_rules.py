@@ -468,3 +468,23 @@ def test_real_proxylogon_telemetry_is_not_attributed_to_other_families(tmp_path:
         detector.on_record(record, ctx)
     assert records > 10_000
     assert detector.finish(ctx) == []
+
+
+@pytest.mark.parametrize("name", ["iis7_owa.log", "iis10_edge_cases.log"])
+def test_real_benign_exchange_iis_logs_stay_quiet(name: str) -> None:
+    """plaso's IIS test logs of benign Exchange traffic (OWA, EWS, ActiveSync, back-end PowerShell on 444)."""
+    path = CORPUS / "weblogs" / "plaso" / name
+    if not path.exists():
+        pytest.skip(f"shared corpus not present ({path})")
+    tree = DirectoryTree(path.parent, "plaso")
+    art = Artifact(ArtifactKind.IIS, path.name, path.stat().st_size)
+    content = SigmaContent([(str(RULES / f), str(RULES)) for f in FAMILIES])
+    detector = SigmaDetector(content)
+    ctx = HostContext("plaso", tree, [art], HostCoverage())
+    report = ParseReport(art.path)
+    records = 0
+    for record in W3CParser().parse(tree, art, report):
+        records += 1
+        detector.on_record(record, ctx)
+    assert records > 0
+    assert detector.finish(ctx) == []
