@@ -120,30 +120,50 @@ def _attr(node: Any, name: str) -> Any:
 def system_fields(system: Mapping[str, Any], fields: dict[str, Any]) -> None:
     """Add the System fields of an event (evtx JSON or Velociraptor shape) to ``fields``.
 
-    Written for speed: every EVTX record passes here, and the common types are tested first.
+    Written for speed (every EVTX record passes here): the types the evtx crate writes are tested
+    first, anything else goes through the general converters.
     """
     get = system.get
     value = get("EventID")
-    event_id = value if type(value) is int else to_int(value)
-    if event_id is not None:
-        fields["EventID"] = event_id
-    provider = _attr(get("Provider"), "Name")
-    if provider is not None:
-        fields["Provider_Name"] = provider if type(provider) is str else text(provider)
-    for name in ("Channel", "Computer", "Task", "Keywords"):
-        value = get(name)
-        if value is not None:
-            fields[name] = value if type(value) is str else text(value)
+    if type(value) is int:
+        fields["EventID"] = value
+    elif value is not None and (number := to_int(value)) is not None:
+        fields["EventID"] = number
+    provider = get("Provider")
+    if type(provider) is dict:
+        attrs = provider.get(_ATTRS)
+        name = attrs.get("Name") if type(attrs) is dict else provider.get("Name")
+        if name is not None:
+            fields["Provider_Name"] = name if type(name) is str else text(name)
+    value = get("Channel")
+    if value is not None:
+        fields["Channel"] = value if type(value) is str else text(value)
+    value = get("Computer")
+    if value is not None:
+        fields["Computer"] = value if type(value) is str else text(value)
+    value = get("Task")
+    if value is not None:
+        fields["Task"] = value if type(value) is str else text(value)
+    value = get("Keywords")
+    if value is not None:
+        fields["Keywords"] = value if type(value) is str else text(value)
     value = get("Level")
-    level = value if type(value) is int else to_int(value)
-    if level is not None:
-        fields["Level"] = level
+    if type(value) is int:
+        fields["Level"] = value
+    elif value is not None and (number := to_int(value)) is not None:
+        fields["Level"] = number
     value = get("EventRecordID")
-    record_id = value if type(value) is int else to_int(value)
-    if record_id is not None:
-        fields["EventRecordID"] = record_id
-    created = iso_utc(get("TimeCreated"))
-    if created is not None:
+    if type(value) is int:
+        fields["EventRecordID"] = value
+    elif value is not None and (number := to_int(value)) is not None:
+        fields["EventRecordID"] = number
+    value = get("TimeCreated")
+    if type(value) is dict:
+        attrs = value.get(_ATTRS)
+        value = attrs.get("SystemTime") if type(attrs) is dict else value.get("SystemTime")
+    if type(value) is str and len(value) >= 27 and value[10] == "T" and value[19] == "." and value[-1] == "Z":
+        fields["TimeCreated"] = value[:26] + "Z"  # the crate's SystemTime: 7 or 9 fraction digits
+    elif value is not None and (created := iso_utc(value)) is not None:
         fields["TimeCreated"] = created
     security = get("Security")
     if security is not None:
@@ -156,10 +176,13 @@ def event_data(data: Any, fields: dict[str, Any]) -> None:
     """Add ``EventData`` items: named ones by name, unnamed ones joined under ``Data``."""
     if data is None:
         return
-    if not isinstance(data, dict):
+    if type(data) is not dict:
         _unnamed(data, fields)
         return
     for name, value in data.items():
+        if type(value) is str and name not in fields and name != _TEXT:  # the common case: named text
+            fields[name] = value
+            continue
         if name == _ATTRS:
             continue
         if name == "Data" or name == _TEXT:
