@@ -162,3 +162,12 @@ def test_unreadable_file_fails_with_a_warning(tmp_path: Path) -> None:
     report = ParseReport("gone.evtx")
     assert list(EvtxParser().parse(tree, Artifact(ArtifactKind.EVTX, "gone.evtx", 10), report)) == []
     assert report.failed and report.warnings[0].code == "unreadable"
+
+
+@needs_corpus
+def test_application_unnamed_data_is_joined_into_data_and_message() -> None:
+    records, _ = parse(DirectoryTree(SAMPLES), "Application_no_crc32.evtx")
+    spp = next(r for r in records if r.fields["EventID"] == 1066)
+    assert spp.fields["Provider_Name"] == "Microsoft-Windows-Security-SPP"
+    assert spp.fields["Data"].startswith("C:\\Windows\\system32\\sppwinob.dll, msft:spp/")
+    assert spp.fields["Message"] == spp.fields["Data"]
