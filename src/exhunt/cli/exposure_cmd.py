@@ -22,7 +22,7 @@ def _render(result: dict[str, Any], console: Console) -> None:
     console.print(f"[bold]{result['build']}[/bold]  {result.get('label') or 'unknown build'}")
     cu_line = []
     if result.get("cu"):
-        cu_line.append(f"CU {result['cu']} ({result['cu_build']}, released {result['cu_date']})")
+        cu_line.append(f"{result['cu']} ({result['cu_build']}, released {result['cu_date']})")
     if result.get("su"):
         cu_line.append(f"update {result['su']} ({result['su_build']}, released {result['su_date']})")
     if cu_line:

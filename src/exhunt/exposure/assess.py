@@ -161,7 +161,8 @@ def assess_exposure(observations: Sequence[ObservationLike], table: BuildTable |
     result["history"] = [_segment_dict(seg, table) for seg in segments]
     result["families"] = [_family_dict(fam, parsed, segments, table) for fam in fams]
     if not segments:
-        notes.append("no dated build history (no Exchange log #Version headers): exposure windows cannot be dated")
+        notes.append("no dated build history (no Exchange log #Version headers in the evidence): the exposure "
+                     "windows cannot be dated")
     notes.append("exposure ignores mitigations (URL Rewrite rules, Emergency Mitigation service): "
                  "a server shown open may have been mitigated")
     result["notes"] = notes
