@@ -3,6 +3,7 @@ the real IIS samples of ../shared/corpus/weblogs."""
 
 from __future__ import annotations
 
+import csv
 import random
 import tracemalloc
 from pathlib import Path
@@ -30,7 +31,7 @@ from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.parsers.base import ParseReport, Prefilter
 from exhunt.parsers.prefilter import build_prefilter
 from exhunt.parsers.textblocks import MAX_DIRECTIVES
-from exhunt.parsers.w3c import W3CParser
+from exhunt.parsers.w3c import W3CParser, split_csv
 from exhunt.sources.directory import DirectoryTree
 
 IIS_PATH = "C/inetpub/logs/LogFiles/W3SVC1/u_ex210303.log"
@@ -352,3 +353,11 @@ def test_real_files_that_are_not_iis_w3c_are_not_understood(path: str, code: str
     records, report = _parse_real(tree, path)
     assert records == [] and report.not_understood and codes(report) == [code]
     assert report.warnings[0].line is not None
+
+
+def test_split_csv_reads_like_the_csv_module() -> None:
+    rng = random.Random(11)
+    pieces = ["a", "b", ",", '"', '""', " ", "x,y", '"q"', '"a,b"', ',"",', '"""', ",,"]
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 14)))
+        assert split_csv(text) == next(csv.reader([text])), text

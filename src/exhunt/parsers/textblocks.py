@@ -216,25 +216,26 @@ class LineReader:
                 blank += _is_blank(buf, final, end)
         self.report.records += newlines + (0 if terminated else 1) - len(directives) - blank
 
-        candidates: set[int] = set()
+        candidates: dict[int, int] = {}  # line start -> line end (the newline or the block end)
         line_end = -1
         for pos in marks.matches:
             if pos < line_end:
                 continue  # another match on the same line
-            start = buf.rfind(b"\n", 0, pos) + 1
             line_end = buf.find(b"\n", pos, end)
             if line_end < 0:
                 line_end = end
-            candidates.add(start)
-        wanted = candidates | set(directives) | self._edges(buf, end, directives)
+            candidates[buf.rfind(b"\n", 0, pos) + 1] = line_end
+        wanted = set(candidates).union(directives, self._edges(buf, end, directives))
 
         previous, number = 0, base_line
         for start in sorted(wanted):
             number += buf.count(b"\n", previous, start)
             previous = start
-            stop = buf.find(b"\n", start, end)
+            stop = candidates.get(start, -1)
             if stop < 0:
-                stop = end
+                stop = buf.find(b"\n", start, end)
+                if stop < 0:
+                    stop = end
             body_end = stop - 1 if stop > start and buf[stop - 1] == _CR else stop
             if body_end == start:
                 continue

@@ -1,0 +1,161 @@
+"""Generate a SYNTHETIC Exchange host tree of IIS, HttpProxy and ECP Server logs for benchmarks.
+
+    python bench/gen_logs.py bench/out/host1 --size-gb 1.0
+
+Mostly benign traffic built from the line makers of ``tests/parsers/logfixtures.py`` (real headers and
+column lists, made-up values), with a few attack lines (ProxyLogon SSRF, POSTs to /owa/auth/x.js,
+ProxyShell autodiscover, OAB virtual directory tampering) at random places. Writes big chunks: about a
+minute per GB. The output must stay out of git (``bench/out/`` is ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "parsers"))
+
+from logfixtures import (  # the fixture module lives with the parser tests
+    ECP_ATTACK_EVENT,
+    ECP_SERVER_FIELDS,
+    HTTPPROXY_ATTACK_CHANGES,
+    HTTPPROXY_FIELDS,
+    IIS_ATTACKS,
+    PROTOCOLS,
+    ecp_benign_event,
+    ecp_server_line,
+    exchange_header,
+    httpproxy_line,
+    httpproxy_values,
+    iis_header,
+    iis_line,
+)
+
+EXCHANGE = "C/Program Files/Microsoft/Exchange Server/V15/Logging"
+EXCHANGE_FILE = 64 << 20  # Exchange rolls its logs by size; bigger files keep the file count sane
+POOL = 4000  # distinct benign line bodies per log type
+CHUNK = 20000  # lines written at once
+ATTACKS_PER_FILE = 2
+
+
+def _clock(second: int) -> str:
+    return f"{second // 3600 % 24:02d}:{second // 60 % 60:02d}:{second % 60:02d}"
+
+
+def _days(count: int) -> list[tuple[str, str]]:
+    """(ISO day, YYMMDD) from 2021-03-01 on."""
+    out = []
+    for index in range(count):
+        day = f"2021-03-{index + 1:02d}" if index < 31 else f"2021-04-{index - 30:02d}"
+        out.append((day, day[2:].replace("-", "")))
+    return out
+
+
+class Writer:
+    def __init__(self, root: Path, seed: int) -> None:
+        self.root = root
+        self.rng = random.Random(seed)
+        self.attacks: list[dict[str, object]] = []
+        self.bytes = 0
+
+    def _write(self, path: Path, header: str, body_for: list[str], size: int, stamp: str, attack: list[str],
+               start_second: int = 0) -> None:
+        """Write ``size`` bytes of lines: stamp.format(second) + a pooled body, attacks at random lines."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rng = self.rng
+        written = 0
+        line_no = header.count("\n")
+        second = start_second
+        average = sum(len(b) for b in body_for[:200]) / 200 + 30
+        total_lines = max(1, int(size / average))
+        attack_at = sorted(rng.sample(range(total_lines), min(len(attack), total_lines)))
+        with path.open("wb") as out:
+            out.write(header.encode())
+            written += len(header)
+            index = 0
+            while written < size:
+                lines = []
+                wanted = min(CHUNK, max(1000, int((size - written) / average) + 1))
+                for body in rng.choices(body_for, k=wanted):
+                    if attack_at and index == attack_at[0]:
+                        attack_at.pop(0)
+                        text = attack.pop(0).replace("{STAMP}", stamp.format(clock=_clock(second),
+                                                                              ms=rng.randrange(1000)))
+                        self.attacks.append({"path": path.relative_to(self.root).as_posix(),
+                                             "line": line_no + index + 1, "text": text[:120]})
+                        lines.append(text)
+                    else:
+                        lines.append(stamp.format(clock=_clock(second), ms=rng.randrange(1000)) + body)
+                    index += 1
+                    if rng.random() < 0.1:
+                        second = min(second + 1, 86399)
+                chunk = ("\r\n".join(lines) + "\r\n").encode()
+                out.write(chunk)
+                written += len(chunk)
+        self.bytes += written
+
+    def iis(self, day: str, short: str, size: int) -> None:
+        pool = [iis_line(self.rng, day, 0).split(" ", 2)[2] for _ in range(POOL)]
+        attacks = [a.format(d="{STAMP}", t="").replace("{STAMP}  ", "{STAMP}", 1) for a in IIS_ATTACKS]
+        chosen = self.rng.sample(attacks, ATTACKS_PER_FILE)
+        path = self.root / "C/inetpub/logs/LogFiles/W3SVC1" / f"u_ex{short}.log"
+        self._write(path, iis_header(day), pool, size, f"{day} {{clock}} ", chosen)
+
+    def httpproxy(self, day: str, protocol: str, number: int, size: int) -> None:
+        pool = [httpproxy_line(httpproxy_values(self.rng, day, 0, protocol)).split(",", 1)[1]
+                for _ in range(POOL // 4)]
+        attacks = []
+        for change in HTTPPROXY_ATTACK_CHANGES:
+            values = httpproxy_values(self.rng, day, 0, protocol)
+            values.update(change)
+            attacks.append("{STAMP}" + httpproxy_line(values).split(",", 1)[1])
+        path = self.root / EXCHANGE / "HttpProxy" / protocol / f"HttpProxy_{day.replace('-', '')}00-{number}.LOG"
+        self._write(path, exchange_header("HttpProxy Logs", HTTPPROXY_FIELDS, day), pool, size,
+                    f"{day}T{{clock}}.{{ms:03d}}Z,", attacks[:ATTACKS_PER_FILE])
+
+    def ecp(self, day: str, number: int, size: int) -> None:
+        pool = [ecp_server_line(self.rng, day, 0, ecp_benign_event(self.rng)).split(",", 1)[1] for _ in range(POOL)]
+        attack = "{STAMP}" + ecp_server_line(self.rng, day, 0, ECP_ATTACK_EVENT).split(",", 1)[1]
+        path = self.root / EXCHANGE / "ECP" / "Server" / f"ECPServer_{day.replace('-', '')}00-{number}.LOG"
+        self._write(path, exchange_header("ECP Server Logs", ECP_SERVER_FIELDS, day), pool, size,
+                    f"{day}T{{clock}}.{{ms:03d}}Z,", [attack])
+
+
+def generate(root: Path, size_gb: float, seed: int = 2021) -> Writer:
+    total = int(size_gb * (1 << 30))
+    writer = Writer(root, seed)
+    iis_share, proxy_share, ecp_share = int(total * 0.45), int(total * 0.45), int(total * 0.10)
+    days = _days(max(1, iis_share // (100 << 20)))
+    for day, short in days:
+        writer.iis(day, short, iis_share // len(days))
+    files = max(len(PROTOCOLS), proxy_share // EXCHANGE_FILE)
+    for index in range(files):
+        day = days[index % len(days)][0]
+        writer.httpproxy(day, PROTOCOLS[index % len(PROTOCOLS)], index // len(PROTOCOLS) + 1, proxy_share // files)
+    ecp_files = max(1, ecp_share // EXCHANGE_FILE)
+    for index in range(ecp_files):
+        writer.ecp(days[index % len(days)][0], index + 1, ecp_share // ecp_files)
+    return writer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="output folder (the host root); use bench/out/... or /tmp")
+    parser.add_argument("--size-gb", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=2021)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    writer = generate(args.out, args.size_gb, args.seed)
+    listing = args.out.parent / f"{args.out.name}.attacks.json"  # beside the host, not inside it
+    listing.write_text(json.dumps(writer.attacks, indent=1) + "\n")
+    elapsed = time.perf_counter() - started
+    print(f"wrote {writer.bytes / (1 << 20):.0f} MiB under {args.out} in {elapsed:.1f} s; "
+          f"{len(writer.attacks)} attack lines listed in {listing}")
+
+
+if __name__ == "__main__":
+    main()
