@@ -18,6 +18,7 @@ from exhunt.model.coverage import HostCoverage, InputWarning, SourceCoverage, So
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.finding import Finding
 from exhunt.model.result import HostResult
+from exhunt.model.timefmt import canonical
 from exhunt.parsers.base import MatchNothing, ParseReport, Prefilter
 from exhunt.parsers.prefilter import build_prefilter
 from exhunt.parsers.registry import all_parsers
@@ -92,12 +93,14 @@ def assess_host(tree: HostTree, content: ContentBundle, options: dict[str, Any] 
         prefilter = _prefilter_for([i for _, i in wanting])
         try:
             for record in parser.parse(tree, artifact, report, prefilter):
+                record.timestamp = canonical(record.timestamp)
                 for detector, _ in wanting:
                     detector.on_record(record, ctx)
         except OSError as exc:
             report.failed = True
             report.warn(f"cannot read: {exc}", code="unreadable")
         report.bytes_read = artifact.size
+        report.first_time, report.last_time = canonical(report.first_time), canonical(report.last_time)
         _account(coverage.source(artifact.kind.value), report, artifact)
         coverage.warnings.extend(report.warnings)
         if report.warnings_dropped:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from exhunt.correlate.chains import confirm_files, step_of, timeline
@@ -9,6 +10,7 @@ from exhunt.correlate.coverage import key_sources_read
 from exhunt.model.coverage import HostCoverage
 from exhunt.model.finding import Finding, Outcome, Severity
 from exhunt.model.result import HostResult, Verdict
+from exhunt.model.timefmt import canonical
 
 POST_EXPLOITATION = frozenset({"webshell-write", "webshell-use", "exec", "credential-access", "persistence",
                                "collection", "staging", "exfiltration", "vdir-tamper"})
@@ -27,6 +29,12 @@ def _is_attempt(finding: Finding) -> bool:
     return finding.outcome is not Outcome.INFORMATIONAL and finding.severity > Severity.INFO
 
 
+def _canonical_times(finding: Finding) -> Finding:
+    return dataclasses.replace(
+        finding, first_seen=canonical(finding.first_seen), last_seen=canonical(finding.last_seen),
+        evidence=tuple(dataclasses.replace(e, timestamp=canonical(e.timestamp)) for e in finding.evidence))
+
+
 def _names(findings: list[Finding]) -> str:
     ids = sorted({f.rule_id for f in findings})
     shown = ", ".join(ids[:6])
@@ -35,7 +43,7 @@ def _names(findings: list[Finding]) -> str:
 
 def conclude(host: str, origin: str, findings: list[Finding], coverage: HostCoverage,
              exposure: dict[str, Any]) -> HostResult:
-    graded = confirm_files(findings)
+    graded = confirm_files([_canonical_times(f) for f in findings])
     graded.sort(key=lambda f: (-f.severity, *f.sort_key()))
     compromise = [f for f in graded if _is_compromise(f)]
     attempts = [f for f in graded if _is_attempt(f)]
