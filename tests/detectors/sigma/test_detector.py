@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 from exhunt.detectors.base import HostContext
 from exhunt.detectors.sigma.detector import SigmaDetector
 from exhunt.detectors.sigma.family import SigmaContent
-from exhunt.model.coverage import HostCoverage
 from exhunt.model.event import Record
 from exhunt.model.evidence import ArtifactKind
-from exhunt.model.finding import Confidence, Outcome, Severity
-from exhunt.sources.base import FileEntry, HostTree
+from exhunt.model.finding import Confidence, Finding, Outcome, Severity
+
+MakeCtx = Callable[[dict[str, bytes]], HostContext]
 
 RULE = """\
 title: ProxyLogon SSRF through a ServerInfo anchor mailbox (test rule)
@@ -44,19 +42,6 @@ exhunt:
 """
 
 
-class MemoryTree(HostTree):
-    def __init__(self, files: dict[str, bytes]) -> None:
-        super().__init__("ex01", "memory")
-        self.files = files
-
-    def walk(self) -> Iterator[FileEntry]:
-        for path in sorted(self.files):
-            yield FileEntry(path, len(self.files[path]))
-
-    def open(self, path: str) -> BinaryIO:
-        return io.BytesIO(self.files[path])
-
-
 LOG = "Exchange/V15/Logging/HttpProxy/Ecp/HttpProxy_2021030301-1.LOG"
 
 
@@ -67,19 +52,18 @@ def proxy_record(line: int, anchor: str, status: str, backend: str, ip: str, sta
     return Record(ArtifactKind.HTTPPROXY, LOG, fields, raw=raw, line=line, offset=line * 100, timestamp=stamp)
 
 
-def run(tmp_path: Path, records: list[Record]) -> list:  # type: ignore[type-arg]
+def run(tmp_path: Path, records: list[Record], make_ctx: MakeCtx) -> list[Finding]:
     (tmp_path / "ssrf.yml").write_text(RULE, encoding="utf-8")
     content = SigmaContent([(str(tmp_path), None)])
     assert not content.result.errors and not content.result.unsupported
-    tree = MemoryTree({LOG: b"synthetic log bytes"})
-    ctx = HostContext(host="ex01", tree=tree, artifacts=[], coverage=HostCoverage())
+    ctx = make_ctx({LOG: b"synthetic log bytes"})
     detector = SigmaDetector(content)
     for record in records:
         detector.on_record(record, ctx)
     return detector.finish(ctx)
 
 
-def test_exhunt_rule_outcomes_severity_captures(tmp_path: Path) -> None:
+def test_exhunt_rule_outcomes_severity_captures(tmp_path: Path, make_ctx: MakeCtx) -> None:
     records = [proxy_record(i, "SMTP:alice@contoso.com", "200", "200", "10.0.0.5", f"2021-03-03T01:{i:02d}:00Z")
                for i in range(1, 20)]  # benign traffic around the attack
     records += [
@@ -90,7 +74,7 @@ def test_exhunt_rule_outcomes_severity_captures(tmp_path: Path) -> None:
         proxy_record(32, "ServerInfo~a]@ex01.contoso.local:444/ecp/y", "241", "200", "192.0.2.7",
                      "2021-03-03T01:59:00Z"),
     ]
-    findings = run(tmp_path, records)
+    findings = run(tmp_path, records, make_ctx)
     assert [(f.outcome, f.severity) for f in findings] == [
         (Outcome.SUCCEEDED, Severity.CRITICAL), (Outcome.ATTEMPTED, Severity.LOW)]
     ok = findings[0]
@@ -107,17 +91,17 @@ def test_exhunt_rule_outcomes_severity_captures(tmp_path: Path) -> None:
     assert ok.attr_values("sigma_id") == ["0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"]
 
 
-def test_evidence_is_bounded_but_every_hit_counted(tmp_path: Path) -> None:
+def test_evidence_is_bounded_but_every_hit_counted(tmp_path: Path, make_ctx: MakeCtx) -> None:
     records = [proxy_record(i, "ServerInfo~x]@h:444/ecp/a", "500", "", f"192.0.2.{i % 200}",
                             f"2021-03-04T{i // 60 % 24:02d}:{i % 60:02d}:00Z") for i in range(1, 400)]
-    (finding,) = run(tmp_path, list(reversed(records)))
+    (finding,) = run(tmp_path, list(reversed(records)), make_ctx)
     assert finding.evidence_total == 399 and len(finding.evidence) == 50
     assert [e.line for e in finding.evidence] == list(range(1, 51))
     assert len(finding.attr_values("client_ip")) == 50  # of 200 distinct addresses
     assert finding.attr_values("client_ip_more") == ["150"]
 
 
-def test_interest_gives_the_rule_literals_for_its_kind_only(tmp_path: Path) -> None:
+def test_interest_gives_the_rule_literals_for_its_kind_only(tmp_path: Path, make_ctx: MakeCtx) -> None:
     (tmp_path / "ssrf.yml").write_text(RULE, encoding="utf-8")
     detector = SigmaDetector(SigmaContent([(str(tmp_path), None)]))
     interest = detector.interest(ArtifactKind.HTTPPROXY)
@@ -125,8 +109,8 @@ def test_interest_gives_the_rule_literals_for_its_kind_only(tmp_path: Path) -> N
     assert detector.interest(ArtifactKind.IIS) is None
 
 
-def test_deterministic_output(tmp_path: Path) -> None:
+def test_deterministic_output(tmp_path: Path, make_ctx: MakeCtx) -> None:
     records = [proxy_record(i, "ServerInfo~x]@h:444/ecp/a", "200", "200", "192.0.2.1",
                             "2021-03-04T00:00:00Z") for i in range(5)]
-    first = [f.to_dict() for f in run(tmp_path, records)]
-    assert first == [f.to_dict() for f in run(tmp_path, list(reversed(records)))]
+    first = [f.to_dict() for f in run(tmp_path, records, make_ctx)]
+    assert first == [f.to_dict() for f in run(tmp_path, list(reversed(records)), make_ctx)]
