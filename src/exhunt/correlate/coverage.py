@@ -46,6 +46,8 @@ def summarise_coverage(ctx: HostContext, exchange_root: str | None) -> None:
         coverage.notes.append("No Exchange install folder was found in the evidence (no Logging/HttpProxy, no "
                               "bin/ExSetup.exe): Exchange logs could not be checked.")
     for name, spec in sources.items():
+        if spec.get("expected", True) is False:
+            continue
         cov = coverage.sources.get(name)
         alternatives = [coverage.sources.get(a) for a in spec.get("alternatives", [])]
         if _usable(cov) or any(_usable(a) for a in alternatives):
