@@ -39,7 +39,8 @@ def test_security_log_system_fields_and_coverage() -> None:
     assert first.fields["Provider_Name"] == "Microsoft-Windows-Security-Auditing"
     assert first.fields["Channel"] == "Security" and first.attrs["channel"] == "Security"
     assert first.fields["Level"] == 0 and first.fields["EventRecordID"] == first.record == 1
-    assert first.timestamp == first.fields["TimeCreated"] and first.timestamp.endswith("Z")
+    assert first.timestamp is not None and first.timestamp.endswith("Z")
+    assert first.timestamp == first.fields["TimeCreated"]
     assert first.raw.startswith('{"Event"')
     logons = [r for r in records if r.fields["EventID"] == 4624]
     assert logons and {"TargetUserName", "LogonType", "IpAddress"} <= set(logons[0].fields)

@@ -71,8 +71,12 @@ def test_otrf_proxylogon_dataset() -> None:
 @pytest.mark.skipif(not (EVTX_SAMPLES / "issue_201.evtx").is_file(), reason="shared EVTX corpus absent")
 def test_evtx_dump_lines_give_the_evtx_parser_fields(tmp_path: Path) -> None:
     source = EVTX_SAMPLES / "sysmon.evtx"
-    dumped = [item["data"].replace("\n", "") for item, _ in zip(evtx.PyEvtxParser(str(source)).records_json(),
-                                                                range(50), strict=False)]
+    dumped: list[str] = []
+    for item in evtx.PyEvtxParser(str(source)).records_json():
+        assert item is not None
+        dumped.append(str(item["data"]).replace("\n", ""))
+        if len(dumped) == 50:
+            break
     records, report = parse_text(tmp_path, "\n".join(dumped[:50]) + "\n", "sysmon.jsonl")
     direct = list(EvtxParser().parse(DirectoryTree(source.parent),
                                      Artifact(ArtifactKind.EVTX, source.name, source.stat().st_size),
