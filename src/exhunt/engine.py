@@ -10,10 +10,11 @@ from typing import Any
 
 from exhunt.content.bundle import ContentBundle
 from exhunt.correlate.coverage import summarise_coverage
-from exhunt.correlate.exposure import BuildObservation, build_observations, host_exposure
+from exhunt.correlate.exposure import build_observations, exsetup_observations, grade_by_exposure, host_exposure
 from exhunt.correlate.verdict import conclude
 from exhunt.detectors.base import Detector, HostContext, Interest
 from exhunt.detectors.registry import create_detectors
+from exhunt.exposure import BuildObservation
 from exhunt.model.coverage import HostCoverage, InputWarning, SourceCoverage, SourceStatus
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.finding import Finding
@@ -119,10 +120,11 @@ def assess_host(tree: HostTree, content: ContentBundle, options: dict[str, Any] 
 
     for source in coverage.sources.values():
         source.status = _status(source)
+    observations.extend(exsetup_observations(tree, layout.artifacts, layout.exchange_root, coverage))
     exposure = host_exposure(observations, options.get("build"))
+    findings = grade_by_exposure(findings, observations)
     summarise_coverage(ctx, layout.exchange_root)
-    result = conclude(tree.name, tree.origin, findings, coverage, exposure)
-    return result
+    return conclude(tree.name, tree.origin, findings, coverage, exposure)
 
 
 def count_kinds(artifacts: list[Artifact]) -> dict[ArtifactKind, int]:

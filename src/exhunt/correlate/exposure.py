@@ -1,53 +1,81 @@
-"""Bridge from what the parsers saw (the Exchange ``#Version:`` headers) to the exposure assessment."""
+"""Bridge from what the parsers and the file listing saw to the exposure assessment, and back to findings.
+
+Build observations come from every Exchange log's ``#Version:`` header (one per file, so the history shows
+when the server was patched) and from ``bin/ExSetup.exe``'s version resource. A finding of exploitation on a
+server already patched for that CVE at that time is graded an attempt; on an exposed server it stays.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
+from exhunt.exposure import (
+    BuildObservation,
+    assess_exposure,
+    exsetup_observation,
+    find_exsetup,
+    observations_from_directives,
+    patched_at,
+)
+from exhunt.model.coverage import HostCoverage, InputWarning
 from exhunt.model.evidence import Artifact, ArtifactKind
+from exhunt.model.finding import Finding, Outcome, Severity
 from exhunt.parsers.base import ParseReport
+from exhunt.sources.base import HostTree
 
 EXCHANGE_LOG_KINDS = frozenset({
     ArtifactKind.HTTPPROXY, ArtifactKind.ECP_SERVER, ArtifactKind.ECP_ACTIVITY, ArtifactKind.RPS_HTTP,
-    ArtifactKind.RPS_CMDLET,
+    ArtifactKind.RPS_CMDLET, ArtifactKind.OABGENERATOR,
 })
-
-
-@dataclass(frozen=True, slots=True)
-class BuildObservation:
-    """The server's build as an Exchange log header states it, and when."""
-
-    timestamp: str  # ISO 8601 UTC: the file's first record, or its #Date header
-    build: str  # as written, e.g. 15.02.0792.003
-    path: str
-    line: int
 
 
 def build_observations(artifact: Artifact, report: ParseReport) -> list[BuildObservation]:
     if artifact.kind not in EXCHANGE_LOG_KINDS:
         return []
+    return observations_from_directives(artifact.path, report.directives, report.first_time)
+
+
+def exsetup_observations(tree: HostTree, artifacts: list[Artifact], exchange_root: str | None,
+                         coverage: HostCoverage) -> list[BuildObservation]:
+    by_path = {a.path: a for a in artifacts}
     found: list[BuildObservation] = []
-    date = report.first_time
-    for line, name, value in report.directives:
-        if name.lower() == "date" and value:
-            date = value.strip()
-        elif name.lower() == "version" and value.strip() and (date or report.first_time):
-            found.append(BuildObservation(date or report.first_time or "", value.strip(), artifact.path, line))
+    for path in find_exsetup(list(by_path), exchange_root)[:1]:
+        observation, reason = exsetup_observation(tree, path, by_path[path].mtime)
+        if observation is None:
+            coverage.warn(InputWarning(path=path, message=reason, code="no-version"))
+        else:
+            found.append(observation)
     return found
 
 
 def host_exposure(observations: list[BuildObservation], user_build: str | None) -> dict[str, Any]:
-    """Exposure of the host: build history, product/CU/SU, open CVEs and exposure windows."""
+    """Product, CU, SU, open CVEs and exposure windows; empty when no build is known."""
     if not observations and not user_build:
         return {}
-    history: dict[str, BuildObservation] = {}
-    for obs in sorted(observations, key=lambda o: (o.timestamp, o.path, o.line)):
-        history.setdefault(obs.build, obs)
-    return {
-        "user_build": user_build,
-        "build_history": [
-            {"build": o.build, "first_seen": o.timestamp, "path": o.path, "line": o.line}
-            for o in sorted(history.values(), key=lambda o: o.timestamp)
-        ],
-    }
+    return assess_exposure(observations, user_build=user_build)
+
+
+def grade_by_exposure(findings: Sequence[Finding], history: Sequence[BuildObservation]) -> list[Finding]:
+    """A success against a CVE the server was already patched for at that time is only an attempt."""
+    if not history:
+        return list(findings)
+    graded: list[Finding] = []
+    for finding in findings:
+        if finding.outcome is not Outcome.SUCCEEDED or not finding.cves or not finding.first_seen:
+            graded.append(finding)
+            continue
+        states = [patched_at(history, cve, finding.first_seen) for cve in finding.cves]
+        if states and all(state is True for state in states):
+            graded.append(dataclasses.replace(
+                finding, outcome=Outcome.ATTEMPTED, severity=min(finding.severity, Severity.MEDIUM),
+                description=(finding.description + " " if finding.description else "")
+                + f"The server's build was already patched for {', '.join(finding.cves)} at that time: "
+                  "graded as an attempt.",
+                attributes=(*finding.attributes, ("exposure", "patched"))))
+        elif any(state is False for state in states):
+            graded.append(dataclasses.replace(finding, attributes=(*finding.attributes, ("exposure", "exposed"))))
+        else:
+            graded.append(finding)
+    return graded

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.markup import escape
@@ -66,15 +66,30 @@ def _coverage(console: Console, result: HostResult) -> None:
         console.print(f"  [dim]… {len(result.coverage.warnings) - 10} more warnings (see --format jsonl)[/]")
 
 
+def _exposure(console: Console, exposure: dict[str, Any]) -> None:
+    if not exposure:
+        console.print("Exposure: [yellow]build unknown[/] (no Exchange #Version header, no ExSetup.exe; "
+                      "--build tells it)")
+        return
+    label = exposure.get("label") or "unknown build"
+    opened = exposure.get("open_cves") or []
+    console.print(f"Exposure: [bold]{escape(str(label))}[/] ({escape(str(exposure.get('build')))}, from "
+                  f"{escape(str(exposure.get('build_source')))}); {len(opened)} CVE(s) open at the latest build")
+    for step in exposure.get("history") or []:
+        console.print(f"  build {escape(str(step.get('build')))} {escape(str(step.get('label') or ''))}: "
+                      f"seen {escape(str(step.get('first_seen')))} .. {escape(str(step.get('last_seen')))}")
+    for family in exposure.get("families") or []:
+        if family.get("windows") or family.get("exposed_now"):
+            console.print(f"  [yellow]•[/] {escape(str(family.get('summary')))}")
+
+
 def render(results: list[HostResult], console: Console) -> None:
     for result in results:
         console.rule(f"[bold]{escape(result.host)}[/]  [dim]{escape(result.evidence)}[/]")
         console.print(f"Verdict: [{VERDICT_STYLE[result.verdict]}] {result.verdict.value.upper()} [/]")
         for reason in result.verdict_reasons:
             console.print(f"  {escape(reason)}")
-        exposure = result.exposure
-        if exposure.get("summary"):
-            console.print(f"Exposure: {escape(str(exposure['summary']))}")
+        _exposure(console, result.exposure)
         if result.timeline:
             console.print("[bold]Attack chain[/]")
             for entry in result.timeline:
