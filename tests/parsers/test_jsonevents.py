@@ -182,7 +182,7 @@ def test_flat_helk_style_and_array_one_per_line(tmp_path: Path) -> None:  # synt
     assert fields["TimeCreated"] == "2021-03-14T01:40:15.123000Z" and records[0].line == 2
 
 
-def test_powershell_convertto_json_is_read_whole(tmp_path: Path) -> None:  # synthetic
+def test_powershell_convertto_json_pretty_array_streams(tmp_path: Path) -> None:  # synthetic
     events = [{"Id": 1, "ProviderName": "MSExchange CmdletLogs", "LogName": "MSExchange Management",
                "MachineName": "EX01", "RecordId": 3229, "LevelDisplayName": "Information", "Level": 4,
                "TimeCreated": "/Date(1615685999123)/",
@@ -191,12 +191,32 @@ def test_powershell_convertto_json_is_read_whole(tmp_path: Path) -> None:  # syn
                "Message": None}]
     text = json.dumps(events, indent=4)
     records, report = parse_text(tmp_path, "\ufeff" + text)
-    assert report.records == 1
-    assert [w.code for w in report.warnings] == ["read-whole"]
+    assert report.records == 1 and not report.warnings
+    assert records[0].line == 2 and records[0].offset == len("\ufeff[\n".encode())
     fields = records[0].fields
     assert fields["EventID"] == 1 and fields["Channel"] == "MSExchange Management"
     assert fields["Data"].startswith("Set-OabVirtualDirectory -ExternalUrl") and "<script>" in fields["Message"]
     assert fields["TimeCreated"] == "2021-03-14T01:39:59.123000Z"
+
+
+def test_concatenated_pretty_objects_stream(tmp_path: Path) -> None:  # synthetic: evtx_dump's default output
+    event = {"Event": {"System": {"Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}}, "EventID": 11,
+                                  "Channel": "Microsoft-Windows-Sysmon/Operational",
+                                  "TimeCreated": {"#attributes": {"SystemTime": "2025-10-24T23:43:34.136421Z"}}},
+                       "EventData": {"Image": "C:\\Windows\\explorer.exe", "TargetFilename": "C:\\x\\{a}.txt"}}}
+    text = json.dumps(event, indent=2) + "\n" + json.dumps(event, indent=2) + "\n" + json.dumps(event, indent=2)[:-40]
+    records, report = parse_text(tmp_path, text)
+    assert report.records == 2
+    assert records[1].line == len(json.dumps(event, indent=2).splitlines()) + 1
+    assert records[0].fields["TargetFilename"] == "C:\\x\\{a}.txt" and records[0].fields["EventID"] == 11
+    assert [w.code for w in report.warnings] == ["truncated"]
+
+
+def test_one_line_array_is_read_whole(tmp_path: Path) -> None:  # synthetic
+    text = json.dumps([{"EventID": 4720, "Channel": "Security"}, {"EventID": 4624, "Channel": "Security"}])
+    records, report = parse_text(tmp_path, text)
+    assert report.records == 2 and [w.code for w in report.warnings] == ["read-whole"]
+    assert records[1].record == 2
 
 
 def test_utf16_export_is_read(tmp_path: Path) -> None:  # synthetic: PowerShell 5 Out-File writes UTF-16
@@ -231,3 +251,30 @@ def test_many_foreign_objects_stop_early(tmp_path: Path) -> None:
     text = lines(*({"id": i, "kind": "package"} for i in range(500)))
     records, report = parse_text(tmp_path, text)
     assert records == [] and report.not_understood and report.bytes_read < len(text)
+
+
+REGRESSION = SHARED / "sigmahq-regression"
+
+
+@pytest.mark.skipif(not REGRESSION.is_dir(), reason=f"shared SigmaHQ regression data absent: {REGRESSION}")
+def test_sigmahq_regression_json_matches_its_evtx() -> None:
+    """Each regression folder holds one event as .evtx and as evtx_dump's pretty JSON: same events."""
+    folders = sorted(info.parent for info in REGRESSION.rglob("info.yml"))
+    compared = 0
+    for folder in folders:
+        for dumped in sorted(folder.glob("*.json")):
+            original = dumped.with_suffix(".evtx")
+            if not original.is_file():
+                continue
+            tree = DirectoryTree(folder)
+            records, report = parse_tree(tree, dumped.name)
+            direct = list(EvtxParser().parse(tree, Artifact(ArtifactKind.EVTX, original.name,
+                                                            original.stat().st_size), ParseReport(original.name)))
+            assert not report.warnings and not report.not_understood, dumped
+            assert len(records) == len(direct) >= 1, dumped
+            for ours, theirs in zip(records, direct, strict=True):
+                assert ours.fields.keys() == theirs.fields.keys(), dumped
+                assert (ours.fields["EventID"], ours.fields["TimeCreated"]) == (
+                    theirs.fields["EventID"], theirs.fields["TimeCreated"]), dumped
+            compared += 1
+    assert compared >= 50

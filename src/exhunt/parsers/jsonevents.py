@@ -84,10 +84,16 @@ class JsonEventsParser(Parser):
 
     def _lines(self, handle: IO[bytes], artifact: Artifact, report: ParseReport,
                probe: _Probe) -> Iterator[Record | None]:
-        """Records of a file read line by line; yields None when it must be read whole instead."""
+        """Records of a file read line by line; yields None when it must be read whole instead.
+
+        An object opened by a line holding only ``{`` (pretty-printed: ``evtx_dump``'s default output,
+        ``ConvertTo-Json``, ``json.dumps(indent=...)``) is gathered until the ``}`` line at its own
+        indentation, so concatenated or arrayed pretty objects stream too.
+        """
         offset = 0
         number = 0
         started = False
+        pending: _Pending | None = None
         while True:
             line = handle.readline(MAX_LINE + 1)
             if not line:
@@ -102,8 +108,24 @@ class JsonEventsParser(Parser):
                     offset += len(rest)
                 offset += len(rest)
                 report.bytes_read = offset
+                pending = None
                 continue
             report.bytes_read = offset
+            if pending is not None:
+                obj = pending.add(line)
+                if obj is _INCOMPLETE:
+                    if pending.size > MAX_LINE:
+                        report.warn(f"object longer than {MAX_LINE} bytes skipped", code="too-long",
+                                    line=pending.line, offset=pending.offset)
+                        pending = None
+                    continue
+                record = _record(obj, artifact, report, probe, pending.line, pending.offset, orjson.dumps(obj))
+                pending = None
+                if record is not None:
+                    yield record
+                if probe.given_up:
+                    return
+                continue
             body = line.strip()
             if not started:
                 if number == 1 and body.startswith(_BOMS_UTF16):
@@ -118,14 +140,17 @@ class JsonEventsParser(Parser):
                     report.warn("not JSON: the file does not start with an object or an array",
                                 code="not-understood", line=number, offset=start)
                     return
-            body = _element(body)
-            if not body:
+            element = _element(body)
+            if not element:
+                continue
+            if element == b"{":
+                pending = _Pending(line, number, start)
                 continue
             try:
-                obj = orjson.loads(body)
+                obj = orjson.loads(element)
             except orjson.JSONDecodeError as exc:
-                if probe.understood == 0 and probe.failed == 0 and not body.endswith(b"}"):
-                    yield None  # first object spans lines (pretty-printed): read the file whole
+                if probe.understood == 0 and probe.failed == 0 and (body[:1] == b"[" or not body.endswith(b"}")):
+                    yield None  # an array on one line, or an unusual layout: read the file whole
                     return
                 probe.failed += 1
                 report.warn(f"invalid JSON skipped: {exc}", code="bad-json", line=number, offset=start)
@@ -137,6 +162,10 @@ class JsonEventsParser(Parser):
                 yield record
             if probe.given_up:
                 return
+        if pending is not None:
+            probe.failed += 1
+            report.warn("object not closed at the end of the file", code="truncated", line=pending.line,
+                        offset=pending.offset)
 
     def _whole(self, tree: HostTree, artifact: Artifact, report: ParseReport,
                probe: _Probe) -> Iterator[Record]:
@@ -169,6 +198,33 @@ class JsonEventsParser(Parser):
                 yield record
             if probe.given_up:
                 return
+
+
+_INCOMPLETE: Any = object()
+
+
+class _Pending:
+    """A pretty-printed object being gathered line by line."""
+
+    def __init__(self, first: bytes, line: int, offset: int) -> None:
+        self.line, self.offset = line, offset
+        stripped = first.lstrip(b" \t[")
+        self.indent = len(first) - len(first.lstrip(b" \t"))
+        self.parts = [stripped]
+        self.size = len(first)
+
+    def add(self, line: bytes) -> Any:
+        """The object once ``line`` closes it, else ``_INCOMPLETE``."""
+        self.parts.append(line)
+        self.size += len(line)
+        content = line.lstrip(b" \t")
+        if content[:1] != b"}" or len(line) - len(content) > self.indent:
+            return _INCOMPLETE
+        text = b"".join(self.parts).rstrip().removesuffix(b"]").rstrip().removesuffix(b",")
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return _INCOMPLETE
 
 
 def _element(body: bytes) -> bytes:
