@@ -54,6 +54,7 @@ class YaraDetector(Detector):
         self._seen: set[str] = set()
         self._found: dict[str, FileHit] = {}  # path -> hits
         self._by_name: dict[str, list[FileHit]] = {}  # lowercase file name -> hits
+        self._windowed = 0  # files larger than one window, scanned in overlapping windows
 
     # -- sweep -------------------------------------------------------------------------------
     def start(self, ctx: HostContext) -> None:
@@ -87,6 +88,7 @@ class YaraDetector(Detector):
         for (artifact, location, _), result in zip(chosen, self._scan_all(chosen, ctx), strict=True):
             cover.files += 1
             cover.bytes += artifact.size
+            self._windowed += result.windows > 1
             if result.code:
                 self._warn(ctx, artifact.path, result.error, result.code)
                 cover.files_failed += 1
@@ -166,6 +168,11 @@ class YaraDetector(Detector):
     # -- findings -------------------------------------------------------------------------------
     def finish(self, ctx: HostContext) -> list[Finding]:
         shipped = self.compiled.shipped_namespaces if self.compiled else frozenset()
+        if self._windowed:
+            ctx.coverage.notes.append(
+                f"YARA: {self._windowed} file(s) larger than {self.window} bytes were scanned whole in overlapping "
+                "windows (memory stays bounded); a rule whose strings lie further apart than one window, or that "
+                "tests filesize, is judged window by window for those files.")
         findings = []
         for path in sorted(self._found):
             found = self._found[path]

@@ -12,16 +12,19 @@ rule EXH_Tunnel_Socket_Page
         severity = "high"
         confidence = "high"
     strings:
-        $sock1 = /new\s{1,4}Socket\s{0,4}\(/ nocase
+        $sock1 = "new Socket(" nocase
         $sock2 = "System.Net.Sockets" nocase
         $hdr_cmd = "X-CMD" ascii
         $hdr_status = "X-STATUS" ascii
         $hdr_target = "X-TARGET" ascii
         $hdr_port = "X-PORT" ascii
         $hdr_error = "X-ERROR" ascii
-        $sess_sock = /Session\s{0,4}\[\s{0,4}["'][A-Za-z_]{0,16}sock[A-Za-z_]{0,16}["']\s{0,4}\]\s{0,4}=/ nocase
-        $req_port = /Request(\.QueryString|\.Form|\.Item)?\s{0,4}\[\s{0,4}["']port["']/ nocase
-        $req_host = /Request(\.QueryString|\.Form|\.Item)?\s{0,4}\[\s{0,4}["'](ip|host|target|addr)["']/ nocase
+        $sess_sock1 = "Session[\"socket\"]" nocase
+        $sess_sock2 = "Session[\"sock\"]" nocase
+        $req_port = "[\"port\"]" nocase
+        $req_host1 = "[\"ip\"]" nocase
+        $req_host2 = "[\"host\"]" nocase
+        $req_host3 = "[\"target\"]" nocase
     condition:
-        any of ($sock*) and (3 of ($hdr_*) or ($sess_sock and $req_port and $req_host))
+        any of ($sock*) and (3 of ($hdr_*) or (any of ($sess_sock*) and $req_port and any of ($req_host*)))
 }

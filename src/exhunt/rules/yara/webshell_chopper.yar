@@ -20,7 +20,7 @@ rule EXH_Webshell_Chopper_Eval
         $js_eval = /eval\s{0,8}\(\s{0,8}Request(\.Item|\.Form|\.QueryString)?\s{0,8}[\[\(]/ nocase
         $vb_exec = /Execute(Global)?\s{0,8}\(?\s{0,8}Request(\.Item|\.Form|\.QueryString)?\s{0,8}\(/ nocase
         $vb_eval = /Eval\s{0,8}\(\s{0,8}Request\s{0,8}\(/ nocase
-        $unsafe = /Request(\.Item|\.Form)?\s{0,8}\[[^\]\r\n]{1,64}\]\s{0,8},\s{0,8}["']unsafe["']/ nocase
+        $unsafe = /\]\s{0,8}\)?\s{0,8},\s{0,8}["']unsafe["']/ nocase
     condition:
         any of them
 }
@@ -42,8 +42,10 @@ rule EXH_Webshell_Chopper_Obfuscated
         $charcode = /eval\s{0,8}\(\s{0,8}String\.fromCharCode\s{0,8}\(/ nocase
         $vb_chrw = /Execute\s{0,8}\(?\s{0,8}ChrW?\s{0,8}\(\s{0,8}[0-9]{2,3}\s{0,8}\)\s{0,8}&\s{0,8}ChrW?\s{0,8}\(/ nocase
         $b64_eval = /eval\s{0,8}\(\s{0,8}(System\.)?Text\.Encoding\.[A-Za-z0-9]{2,16}\.GetString\s{0,8}\(\s{0,8}(System\.)?Convert\.FromBase64String\s{0,8}\(\s{0,8}Request/ nocase
-        $page = "<%" ascii
-        $runat = /runat\s{0,4}=\s{0,4}["']?server/ nocase
+        $page = "<%@" ascii
+        $runat1 = "runat=\"server\"" nocase
+        $runat2 = "runat=server" nocase
+        $runat3 = "runat='server'" nocase
     condition:
-        ($page or $runat) and ($split_unsafe or $split_key or $charcode or $vb_chrw or $b64_eval)
+        $vb_chrw or (($page or any of ($runat*)) and ($split_unsafe or $split_key or $charcode or $b64_eval))
 }

@@ -21,10 +21,15 @@ rule EXH_Webshell_Assembly_Loader
         $dec_aes2 = "TransformFinalBlock" nocase
         $in_body1 = "Request.BinaryRead" nocase
         $in_body2 = "Request.InputStream" nocase
-        $in_item = /Request(\.Form|\.Item|\.Params)?\s{0,4}\[/ nocase
+        $in_item1 = "Request[" nocase
+        $in_item2 = "Request.Form[" nocase
+        $in_item3 = "Request.Item[" nocase
+        $in_item4 = "Request.Params[" nocase
         $page = "<%@" ascii
-        $runat = /runat\s{0,4}=\s{0,4}["']?server/ nocase
+        $runat1 = "runat=\"server\"" nocase
+        $runat2 = "runat=server" nocase
+        $runat3 = "runat='server'" nocase
     condition:
-        ($page or $runat) and any of ($load*) and any of ($in_*) and
+        ($page or any of ($runat*)) and any of ($load*) and any of ($in_*) and
         (any of ($dec_aes*) or ($dec_b64 and $instance))
 }

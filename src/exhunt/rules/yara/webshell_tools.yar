@@ -14,15 +14,24 @@ rule EXH_Webshell_Command_Runner
         confidence = "high"
     strings:
         $start1 = "ProcessStartInfo" nocase
-        $start2 = /Process\s{0,4}\.\s{0,4}Start\s{0,4}\(/ nocase
+        $start2 = "Process.Start(" nocase
         $shell1 = "cmd.exe" nocase
-        $shell2 = /["']cmd["']/ nocase
+        $shell2 = "\"cmd\"" nocase
         $shell3 = "powershell" nocase
-        $req = /Request(\.Form|\.QueryString|\.Item|\.Params)?\s{0,4}[\[\(]\s{0,4}["']/ nocase
+        $req1 = "Request[" nocase
+        $req2 = "Request.Form[" nocase
+        $req3 = "Request.QueryString[" nocase
+        $req4 = "Request.Item[" nocase
+        $req5 = "Request.Params[" nocase
+        $req6 = "Request(\"" nocase
+        $req7 = "Request.Form(\"" nocase
+        $req8 = "Request.QueryString(\"" nocase
         $page = "<%@" ascii
-        $runat = /runat\s{0,4}=\s{0,4}["']?server/ nocase
+        $runat1 = "runat=\"server\"" nocase
+        $runat2 = "runat=server" nocase
+        $runat3 = "runat='server'" nocase
     condition:
-        ($page or $runat) and any of ($start*) and any of ($shell*) and $req
+        ($page or any of ($runat*)) and any of ($start*) and any of ($shell*) and any of ($req*)
 }
 
 rule EXH_Webshell_File_Manager
@@ -39,14 +48,23 @@ rule EXH_Webshell_File_Manager
     strings:
         $fm_drives = "GetLogicalDrives" nocase
         $fm_dirs = "GetDirectories" nocase
-        $fm_del1 = /File\s{0,4}\.\s{0,4}Delete\s{0,4}\(/ nocase
-        $fm_del2 = /Directory\s{0,4}\.\s{0,4}Delete\s{0,4}\(/ nocase
+        $fm_del1 = "File.Delete(" nocase
+        $fm_del2 = "Directory.Delete(" nocase
         $fm_time1 = "SetCreationTime" nocase
         $fm_time2 = "SetLastWriteTime" nocase
         $fm_attr = "SetAttributes" nocase
-        $req = /Request(\.Form|\.QueryString|\.Item|\.Params)?\s{0,4}[\[\(]/ nocase
+        $req1 = "Request[" nocase
+        $req2 = "Request.Form[" nocase
+        $req3 = "Request.QueryString[" nocase
+        $req4 = "Request.Item[" nocase
+        $req5 = "Request.Params[" nocase
+        $req6 = "Request(\"" nocase
+        $req7 = "Request.Form(\"" nocase
+        $req8 = "Request.QueryString(\"" nocase
         $page = "<%@" ascii
-        $runat = /runat\s{0,4}=\s{0,4}["']?server/ nocase
+        $runat1 = "runat=\"server\"" nocase
+        $runat2 = "runat=server" nocase
+        $runat3 = "runat='server'" nocase
     condition:
-        ($page or $runat) and $req and 4 of ($fm_*)
+        ($page or any of ($runat*)) and any of ($req*) and 4 of ($fm_*)
 }

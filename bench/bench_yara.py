@@ -1,0 +1,131 @@
+"""Sweep a tree with exhunt's YARA-X detector and with the `yara` command-line tool; print the ratio.
+
+    python bench/gen_tree.py /tmp/exhunt-bench --files 50000 --size-gb 2
+    python bench/bench_yara.py /tmp/exhunt-bench [--workers 2]
+
+Both tools scan the same files (the ones exhunt's sweep selects; `yara --scan-list` gets that list) with
+the same shipped rules (they are kept compatible with classic YARA; externals are given to both), on the
+same number of cores, after one untimed pass that brings the files into the page cache. exhunt's time
+is end to end: listing the tree, choosing the files (reading heads), scanning in a process pool with one
+scanner per worker, hashing the files that matched. Peak RSS is the largest single process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from exhunt.content.bundle import RULES_DIR, ContentBundle, ContentSpec
+from exhunt.detectors.base import HostContext
+from exhunt.detectors.yara import family
+from exhunt.detectors.yara.compiler import EXTERNALS
+from exhunt.detectors.yara.detector import YaraDetector
+from exhunt.detectors.yara.sweep import select
+from exhunt.model.coverage import HostCoverage
+from exhunt.model.evidence import Artifact, ArtifactKind
+from exhunt.sources.directory import DirectoryTree
+
+
+def rss_mb(kb: int) -> float:
+    return kb / 1024
+
+
+def run_exhunt(tree_dir: Path, workers: int) -> dict[str, float]:
+    start = time.perf_counter()
+    bundle = ContentBundle(ContentSpec())
+    family.load(bundle)
+    compiled_at = time.perf_counter()
+    tree = DirectoryTree(tree_dir, name="bench")
+    artifacts = [Artifact(ArtifactKind.FILE, e.path, e.size, e.mtime) for e in tree.walk()]
+    ctx = HostContext("bench", tree, artifacts, HostCoverage(), options={"yara_workers": workers})
+    detector = family.create(bundle, ctx.options)
+    assert isinstance(detector, YaraDetector)
+    detector.start(ctx)
+    findings = detector.finish(ctx)
+    end = time.perf_counter()
+    cover = ctx.coverage.sources["yara_sweep"]
+    return {"seconds": end - start, "compile_seconds": compiled_at - start, "files": cover.files,
+            "bytes": cover.bytes, "matches": len(findings), "warnings": len(ctx.coverage.warnings),
+            "rss_main_mb": rss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
+            "rss_workers_mb": rss_mb(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)}
+
+
+def selected_files(tree_dir: Path) -> tuple[list[str], int]:
+    tree = DirectoryTree(tree_dir, name="bench")
+    chosen, size = [], 0
+    for entry in tree.walk():
+        if select(entry.path, tree)[0]:
+            chosen.append(str(tree_dir / entry.path))
+            size += entry.size
+    return chosen, size
+
+
+def warm(paths: list[str]) -> float:
+    start = time.perf_counter()
+    for path in paths:
+        with open(path, "rb") as handle:
+            while handle.read(1 << 22):
+                pass
+    return time.perf_counter() - start
+
+
+def run_yara(paths: list[str], workers: int) -> dict[str, float]:
+    rule_files = sorted(str(p) for p in (RULES_DIR / "yara").glob("*.yar"))
+    with tempfile.NamedTemporaryFile("w", suffix=".lst", delete=False) as listing:
+        listing.write("\n".join(paths) + "\n")
+    defines = [a for name in EXTERNALS for a in ("-d", f"{name}=")]
+    command = ["yara", "-w", "-p", str(workers), *defines, "--scan-list", *rule_files, listing.name]
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)  # reap it ourselves: its own rusage (peak RSS)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        end = time.perf_counter()
+        errors.seek(0)
+        err = errors.read()
+    os.unlink(listing.name)
+    if proc.returncode != 0 or err.strip():
+        print(f"yara said: {err.decode(errors='replace')[:500]}", file=sys.stderr)
+    matches = len({tuple(line.split(b" ", 1)) for line in out.splitlines() if b" " in line})
+    maxrss = usage.ru_maxrss
+    return {"seconds": end - start, "matches": matches, "rss_mb": rss_mb(maxrss), "status": proc.returncode}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("tree", type=Path)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    if shutil.which("yara") is None:
+        parser.error("the yara command-line tool is not installed (Debian package 'yara')")
+    paths, size = selected_files(args.tree)
+    mib = size / (1 << 20)
+    print(f"tree {args.tree}: {len(paths)} files selected by the sweep, {mib:.0f} MiB")
+    print(f"warm-up read (page cache): {warm(paths):.1f} s")
+    ex = run_exhunt(args.tree, args.workers)
+    ya = run_yara(paths, args.workers)
+    for name, seconds in (("exhunt (yara-x)", ex["seconds"]), ("yara " + yara_version(), ya["seconds"])):
+        print(f"{name:<22} {seconds:7.2f} s  {len(paths) / seconds:9.0f} files/s  {mib / seconds:8.1f} MiB/s")
+    print(f"exhunt: compile {ex['compile_seconds']:.2f} s, {ex['files']} files scanned, {ex['matches']} findings, "
+          f"{ex['warnings']} warnings, peak RSS main {ex['rss_main_mb']:.0f} MiB / "
+          f"worker {ex['rss_workers_mb']:.0f} MiB")
+    print(f"yara:   {ya['matches']} (rule, file) matches, peak RSS {ya['rss_mb']:.0f} MiB")
+    print(f"throughput ratio exhunt/yara: {ya['seconds'] / ex['seconds']:.2f} (target >= 0.80)")
+    return 0
+
+
+def yara_version() -> str:
+    return subprocess.run(["yara", "--version"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
