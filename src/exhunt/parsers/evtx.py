@@ -76,6 +76,12 @@ class EvtxParser(Parser):
             report.failed = True
             report.warn(f"EVTX header cannot be read: {exc}", code="damaged")
             return
+        except BaseException as exc:
+            if not _is_panic(exc):
+                raise
+            report.failed = True
+            report.warn(f"the EVTX reader failed on the header: {exc}", code="damaged")
+            return
         default_channel = artifact.attr("channel")
         path = artifact.path
         last_id: int | None = None
@@ -93,6 +99,12 @@ class EvtxParser(Parser):
                     report.warn(f"gave up after {errors} consecutive errors", code="damaged")
                     break
                 continue
+            except BaseException as exc:
+                if not _is_panic(exc):
+                    raise
+                where = f"after record {last_id}" if last_id is not None else "before the first record"
+                report.warn(f"the EVTX reader failed {where}, rest of the file not read: {exc}", code="damaged")
+                break
             errors = 0
             if not isinstance(item, dict):
                 continue
@@ -124,6 +136,11 @@ def _record(item: dict[str, Any], path: str, default_channel: str, report: Parse
     return Record(kind=ArtifactKind.EVTX, path=path, fields=fields, raw=data,
                   record=record_id if isinstance(record_id, int) else fields.get("EventRecordID"),
                   timestamp=stamp, attrs={"channel": channel} if channel else {})
+
+
+def _is_panic(exc: BaseException) -> bool:
+    """A Rust panic surfaces as pyo3's ``PanicException`` (a ``BaseException``): a damaged file, not a stop."""
+    return type(exc).__name__ == "PanicException"
 
 
 def _seekable(tree: HostTree, artifact: Artifact, report: ParseReport) -> IO[bytes] | None:
