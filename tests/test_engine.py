@@ -88,7 +88,7 @@ def test_hit_becomes_compromised_verdict_with_evidence(tmp_path: Path, stubbed: 
     assert finding.evidence[0].line == 2
     assert finding.evidence[0].sha256 and len(finding.evidence[0].sha256) == 64
     cov = result.coverage.sources["httpproxy"]
-    assert (cov.files, cov.records, cov.first_time) == (1, 2, "2021-03-03T01:00:00Z")
+    assert (cov.files, cov.records, cov.first_time) == (1, 2, "2021-03-03T01:00:00.000Z")
 
 
 def test_clean_logs_no_sign_but_missing_sources_are_noted(tmp_path: Path, stubbed: None) -> None:
