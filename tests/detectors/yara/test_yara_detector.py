@@ -143,6 +143,16 @@ def test_size_limit_is_visible(evidence: Path) -> None:
     assert [w.path for w in skipped] == [f"{AUTH}/logon.aspx"]
     assert "yara_max_bytes=100" in skipped[0].message
     assert len(findings) == 4
+    cover = ctx.coverage.sources["yara_sweep"]
+    assert (cover.files, cover.files_failed, cover.status.value) == (5, 1, "partial")
+
+
+def test_nothing_to_sweep_adds_no_coverage_gap(tmp_path: Path) -> None:
+    write(tmp_path, "C/inetpub/logs/LogFiles/W3SVC1/u_ex210303.log", b"#Software: Microsoft IIS\n")
+    write(tmp_path, "C/Windows/System32/notepad.exe", b"MZ\x90\x00")
+    detector, ctx, _ = host(tmp_path)
+    assert run(detector, ctx) == []
+    assert "yara_sweep" not in ctx.coverage.sources and ctx.coverage.warnings == []
 
 
 def test_parallel_workers_same_result(evidence: Path) -> None:

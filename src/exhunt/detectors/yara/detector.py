@@ -67,24 +67,29 @@ class YaraDetector(Detector):
     def _sweep(self, artifacts: list[Artifact], ctx: HostContext) -> None:
         if self.compiled is None:
             return
-        cover = ctx.coverage.source(COVERAGE_SOURCE)
         chosen: list[tuple[Artifact, str, FileFacts]] = []
+        failed = 0
         for artifact in artifacts:
             self._seen.add(artifact.path)
             try:
                 selected, location, head = select(artifact.path, ctx.tree)
             except OSError as exc:
                 self._warn(ctx, artifact.path, f"cannot read: {exc}", "unreadable")
-                cover.files_failed += 1
+                failed += 1
                 continue
             if not selected:
                 continue
             if self.max_bytes and artifact.size > self.max_bytes:
                 self._warn(ctx, artifact.path, f"not scanned by YARA: {artifact.size} bytes is over "
                            f"yara_max_bytes={self.max_bytes}", "skipped-size")
-                cover.files_failed += 1
+                failed += 1
                 continue
             chosen.append((artifact, location, facts_for(artifact.path, head)))
+        if not chosen and not failed:
+            return  # nothing to sweep on this host: no coverage line (absence is not a gap of this engine)
+        cover = ctx.coverage.source(COVERAGE_SOURCE)  # files: every file chosen, read or not
+        cover.files += failed
+        cover.files_failed += failed
         for (artifact, location, _), result in zip(chosen, self._scan_all(chosen, ctx), strict=True):
             cover.files += 1
             cover.bytes += artifact.size
@@ -94,8 +99,7 @@ class YaraDetector(Detector):
                 cover.files_failed += 1
             if result.hits:
                 self._record(artifact, location, result.hits, ctx)
-        if cover.files or cover.files_failed:
-            cover.status = SourceStatus.PARTIAL if cover.files_failed else SourceStatus.READ
+        cover.status = SourceStatus.PARTIAL if cover.files_failed else SourceStatus.READ
 
     def _scan_all(self, chosen: list[tuple[Artifact, str, FileFacts]], ctx: HostContext) -> list[ScanResult]:
         assert self.compiled is not None
