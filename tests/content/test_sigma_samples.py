@@ -1,6 +1,6 @@
 """exhunt's own Sigma rules (``rules/sigma``): each loads, each positive sample fires, each negative stays
-quiet, through the project's evaluator (routing by channel/event id, literal prefilter, matcher) exactly
-as the detector runs them. Then the rules meet real public data: the OTRF ProxyLogon and comsvcs
+quiet, through the project's Sigma detector (routing by channel/event id, literal prefilter, matcher,
+findings) exactly as a scan runs it. Then the rules meet real public data: the OTRF ProxyLogon and comsvcs
 datasets must trigger them, the benign EVTX samples must not trigger any rule rated high or critical.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +16,18 @@ import pytest
 import yaml
 
 from exhunt.content.bundle import RULES_DIR
+from exhunt.detectors.base import HostContext
+from exhunt.detectors.sigma.detector import SigmaDetector
 from exhunt.detectors.sigma.family import SigmaContent
 from exhunt.detectors.sigma.loader import CompiledRule
-from exhunt.detectors.sigma.view import EventView
+from exhunt.model.coverage import HostCoverage
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
-from exhunt.model.finding import Severity
+from exhunt.model.finding import Finding, Severity
 from exhunt.parsers.base import ParseReport
 from exhunt.parsers.evtx import EvtxParser
 from exhunt.parsers.jsonevents import JsonEventsParser
+from exhunt.sources.base import HostTree
 from exhunt.sources.directory import DirectoryTree
 from exhunt.sources.ziparchive import ZipTree
 
@@ -38,14 +42,25 @@ def content() -> SigmaContent:
     return SigmaContent([(str(SIGMA_DIR), str(RULES_DIR))])
 
 
+def findings(content: SigmaContent, records: Iterable[Record], tree: HostTree) -> list[Finding]:
+    """What a fresh Sigma detector finds in ``records`` (one host)."""
+    detector = SigmaDetector(content)
+    ctx = HostContext(host="test", tree=tree, artifacts=[], coverage=HostCoverage())
+    for record in records:
+        detector.on_record(record, ctx)
+    return detector.finish(ctx)
+
+
+def hits(found: list[Finding]) -> Counter[str]:
+    """Matched events per rule id."""
+    counts: Counter[str] = Counter()
+    for finding in found:
+        counts[finding.rule_id] += finding.evidence_total
+    return counts
+
+
 def fired(content: SigmaContent, record: Record) -> set[str]:
-    """Rule ids matching one record, the way ``SigmaDetector.on_record`` selects and evaluates them."""
-    bucket = content.index.bucket(record)
-    if bucket is None:
-        return set()
-    view = EventView(record.fields, bucket.derived)
-    return {e.rule.rule_id for e in bucket.candidates(view)
-            if (e.guard is None or e.guard(view)) and e.rule.matcher(view)}
+    return set(hits(findings(content, [record], DirectoryTree(SIGMA_DIR))))
 
 
 def sample_record(fields: dict[str, Any], kind: ArtifactKind) -> Record:
@@ -97,49 +112,57 @@ def test_positive_samples_fire_and_negative_samples_stay_quiet(content: SigmaCon
 
 # --- real data -----------------------------------------------------------------------------------------
 
-def _zip_hits(content: SigmaContent, archive: Path) -> Counter[str]:
+def _zip_findings(content: SigmaContent, archive: Path) -> list[Finding]:
     tree = ZipTree(archive)
-    hits: Counter[str] = Counter()
     try:
         member = tree.member_names()[0]
         report = ParseReport(member)
-        for record in JsonEventsParser().parse(tree, Artifact(ArtifactKind.JSON_EVENTS, member, 0), report):
-            hits.update(fired(content, record))
+        records = JsonEventsParser().parse(tree, Artifact(ArtifactKind.JSON_EVENTS, member, 0), report)
+        found = findings(content, records, tree)
     finally:
         tree.close()
     assert report.records > 0 and not report.warnings
-    return hits
+    return found
 
 
 @pytest.mark.skipif(not (OTRF / "proxylogon_ssrf_rce_poc.zip").is_file(), reason="shared OTRF corpus absent")
 def test_otrf_proxylogon_dataset_triggers_the_post_exploitation_rules(content: SigmaContent) -> None:
-    hits = _zip_hits(content, OTRF / "proxylogon_ssrf_rce_poc.zip")
-    assert hits["EXH-PX-W3WP-SHELL"] == 4  # two `cmd /c whoami` under w3wp, each in Sysmon 1 and Security 4688
-    assert hits["EXH-PX-WEBSHELL-FILE"] == 1  # ohyeah.aspx under FrontEnd\HttpProxy\owa\auth
-    assert hits["EXH-PL-OAB-SCRIPT"] == 1  # the Set-OabVirtualDirectory with the JScript ExternalUrl
-    assert set(hits) == {"EXH-PX-W3WP-SHELL", "EXH-PX-WEBSHELL-FILE", "EXH-PL-OAB-SCRIPT"}
+    found = _zip_findings(content, OTRF / "proxylogon_ssrf_rce_poc.zip")
+    counts = hits(found)
+    assert counts["EXH-PX-W3WP-SHELL"] == 4  # two `cmd /c whoami` under w3wp, each in Sysmon 1 and Security 4688
+    assert counts["EXH-PX-WEBSHELL-FILE"] == 1  # ohyeah.aspx under FrontEnd\HttpProxy\owa\auth
+    assert counts["EXH-PL-OAB-SCRIPT"] == 1  # the Set-OabVirtualDirectory with the JScript ExternalUrl
+    assert set(counts) == {"EXH-PX-W3WP-SHELL", "EXH-PX-WEBSHELL-FILE", "EXH-PL-OAB-SCRIPT"}
+    written = next(f for f in found if f.rule_id == "EXH-PX-WEBSHELL-FILE")
+    assert written.attr_values("written_path") == [
+        "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\FrontEnd\\HttpProxy\\owa\\auth\\ohyeah.aspx"]
+    assert written.evidence[0].sha256 and written.evidence[0].line == written.evidence[0].record
+    shell = next(f for f in found if f.rule_id == "EXH-PX-W3WP-SHELL")
+    assert shell.attr_values("command_line") == ["cmd /c whoami"] and "T1059.003" in shell.attack
 
 
 @pytest.mark.skipif(not (OTRF / "psh_lsass_memory_dump_comsvcs.zip").is_file(), reason="shared OTRF corpus absent")
 def test_otrf_comsvcs_dataset_triggers_the_lsass_rules(content: SigmaContent) -> None:
-    hits = _zip_hits(content, OTRF / "psh_lsass_memory_dump_comsvcs.zip")
-    assert hits["EXH-PX-LSASS-COMSVCS"] == 2  # Sysmon 1 and Security 4688 of the same rundll32
-    assert hits["EXH-PX-LSASS-DMP-FILE"] == 1  # lsass-comsvcs.dmp written
+    counts = hits(_zip_findings(content, OTRF / "psh_lsass_memory_dump_comsvcs.zip"))
+    assert counts["EXH-PX-LSASS-COMSVCS"] == 2  # Sysmon 1 and Security 4688 of the same rundll32
+    assert counts["EXH-PX-LSASS-DMP-FILE"] == 1  # lsass-comsvcs.dmp written
 
 
 @pytest.mark.skipif(not EVTX.is_dir(), reason="shared EVTX corpus absent")
 def test_benign_evtx_corpus_triggers_no_high_severity_rule(content: SigmaContent) -> None:
-    levels = {r.rule_id: r.level for r in content.result.rules}
     tree = DirectoryTree(EVTX)
-    hits: Counter[tuple[str, str]] = Counter()
+    per_file: Counter[tuple[str, str]] = Counter()
+    loud: list[tuple[str, str, str]] = []
     for entry in tree.walk():
         if not entry.path.endswith(".evtx"):
             continue
         artifact = Artifact(ArtifactKind.EVTX, entry.path, entry.size)
-        for record in EvtxParser().parse(tree, artifact, ParseReport(entry.path)):
-            hits.update((rule_id, entry.path) for rule_id in fired(content, record))
-    loud = {key: n for key, n in hits.items() if levels[key[0]] >= Severity.HIGH}
-    assert loud == {}
+        for finding in findings(content, EvtxParser().parse(tree, artifact, ParseReport(entry.path)), tree):
+            per_file[(finding.rule_id, entry.path)] += finding.evidence_total
+            if finding.severity >= Severity.HIGH:
+                loud.append((finding.rule_id, finding.severity.label, entry.path))
+    assert loud == []
+    hits = per_file
     # the lower-rated rules do see what these samples hold: accounts created by Windows setup and admins,
     # and the Set-Mailbox forwarding of the MSExchange Management samples
     assert hits[("EXH-PX-ACCOUNT-CREATED", "plaso/System2.evtx")] == 1
