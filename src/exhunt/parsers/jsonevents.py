@@ -1,17 +1,18 @@
-"""Windows events exported as JSON lines or a JSON array (OTRF, Velociraptor, Splunk, Winlogbeat...).
+"""Windows events exported as JSON (OTRF, Velociraptor, Splunk, Winlogbeat, evtx_dump, PowerShell...).
 
-Reading is streamed, one object per line, which covers JSON lines and arrays written one element per
-line (``[`` / ``{...},`` / ``]``). Anything else that starts like JSON (a pretty-printed array, as
-``ConvertTo-Json`` writes it, or a UTF-16 file) is loaded whole when it is at most ``MAX_WHOLE`` bytes,
-with a warning; larger ones are refused with a warning. Lines longer than ``MAX_LINE`` are skipped with
-a warning. The shape of each object is recognised by :mod:`exhunt.parsers.jsonshapes`, and its
-fields come out under the EVTX parser's names.
+Reading is streamed line by line, which covers JSON lines, arrays written one element per line
+(``[`` / ``{...},`` / ``]``) and pretty-printed objects, alone, concatenated (``evtx_dump``'s default
+output) or in an array (``ConvertTo-Json``): an object opened by a line holding only ``{`` is gathered
+until the ``}`` line at its indentation. Anything else that starts like JSON (an array on one line, a
+UTF-16 file) is loaded whole when it is at most ``MAX_WHOLE`` bytes, with a warning; larger ones are
+refused with a warning. Lines (and gathered objects) longer than ``MAX_LINE`` are skipped with a
+warning. The shape of each object is recognised by :mod:`exhunt.parsers.jsonshapes`, and its fields
+come out under the EVTX parser's names.
 
 A file whose first ``PROBE`` objects are none of the known shapes (or not JSON at all) is reported
 ``not_understood``; later lines that fail are warned about (line, byte offset) and skipped.
 The prefilter is not used: JSON escapes backslashes, so literal matches on the raw line would miss.
 """
-
 from __future__ import annotations
 
 from collections.abc import Iterator
