@@ -19,6 +19,8 @@ class ContentSpec:
     yara_paths: tuple[str, ...] = ()
     ioc_paths: tuple[str, ...] = ()
     shipped: bool = True
+    # values of Sigma ``|expand`` placeholders: (("admin_hosts", ("ADM01", "ADM02")), ...)
+    sigma_placeholders: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass

@@ -95,6 +95,7 @@ def test_cidr() -> None:
     assert not match(sel("ip|cidr: '10.0.0.0/8'"), {"ip": "11.1.2.3"})
     assert match(sel("ip|cidr: 'fe80::/10'"), {"ip": "fe80::1"})
     assert not match(sel("ip|cidr: '10.0.0.0/8'"), {"ip": "not an ip"})
+    assert match(sel("ip|cidr: '10.0.0.0/8'"), {"ip": "::ffff:10.9.8.7"})
 
 
 def test_exists() -> None:

@@ -78,7 +78,7 @@ def _warning(problem: RuleProblem) -> InputWarning:
 def load(bundle: ContentBundle) -> None:
     sources: list[Source] = shipped_sources() if bundle.spec.shipped else []
     sources.extend((p, None) for p in bundle.spec.sigma_paths)
-    content = SigmaContent(sources)
+    content = SigmaContent(sources, dict(bundle.spec.sigma_placeholders))
     if content.pipeline_error:
         bundle.errors.append(InputWarning(path="pipelines", message=content.pipeline_error, code="pipeline"))
     bundle.errors.extend(_warning(p) for p in content.result.errors)

@@ -25,6 +25,7 @@ except ImportError:  # pragma: no cover - hyperscan is a declared dependency
     hyperscan = None
 
 Guard = Callable[[EventView], bool]
+MAX_ROUTES = 50_000
 RouteKey = tuple[str | None, int | None]
 
 
@@ -155,6 +156,8 @@ class RuleIndex:
             return self._buckets[key]
         except KeyError:
             pass
+        if len(self._buckets) >= MAX_ROUTES:  # odd data with endless channel/id pairs: stay bounded
+            self._buckets.clear()
         table = self.table.get(record.kind)
         bucket: Bucket | None = None
         if table:

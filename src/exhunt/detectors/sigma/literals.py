@@ -6,8 +6,9 @@ comparisons and regexes without a required literal give no constraint (None).
 
 Fragments are cut at characters a log may write differently from the value a rule sees (whitespace,
 ``+`` for a space in IIS user agents, backslashes and quotes escaped in JSON/CSV, XML entities, ``?``
-where IIS splits stem and query, ``%`` of URL encoding, ``,`` between CSV fields, anything non-ASCII), so a literal found in a parsed value is also
-found in the raw line or record: the same set serves the parser-level prefilter and the event scan.
+where IIS splits stem and query, ``%`` of URL encoding, ``,`` between CSV fields, anything non-ASCII),
+so a literal found in a parsed value is also found in the raw line or record: the same set serves the
+parser-level prefilter and the event scan.
 """
 
 from __future__ import annotations

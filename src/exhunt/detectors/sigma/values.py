@@ -269,9 +269,13 @@ def value_test(value: Any) -> ValueTest:
 
         def cidr_test(raw: Any) -> bool:
             try:
-                return ip_address(as_text(raw).strip()) in network
+                address = ip_address(as_text(raw).strip().strip("[]"))
             except ValueError:
                 return False
+            if address in network:
+                return True
+            mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:10.1.2.3 written by dual-stack sockets
+            return mapped is not None and mapped in network
 
         return ValueTest("raw", cidr_test)
     raise Unsupported("value-type", f"value type {type(value).__name__} is not supported")

@@ -1,0 +1,72 @@
+"""The Sigma family as the registry runs it: load into a bundle, errors and unsupported rules reported
+with their file, a detector per host, content that crosses process boundaries."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+from exhunt.content.bundle import ContentBundle, ContentSpec
+from exhunt.detectors.sigma import family
+from exhunt.detectors.sigma.detector import SigmaDetector
+from exhunt.detectors.sigma.family import SigmaContent
+from exhunt.model.evidence import ArtifactKind
+
+EXPAND = """\
+title: Logon from an admin workstation
+id: 0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d
+logsource: {product: windows, service: security}
+detection:
+  sel:
+    EventID: 4624
+    WorkstationName|expand: '%admin_hosts%'
+  condition: sel
+level: low
+"""
+LINUX = EXPAND.replace("{product: windows, service: security}", "{product: linux, service: auditd}").replace(
+    "0a1b2c3d", "1a1b2c3d")
+
+
+def user_rules(tmp_path: Path) -> Path:
+    (tmp_path / "expand.yml").write_text(EXPAND, encoding="utf-8")
+    (tmp_path / "linux.yml").write_text(LINUX, encoding="utf-8")
+    (tmp_path / "broken.yml").write_text("title: [unclosed\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_load_reports_problems_with_their_file_and_keeps_going(tmp_path: Path) -> None:
+    bundle = ContentBundle(ContentSpec(sigma_paths=(str(user_rules(tmp_path)),)))
+    family.load(bundle)
+    content = bundle.parts["sigma"]
+    assert isinstance(content, SigmaContent)
+    assert [(w.path, w.code) for w in bundle.errors] == [("broken.yml", "yaml")]
+    assert sorted((w.path, w.code) for w in bundle.unsupported) == [("expand.yml", "placeholder"),
+                                                                   ("linux.yml", "logsource")]
+    assert "rule 0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d" in next(
+        w.message for w in bundle.unsupported if w.path == "expand.yml")
+    shipped = [r for r in content.result.rules if r.file.startswith(("sigma/", "exchange/"))]
+    assert shipped and all(r.ext.rule_id for r in shipped)  # exhunt's own rules load alongside
+    assert isinstance(family.create(bundle, {}), SigmaDetector)
+
+
+def test_placeholders_from_the_spec(tmp_path: Path) -> None:
+    spec = ContentSpec(sigma_paths=(str(user_rules(tmp_path) / "expand.yml"),), shipped=False,
+                       sigma_placeholders=(("admin_hosts", ("ADM01",)),))
+    bundle = ContentBundle(spec)
+    family.load(bundle)
+    assert bundle.unsupported == [] and len(bundle.parts["sigma"].result.rules) == 1
+
+
+def test_missing_user_path_is_a_content_error(tmp_path: Path) -> None:
+    bundle = ContentBundle(ContentSpec(sigma_paths=(str(tmp_path / "nope"),), shipped=False))
+    family.load(bundle)
+    assert [w.code for w in bundle.errors] == ["read"]
+
+
+def test_content_pickles_as_sources_and_recompiles(tmp_path: Path) -> None:
+    content = SigmaContent([(str(user_rules(tmp_path)), None)], {"admin_hosts": ["ADM01"]})
+    data = pickle.dumps(content)
+    assert len(data) < 2000  # sources only, no closures or Hyperscan databases
+    again = pickle.loads(data)
+    assert [r.rule_id for r in again.result.rules] == [r.rule_id for r in content.result.rules]
+    assert SigmaDetector(again).interest(ArtifactKind.EVTX) is not None
