@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -87,16 +88,43 @@ def drive(root: Path, literal_file: Path) -> dict[str, Any]:
     return {"records": records, "yielded": yielded, "bytes": size, "warnings": warnings}
 
 
-def timed(command: list[str], stdout: int | None = subprocess.DEVNULL) -> tuple[float, int, int, bytes]:
-    """(seconds, peak RSS in KiB, exit status, stdout) of one child process."""
-    started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.PIPE if stdout is None else stdout,
-                             stderr=subprocess.DEVNULL)
-    output = child.stdout.read() if child.stdout is not None else b""
-    _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_maxrss, child.returncode, output
+@dataclass
+class Run:
+    wall: float  # seconds
+    cpu: float  # user + system seconds of the child (all its threads)
+    rss: int  # peak resident set, KiB
+    code: int
+    output: bytes
+
+    def line(self, name: str, size: int, reference: Run | None = None) -> str:
+        text = (f"{name:13s}: {self.wall:6.2f} s wall {rate(size, self.wall):7.1f} MB/s | {self.cpu:6.2f} s CPU "
+                f"{rate(size, self.cpu):7.1f} MB/s | peak RSS {self.rss / 1024:6.1f} MiB")
+        if reference is not None:
+            text += (f" | vs rg: {reference.wall / self.wall:.2f}x wall, "
+                     f"{reference.cpu / self.cpu:.2f}x CPU")
+        return text
+
+
+TIME = Path("/usr/bin/time")
+
+
+def timed(command: list[str], capture: bool = False) -> Run:
+    """Wall time, CPU time, peak RSS, exit status and stdout of one child process.
+
+    The peak RSS comes from ``/usr/bin/time`` when it exists: a child's own ``ru_maxrss`` also counts the
+    pages it shared with this (large) Python process between fork and exec.
+    """
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as stats:
+        wrapped = [str(TIME), "-f", "%M", "-o", stats.name, *command] if TIME.exists() else command
+        started = time.perf_counter()
+        child = subprocess.Popen(wrapped, stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        output = child.stdout.read() if child.stdout is not None else b""
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - started
+        lines = stats.read().split()
+        peak = int(lines[-1]) if TIME.exists() and lines and lines[-1].isdigit() else usage.ru_maxrss
+    return Run(elapsed, usage.ru_utime + usage.ru_stime, peak, os.waitstatus_to_exitcode(status), output)
 
 
 def warm(paths: list[Path]) -> None:
@@ -152,24 +180,17 @@ def main() -> None:
         warm(files)
         rg = ["rg", "-i", "-c", "-F", "-f", str(literal_file), "--no-ignore", "--no-messages", "--",
               *map(str, files)]
-        rg_time, rg_rss, _, _ = timed(rg)
-        rg1_time, _, _, _ = timed([rg[0], "-j1", *rg[1:]])
-        print(f"ripgrep      : {rg_time:6.2f} s  {rate(total, rg_time):7.1f} MB/s  peak RSS "
-              f"{rg_rss / 1024:6.1f} MiB  ({rate(total, rg1_time):.1f} MB/s with -j1)")
+        reference = timed(rg)
+        print(reference.line("rg -i -F", total))
+        print(timed([rg[0], "-j1", *rg[1:]]).line("rg -i -F -j1", total))
         if options.mode in ("parser", "both"):
-            command = [sys.executable, __file__, str(root), "--driver", str(kinds_file)]
-            seconds, rss, code, output = timed(command, stdout=None)
-            summary = json.loads(output) if code == 0 else {}
-            print(f"exhunt parser: {seconds:6.2f} s  {rate(total, seconds):7.1f} MB/s  peak RSS "
-                  f"{rss / 1024:6.1f} MiB  ratio to rg {rg_time / seconds:.2f} (to rg -j1 "
-                  f"{rg1_time / seconds:.2f})  {summary}")
+            run = timed([sys.executable, __file__, str(root), "--driver", str(kinds_file)], capture=True)
+            summary = json.loads(run.output) if run.code == 0 else {"exit code": run.code}
+            print(run.line("exhunt parser", total, reference) + f"\n               {summary}")
         if options.mode in ("cli", "both"):
             exhunt = Path(sys.executable).with_name("exhunt")
-            command = [str(exhunt), "scan", str(root), "--format", "jsonl", "-o", os.devnull, "--no-progress"]
-            seconds, rss, code, _ = timed(command)
-            print(f"exhunt scan  : {seconds:6.2f} s  {rate(total, seconds):7.1f} MB/s  peak RSS "
-                  f"{rss / 1024:6.1f} MiB  ratio to rg {rg_time / seconds:.2f} (to rg -j1 "
-                  f"{rg1_time / seconds:.2f})  exit code {code}")
+            run = timed([str(exhunt), "scan", str(root), "--format", "jsonl", "-o", os.devnull, "--no-progress"])
+            print(run.line("exhunt scan", total, reference) + f"\n               exit code {run.code}")
     print("targets: exhunt >= 0.5x ripgrep's throughput, peak RSS < 300 MiB")
 
 

@@ -135,6 +135,13 @@ def ecp_server_line(rng: random.Random, day: str, second: int, event: str) -> st
 
 def ecp_benign_event(rng: random.Random) -> str:
     return rng.choice(("S:CMD=Get-Mailbox.Identity='jdoe';S:Status=Success",
+                       "S:CMD=Get-Recipient.ResultSize='500';S:Status=Success",
+                       "S:CMD=Get-User.Identity='asmith';S:Status=Success",
+                       "S:CMD=Get-MailboxStatistics.Identity='jdoe';S:Status=Success",
+                       "S:CMD=Get-DistributionGroup.ResultSize='500';S:Status=Success",
+                       "S:CMD=Get-OrganizationConfig;S:Status=Success",
+                       "S:CMD=Get-MobileDevice.Mailbox='jdoe';S:Status=Success",
+                       "S:CMD=Get-SendConnector;S:Status=Success",
                        "S:CMD=Get-OwaVirtualDirectory;S:Status=Success",
                        'S:CMD=Set-Mailbox.Identity="asmith",ForwardingAddress="";S:Status=Success'))
 

@@ -269,20 +269,22 @@ def test_header_directives_are_bounded() -> None:
     assert len(report.directives) == MAX_DIRECTIVES and "directives" in codes(report)
 
 
-def _mixed_iis_log() -> bytes:
+def _mixed_iis_log(bom: bool = False) -> bytes:
     """Three header blocks, blank lines, a garbage line and attack lines spread over the file."""
     one = iis_log(count=1500, seed=1, attacks=(3, 700, 1499)).decode()
     two = iis_log(count=1500, seed=2, attacks=(0, 900)).decode().replace("00:00:01", "12:00:00")
-    three = iis_log(count=800, seed=3, attacks=(799,)).decode()
-    return (one + "\r\n" + two + "\n\n" + "garbage /owa/auth/x.js\r\n" + three).encode()
+    three = iis_log(count=800, seed=3, attacks=(799,)).decode().replace("\r\n", "\n")
+    text = one + "\r\n" + two + "\n\n" + "garbage /owa/auth/x.js\r\n" + three
+    return (b"\xef\xbb\xbf" if bom else b"") + text.encode()
 
 
 @pytest.mark.parametrize("force_python", [False, True])
 @pytest.mark.parametrize("block_size", [None, 4096, 70_001])
 @pytest.mark.parametrize("literals", [["/owa/auth/X.JS", "autodiscover.json"], ["zgrab"], ["ActiveSync"], []])
+@pytest.mark.parametrize("bom", [False, True])
 def test_prefilter_yields_exactly_the_lines_a_full_parse_would(force_python: bool, block_size: int | None,
-                                                                literals: list[str]) -> None:
-    data = _mixed_iis_log()
+                                                                literals: list[str], bom: bool) -> None:
+    data = _mixed_iis_log(bom)
     full, full_report = parse(data)
     prefilter = build_prefilter(literals, force_python=force_python)
     assert prefilter is not None

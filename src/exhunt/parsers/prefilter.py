@@ -172,11 +172,19 @@ def build_prefilter(literals: Iterable[str], *, force_python: bool = False) -> B
     key = (force_python or _hs is None, tuple(prepared))
     found = cache.get(key)
     if found is None:
-        found = PythonPrefilter(prepared) if key[0] else HyperscanPrefilter(prepared)
+        found = PythonPrefilter(prepared) if key[0] else _hyperscan_or_python(prepared)
         if len(cache) >= _CACHE_SIZE:
             cache.pop(next(iter(cache)))
         cache[key] = found
     return found
+
+
+def _hyperscan_or_python(literals: list[bytes]) -> BlockPrefilter:
+    assert _hs is not None
+    try:
+        return HyperscanPrefilter(literals)
+    except _hs.error:  # a database Hyperscan refuses to build: the same answers, slower
+        return PythonPrefilter(literals)
 
 
 def hyperscan_available() -> bool:
