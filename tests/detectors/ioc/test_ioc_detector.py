@@ -82,3 +82,18 @@ def test_no_indicators_no_interest(tmp_path: Path) -> None:
     family.load(bundle)
     detector = family.create(bundle, {})
     assert detector.interest(ArtifactKind.IIS) is None
+
+
+def test_raw_gate_skips_only_what_cannot_match(tmp_path: Path) -> None:
+    ctx, bundle = make_host(tmp_path)
+    detector = family.create(bundle, {})
+    no_raw = Record(ArtifactKind.EVTX, "C/Windows/System32/winevt/Logs/Security.evtx",
+                    {"IpAddress": "203.160.69.66", "EventID": 4625}, record=41)  # no raw text: fields decide
+    benign = iis(20, "192.0.2.44", "Mozilla/5.0")
+    upper = Record(ArtifactKind.JSON_EVENTS, "events.json", {"SourceIp": "203.160.69.66"},
+                   raw='{"SourceIp": "203.160.69.66"}', line=3)
+    for record in (no_raw, benign, upper):
+        detector.on_record(record, ctx)
+    ip = [f for f in detector.finish(ctx) if f.rule_id == "EXH-IOC-IP"]
+    assert len(ip) == 1 and ip[0].evidence_total == 2
+    assert sorted(ip[0].attr_values("source_kind")) == ["evtx", "json_events"]

@@ -11,6 +11,7 @@ import ipaddress
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from exhunt.detectors.ioc.indicator import HASH_TYPES, Indicator, IocType
@@ -28,6 +29,12 @@ class Hit:
     indicator: Indicator
     field: str  # what matched: a record field name, or 'name', 'path', 'md5', 'sha1', 'sha256' for files
     observed: str  # the value seen in the evidence
+
+
+@lru_cache(maxsize=4096)
+def _is_agent_field(name: str) -> bool:
+    low = name.lower()
+    return any(h in low for h in UA_FIELD_HINTS)
 
 
 def disk_path(value: str) -> str:
@@ -55,6 +62,17 @@ class Matcher:
         self.agents: list[Indicator] = []
         for ind in self.indicators:
             self._index(ind)
+        # a cheap gate before any path work: a value can only match a file indicator if it holds one of
+        # their literal parts (None: some indicator has no literal, always look)
+        file_lits: set[str] | None = set()
+        for ind in self.indicators:
+            if ind.type in (IocType.FILENAME, IocType.PATH, IocType.FILENAME_REGEX, IocType.PATH_REGEX):
+                lit = _literal(ind)
+                file_lits = None if lit is None or file_lits is None else file_lits | lit
+        self._file_gate = (re.compile("|".join(map(re.escape, sorted(file_lits))), re.IGNORECASE)
+                           if file_lits else None)
+        self._file_any = bool(self.names or self.name_globs or self.path_globs)
+        self._file_always = file_lits is None
         domains = sorted(self.domains, key=len, reverse=True)
         self._domain_re = re.compile(r"(?<![a-z0-9-])(?:[a-z0-9-]+\.)*(" + "|".join(map(re.escape, domains))
                                      + r")(?![a-z0-9-])") if domains else None
@@ -126,8 +144,8 @@ class Matcher:
             for token in _HEXES.findall(value):
                 for ind in self.hashes.get(token.lower(), ()):
                     yield Hit(ind, name, token)
-        if (self.names or self.name_globs or self.path_globs) and ("\\" in value or "/" in value
-                                                                   or "." in value):
+        if self._file_any and (self._file_always or (self._file_gate is not None
+                                                      and self._file_gate.search(value) is not None)):
             tokens = {value} | {t for t in _TOKEN_SPLIT.split(value) if t}  # whole value: paths with spaces
             seen: set[tuple[str, str]] = set()
             for token in sorted(tokens):
@@ -136,7 +154,7 @@ class Matcher:
                         seen.add(hit.indicator.key)
                         yield hit
         low = value.lower()
-        if self.agents and any(h in name.lower() for h in UA_FIELD_HINTS):
+        if self.agents and _is_agent_field(name):
             agent = " ".join(low.replace("+", " ").split())
             for ind in self.agents:
                 if ind.value in agent:
@@ -150,6 +168,8 @@ class Matcher:
                 yield Hit(ind, name, value)
 
     def _match_ips(self, name: str, value: str) -> Iterator[Hit]:
+        if len(value) < 3 or ("." not in value and ":" not in value):
+            return
         if _IPISH.match(value):
             candidates = [c.strip("[]") for c in re.split(r"[\s,]+", value) if c]
             candidates = [c.rsplit(":", 1)[0] if c.count(":") == 1 else c for c in candidates]
@@ -158,6 +178,13 @@ class Matcher:
         else:
             return
         for text in sorted(set(candidates)):
+            if text.count(".") != 3 and text.count(":") < 2:
+                continue  # not an address: numbers, times
+            if not self.cidrs and text.count(".") == 3 and "0" not in text[:1]:
+                # only exact addresses to find: canonical IPv4 text compares as is (no parsing)
+                for ind in self.ips.get(text, ()):
+                    yield Hit(ind, name, text)
+                continue
             try:
                 address = ipaddress.ip_address(text.split("%")[0])
             except ValueError:
