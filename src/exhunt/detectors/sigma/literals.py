@@ -58,8 +58,10 @@ def string_literal(value: SigmaString) -> str | None:
     return best_fragment(p for p in value.s if isinstance(p, str))
 
 
-def _score(lits: frozenset[str]) -> tuple[int, int]:
-    return (min(min(len(x) for x in lits), 8), -len(lits))
+def _score(lits: frozenset[str]) -> tuple[int, int, int]:
+    """Most selective first: long literals (up to a point), then few alternatives, then longer still."""
+    shortest = min(len(x) for x in lits)
+    return (min(shortest, 12), -len(lits), shortest)
 
 
 def reduce_set(lits: Iterable[str]) -> frozenset[str]:
