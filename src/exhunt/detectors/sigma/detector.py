@@ -97,12 +97,14 @@ class SigmaDetector(Detector):
         if bucket is None:
             return
         view = EventView(record.fields, bucket.derived)
+        last = -1  # a rule filed under two selectors of one route is counted once per record
         for entry in bucket.candidates(view, record.raw):
-            if entry.guard is not None and not entry.guard(view):
-                continue
             rule = entry.rule
+            if rule.index == last or (entry.guard is not None and not entry.guard(view)):
+                continue
             if rule.matcher(view):
                 self.hit(rule, view, record)
+                last = rule.index
 
     def hit(self, rule: CompiledRule, view: EventView, record: Record) -> None:
         if self.correlator is not None:
