@@ -143,6 +143,8 @@ def main() -> None:
     args.add_argument("corpus", type=Path, help="a host folder (e.g. made by bench/gen_logs.py)")
     args.add_argument("--mode", choices=("parser", "cli", "both"), default="both")
     args.add_argument("--literals", choices=("content", "list"), default="content")
+    args.add_argument("--per-literal", action="store_true",
+                      help="also count the lines each literal selects, per log kind (one rg run per literal)")
     args.add_argument("--driver", type=Path, help=argparse.SUPPRESS)  # internal: run the parser driver
     options = args.parse_args()
     if options.driver is not None:
@@ -191,7 +193,22 @@ def main() -> None:
             exhunt = Path(sys.executable).with_name("exhunt")
             run = timed([str(exhunt), "scan", str(root), "--format", "jsonl", "-o", os.devnull, "--no-progress"])
             print(run.line("exhunt scan", total, reference) + f"\n               exit code {run.code}")
+    if options.per_literal:
+        selective(root, artifacts, per_kind)
     print("targets: exhunt >= 0.5x ripgrep's throughput, peak RSS < 300 MiB")
+
+
+def selective(root: Path, artifacts: list[Artifact], per_kind: dict[str, list[str] | None]) -> None:
+    """How many lines each literal makes the parsers parse: the literals that cost the most come first."""
+    for kind, literals in sorted(per_kind.items()):
+        files = [str(root / a.path) for a in artifacts if a.kind.value == kind]
+        counts = []
+        for literal in prepare_literals(literals or []) or []:
+            found = subprocess.run(["rg", "-i", "-c", "-F", "--no-filename", "-e", literal.decode(), "--", *files],
+                                   capture_output=True, text=True, check=False).stdout.split()
+            counts.append((sum(int(n) for n in found), literal.decode()))
+        busiest = ", ".join(f"{lit!r}: {n}" for n, lit in sorted(counts, reverse=True)[:6] if n)
+        print(f"  lines selected in {kind} logs, busiest literals: {busiest or 'none'}")
 
 
 if __name__ == "__main__":

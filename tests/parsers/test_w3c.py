@@ -363,3 +363,13 @@ def test_split_csv_reads_like_the_csv_module() -> None:
     for _ in range(20000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 14)))
         assert split_csv(text) == next(csv.reader([text])), text
+
+
+def test_registry_hands_the_text_logs_to_these_parsers() -> None:
+    from exhunt.parsers.oab import OabParser
+    from exhunt.parsers.registry import parser_for
+
+    for kind in (ArtifactKind.IIS, ArtifactKind.HTTPPROXY, ArtifactKind.ECP_SERVER, ArtifactKind.ECP_ACTIVITY,
+                 ArtifactKind.RPS_HTTP, ArtifactKind.RPS_CMDLET):
+        assert isinstance(parser_for(kind), W3CParser)
+    assert isinstance(parser_for(ArtifactKind.OABGENERATOR), OabParser)
