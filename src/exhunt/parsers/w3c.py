@@ -182,7 +182,7 @@ class _W3CFile:
             self.bad_time.add(line)
         else:
             self.report.see_time(stamp)
-        fields: dict[str, object] = dict(zip(binding.names, values, strict=True))
+        fields: dict[str, object] = dict(zip(binding.names, values))  # noqa: B905 - same length by construction
         if extra:
             fields["_extra"] = extra
         return Record(kind=self.artifact.kind, path=self.artifact.path, fields=fields, raw=text,
