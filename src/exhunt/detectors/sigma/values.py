@@ -32,6 +32,7 @@ from sigma.types import (
     TimestampPart,
 )
 
+from exhunt.detectors.sigma.regex import compile_test
 from exhunt.detectors.sigma.view import MISSING, as_text
 
 StrTest = Callable[[str], bool]
@@ -149,9 +150,7 @@ def string_group(values: Sequence[SigmaString], lower: bool = True) -> StrTest:
                 return False
             tests.append(contains_any)
     if regexes:
-        combined = re.compile("|".join(f"(?:{r})" for r in sorted(set(regexes))), re.DOTALL)
-        full = combined.fullmatch
-        tests.append(lambda text: full(text) is not None)
+        tests.append(compile_test("|".join(f"(?:{r})" for r in sorted(set(regexes))), re.DOTALL, full=True))
     if len(tests) == 1:
         return tests[0]
     all_tests = tuple(tests)
@@ -220,11 +219,9 @@ def value_test(value: Any) -> ValueTest:
         if value.regexp.contains_placeholder():
             raise Unsupported("placeholder", "regular expression with a placeholder (expand modifier)")
         try:
-            compiled = re.compile(str(value.regexp), _regex_flags(value.flags))
+            return ValueTest("text", compile_test(str(value.regexp), _regex_flags(value.flags)))
         except re.error as exc:
             raise Unsupported("regex", f"regular expression not supported by Python: {exc}") from exc
-        search = compiled.search
-        return ValueTest("text", lambda text: search(text) is not None)
     if isinstance(value, SigmaTimestampPart):
         part, want = _PARTS[value.timestamp_part], value.number
 
