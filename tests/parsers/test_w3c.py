@@ -30,7 +30,7 @@ from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.parsers.base import ParseReport, Prefilter
 from exhunt.parsers.prefilter import build_prefilter
-from exhunt.parsers.textblocks import MAX_DIRECTIVES
+from exhunt.parsers.textfile import MAX_DIRECTIVES
 from exhunt.parsers.w3c import W3CParser, split_csv
 from exhunt.sources.directory import DirectoryTree
 

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.parsers.base import Parser, ParseReport, Prefilter
-from exhunt.parsers.textblocks import HEAD_SIZE, DirectiveLog, LineDecoder, LineReader, check_head
+from exhunt.parsers.textblocks import LineReader
+from exhunt.parsers.textfile import HEAD_SIZE, DirectiveLog, LineDecoder, check_head
 from exhunt.sources.base import HostTree
 
 _STAMP = re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d(?:\.\d{1,7})?)(?:Z|[+-]00:?00)?(?=[,\s]|\Z)")

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.parsers.base import Parser, ParseReport, Prefilter
-from exhunt.parsers.textblocks import HEAD_SIZE, DirectiveLog, LineDecoder, LineReader, TextLine, check_head
+from exhunt.parsers.textblocks import LineReader, TextLine
+from exhunt.parsers.textfile import HEAD_SIZE, DirectiveLog, LineDecoder, check_head
 from exhunt.sources.base import HostTree
 
 EXCHANGE_KINDS = frozenset({ArtifactKind.HTTPPROXY, ArtifactKind.ECP_SERVER, ArtifactKind.ECP_ACTIVITY,
