@@ -153,7 +153,6 @@ class LineReader:
     def _some_lines(self, buf: bytearray, view: memoryview, end: int, base_offset: int, base_line: int,
                     terminated: bool) -> Generator[TextLine, None, int]:
         marks = self._marks(view[:end])
-        newlines = buf.count(b"\n", 0, end)
         directives = marks.directives
         if buf[0] == _HASH:
             directives.insert(0, 0)
@@ -162,7 +161,7 @@ class LineReader:
             final = buf.rfind(b"\n", 0, end) + 1
             if final > 0:
                 blank += _is_blank(buf, final, end)
-        self.report.records += newlines + (0 if terminated else 1) - len(directives) - blank
+        not_data = len(directives) + blank - (0 if terminated else 1)
 
         candidates: dict[int, int] = {}  # line start -> line end (the newline or the block end)
         line_end = -1
@@ -176,22 +175,26 @@ class LineReader:
         wanted = set(candidates).union(directives, self._edges(buf, end, directives))
 
         previous, number = 0, base_line
-        for start in sorted(wanted):
-            number += buf.count(b"\n", previous, start)
-            previous = start
-            stop = candidates.get(start, -1)
-            if stop < 0:
-                stop = buf.find(b"\n", start, end)
+        try:  # newlines are counted once, between the wanted lines, then to the end of the block
+            for start in sorted(wanted):
+                number += buf.count(b"\n", previous, start)
+                previous = start
+                stop = candidates.get(start, -1)
                 if stop < 0:
-                    stop = end
-            body_end = stop - 1 if stop > start and buf[stop - 1] == _CR else stop
-            if body_end == start:
-                continue
-            if body_end - start > self.max_line:
-                self._too_long(number, base_offset + start, body_end - start)
-                continue
-            yield TextLine(number, base_offset + start, bytes(view[start:body_end]), buf[start] == _HASH,
-                           start in candidates, terminated or stop < end)
+                    stop = buf.find(b"\n", start, end)
+                    if stop < 0:
+                        stop = end
+                body_end = stop - 1 if stop > start and buf[stop - 1] == _CR else stop
+                if body_end == start:
+                    continue
+                if body_end - start > self.max_line:
+                    self._too_long(number, base_offset + start, body_end - start)
+                    continue
+                yield TextLine(number, base_offset + start, bytes(view[start:body_end]), buf[start] == _HASH,
+                               start in candidates, terminated or stop < end)
+        finally:
+            newlines = number - base_line + buf.count(b"\n", previous, end)
+            self.report.records += newlines - not_data
         return newlines
 
     def _edges(self, buf: bytearray, end: int, directives: list[int]) -> set[int]:
