@@ -22,6 +22,7 @@ class DirectoryTree(HostTree):
     def __init__(self, root: Path, name: str | None = None, origin: str | None = None) -> None:
         super().__init__(name or root.name, origin or str(root))
         self.root = root.resolve()
+        self._folders: dict[str, Path] = {}  # host-relative folder -> resolved real folder
 
     def walk(self) -> Iterator[FileEntry]:
         stack = [self.root]
@@ -54,7 +55,15 @@ class DirectoryTree(HostTree):
         return path.relative_to(self.root).as_posix()
 
     def local_path(self, path: str) -> Path:
-        target = (self.root / path).resolve()
+        # resolve each folder once (a sweep opens tens of thousands of files in a few thousand folders);
+        # the file itself is resolved in full only when it is a link or a dot name
+        parent, _, name = path.rpartition("/")
+        folder = self._folders.get(parent)
+        if folder is None:
+            folder = self._folders[parent] = (self.root / parent).resolve()
+        target = folder / name
+        if name in ("", ".", "..") or os.path.islink(target):
+            target = target.resolve()
         if not target.is_relative_to(self.root):
             raise OSError(f"path escapes the evidence root: {path}")
         return target
