@@ -82,7 +82,7 @@ def large_files(rng: random.Random, budget: int) -> list[tuple[str, bytes]]:
         ("C/inetpub/wwwroot/aspnet_client/redirsuite.aspx", blob(rng, each, b"!BDN" + b"\0" * 60)),
         ("C/Windows/Temp/debug.dmp", blob(rng, each, lsass)),
         ("C/ProgramData/Contoso/crash/w3wp.dmp", blob(rng, each, b"MDMP" + b"\0" * 60)),
-        (V15 + "/Bin/Microsoft.Exchange.Big.dll", blob(rng, each, b"MZ\x90\0" + b"\0" * 60)),
+        (V15 + "/FrontEnd/HttpProxy/bin/Microsoft.Exchange.Big.dll", blob(rng, each, b"MZ\x90\0" + b"\0" * 60)),
         ("C/inetpub/wwwroot/app1/bundle.min.js", (script_variant(rng, 0) * (each // 8000 + 1)).encode()[:each]),
         ("C/inetpub/wwwroot/app2/web.config", (page_variant(rng, 0) * (each // 6000 + 1)).encode()[:each]),
         ("C/Users/admin/AppData/Local/Temp/export.aspx", blob(rng, each, b"PK\x03\x04")),

@@ -8,16 +8,16 @@ any artifact ``start()`` did not see.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from exhunt.detectors.base import Detector, HostContext, Interest
 from exhunt.detectors.yara.compiler import CompiledRules
 from exhunt.detectors.yara.findings import RequestSeen, build_finding
-from exhunt.detectors.yara.parallel import scan_files
+from exhunt.detectors.yara.parallel import picklable, scan_files, scan_one
 from exhunt.detectors.yara.scanner import DEFAULT_WINDOW, FileScanner, Hit, ScanResult
-from exhunt.detectors.yara.sweep import FileFacts, FileHashes, facts_for, hash_file, select
+from exhunt.detectors.yara.sweep import FileHashes, hash_file, select
 from exhunt.model.coverage import InputWarning, SourceStatus
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
@@ -67,12 +67,12 @@ class YaraDetector(Detector):
     def _sweep(self, artifacts: list[Artifact], ctx: HostContext) -> None:
         if self.compiled is None:
             return
-        chosen: list[tuple[Artifact, str, FileFacts]] = []
+        chosen: list[tuple[Artifact, str]] = []
         failed = 0
         for artifact in artifacts:
             self._seen.add(artifact.path)
             try:
-                selected, location, head = select(artifact.path, ctx.tree)
+                selected, location = select(artifact.path, ctx.tree)
             except OSError as exc:
                 self._warn(ctx, artifact.path, f"cannot read: {exc}", "unreadable")
                 failed += 1
@@ -84,13 +84,13 @@ class YaraDetector(Detector):
                            f"yara_max_bytes={self.max_bytes}", "skipped-size")
                 failed += 1
                 continue
-            chosen.append((artifact, location, facts_for(artifact.path, head)))
+            chosen.append((artifact, location))
         if not chosen and not failed:
             return  # nothing to sweep on this host: no coverage line (absence is not a gap of this engine)
         cover = ctx.coverage.source(COVERAGE_SOURCE)  # files: every file chosen, read or not
         cover.files += failed
         cover.files_failed += failed
-        for (artifact, location, _), result in zip(chosen, self._scan_all(chosen, ctx), strict=True):
+        for (artifact, location), result in zip(chosen, self._scan_all(chosen, ctx), strict=True):
             cover.files += 1
             cover.bytes += artifact.size
             self._windowed += result.windows > 1
@@ -98,45 +98,29 @@ class YaraDetector(Detector):
                 self._warn(ctx, artifact.path, result.error, result.code)
                 cover.files_failed += 1
             if result.hits:
-                self._record(artifact, location, result.hits, ctx)
+                self._record(artifact, location, result, ctx)
         cover.status = SourceStatus.PARTIAL if cover.files_failed else SourceStatus.READ
 
-    def _scan_all(self, chosen: list[tuple[Artifact, str, FileFacts]], ctx: HostContext) -> list[ScanResult]:
+    def _scan_all(self, chosen: list[tuple[Artifact, str]], ctx: HostContext) -> Iterator[ScanResult]:
         assert self.compiled is not None
-        local: list[Path | None] = []
-        for artifact, _, _ in chosen:
-            try:
-                local.append(ctx.tree.local_path(artifact.path))
-            except OSError:
-                local.append(None)
-        if self.workers > 1 and len(chosen) > 1 and all(p is not None for p in local):
-            jobs = [(str(p), facts) for p, (_, _, facts) in zip(local, chosen, strict=True)]
-            return list(scan_files(self.compiled.data, jobs, self.workers, self.timeout, self.window))
+        jobs = [(artifact.path, artifact.size) for artifact, _ in chosen]
+        tree_blob = picklable(ctx.tree) if self.workers > 1 and len(chosen) > 1 else None
+        if tree_blob is not None:
+            yield from scan_files(self.compiled.data, tree_blob, jobs, self.workers, self.timeout, self.window)
+            return
         if self._scanner is None:
             self._scanner = FileScanner(self.compiled.data, timeout=self.timeout, window=self.window)
-        results = []
-        for (artifact, _, facts), path in zip(chosen, local, strict=True):
-            results.append(self._scan_one(self._scanner, artifact, facts, path, ctx))
-        return results
+        for path, size in jobs:
+            yield scan_one(self._scanner, ctx.tree, path, size)
 
-    @staticmethod
-    def _scan_one(scanner: FileScanner, artifact: Artifact, facts: FileFacts, path: Path | None,
-                  ctx: HostContext) -> ScanResult:
-        try:
-            if path is not None and artifact.size <= scanner.window:
-                return scanner.scan_local(path, facts)
-            with ctx.tree.open(artifact.path) as handle:
-                return scanner.scan_stream(handle, facts)
-        except OSError as exc:
-            return ScanResult(error=f"cannot read: {exc}", code="unreadable")
-
-    def _record(self, artifact: Artifact, location: str, hits: list[Hit], ctx: HostContext) -> None:
-        try:
-            hashes: FileHashes | None = hash_file(ctx.tree, artifact.path)
-        except OSError as exc:
-            self._warn(ctx, artifact.path, f"cannot hash: {exc}", "unreadable")
-            hashes = None
-        found = FileHit(artifact, location, hashes, sorted(hits, key=lambda h: h.key))
+    def _record(self, artifact: Artifact, location: str, result: ScanResult, ctx: HostContext) -> None:
+        hashes = result.hashes
+        if hashes is None:
+            try:
+                hashes = hash_file(ctx.tree, artifact.path)
+            except OSError as exc:
+                self._warn(ctx, artifact.path, f"cannot hash: {exc}", "unreadable")
+        found = FileHit(artifact, location, hashes, sorted(result.hits, key=lambda h: h.key))
         self._found[artifact.path] = found
         name = artifact.path.rsplit("/", 1)[-1].lower()
         self._by_name.setdefault(name, []).append(found)

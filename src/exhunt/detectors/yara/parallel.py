@@ -1,50 +1,58 @@
-"""Scan many plain files on several cores: one process per core, one YARA-X scanner per process.
+"""Scan many files of one host on several cores: one process per core, one YARA-X scanner per process.
 
-Only plain data crosses the process boundary: the serialized rules once per worker, then (path, facts)
-jobs in and ``ScanResult`` values out.
+Only plain data crosses the process boundary: once per worker the serialized rules and the pickled host
+tree (a plain folder view: root path and names; trees that hold open handles, like zip archives, cannot be
+pickled and are scanned in the calling process instead), then host-relative paths in and ``ScanResult``
+values out. Each worker opens the files itself through the tree, so the tree's path checks run in
+parallel too.
 """
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 from exhunt.detectors.yara.scanner import DEFAULT_WINDOW, FileScanner, ScanResult
-from exhunt.detectors.yara.sweep import FileFacts
+from exhunt.detectors.yara.sweep import hash_file
+from exhunt.sources.base import HostTree
 
-_WORKER: FileScanner | None = None
+_WORKER: tuple[FileScanner, HostTree] | None = None
 
 
-def _init(rules_data: bytes, timeout: int, window: int) -> None:
+def _init(rules_data: bytes, tree_blob: bytes, timeout: int, window: int) -> None:
     global _WORKER
-    _WORKER = FileScanner(rules_data, timeout=timeout, window=window)
+    _WORKER = (FileScanner(rules_data, timeout=timeout, window=window), pickle.loads(tree_blob))
 
 
-def scan_one(scanner: FileScanner, path: Path, facts: FileFacts) -> ScanResult:
+def scan_one(scanner: FileScanner, tree: HostTree, path: str, size: int | None = None) -> ScanResult:
+    """Scan the host file ``path`` (host-relative) through ``tree``; hash it when a rule matched."""
     try:
-        if path.stat().st_size <= scanner.window:
-            return scanner.scan_local(path, facts)
-        with path.open("rb") as handle:
-            return scanner.scan_stream(handle, facts)
+        with tree.open(path) as handle:
+            result = scanner.scan_handle(handle, path, size)
+        if result.hits:
+            result.hashes = hash_file(tree, path)
+        return result
     except OSError as exc:
         return ScanResult(error=f"cannot read: {exc}", code="unreadable")
 
 
-def _job(job: tuple[str, FileFacts]) -> ScanResult:
+def _job(job: tuple[str, int]) -> ScanResult:
     assert _WORKER is not None, "worker not initialised"
-    return scan_one(_WORKER, Path(job[0]), job[1])
+    return scan_one(_WORKER[0], _WORKER[1], job[0], job[1])
 
 
-def scan_files(rules_data: bytes, jobs: Sequence[tuple[str, FileFacts]], workers: int,
+def picklable(tree: HostTree) -> bytes | None:
+    try:
+        return pickle.dumps(tree)
+    except (TypeError, AttributeError, pickle.PicklingError):
+        return None
+
+
+def scan_files(rules_data: bytes, tree_blob: bytes, jobs: Sequence[tuple[str, int]], workers: int,
                timeout: int = 60, window: int = DEFAULT_WINDOW) -> Iterator[ScanResult]:
-    """Results in the order of ``jobs``. ``workers`` <= 1 scans in this process."""
-    if workers <= 1 or len(jobs) < 2:
-        scanner = FileScanner(rules_data, timeout=timeout, window=window)
-        for path, facts in jobs:
-            yield scan_one(scanner, Path(path), facts)
-        return
+    """Results in the order of ``jobs`` (host-relative path, listed size), from ``workers`` processes."""
     chunk = max(1, min(256, len(jobs) // (workers * 8) or 1))
     with ProcessPoolExecutor(max_workers=workers, initializer=_init,
-                             initargs=(rules_data, timeout, window)) as pool:
+                             initargs=(rules_data, tree_blob, timeout, window)) as pool:
         yield from pool.map(_job, jobs, chunksize=chunk)

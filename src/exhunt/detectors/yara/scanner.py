@@ -1,11 +1,11 @@
 """One YARA-X scanner over compiled rules, scanning whole files or large files in windows.
 
-yara-x scans bytes held in memory. Files up to ``window`` bytes are scanned whole (memory-mapped by
-yara-x when the evidence is a plain folder). Larger files are never skipped: they are read and scanned
-in windows of ``window`` bytes overlapping by ``overlap`` bytes, so memory stays bounded whatever the
-file's size. Each later window is scanned with the file's first 4 KiB put in front of it, so header
-checks (``uint32(0) == ...``, the ``filetype``) hold in every window; matches inside that copied head are
-not reported again. What windows cannot give: a rule whose strings lie further apart than one window, or
+yara-x scans bytes held in memory. Files up to ``window`` bytes (default 64 MiB) are read and scanned
+whole. Larger files are never skipped: they are read and scanned in windows of ``window`` bytes
+overlapping by ``overlap`` bytes (default 1 MiB), so memory stays bounded whatever the file's size.
+Each later window is scanned with the file's first 4 KiB put in front of it, so header checks
+(``uint32(0) == ...``, the ``filetype``) hold in every window; matches inside that copied head are not
+reported again. What windows cannot give: a rule whose strings lie further apart than one window, or
 whose condition uses ``filesize`` or absolute offsets past the first window, is judged per window.
 """
 
@@ -14,12 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import yara_x
 
-from exhunt.detectors.yara.sweep import HEAD_BYTES, FileFacts
+from exhunt.detectors.yara.sweep import HEAD_BYTES, FileFacts, FileHashes, facts_for
 
 DEFAULT_WINDOW = 64 << 20
 DEFAULT_OVERLAP = 1 << 20
@@ -55,6 +54,7 @@ class ScanResult:
     error: str = ""
     code: str = ""  # scan-timeout, scan-error
     windows: int = 1
+    hashes: FileHashes | None = None  # filled for files that matched (where the file was read)
 
 
 def escape_bytes(data: bytes) -> str:
@@ -125,23 +125,24 @@ class FileScanner:
         self._set(facts)
         return self._guarded(lambda: self._hits(self.scanner.scan(data), _excerpter(data)))
 
-    def scan_local(self, path: Path, facts: FileFacts) -> ScanResult:
-        """Scan a real file (yara-x maps it); only for files up to ``window`` bytes."""
+    def scan_handle(self, handle: BinaryIO, path: str, size: int | None = None) -> ScanResult:
+        """Scan an open file whose host-relative path is ``path``: whole when it fits one window, else in
+        windows. The external variables come from the path and the first bytes. ``size`` (as listed) only
+        sizes the first read: asking for a whole window costs a window-sized allocation per file."""
+        want = self.window if size is None else min(self.window, size + 1)
+        first = handle.read(want)
+        if len(first) == want < self.window:  # bigger than listed: read on up to one window
+            first += handle.read(self.window - want)
+        facts = facts_for(path, first[:HEAD_BYTES])
+        if len(first) < self.window:
+            return self.scan_bytes(first, facts)
+        return self.scan_stream(handle, facts, first)
+
+    def scan_stream(self, handle: BinaryIO, facts: FileFacts, first: bytes | None = None) -> ScanResult:
+        """Scan a file of any size from a stream, in bounded windows (``first``: the first window, if read)."""
         self._set(facts)
-
-        def excerpt(offset: int, length: int) -> str:
-            start = max(0, offset - EXCERPT_CONTEXT)
-            with path.open("rb") as handle:
-                handle.seek(start)
-                chunk = handle.read(offset - start + min(length, EXCERPT_MATCH_MAX) + EXCERPT_CONTEXT)
-            return excerpt_of(chunk, offset - start, length)
-
-        return self._guarded(lambda: self._hits(self.scanner.scan_file(str(path)), excerpt))
-
-    def scan_stream(self, handle: BinaryIO, facts: FileFacts) -> ScanResult:
-        """Scan a file of any size from a stream, in bounded windows."""
-        self._set(facts)
-        first = handle.read(self.window)
+        if first is None:
+            first = handle.read(self.window)
         result = self._scan_window(first, 0, 0)
         if len(first) < self.window or result.code:
             return result

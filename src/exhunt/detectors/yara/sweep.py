@@ -109,21 +109,17 @@ def needs_head(path: str) -> tuple[bool, str]:
     return ext in PAGE_EXTENSIONS or ext in DUMP_EXTENSIONS, location
 
 
-def select(path: str, tree: HostTree) -> tuple[bool, str, bytes]:
-    """Whether ``path`` is swept, its location, and its head (read only when needed or when swept).
-
-    Raises OSError when the head cannot be read.
+def select(path: str, tree: HostTree) -> tuple[bool, str]:
+    """Whether ``path`` is swept, and its location. Reads the file's head only when the name alone does
+    not decide (a file in a sweep location without a sweep extension). Raises OSError if that read fails.
     """
     by_name, location = needs_head(path)
     if by_name:
-        return True, location, tree.read_head(path, HEAD_BYTES)
-    if not location:
-        return False, location, b""
-    if location != "web-root" and SAMPLE_MARKER in "/" + path.lower():
-        return False, location, b""
+        return True, location
+    if not location or (location != "web-root" and SAMPLE_MARKER in "/" + path.lower()):
+        return False, location
     head = tree.read_head(path, HEAD_BYTES)
-    sniffed = looks_like_page(head) or file_type(head) in ("MDMP", "PST")
-    return sniffed, location, head
+    return looks_like_page(head) or file_type(head) in ("MDMP", "PST"), location
 
 
 @dataclass(frozen=True, slots=True)
