@@ -60,3 +60,16 @@ def test_windash_and_base64offset_expansions_are_unions() -> None:
     assert lits(sel("F|windash|contains: ' -enc'")) == frozenset({"enc"})
     got = lits(sel("F|base64offset|contains: 'http://'"))
     assert got is not None and len(got) == 3
+
+
+def test_weak_fields_yield_to_any_other_required_literal() -> None:
+    rule = SigmaRule.from_yaml("title: t\nlogsource: {product: windows}\ndetection:\n"
+                               "  a:\n    Provider_Name: 'Service Control Manager'\n"
+                               "  b:\n    ServiceName|contains: ['pwdump', 'winexesvc']\n  condition: a and b\n")
+    trees = condition_trees(rule.detection)
+    assert trees_literals(trees) == frozenset({"control"})  # longest fragment (ties: first in order)
+    assert trees_literals(trees, frozenset({"provider_name"})) == frozenset({"pwdump", "winexesvc"})
+    only_weak = SigmaRule.from_yaml("title: t\nlogsource: {product: windows}\ndetection:\n"
+                                    "  a:\n    Provider_Name: 'Service Control Manager'\n  condition: a\n")
+    assert trees_literals(condition_trees(only_weak.detection), frozenset({"provider_name"})) == frozenset(
+        {"control"})  # still a valid constraint when nothing else is required

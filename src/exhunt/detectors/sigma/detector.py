@@ -96,9 +96,16 @@ class SigmaDetector(Detector):
         bucket = self.index.bucket(record)
         if bucket is None:
             return
-        view = EventView(record.fields, bucket.derived)
+        if record.raw:  # most records select no rule: scan first, build the view only when needed
+            entries = bucket.candidates_in(record.raw)
+            if not entries:
+                return
+            view = EventView(record.fields, bucket.derived)
+        else:
+            view = EventView(record.fields, bucket.derived)
+            entries = bucket.candidates(view)
         last = -1  # a rule filed under two selectors of one route is counted once per record
-        for entry in bucket.candidates(view, record.raw):
+        for entry in entries:
             rule = entry.rule
             if rule.index == last or (entry.guard is not None and not entry.guard(view)):
                 continue

@@ -48,6 +48,10 @@ def _guard(selector: EventSelector) -> Guard | None:
     return guard
 
 
+def _collect(literal: int, start: int, end: int, flags: int, found: list[int]) -> None:
+    found.append(literal)
+
+
 def _hs_pattern(literal: str) -> bytes:
     return "".join(f"\\x{b:02x}" for b in literal.encode("utf-8")).encode("ascii")
 
@@ -81,23 +85,27 @@ class Bucket:
                 data = text.encode()
             except UnicodeEncodeError:  # lone surrogates from a lenient decode
                 data = text.encode("utf-8", "replace")
-            self._db.scan(data, match_event_handler=lambda i, a, b, c, d: found.append(i))
+            self._db.scan(data, match_event_handler=_collect, context=found)
             return found
         low = text.lower()
         return [i for i, lit in enumerate(self.literals) if lit in low]
 
-    def candidates(self, view: EventView, raw: str = "") -> list[Entry]:
+    def candidates(self, view: EventView, raw: str = "") -> Sequence[Entry]:
         """Entries worth evaluating for this event, in rule order.
 
         The scan reads the record's raw text when there is one (the line, the record's JSON): literals are
         cut at every character a raw form may write differently (see ``literals``), so a literal present
         in a parsed value is present in the raw text too. Without raw text, the values are scanned.
         """
+        return self.candidates_in(raw or view.haystack())
+
+    def candidates_in(self, text: str) -> Sequence[Entry]:
+        """Entries worth evaluating for an event whose raw text (or values) is ``text``, in rule order."""
         if not self.literals:
-            return list(self.always)
-        hits = self.matched_literals(raw or view.haystack())
+            return self.always
+        hits = self.matched_literals(text)
         if not hits:
-            return list(self.always)
+            return self.always
         chosen: dict[int, Entry] = {e.rule.index: e for e in self.always}
         for i in hits:
             for entry in self.lit_entries[i]:
@@ -133,16 +141,18 @@ class RuleIndex:
         route = self.routes.get(record.kind)
         if route is None:
             return (None, None)
-        channel: str | None = None
+        fields, channel, event_id = record.fields, None, None
         for name in route.channel:
-            value = record.attrs.get(name[5:]) if name.startswith("attr:") else _field(record, name)
+            value = record.attrs.get(name[5:]) if name.startswith("attr:") else fields.get(name)
             if value:
                 channel = value.lower() if type(value) is str else str(value).lower()
                 break
-        event_id: int | None = None
         for name in route.event_id:
-            value = _field(record, name)
+            value = fields.get(name)
             if value is not None:
+                if type(value) is int:
+                    event_id = value
+                    break
                 try:
                     event_id = int(value)
                 except (TypeError, ValueError):
@@ -196,14 +206,3 @@ def _route_ids(selector: EventSelector, rule: CompiledRule) -> Sequence[int | No
     if not selector.event_ids:
         return sorted(rule.event_ids)
     return sorted(set(selector.event_ids) & rule.event_ids)  # empty: the rule cannot match these records
-
-
-def _field(record: Record, name: str) -> Any:
-    fields = record.fields
-    if name in fields:
-        return fields[name]
-    low = name.lower()
-    for key, value in fields.items():
-        if key.lower() == low:
-            return value
-    return None

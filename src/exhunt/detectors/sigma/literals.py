@@ -58,10 +58,14 @@ def string_literal(value: SigmaString) -> str | None:
     return best_fragment(p for p in value.s if isinstance(p, str))
 
 
-def _score(lits: frozenset[str]) -> tuple[int, int, int]:
-    """Most selective first: long literals (up to a point), then few alternatives, then longer still."""
+class Weak(frozenset[str]):
+    """Literals from a field every record of a route shares (``Provider_Name``...): valid, rarely selective."""
+
+
+def _score(lits: frozenset[str]) -> tuple[int, int, int, int]:
+    """Most selective first: not weak, long literals (up to a point), few alternatives, longer still."""
     shortest = min(len(x) for x in lits)
-    return (min(shortest, 12), -len(lits), shortest)
+    return (0 if isinstance(lits, Weak) else 1, min(shortest, 12), -len(lits), shortest)
 
 
 def reduce_set(lits: Iterable[str]) -> frozenset[str]:
@@ -85,11 +89,15 @@ def _best(sets: Iterable[Literals]) -> Literals:
 
 def _union(sets: Iterable[Literals]) -> Literals:
     out: set[str] = set()
+    weak = False
     for s in sets:
         if not s:
             return None
         out |= s
-    return reduce_set(out) if out else None
+        weak = weak or isinstance(s, Weak)
+    if not out:
+        return None
+    return Weak(reduce_set(out)) if weak else reduce_set(out)
 
 
 def _regex_seq(items: Any) -> Literals:
@@ -140,15 +148,19 @@ def value_literals(value: Any) -> Literals:
     return None
 
 
-def node_literals(node: Any) -> Literals:
-    """Required literals of a resolved condition tree (see module doc)."""
+def node_literals(node: Any, weak: frozenset[str] = frozenset()) -> Literals:
+    """Required literals of a resolved condition tree (see module doc); ``weak``: lowercase field names
+    whose literals are chosen only when nothing better is required."""
     if isinstance(node, ConditionAND):
-        return _best(node_literals(a) for a in node.args)
+        return _best(node_literals(a, weak) for a in node.args)
     if isinstance(node, ConditionOR):
-        return _union(node_literals(a) for a in node.args)
+        return _union(node_literals(a, weak) for a in node.args)
     if isinstance(node, ConditionNOT):
         return None
-    if isinstance(node, ConditionFieldEqualsValueExpression | ConditionValueExpression):
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        found = value_literals(node.value)
+        return Weak(found) if found and node.field.lower() in weak else found
+    if isinstance(node, ConditionValueExpression):
         return value_literals(node.value)
     return None
 
@@ -190,5 +202,6 @@ def required_numbers(trees: Iterable[Any], names: frozenset[str]) -> frozenset[i
     return frozenset(union)
 
 
-def trees_literals(trees: Iterable[Any]) -> Literals:
-    return _union(node_literals(t) for t in trees if t is not None)
+def trees_literals(trees: Iterable[Any], weak: frozenset[str] = frozenset()) -> Literals:
+    found = _union(node_literals(t, weak) for t in trees if t is not None)
+    return frozenset(found) if found is not None else None

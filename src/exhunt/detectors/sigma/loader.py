@@ -193,7 +193,7 @@ class RuleLoader:
             index=len(self.result.rules), sigma_id=str(rule.id) if rule.id else "", name=rule.name,
             title=rule.title, description=rule.description or "", file=display, level=level,
             confidence=_confidence(rule, ext), cves=cves, attack=attack, logsource=mapping,
-            matcher=matcher, literals=trees_literals(trees), ext=ext,
+            matcher=matcher, literals=trees_literals(trees, mapping.weak), ext=ext,
             event_ids=required_numbers(trees, sigma_id_fields) if sigma_id_fields else None))
 
 

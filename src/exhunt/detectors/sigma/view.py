@@ -33,6 +33,21 @@ def as_text(value: Any) -> str:
     return str(value)
 
 
+Shape = tuple[tuple[str, ...], tuple[tuple[str, int], ...]]
+_SHAPES: dict[tuple[str, ...], Shape] = {}  # field-name tuple -> lowercase names (records repeat shapes)
+MAX_SHAPES = 4096
+
+
+def _shape(names: tuple[str, ...]) -> Shape:
+    lowered = tuple(n.lower() for n in names)
+    # Defender writes 'Source Name' where Sigma says 'SourceName': both spellings find the value
+    extra = tuple((n.replace(" ", ""), i) for i, n in enumerate(lowered) if " " in n)
+    if len(_SHAPES) >= MAX_SHAPES:
+        _SHAPES.clear()
+    _SHAPES[names] = (lowered, extra)
+    return lowered, extra
+
+
 class EventView:
     __slots__ = ("_derived", "_keys", "_low", "_low_values", "_values", "fields")
 
@@ -47,10 +62,15 @@ class EventView:
     def _keymap(self) -> dict[str, Any]:
         keys = self._keys
         if keys is None:
-            keys = {k.lower(): v for k, v in self.fields.items()}
-            for k, v in self.fields.items():  # Defender writes 'Source Name', Sigma says 'SourceName'
-                if " " in k:
-                    keys.setdefault(k.replace(" ", "").lower(), v)
+            names = tuple(self.fields)
+            shape = _SHAPES.get(names)
+            if shape is None:
+                shape = _shape(names)
+            lowered, extra = shape
+            values = list(self.fields.values())
+            keys = dict(zip(lowered, values, strict=True))
+            for name, i in extra:
+                keys.setdefault(name, values[i])
             self._keys = keys
         return keys
 
