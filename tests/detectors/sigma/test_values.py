@@ -195,3 +195,11 @@ def test_field_with_spaces_matches_sigma_name_without() -> None:
 def test_timestamp_parts() -> None:
     assert match(sel("T|hour: 3"), {"T": "2021-03-03T03:10:00Z"})
     assert not match(sel("T|hour: 4"), {"T": "2021-03-03T03:10:00Z"})
+
+
+def test_long_substring_lists() -> None:
+    words = [f"tool{i:03d}x" for i in range(200)] + ["\U0001f600"]
+    item = "F|contains: [" + ", ".join(f"'{w}'" for w in words) + "]"
+    assert match(sel(item), {"F": "run TOOL150X now"})
+    assert match(sel(item), {"F": "smile \U0001f600"})
+    assert not match(sel(item), {"F": "tool15x tool1500"})

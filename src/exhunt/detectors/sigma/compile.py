@@ -51,6 +51,10 @@ class CompileContext:
         low = name.lower()
         return self.fields.get(low, (low,))
 
+    def exact(self, name: str) -> str:
+        """The name as written when the pipeline does not map it (events mostly use the same case)."""
+        return "" if name.lower() in self.fields else name
+
 
 def _and(matchers: Sequence[Matcher]) -> Matcher:
     if len(matchers) == 1:
@@ -112,13 +116,14 @@ def _plain_string(value: Any) -> bool:
     return isinstance(value, SigmaString) and not isinstance(value, SigmaCasedString)
 
 
-def _field_test(names: tuple[str, ...], test: ValueTest) -> Matcher:
+def _field_test(names: tuple[str, ...], test: ValueTest, exact: str = "") -> Matcher:
+    """``exact``: the field name as the rule writes it (unmapped fields), tried before the case-free map."""
     fn = test.test
     if len(names) == 1:
         name = names[0]
         if test.on == "low":
             def low_one(v: EventView) -> bool:
-                text = v.low(name)
+                text = v.low(name, exact)
                 return text is not None and fn(text)
             return low_one
         if test.on == "text":
@@ -128,7 +133,7 @@ def _field_test(names: tuple[str, ...], test: ValueTest) -> Matcher:
             return text_one
 
         def raw_one(v: EventView) -> bool:
-            raw = v.raw(name)
+            raw = v.raw(name, exact)
             return raw is not MISSING and raw is not None and fn(raw)
         return raw_one
 
@@ -185,12 +190,13 @@ def _fieldref_test(names: tuple[str, ...], ref: SigmaFieldReference, ctx: Compil
     return compare
 
 
-def _leaf_matchers(names: tuple[str, ...], values: Sequence[Any], ctx: CompileContext) -> list[Matcher]:
+def _leaf_matchers(field: str, values: Sequence[Any], ctx: CompileContext) -> list[Matcher]:
     """OR-linked values of one field -> matchers (plain strings merged into one grouped test)."""
+    names, exact = ctx.names(field), ctx.exact(field)
     strings = [v for v in values if _plain_string(v)]
     out: list[Matcher] = []
     if strings:
-        out.append(_field_test(names, ValueTest("low", string_group(strings))))
+        out.append(_field_test(names, ValueTest("low", string_group(strings)), exact))
     for value in values:
         if _plain_string(value):
             continue
@@ -201,7 +207,7 @@ def _leaf_matchers(names: tuple[str, ...], values: Sequence[Any], ctx: CompileCo
         elif isinstance(value, SigmaFieldReference):
             out.append(_fieldref_test(names, value, ctx))
         else:
-            out.append(_field_test(names, value_test(value)))
+            out.append(_field_test(names, value_test(value), exact))
     return out
 
 
@@ -246,7 +252,7 @@ def compile_node(node: Any, ctx: CompileContext) -> Matcher:
         inner = compile_node(node.args[0], ctx)
         return lambda v: not inner(v)
     if isinstance(node, ConditionFieldEqualsValueExpression):
-        return _or(_leaf_matchers(ctx.names(node.field), _flatten(node.value, ctx), ctx))
+        return _or(_leaf_matchers(node.field, _flatten(node.value, ctx), ctx))
     if isinstance(node, ConditionValueExpression):
         return _or(_keyword_matchers(_flatten(node.value, ctx)))
     raise Unsupported("condition", f"condition element {type(node).__name__} is not supported")
@@ -266,7 +272,7 @@ def _compile_or_args(args: Sequence[Any], ctx: CompileContext) -> list[Matcher]:
             rest.append(arg)
     out: list[Matcher] = []
     for name, values in by_field.items():
-        out.extend(_leaf_matchers(ctx.names(name), values, ctx))
+        out.extend(_leaf_matchers(name, values, ctx))
     if keywords:
         out.extend(_keyword_matchers(keywords))
     out.extend(compile_node(a, ctx) for a in rest)

@@ -36,6 +36,13 @@ from exhunt.detectors.sigma.regex import compile_test
 from exhunt.detectors.sigma.view import MISSING, as_text
 
 StrTest = Callable[[str], bool]
+MANY_SUBSTRINGS = 24
+
+hyperscan: Any
+try:  # optional accelerator for long substring lists
+    import hyperscan
+except ImportError:  # pragma: no cover - hyperscan is a declared dependency
+    hyperscan = None
 On = Literal["low", "text", "raw"]
 
 
@@ -142,6 +149,8 @@ def string_group(values: Sequence[SigmaString], lower: bool = True) -> StrTest:
         if len(subs) == 1:
             sub = subs[0]
             tests.append(lambda text: sub in text)
+        elif len(subs) > MANY_SUBSTRINGS and hyperscan is not None:
+            tests.append(_many_substrings(subs))
         else:
             def contains_any(text: str) -> bool:
                 for sub in subs:  # noqa: SIM110 - a plain loop beats any(<genexpr>) on the hot path
@@ -161,6 +170,32 @@ def string_group(values: Sequence[SigmaString], lower: bool = True) -> StrTest:
                 return True
         return False
     return any_test
+
+
+def _many_substrings(subs: Sequence[str]) -> StrTest:
+    """Any of many substrings (emoji lists, tool names: hundreds): one Hyperscan pass instead of a loop.
+
+    The database is compiled on first use, in the process that evaluates (it does not pickle).
+    """
+    state: dict[str, Any] = {}
+
+    def stop(*_: Any) -> bool:
+        return True  # first match ends the scan
+
+    def test(text: str) -> bool:
+        db = state.get("db")
+        if db is None:
+            db = state["db"] = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            patterns = ["".join(f"\\x{b:02x}" for b in sub.encode("utf-8", "surrogatepass")).encode()
+                        for sub in subs]
+            db.compile(expressions=patterns, ids=list(range(len(patterns))), elements=len(patterns),
+                       flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(patterns))
+        try:
+            db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=stop)
+        except hyperscan.ScanTerminated:
+            return True
+        return False
+    return test
 
 
 def _to_number(value: Any) -> float | int | None:

@@ -74,8 +74,13 @@ class EventView:
             self._keys = keys
         return keys
 
-    def raw(self, name: str) -> Any:
-        """The original value of a field (lowercase name), or ``MISSING``."""
+    def raw(self, name: str, exact: str = "") -> Any:
+        """The original value of a field (lowercase ``name``; ``exact``: the likely spelling, tried first
+        so that most lookups need no case-free map), or ``MISSING``."""
+        if exact:
+            value = self.fields.get(exact, MISSING)
+            if value is not MISSING:
+                return value
         keys = self._keys if self._keys is not None else self._keymap()
         value = keys.get(name, MISSING)
         if value is MISSING and self._derived is not None and name in self._derived:
@@ -93,12 +98,12 @@ class EventView:
             return None
         return as_text(value)
 
-    def low(self, name: str) -> str | None:
+    def low(self, name: str, exact: str = "") -> str | None:
         """The value as lowercase text, None when the field is absent. Cached per field."""
         cached = self._low.get(name)
         if cached is not None:
             return cached
-        value = self.raw(name)
+        value = self.raw(name, exact)
         if value is MISSING:
             return None
         low = as_text(value).lower()
