@@ -22,6 +22,7 @@ def _render(report: RulesCheckReport, console: Console, show_all: bool) -> None:
     for label, value in (("files", report.files), ("rules in the files", report.documents),
                          ("loaded (valid Sigma)", report.loaded), ("evaluable by exhunt", report.evaluable),
                          ("  of which correlation rules", report.correlations),
+                         ("filters (applied to rules)", report.filters),
                          ("unsupported", len(report.unsupported)), ("load errors", len(report.errors))):
         summary.add_row(label, str(value))
     for code, count in report.unsupported_by_code.items():

@@ -70,3 +70,36 @@ def test_content_pickles_as_sources_and_recompiles(tmp_path: Path) -> None:
     again = pickle.loads(data)
     assert [r.rule_id for r in again.result.rules] == [r.rule_id for r in content.result.rules]
     assert SigmaDetector(again).interest(ArtifactKind.EVTX) is not None
+
+
+FILTER = """\
+title: Our admin jump host runs these tools
+logsource: {product: windows, category: process_creation}
+filter:
+  rules: [cmd_from_w3wp]
+  selection:
+    Computer: 'JUMP01'
+  condition: not selection
+"""
+BASE = """\
+title: cmd from w3wp
+name: cmd_from_w3wp
+logsource: {product: windows, category: process_creation}
+detection:
+  sel:
+    Image|endswith: '\\\\cmd.exe'
+  condition: sel
+"""
+
+
+def test_sigma_filters_from_another_file_apply(tmp_path: Path) -> None:
+    from exhunt.detectors.sigma.view import EventView
+
+    (tmp_path / "rule.yml").write_text(BASE, encoding="utf-8")
+    (tmp_path / "filters").mkdir()
+    (tmp_path / "filters" / "jump.yml").write_text(FILTER, encoding="utf-8")
+    content = SigmaContent([(str(tmp_path), None)])
+    assert content.result.errors == [] and content.result.filters == 1
+    (rule,) = content.result.rules
+    assert rule.matcher(EventView({"Image": "C:\\\\Windows\\\\cmd.exe", "Computer": "EX01"}))
+    assert not rule.matcher(EventView({"Image": "C:\\\\Windows\\\\cmd.exe", "Computer": "JUMP01"}))

@@ -19,6 +19,7 @@ class RulesCheckReport:
     loaded: int = 0  # accepted by pySigma (evaluable + unsupported)
     evaluable: int = 0  # compiled: exhunt runs them
     correlations: int = 0  # of which correlation rules
+    filters: int = 0  # Sigma filter documents applied to the rules
     pipeline_error: str | None = None
     errors: list[RuleProblem] = field(default_factory=list)
     unsupported: list[RuleProblem] = field(default_factory=list)
@@ -37,7 +38,7 @@ class RulesCheckReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "paths": self.paths, "files": self.files, "documents": self.documents, "loaded": self.loaded,
-            "evaluable": self.evaluable, "correlations": self.correlations, "pipeline_error": self.pipeline_error,
+            "evaluable": self.evaluable, "correlations": self.correlations, "filters": self.filters, "pipeline_error": self.pipeline_error,
             "load_errors": [vars_of(p) for p in self.errors],
             "unsupported_by_code": self.unsupported_by_code,
             "unsupported_reasons": [{"code": c, "reason": m, "rules": n} for c, m, n in self.reasons()],
@@ -63,6 +64,7 @@ def check_rules(paths: Sequence[str], shipped: bool = False,
     report.errors = sorted(result.errors, key=lambda p: (p.file, p.rule, p.message))
     report.unsupported = sorted(result.unsupported, key=lambda p: (p.file, p.rule, p.code))
     report.correlations = len(content.correlations.rules)
+    report.filters = result.filters
     report.evaluable = len(result.rules) + report.correlations
     report.loaded = report.evaluable + len(result.unsupported)
     kinds: Counter[str] = Counter()

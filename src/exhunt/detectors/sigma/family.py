@@ -51,7 +51,7 @@ class SigmaContent:
                 loader.result.errors.append(RuleProblem(path, "", "read", "no such file or folder"))
                 continue
             loader.load_tree(root, Path(base) if base else None)
-        self.result: LoadResult = loader.result
+        self.result: LoadResult = loader.finish()
         from exhunt.detectors.sigma.correlation import compile_correlations
 
         self.correlations = compile_correlations(self.result, self.pipelines)

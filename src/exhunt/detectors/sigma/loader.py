@@ -17,6 +17,7 @@ import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
+from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule, SigmaYAMLLoader
 
 from exhunt.detectors.sigma.compile import CompileContext, Matcher, compile_trees, condition_trees
@@ -72,6 +73,7 @@ class LoadResult:
     unsupported: list[RuleProblem] = field(default_factory=list)
     files: int = 0
     documents: int = 0  # rules and correlations met in the files, loadable or not
+    filters: int = 0  # Sigma filter documents (applied to the rules of their logsource)
 
 
 def tag_ids(tags: Iterable[Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -93,7 +95,7 @@ def rule_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in (".yml", ".yaml"))
 
 
-def _label(rule: SigmaRule | SigmaCorrelationRule) -> str:
+def _label(rule: SigmaRule | SigmaCorrelationRule | SigmaFilter) -> str:
     return str(rule.id) if rule.id else (rule.title or "")
 
 
@@ -109,6 +111,8 @@ class RuleLoader:
         self.pipelines = pipelines
         self.placeholders = dict(placeholders or {})
         self.result = LoadResult()
+        self.pending: list[tuple[str, SigmaRule]] = []  # parsed, compiled in ``finish`` (after all filters)
+        self.filters: list[tuple[str, SigmaFilter]] = []
 
     def load_tree(self, root: Path, base: Path | None = None) -> None:
         base = base or (root.parent if root.is_file() else root)
@@ -136,7 +140,8 @@ class RuleLoader:
             return
         try:
             collection = SigmaCollection.from_dicts(documents, collect_errors=True, resolve_references=False,
-                                                    source=SigmaRuleLocation(path or Path(display)))
+                                                    source=SigmaRuleLocation(path or Path(display)),
+                                                    collect_filters=True)
         except Exception as exc:  # pySigma raises many types on odd documents: report with the file, go on
             self.result.errors.append(RuleProblem(display, "", "sigma", f"{type(exc).__name__}: {exc}"))
             return
@@ -151,9 +156,32 @@ class RuleLoader:
                 else:
                     self.result.correlations.append((display, rule))
             elif isinstance(rule, SigmaRule):
-                self._add_rule(rule, display)
+                self.pending.append((display, rule))
+        for sigma_filter in collection.filters:
+            self.result.filters += 1
+            if sigma_filter.errors:
+                self._error(display, sigma_filter, sigma_filter.errors)
+            else:
+                self.filters.append((display, sigma_filter))
 
-    def _error(self, display: str, rule: SigmaRule | SigmaCorrelationRule, errors: Sequence[Any]) -> None:
+    def finish(self) -> LoadResult:
+        """Apply the Sigma filters met in any file to the rules of every file, then compile the rules."""
+        for display, rule in self.pending:
+            for filter_file, sigma_filter in self.filters:
+                try:
+                    filtered = sigma_filter.apply_on_rule(rule)  # the rule as is when it does not apply
+                except (SigmaError, ValueError, TypeError, KeyError) as exc:
+                    self.result.errors.append(RuleProblem(filter_file, _label(sigma_filter), "filter",
+                                                          f"cannot apply to {display}: {exc}"))
+                    continue
+                if isinstance(filtered, SigmaRule):
+                    rule = filtered
+            self._add_rule(rule, display)
+        self.pending.clear()
+        return self.result
+
+    def _error(self, display: str, rule: SigmaRule | SigmaCorrelationRule | SigmaFilter,
+               errors: Sequence[Any]) -> None:
         message = "; ".join(sorted({str(e) for e in errors}))
         self.result.errors.append(RuleProblem(display, _label(rule), "sigma", message))
 
