@@ -38,7 +38,8 @@ class RulesCheckReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "paths": self.paths, "files": self.files, "documents": self.documents, "loaded": self.loaded,
-            "evaluable": self.evaluable, "correlations": self.correlations, "filters": self.filters, "pipeline_error": self.pipeline_error,
+            "evaluable": self.evaluable, "correlations": self.correlations, "filters": self.filters,
+            "pipeline_error": self.pipeline_error,
             "load_errors": [vars_of(p) for p in self.errors],
             "unsupported_by_code": self.unsupported_by_code,
             "unsupported_reasons": [{"code": c, "reason": m, "rules": n} for c, m, n in self.reasons()],
