@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from exhunt.detectors.base import HostContext
 from exhunt.detectors.sigma.detector import SigmaDetector
 from exhunt.detectors.sigma.family import SigmaContent
@@ -135,3 +137,16 @@ def test_unsupported_correlation_is_reported(tmp_path: Path, make_ctx: MakeCtx) 
     content = SigmaContent([(str(tmp_path), None)])
     (problem,) = content.result.unsupported
     assert problem.file == "corr.yml" and problem.code == "correlation" and "value_sum" in problem.message
+
+
+def test_state_is_bounded_and_drops_are_shown(tmp_path: Path, make_ctx: MakeCtx,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from exhunt.detectors.sigma import correlation
+
+    monkeypatch.setattr(correlation, "MAX_GROUP_EVENTS", 5)
+    monkeypatch.setattr(correlation, "MAX_GROUPS", 2)
+    records = [event(i, 4625, "192.0.2.1", "a", 0, i) for i in range(8)]  # 3 oldest of the group dropped
+    records += [event(100 + i, 4625, f"198.51.100.{i}", "a", 1) for i in range(3)]  # 2 groups too many
+    (f,) = findings(tmp_path, BRUTE, records, make_ctx)
+    assert f.attr_values("events_dropped") == ["5"]  # 3 old entries + 2 events of groups over the limit
+    assert [e.record for e in f.evidence] == [3, 4, 5, 6, 7]  # the newest five of the busy group

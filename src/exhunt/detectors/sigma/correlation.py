@@ -3,8 +3,8 @@
 Base-rule hits referenced by a correlation are kept per (correlation, group-by values), as time-sorted
 entries, and judged in ``finish()``: every window of ``timespan`` starting at an event is checked, so
 records may arrive in any order (one file after another). Memory is bounded: at most ``MAX_GROUPS``
-groups per correlation and ``MAX_GROUP_EVENTS`` entries per group (the newest are kept); what is dropped
-is counted and shown on the finding. Other correlation types, chained correlations and extended
+groups per correlation, ``MAX_GROUP_EVENTS`` entries per group (the newest are kept) and ``MAX_ENTRIES``
+in all; what is dropped is counted and shown on the finding. Other correlation types, chained correlations and extended
 conditions are reported unsupported with the reason.
 """
 
@@ -31,6 +31,7 @@ from exhunt.model.finding import Confidence, EvidenceRef, Finding, Outcome, Seve
 
 MAX_GROUPS = 5000
 MAX_GROUP_EVENTS = 1000
+MAX_ENTRIES = 50_000  # per correlation rule and host, all groups together
 MAX_EVIDENCE = 50
 SUPPORTED = {SigmaCorrelationType.EVENT_COUNT, SigmaCorrelationType.VALUE_COUNT,
              SigmaCorrelationType.TEMPORAL, SigmaCorrelationType.TEMPORAL_ORDERED}
@@ -81,6 +82,7 @@ class _Entry:
 @dataclass
 class _Groups:
     groups: dict[tuple[str, ...], list[_Entry]] = field(default_factory=dict)
+    entries: int = 0
     dropped: int = 0
     untimed: int = 0
 
@@ -120,12 +122,17 @@ class Correlator:
                     state.dropped += 1
                     continue
                 entries = state.groups[key] = []
+            if state.entries >= MAX_ENTRIES and len(entries) < MAX_GROUP_EVENTS:
+                state.dropped += 1
+                continue
             bisect.insort(entries, _Entry(epoch, rule.index, value, record.timestamp or "", record.path,
                                           record.line, record.record, record.offset, clip(record.raw)),
                           key=_order)
             if len(entries) > MAX_GROUP_EVENTS:
                 del entries[0]
                 state.dropped += 1
+            else:
+                state.entries += 1
 
     def finish(self, ctx: HostContext) -> list[Finding]:
         findings: list[Finding] = []
