@@ -145,6 +145,9 @@ def test_keywords_match_any_value() -> None:
     assert match(det, {"A": "x", "B": "run Mimikatz.exe now"})
     assert match(det, {"A": "sekurlsa::logonpasswords"})
     assert not match(det, {"A": "benign"})
+    cased = "  kw:\n    '|cased': 'MiMi'\n  condition: kw\n"
+    assert match(cased, {"A": "run MiMikatz"})
+    assert not match(cased, {"A": "run mimikatz"})
 
 
 CONDITION = """  sel_a:

@@ -232,6 +232,9 @@ def _keyword_matchers(values: Sequence[Any]) -> list[Matcher]:
             continue
         if isinstance(value, SigmaNull | SigmaExists | SigmaFieldReference):
             raise Unsupported("keyword", f"keyword detection with a {type(value).__name__} value")
+        if isinstance(value, SigmaCasedString):  # anywhere in a value too, case kept
+            out.append(_keyword_test(ValueTest("text", string_group([_unanchored(value)], lower=False))))
+            continue
         out.append(_keyword_test(value_test(value)))
     return out
 
