@@ -161,9 +161,9 @@ def test_parallel_workers_same_result(evidence: Path) -> None:
     assert one == two
 
 
-def test_user_rules_with_externals_and_a_broken_file(evidence: Path, tmp_path: Path) -> None:
-    rules = tmp_path / "my-rules"
-    rules.mkdir()
+def test_user_rules_with_externals_and_a_broken_file(evidence: Path,
+                                                     tmp_path_factory: pytest.TempPathFactory) -> None:
+    rules = tmp_path_factory.mktemp("my-rules")
     (rules / "good.yar").write_text(
         'rule SB_Style_Path : T1505_003 {\n meta:\n  description = "page in aspnet_client"\n  score = 80\n'
         ' condition:\n  filepath contains "\\\\aspnet_client\\\\" and extension == ".aspx"\n'
@@ -182,3 +182,26 @@ def test_same_input_same_output(evidence: Path) -> None:
     first = [f.to_dict() for f in run(*host(evidence)[:2])]
     second = [f.to_dict() for f in run(*host(evidence)[:2])]
     assert first == second
+
+
+def test_zip_evidence_same_findings(evidence: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    import zipfile
+
+    from exhunt.sources.ziparchive import ZipTree
+
+    archive = tmp_path_factory.mktemp("zipped") / "ex01.zip"  # never inside the folder being zipped
+    files = sorted(p for p in evidence.rglob("*") if p.is_file())
+    with zipfile.ZipFile(archive, "w") as out:
+        for path in files:
+            out.write(path, path.relative_to(evidence).as_posix())
+    tree = ZipTree(archive, name="ex01")
+    artifacts = [Artifact(ArtifactKind.FILE, e.path, e.size, e.mtime) for e in tree.walk()]
+    ctx = HostContext(host="ex01", tree=tree, artifacts=artifacts, coverage=HostCoverage(),
+                      options={"yara_workers": 2})  # a zip cannot go to workers: scanned in this process
+    bundle = ContentBundle(ContentSpec())
+    family.load(bundle)
+    detector = family.create(bundle, ctx.options)
+    assert isinstance(detector, YaraDetector)
+    zipped = run(detector, ctx)
+    assert paths(zipped) == paths(run(*host(evidence)[:2]))
+    assert all(f.evidence[0].sha256 for f in zipped)
