@@ -103,3 +103,11 @@ def test_sigma_filters_from_another_file_apply(tmp_path: Path) -> None:
     (rule,) = content.result.rules
     assert rule.matcher(EventView({"Image": "C:\\\\Windows\\\\cmd.exe", "Computer": "EX01"}))
     assert not rule.matcher(EventView({"Image": "C:\\\\Windows\\\\cmd.exe", "Computer": "JUMP01"}))
+
+
+def test_duplicate_rule_ids_are_reported_once_loaded(tmp_path: Path) -> None:
+    (tmp_path / "a.yml").write_text(EXPAND.replace("%admin_hosts%", "adm01"), encoding="utf-8")
+    (tmp_path / "b.yml").write_text(EXPAND.replace("%admin_hosts%", "adm02"), encoding="utf-8")
+    content = SigmaContent([(str(tmp_path), None)])
+    assert [r.file for r in content.result.rules] == ["a.yml"]
+    assert [(p.file, p.code) for p in content.result.errors] == [("b.yml", "duplicate")]

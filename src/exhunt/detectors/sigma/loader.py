@@ -113,6 +113,7 @@ class RuleLoader:
         self.result = LoadResult()
         self.pending: list[tuple[str, SigmaRule]] = []  # parsed, compiled in ``finish`` (after all filters)
         self.filters: list[tuple[str, SigmaFilter]] = []
+        self.seen: dict[str, str] = {}  # rule id -> file that defined it first
 
     def load_tree(self, root: Path, base: Path | None = None) -> None:
         base = base or (root.parent if root.is_file() else root)
@@ -213,6 +214,13 @@ class RuleLoader:
         if "exhunt" in rule.custom_attributes and not ext.rule_id:
             self.result.errors.append(RuleProblem(display, _label(rule), "exhunt", "exhunt.rule_id is required"))
             return
+        key = ext.rule_id or (str(rule.id) if rule.id else "")
+        if key and key in self.seen:
+            self.result.errors.append(RuleProblem(display, _label(rule), "duplicate",
+                                                  f"rule id {key} already loaded from {self.seen[key]}"))
+            return
+        if key:
+            self.seen[key] = display
         cves, attack = tag_ids(rule.tags)
         id_fields = frozenset(n.lower() for kind in mapping.kinds for n in self.pipelines.route_id_fields(kind))
         sigma_id_fields = frozenset(k for k in ("eventid",) if set(ctx.names(k)) & id_fields)
