@@ -18,11 +18,12 @@ rule EXH_Webshell_Chopper_Eval
         confidence = "high"
     strings:
         $js_eval = /eval\s{0,8}\(\s{0,8}Request(\.Item|\.Form|\.QueryString)?\s{0,8}[\[\(]/ nocase
-        $vb_exec = /Execute(Global)?\s{0,8}\(?\s{0,8}Request(\.Item|\.Form|\.QueryString)?\s{0,8}\(/ nocase
+        $vb_exec = /Execute(Global)?(\s{1,8}|\s{0,8}\(\s{0,8})Request(\.Item|\.Form|\.QueryString)?\s{0,8}\(/ nocase
         $vb_eval = /Eval\s{0,8}\(\s{0,8}Request\s{0,8}\(/ nocase
         $unsafe = /\]\s{0,8}\)?\s{0,8},\s{0,8}["']unsafe["']/ nocase
+        $eval_call = /eval\s{0,8}\(/ nocase
     condition:
-        any of them
+        $js_eval or $vb_exec or $vb_eval or ($unsafe and $eval_call)
 }
 
 rule EXH_Webshell_Chopper_Obfuscated
