@@ -131,6 +131,7 @@ class RuleIndex:
                         table.setdefault((sel.channel, eid), []).append(Entry(rule, guard))
         self._buckets: dict[tuple[ArtifactKind, RouteKey], Bucket | None] = {}
         self._shared: dict[tuple[tuple[int, int], ...], Bucket] = {}
+        self._kind_literals: dict[ArtifactKind, tuple[bool, frozenset[str] | None]] = {}
 
     def __getstate__(self) -> dict[str, Any]:  # buckets hold Hyperscan databases: rebuild per process
         state = dict(self.__dict__)
@@ -188,15 +189,14 @@ class RuleIndex:
 
     def kind_literals(self, kind: ArtifactKind) -> tuple[bool, frozenset[str] | None]:
         """(any rule reads the kind, the union of literals or None when a rule needs every record)."""
+        if kind in self._kind_literals:
+            return self._kind_literals[kind]
         rules = self.by_kind.get(kind, [])
-        if not rules:
-            return False, None
-        union: set[str] = set()
-        for rule in rules:
-            if rule.literals is None:
-                return True, None
-            union |= rule.literals
-        return True, frozenset(union)
+        answer: tuple[bool, frozenset[str] | None] = (bool(rules), None)
+        if rules and all(rule.literals is not None for rule in rules):
+            answer = (True, frozenset().union(*(rule.literals or () for rule in rules)))
+        self._kind_literals[kind] = answer
+        return answer
 
 
 def _route_ids(selector: EventSelector, rule: CompiledRule) -> Sequence[int | None]:
