@@ -97,3 +97,13 @@ def test_raw_gate_skips_only_what_cannot_match(tmp_path: Path) -> None:
     ip = [f for f in detector.finish(ctx) if f.rule_id == "EXH-IOC-IP"]
     assert len(ip) == 1 and ip[0].evidence_total == 2
     assert sorted(ip[0].attr_values("source_kind")) == ["evtx", "json_events"]
+
+
+def test_hash_scope_none_is_said(tmp_path: Path) -> None:
+    ctx, bundle = make_host(tmp_path)
+    detector = family.create(bundle, {"ioc_hash_scope": "none"})
+    for artifact in ctx.artifacts:
+        detector.on_file(artifact, ctx)
+    findings = detector.finish(ctx)
+    assert [f.rule_id for f in findings] == ["EXH-IOC-PATH"]  # names and paths still checked
+    assert any("ioc_hash_scope=none" in note for note in ctx.coverage.notes)

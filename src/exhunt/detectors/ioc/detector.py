@@ -4,7 +4,8 @@ Events: every field of every record the parsers hand over (IIS ``c-ip``, HttpPro
 EVTX network fields, command lines, hashes...). ``interest()`` gives the parsers literals to skip lines
 that cannot match (None when an indicator has no literal form: regexes, wide CIDR ranges).
 Files: names and paths of every artifact; MD5/SHA-1/SHA-256 of every file the YARA sweep would read
-(option ``ioc_hash_scope``: ``swept``, the default, or ``all`` files of the host).
+(option ``ioc_hash_scope``: ``swept``, the default, ``all`` files of the host, or ``none``; with ``none``
+a coverage note says hash indicators were not checked).
 One finding per indicator per host, with up to 50 evidence references and the total count.
 """
 
@@ -45,7 +46,7 @@ class IocDetector(Detector):
 
     def __init__(self, matcher: Matcher | None, options: dict[str, Any]) -> None:
         self.matcher = matcher if matcher is not None and len(matcher) else None
-        self.hash_all = str(options.get("ioc_hash_scope", "swept")) == "all"
+        self.hash_scope = str(options.get("ioc_hash_scope", "swept"))
         self._literals = self.matcher.literals() if self.matcher else None
         # records whose raw text holds none of the literals cannot match: skip them before field matching
         # (a few hundred substring tests beat a regex alternation in CPython; many literals: one regex)
@@ -105,8 +106,8 @@ class IocDetector(Detector):
             self._add(hit, ref, artifact.mtime, attrs)
 
     def _hashable(self, artifact: Artifact, ctx: HostContext) -> bool:
-        if self.hash_all:
-            return True
+        if self.hash_scope in ("all", "none"):
+            return self.hash_scope == "all"
         try:
             return select(artifact.path, ctx.tree)[0]
         except OSError as exc:
@@ -126,6 +127,9 @@ class IocDetector(Detector):
                 seen.attrs.add(attr)
 
     def finish(self, ctx: HostContext) -> list[Finding]:
+        if self.matcher is not None and self.matcher.wants_hashes and self.hash_scope == "none":
+            ctx.coverage.notes.append("IOC: file hashes were not computed (ioc_hash_scope=none): hash "
+                                      "indicators were not checked against files.")
         findings = [self._finding(ctx.host, seen) for _, seen in sorted(self._seen.items())]
         return sorted(findings, key=lambda f: (f.sort_key(), f.title))
 
