@@ -48,7 +48,7 @@ class SigmaContent:
         for path, base in self.sources:
             root = Path(path)
             if not root.exists():
-                loader.result.errors.append(RuleProblem(path, "", "read", "no such file or folder"))
+                loader.problem(RuleProblem(path, "", "read", "no such file or folder"))
                 continue
             loader.load_tree(root, Path(base) if base else None)
         self.result: LoadResult = loader.finish()

@@ -110,7 +110,7 @@ class RuleLoader:
     def __init__(self, pipelines: Pipelines, placeholders: Mapping[str, Sequence[str]] | None = None) -> None:
         self.pipelines = pipelines
         self.placeholders = dict(placeholders or {})
-        self.result = LoadResult()
+        self._result = LoadResult()
         self.pending: list[tuple[str, SigmaRule]] = []  # parsed, compiled in ``finish`` (after all filters)
         self.filters: list[tuple[str, SigmaFilter]] = []
         self.seen: dict[str, str] = {}  # rule id -> file that defined it first
@@ -125,11 +125,11 @@ class RuleLoader:
             self.load_file(path, display)
 
     def load_file(self, path: Path, display: str) -> None:
-        self.result.files += 1
+        self._result.files += 1
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            self.result.errors.append(RuleProblem(display, "", "read", str(exc)))
+            self._result.errors.append(RuleProblem(display, "", "read", str(exc)))
             return
         self.load_text(text, display, path)
 
@@ -137,29 +137,29 @@ class RuleLoader:
         try:  # libyaml (C) with pySigma's duplicate-key check: ~10x faster than pySigma's pure-Python load
             documents = list(yaml.load_all(text, Loader=SigmaYAMLLoader))
         except yaml.YAMLError as exc:  # the message carries line and column
-            self.result.errors.append(RuleProblem(display, "", "yaml", str(exc).replace("\n", " ")))
+            self._result.errors.append(RuleProblem(display, "", "yaml", str(exc).replace("\n", " ")))
             return
         try:
             collection = SigmaCollection.from_dicts(documents, collect_errors=True, resolve_references=False,
                                                     source=SigmaRuleLocation(path or Path(display)),
                                                     collect_filters=True)
         except Exception as exc:  # pySigma raises many types on odd documents: report with the file, go on
-            self.result.errors.append(RuleProblem(display, "", "sigma", f"{type(exc).__name__}: {exc}"))
+            self._result.errors.append(RuleProblem(display, "", "sigma", f"{type(exc).__name__}: {exc}"))
             return
         for error in collection.errors:
             if not isinstance(error, SigmaError) or not _owned_by_rule(error, collection):
-                self.result.errors.append(RuleProblem(display, "", "sigma", str(error)))
+                self._result.errors.append(RuleProblem(display, "", "sigma", str(error)))
         for rule in collection.rules:
-            self.result.documents += 1
+            self._result.documents += 1
             if isinstance(rule, SigmaCorrelationRule):
                 if rule.errors:
                     self._error(display, rule, rule.errors)
                 else:
-                    self.result.correlations.append((display, rule))
+                    self._result.correlations.append((display, rule))
             elif isinstance(rule, SigmaRule):
                 self.pending.append((display, rule))
         for sigma_filter in collection.filters:
-            self.result.filters += 1
+            self._result.filters += 1
             if sigma_filter.errors:
                 self._error(display, sigma_filter, sigma_filter.errors)
             else:
@@ -172,19 +172,28 @@ class RuleLoader:
                 try:
                     filtered = sigma_filter.apply_on_rule(rule)  # the rule as is when it does not apply
                 except (SigmaError, ValueError, TypeError, KeyError) as exc:
-                    self.result.errors.append(RuleProblem(filter_file, _label(sigma_filter), "filter",
+                    self._result.errors.append(RuleProblem(filter_file, _label(sigma_filter), "filter",
                                                           f"cannot apply to {display}: {exc}"))
                     continue
                 if isinstance(filtered, SigmaRule):
                     rule = filtered
             self._add_rule(rule, display)
         self.pending.clear()
-        return self.result
+        return self._result
+
+    def problem(self, problem: RuleProblem) -> None:
+        """Record a load error met outside the files (a path that does not exist)."""
+        self._result.errors.append(problem)
+
+    @property
+    def result(self) -> LoadResult:
+        """Everything loaded so far, compiled (filters met so far applied to the rules not yet compiled)."""
+        return self.finish()
 
     def _error(self, display: str, rule: SigmaRule | SigmaCorrelationRule | SigmaFilter,
                errors: Sequence[Any]) -> None:
         message = "; ".join(sorted({str(e) for e in errors}))
-        self.result.errors.append(RuleProblem(display, _label(rule), "sigma", message))
+        self._result.errors.append(RuleProblem(display, _label(rule), "sigma", message))
 
     def _add_rule(self, rule: SigmaRule, display: str) -> None:
         if rule.errors:
@@ -194,7 +203,7 @@ class RuleLoader:
         mapping = self.pipelines.resolve(logsource)
         if mapping is None:
             shown = ", ".join(f"{k}={v}" for k, v in logsource.items() if v) or "none"
-            self.result.unsupported.append(RuleProblem(
+            self._result.unsupported.append(RuleProblem(
                 display, _label(rule), "logsource", f"logsource not read by exhunt ({shown})"))
             return
         ctx = CompileContext(mapping.fields, self.placeholders)
@@ -203,20 +212,20 @@ class RuleLoader:
             matcher = compile_trees(trees, ctx)
             ext = parse_extension(rule.custom_attributes.get("exhunt"), ctx)
         except Unsupported as exc:
-            self.result.unsupported.append(RuleProblem(display, _label(rule), exc.code, exc.message))
+            self._result.unsupported.append(RuleProblem(display, _label(rule), exc.code, exc.message))
             return
         except ExtensionError as exc:
-            self.result.errors.append(RuleProblem(display, _label(rule), "exhunt", str(exc)))
+            self._result.errors.append(RuleProblem(display, _label(rule), "exhunt", str(exc)))
             return
         except (SigmaError, RecursionError, ValueError, TypeError) as exc:
-            self.result.errors.append(RuleProblem(display, _label(rule), "sigma", f"{type(exc).__name__}: {exc}"))
+            self._result.errors.append(RuleProblem(display, _label(rule), "sigma", f"{type(exc).__name__}: {exc}"))
             return
         if "exhunt" in rule.custom_attributes and not ext.rule_id:
-            self.result.errors.append(RuleProblem(display, _label(rule), "exhunt", "exhunt.rule_id is required"))
+            self._result.errors.append(RuleProblem(display, _label(rule), "exhunt", "exhunt.rule_id is required"))
             return
         key = ext.rule_id or (str(rule.id) if rule.id else "")
         if key and key in self.seen:
-            self.result.errors.append(RuleProblem(display, _label(rule), "duplicate",
+            self._result.errors.append(RuleProblem(display, _label(rule), "duplicate",
                                                   f"rule id {key} already loaded from {self.seen[key]}"))
             return
         if key:
@@ -225,8 +234,8 @@ class RuleLoader:
         id_fields = frozenset(n.lower() for kind in mapping.kinds for n in self.pipelines.route_id_fields(kind))
         sigma_id_fields = frozenset(k for k in ("eventid",) if set(ctx.names(k)) & id_fields)
         level = _LEVELS.get(str(rule.level.name).lower(), Severity.MEDIUM) if rule.level else Severity.MEDIUM
-        self.result.rules.append(CompiledRule(
-            index=len(self.result.rules), sigma_id=str(rule.id) if rule.id else "", name=rule.name,
+        self._result.rules.append(CompiledRule(
+            index=len(self._result.rules), sigma_id=str(rule.id) if rule.id else "", name=rule.name,
             title=rule.title, description=rule.description or "", file=display, level=level,
             confidence=_confidence(rule, ext), cves=cves, attack=attack, logsource=mapping,
             matcher=matcher, literals=trees_literals(trees, mapping.weak), ext=ext,
