@@ -5,7 +5,7 @@ A pure function of its inputs so it runs the same in the CLI, a worker process o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from exhunt.content.bundle import ContentBundle
@@ -33,13 +33,23 @@ def _prefilter_for(interests: list[Interest]) -> Prefilter | None:
     if not interests:
         return MatchNothing()
     literals: set[str] = set()
+    requirements: set[tuple[frozenset[str], ...]] = set()
     for interest in interests:
         if interest.literals is None:
             return None
         literals |= interest.literals
+        if interest.requirements is None:
+            requirements.update((frozenset({literal}),) for literal in interest.literals)
+        else:
+            requirements.update(interest.requirements)
     if not literals:
         return MatchNothing()
-    return build_prefilter(sorted(literals))
+    ordered: list[Sequence[frozenset[str]]] = sorted(requirements, key=_requirement_key)
+    return build_prefilter(sorted(literals), requirements=ordered)
+
+
+def _requirement_key(requirement: Sequence[frozenset[str]]) -> list[list[str]]:
+    return [sorted(group) for group in requirement]
 
 
 def _account(coverage: SourceCoverage, report: ParseReport, artifact: Artifact) -> None:

@@ -22,6 +22,10 @@ class Interest:
     """
 
     literals: frozenset[str] | None
+    # Optional, finer: a record can matter only if, for one requirement, each group has one of its literals
+    # in the raw text (e.g. a rule needing "post" AND ".js" AND one of "/ecp/", "/owa/auth/"). Parsers use it
+    # to skip lines that hold a literal but cannot satisfy any rule. None: any literal is enough.
+    requirements: tuple[tuple[frozenset[str], ...], ...] | None = None
 
 
 @dataclass

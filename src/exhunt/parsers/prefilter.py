@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import threading
 from abc import abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -72,14 +72,45 @@ class BlockMarks:
     """What one pass over a block found: literal match starts, directive line starts, blank lines."""
 
     matches: list[int] = field(default_factory=list)  # sorted start offsets of literal matches
+    idents: list[int] = field(default_factory=list)  # the literal index of each match (parallel to matches)
     directives: list[int] = field(default_factory=list)  # offsets of '#' that start a line (not at 0)
     blank_lines: int = 0  # lines that are empty or a lone CR, not counting one at the block start
+
+
+def _store(result: BlockMarks, pairs: list[tuple[int, int]]) -> None:
+    pairs.sort()
+    result.matches = [pos for pos, _ in pairs]
+    result.idents = [ident for _, ident in pairs]
+
+
+class LineGate:
+    """The second stage: whether the literals found on one line can satisfy some detector's requirement.
+
+    Each requirement is a conjunction of groups of literal indexes: the line passes when, for one
+    requirement, every group has one of its literals on the line. Requirements are indexed by one of their
+    groups (the anchor), so a line only checks those its literals can start.
+    """
+
+    def __init__(self, requirements: list[tuple[frozenset[int], ...]]) -> None:
+        self.by_literal: dict[int, list[tuple[frozenset[int], ...]]] = {}
+        for requirement in requirements:
+            anchor = min(requirement, key=len)
+            for ident in anchor:
+                self.by_literal.setdefault(ident, []).append(requirement)
+
+    def accept(self, idents: set[int]) -> bool:
+        for ident in idents:
+            for requirement in self.by_literal.get(ident, ()):
+                if all(not group.isdisjoint(idents) for group in requirement):
+                    return True
+        return False
 
 
 class BlockPrefilter(Prefilter):
     """A prefilter that also marks the structural lines of a block in the same pass."""
 
     literals: tuple[bytes, ...] = ()
+    gate: LineGate | None = None  # when set, a line with matches must also pass the gate to be parsed
 
     @abstractmethod
     def marks(self, block: bytes | bytearray | memoryview) -> BlockMarks:
@@ -108,7 +139,7 @@ class HyperscanPrefilter(BlockPrefilter):
 
     def marks(self, block: bytes | bytearray | memoryview) -> BlockMarks:
         result = BlockMarks()
-        matches = result.matches
+        pairs: list[tuple[int, int]] = []
         directives = result.directives
         blanks: list[int] = []
         count = self._count
@@ -116,14 +147,14 @@ class HyperscanPrefilter(BlockPrefilter):
 
         def on_match(ident: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
             if ident < count:
-                matches.append(end - lengths[ident])
+                pairs.append((end - lengths[ident], ident))
             elif ident == count:
                 directives.append(end - 1)
             else:
                 blanks.append(end)
 
         self._db.scan(block, match_event_handler=on_match, scratch=self._scratch)
-        matches.sort()
+        _store(result, pairs)
         result.blank_lines = len(blanks)
         return result
 
@@ -138,12 +169,13 @@ class PythonPrefilter(BlockPrefilter):
         data = bytes(block)
         lowered = data.lower()
         result = BlockMarks()
-        for lit in self.literals:
+        pairs: list[tuple[int, int]] = []
+        for ident, lit in enumerate(self.literals):
             pos = lowered.find(lit)
             while pos >= 0:
-                result.matches.append(pos)
+                pairs.append((pos, ident))
                 pos = lowered.find(lit, pos + 1)
-        result.matches.sort()
+        _store(result, pairs)
         pos = data.find(b"#", 1)
         while pos >= 0:
             if data[pos - 1] == 0x0A:
@@ -157,12 +189,20 @@ class PythonPrefilter(BlockPrefilter):
         return result
 
 
-def build_prefilter(literals: Iterable[str], *, force_python: bool = False) -> BlockPrefilter | None:
+Requirement = Sequence[frozenset[str]]  # a conjunction of groups of literals
+
+
+def build_prefilter(literals: Iterable[str], *, requirements: Sequence[Requirement] | None = None,
+                    force_python: bool = False) -> BlockPrefilter | None:
     """A prefilter for ``literals`` (case-insensitive), or None when every line must be parsed.
 
     An empty set of literals gives a prefilter that matches nothing: the parser then only counts lines and
-    reads the first and last timestamps.
+    reads the first and last timestamps. With ``requirements`` a line holding a literal is parsed only when,
+    for one requirement, each of its groups has a literal on the line (groups whose literals cannot be
+    prefiltered are left out of the check, which only makes it looser).
     """
+    if requirements is not None:
+        return _gated(list(literals), requirements, force_python)
     prepared = prepare_literals(literals)
     if prepared is None:
         return None
@@ -177,6 +217,40 @@ def build_prefilter(literals: Iterable[str], *, force_python: bool = False) -> B
             cache.pop(next(iter(cache)))
         cache[key] = found
     return found
+
+
+def _gated(literals: list[str], requirements: Sequence[Requirement], force_python: bool) -> BlockPrefilter | None:
+    raw: dict[str, bytes] = {}
+    for literal in {*literals, *(lit for req in requirements for group in req for lit in group)}:
+        raw[literal] = safe_literal(literal)
+    if any(len(raw[lit]) < MIN_LITERAL for lit in literals):
+        return None
+    table = sorted({b for b in raw.values() if len(b) >= MIN_LITERAL})
+    index = {b: i for i, b in enumerate(table)}
+    gates: set[tuple[frozenset[int], ...]] = set()
+    for requirement in requirements:
+        groups = []
+        for group in requirement:
+            ids = [index.get(raw[lit]) for lit in group]
+            if ids and all(i is not None for i in ids):
+                groups.append(frozenset(i for i in ids if i is not None))
+        if not groups:
+            return _plain(table, force_python)  # a requirement no literal can check: literals alone decide
+        gates.add(tuple(sorted(set(groups), key=lambda g: sorted(g))))
+    cache: dict[tuple[object, ...], BlockPrefilter] = _cache.__dict__.setdefault("gated", {})
+    key = (force_python or _hs is None, tuple(table), tuple(sorted(gates, key=lambda g: [sorted(x) for x in g])))
+    found = cache.get(key)
+    if found is None:
+        found = PythonPrefilter(table) if key[0] else _hyperscan_or_python(table)
+        found.gate = LineGate(sorted(gates, key=lambda g: [sorted(x) for x in g]))
+        if len(cache) >= _CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        cache[key] = found
+    return found
+
+
+def _plain(table: list[bytes], force_python: bool) -> BlockPrefilter:
+    return PythonPrefilter(table) if force_python or _hs is None else _hyperscan_or_python(table)
 
 
 def _hyperscan_or_python(literals: list[bytes]) -> BlockPrefilter:

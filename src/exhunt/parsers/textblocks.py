@@ -148,6 +148,7 @@ class LineReader:
             return self.prefilter.marks(view)
         marks = _STRUCTURE.marks(view)
         marks.matches = sorted(self.prefilter.scan(view))
+        marks.idents = [0] * len(marks.matches)
         return marks
 
     def _some_lines(self, buf: bytearray, view: memoryview, end: int, base_offset: int, base_line: int,
@@ -164,14 +165,22 @@ class LineReader:
         not_data = len(directives) + blank - (0 if terminated else 1)
 
         candidates: dict[int, int] = {}  # line start -> line end (the newline or the block end)
-        line_end = -1
-        for pos in marks.matches:
+        gate = self.prefilter.gate if isinstance(self.prefilter, BlockPrefilter) else None
+        line_end, line_start = -1, -1
+        found: set[int] = set()
+        for pos, ident in zip(marks.matches, marks.idents, strict=True):
             if pos < line_end:
-                continue  # another match on the same line
+                found.add(ident)  # another match on the same line
+                continue
+            if line_start >= 0 and (gate is None or gate.accept(found)):
+                candidates[line_start] = line_end
             line_end = buf.find(b"\n", pos, end)
             if line_end < 0:
                 line_end = end
-            candidates[buf.rfind(b"\n", 0, pos) + 1] = line_end
+            line_start = buf.rfind(b"\n", 0, pos) + 1
+            found = {ident}
+        if line_start >= 0 and (gate is None or gate.accept(found)):
+            candidates[line_start] = line_end
         wanted = set(candidates).union(directives, self._edges(buf, end, directives))
 
         previous, number = 0, base_line
