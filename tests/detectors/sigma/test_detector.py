@@ -114,3 +114,16 @@ def test_deterministic_output(tmp_path: Path, make_ctx: MakeCtx) -> None:
                             "2021-03-04T00:00:00Z") for i in range(5)]
     first = [f.to_dict() for f in run(tmp_path, records, make_ctx)]
     assert first == [f.to_dict() for f in run(tmp_path, list(reversed(records)), make_ctx)]
+
+
+def test_plain_sigma_rules_are_suspicious_or_informational(tmp_path: Path, make_ctx: MakeCtx) -> None:
+    rule = RULE.split("exhunt:")[0]
+    (tmp_path / "a.yml").write_text(rule, encoding="utf-8")
+    (tmp_path / "b.yml").write_text(rule.replace("level: high", "level: informational").replace(
+        "0f1e2d3c", "1f1e2d3c"), encoding="utf-8")
+    detector = SigmaDetector(SigmaContent([(str(tmp_path), None)]))
+    ctx = make_ctx({LOG: b"x"})
+    detector.on_record(proxy_record(1, "ServerInfo~a]@h:444/ecp/x", "200", "200", "192.0.2.1",
+                                    "2021-03-03T00:00:00Z"), ctx)
+    got = {(f.rule_id[:8], f.outcome, f.severity) for f in detector.finish(ctx)}
+    assert got == {("0f1e2d3c", Outcome.SUSPICIOUS, Severity.HIGH), ("1f1e2d3c", Outcome.INFORMATIONAL, Severity.INFO)}

@@ -14,7 +14,7 @@ from exhunt.detectors.sigma.loader import CompiledRule
 from exhunt.detectors.sigma.view import EventView
 from exhunt.model.event import Record
 from exhunt.model.evidence import ArtifactKind
-from exhunt.model.finding import EvidenceRef, Finding, Outcome, clip
+from exhunt.model.finding import EvidenceRef, Finding, Outcome, Severity, clip
 
 if TYPE_CHECKING:
     from exhunt.detectors.sigma.family import SigmaContent
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 MAX_EVIDENCE = 50
 MAX_CAPTURE_VALUES = 50  # per attribute name, listed; more are counted
 MAX_CAPTURE_TRACKED = 1000  # distinct values remembered per attribute name
-DEFAULT_OUTCOME = Outcome.SUSPICIOUS
+DEFAULT_OUTCOME = Outcome.SUSPICIOUS  # rules without an exhunt outcome; informational-level ones: INFORMATIONAL
 
 HitKey = tuple[str, str, int, int]
 
@@ -118,7 +118,7 @@ class SigmaDetector(Detector):
             self.correlator.observe(rule, view, record)
         if not rule.emit:
             return
-        outcome = rule.ext.outcome(view, DEFAULT_OUTCOME)
+        outcome = rule.ext.outcome(view, Outcome.INFORMATIONAL if rule.level is Severity.INFO else DEFAULT_OUTCOME)
         key = (rule.index, outcome)
         group = self.groups.get(key)
         if group is None:
