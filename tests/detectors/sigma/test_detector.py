@@ -127,3 +127,21 @@ def test_plain_sigma_rules_are_suspicious_or_informational(tmp_path: Path, make_
                                     "2021-03-03T00:00:00Z"), ctx)
     got = {(f.rule_id[:8], f.outcome, f.severity) for f in detector.finish(ctx)}
     assert got == {("0f1e2d3c", Outcome.SUSPICIOUS, Severity.HIGH), ("1f1e2d3c", Outcome.INFORMATIONAL, Severity.INFO)}
+
+
+def test_detectors_in_threads_share_content_safely(tmp_path: Path, make_ctx: MakeCtx) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    (tmp_path / "ssrf.yml").write_text(RULE, encoding="utf-8")
+    content = SigmaContent([(str(tmp_path), None)])
+    records = [proxy_record(i, "ServerInfo~x]@h:444/ecp/a" if i % 3 else "SMTP:a@b.c", "200", "200",
+                            "192.0.2.1", f"2021-03-04T00:{i % 60:02d}:00Z") for i in range(3000)]
+
+    def one_host(_: int) -> int:
+        ctx, detector = make_ctx({LOG: b"x"}), SigmaDetector(content)
+        for record in records:
+            detector.on_record(record, ctx)
+        return sum(f.evidence_total for f in detector.finish(ctx))
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(one_host, range(8))) == [2000] * 8

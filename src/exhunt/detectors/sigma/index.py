@@ -8,6 +8,7 @@ evaluated. Buckets are built on first use and shared by every record with the sa
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,7 @@ class Bucket:
         self.lit_entries = [tuple(by_literal[lit]) for lit in self.literals]
         self.size = len(entries)
         self._db: Any = None
+        self._local = threading.local()
         if hyperscan is not None and len(self.literals) > 8:
             db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             flag = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_CASELESS
@@ -85,7 +87,10 @@ class Bucket:
                 data = text.encode()
             except UnicodeEncodeError:  # lone surrogates from a lenient decode
                 data = text.encode("utf-8", "replace")
-            self._db.scan(data, match_event_handler=_collect, context=found)
+            scratch = getattr(self._local, "scratch", None)
+            if scratch is None:  # scratch space must not be shared between threads (Dask runs tasks in threads)
+                scratch = self._local.scratch = hyperscan.Scratch(self._db)
+            self._db.scan(data, match_event_handler=_collect, context=found, scratch=scratch)
             return found
         low = text.lower()
         return [i for i, lit in enumerate(self.literals) if lit in low]

@@ -10,6 +10,7 @@ wildcards sit in the middle. Everything is compiled once; nothing is compiled pe
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -177,21 +178,22 @@ def _many_substrings(subs: Sequence[str]) -> StrTest:
 
     The database is compiled on first use, in the process that evaluates (it does not pickle).
     """
-    state: dict[str, Any] = {}
+    local = threading.local()  # the database and its scratch space, per thread (Dask runs tasks in threads)
 
     def stop(*_: Any) -> bool:
         return True  # first match ends the scan
 
     def test(text: str) -> bool:
-        db = state.get("db")
+        db = getattr(local, "db", None)
         if db is None:
-            db = state["db"] = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             patterns = ["".join(f"\\x{b:02x}" for b in sub.encode("utf-8", "surrogatepass")).encode()
                         for sub in subs]
             db.compile(expressions=patterns, ids=list(range(len(patterns))), elements=len(patterns),
                        flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(patterns))
+            local.db, local.scratch = db, hyperscan.Scratch(db)
         try:
-            db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=stop)
+            db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=stop, scratch=local.scratch)
         except hyperscan.ScanTerminated:
             return True
         return False
