@@ -39,11 +39,16 @@ class HostContext:
     options: dict[str, Any] = field(default_factory=dict)
     exchange_root: str | None = None  # relative path of the Exchange install folder (…/V15), if found
     _hashes: dict[str, str] = field(default_factory=dict)
+    # digests a detector already computed, shared so each file is read for hashing once per host:
+    # path -> {"md5": ..., "sha1": ..., "sha256": ...} (the YARA sweep fills it for the files it reads)
+    digests: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def sha256(self, path: str) -> str | None:
         """SHA-256 of an evidence file, computed once, lazily (only files that are cited pay for it)."""
         if path in self._hashes:
             return self._hashes[path]
+        if "sha256" in self.digests.get(path, {}):
+            return self.digests[path]["sha256"]
         digest = hashlib.sha256()
         try:
             with self.tree.open(path) as handle:
