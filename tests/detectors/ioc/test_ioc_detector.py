@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from exhunt.content.bundle import ContentBundle, ContentSpec
 from exhunt.detectors.base import HostContext
 from exhunt.detectors.ioc import family
@@ -107,3 +109,24 @@ def test_hash_scope_none_is_said(tmp_path: Path) -> None:
     findings = detector.finish(ctx)
     assert [f.rule_id for f in findings] == ["EXH-IOC-PATH"]  # names and paths still checked
     assert any("ioc_hash_scope=none" in note for note in ctx.coverage.notes)
+
+
+def test_hashes_come_from_the_yara_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from exhunt.detectors.ioc import detector as ioc_detector
+    from exhunt.detectors.yara import family as yara_family
+
+    ctx, bundle = make_host(tmp_path)
+    yara_family.load(bundle)
+    sweep = yara_family.create(bundle, {})
+    iocs = family.create(bundle, {})
+    sweep.start(ctx)  # hashes every swept file as it reads it, because hash indicators are loaded
+    assert sorted(ctx.digests) == ["C/inetpub/wwwroot/aspnet_client/system_web/zz.aspx"]
+
+    def no_second_read(*_: object) -> None:
+        raise AssertionError("file read a second time for hashing")
+
+    monkeypatch.setattr(ioc_detector, "hash_file", no_second_read)
+    for artifact in ctx.artifacts:
+        iocs.on_file(artifact, ctx)
+    assert "EXH-IOC-SHA256" in {f.rule_id for f in iocs.finish(ctx)}
+    assert ctx.sha256("C/inetpub/wwwroot/aspnet_client/system_web/zz.aspx") == hashlib.sha256(SHELL).hexdigest()

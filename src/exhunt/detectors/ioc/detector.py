@@ -86,14 +86,16 @@ class IocDetector(Detector):
             return
         hits = list(self.matcher.match_path(artifact.path))
         digests: dict[str, str] = {}
-        if self.matcher.wants_hashes and artifact.kind == ArtifactKind.FILE and self._hashable(artifact, ctx):
-            try:
-                hashes = hash_file(ctx.tree, artifact.path)
-            except OSError as exc:
-                ctx.coverage.warn(InputWarning(artifact.path, f"cannot hash: {exc}", "unreadable"))
-            else:
-                digests = {"md5": hashes.md5, "sha1": hashes.sha1, "sha256": hashes.sha256}
-                hits += list(self.matcher.match_hashes(digests))
+        if self.matcher.wants_hashes and artifact.kind == ArtifactKind.FILE:
+            digests = dict(ctx.digests.get(artifact.path, {}))  # computed by the YARA sweep when it read the file
+            if len(digests) < 3 and self._hashable(artifact, ctx):
+                try:
+                    digests = hash_file(ctx.tree, artifact.path).as_dict()
+                except OSError as exc:
+                    ctx.coverage.warn(InputWarning(artifact.path, f"cannot hash: {exc}", "unreadable"))
+                else:
+                    ctx.digests[artifact.path] = digests
+            hits += list(self.matcher.match_hashes(digests))
         for hit in hits:
             ref = EvidenceRef(path=artifact.path, sha256=digests.get("sha256"), timestamp=artifact.mtime,
                               note=f"file {hit.field} matches {hit.indicator.original or hit.indicator.value}; "

@@ -50,6 +50,9 @@ class YaraDetector(Detector):
         self.timeout = int(options.get("yara_timeout", DEFAULT_TIMEOUT))
         self.window = int(options.get("yara_window_bytes", DEFAULT_WINDOW))
         self.workers = int(options.get("yara_workers", 1))
+        # hash every swept file while it is read for the scan (shared through ctx.digests, e.g. with the
+        # IOC detector's hash indicators); otherwise only the files that matched are hashed
+        self.hash_all = bool(options.get("yara_hash_all", False))
         self._scanner: FileScanner | None = None
         self._seen: set[str] = set()
         self._found: dict[str, FileHit] = {}  # path -> hits
@@ -94,6 +97,8 @@ class YaraDetector(Detector):
             cover.files += 1
             cover.bytes += artifact.size
             self._windowed += result.windows > 1
+            if result.hashes is not None:
+                ctx.digests[artifact.path] = result.hashes.as_dict()
             if result.code:
                 self._warn(ctx, artifact.path, result.error, result.code)
                 cover.files_failed += 1
@@ -106,10 +111,12 @@ class YaraDetector(Detector):
         jobs = [(artifact.path, artifact.size) for artifact, _ in chosen]
         tree_blob = picklable(ctx.tree) if self.workers > 1 and len(chosen) > 1 else None
         if tree_blob is not None:
-            yield from scan_files(self.compiled.data, tree_blob, jobs, self.workers, self.timeout, self.window)
+            yield from scan_files(self.compiled.data, tree_blob, jobs, self.workers, self.timeout, self.window,
+                                  self.hash_all)
             return
         if self._scanner is None:
-            self._scanner = FileScanner(self.compiled.data, timeout=self.timeout, window=self.window)
+            self._scanner = FileScanner(self.compiled.data, timeout=self.timeout, window=self.window,
+                                        hash_all=self.hash_all)
         for path, size in jobs:
             yield scan_one(self._scanner, ctx.tree, path, size)
 

@@ -20,4 +20,8 @@ def load(bundle: ContentBundle) -> None:
 
 def create(bundle: ContentBundle, options: dict[str, Any]) -> Detector:
     compiled = bundle.parts.get(PART)
+    if "yara_hash_all" not in options and options.get("ioc_hash_scope", "swept") != "none":
+        # hash indicators are loaded: hash every swept file during the scan, in the scan's workers,
+        # instead of reading every file a second time for the IOC detector
+        options = {**options, "yara_hash_all": bool(getattr(bundle.parts.get("ioc"), "wants_hashes", False))}
     return YaraDetector(compiled if isinstance(compiled, CompiledRules) else None, options)

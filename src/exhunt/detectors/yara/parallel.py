@@ -20,9 +20,10 @@ from exhunt.sources.base import HostTree
 _WORKER: tuple[FileScanner, HostTree] | None = None
 
 
-def _init(rules_data: bytes, tree_blob: bytes, timeout: int, window: int) -> None:
+def _init(rules_data: bytes, tree_blob: bytes, timeout: int, window: int, hash_all: bool) -> None:
     global _WORKER
-    _WORKER = (FileScanner(rules_data, timeout=timeout, window=window), pickle.loads(tree_blob))
+    _WORKER = (FileScanner(rules_data, timeout=timeout, window=window, hash_all=hash_all),
+               pickle.loads(tree_blob))
 
 
 def scan_one(scanner: FileScanner, tree: HostTree, path: str, size: int | None = None) -> ScanResult:
@@ -30,7 +31,7 @@ def scan_one(scanner: FileScanner, tree: HostTree, path: str, size: int | None =
     try:
         with tree.open(path) as handle:
             result = scanner.scan_handle(handle, path, size)
-        if result.hits:
+        if result.hits and result.hashes is None:
             result.hashes = hash_file(tree, path)
         return result
     except OSError as exc:
@@ -50,9 +51,9 @@ def picklable(tree: HostTree) -> bytes | None:
 
 
 def scan_files(rules_data: bytes, tree_blob: bytes, jobs: Sequence[tuple[str, int]], workers: int,
-               timeout: int = 60, window: int = DEFAULT_WINDOW) -> Iterator[ScanResult]:
+               timeout: int = 60, window: int = DEFAULT_WINDOW, hash_all: bool = False) -> Iterator[ScanResult]:
     """Results in the order of ``jobs`` (host-relative path, listed size), from ``workers`` processes."""
     chunk = max(1, min(256, len(jobs) // (workers * 8) or 1))
     with ProcessPoolExecutor(max_workers=workers, initializer=_init,
-                             initargs=(rules_data, tree_blob, timeout, window)) as pool:
+                             initargs=(rules_data, tree_blob, timeout, window, hash_all)) as pool:
         yield from pool.map(_job, jobs, chunksize=chunk)

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 
 import yara_x
 
-from exhunt.detectors.yara.sweep import HEAD_BYTES, FileFacts, FileHashes, facts_for
+from exhunt.detectors.yara.sweep import HEAD_BYTES, FileFacts, FileHashes, Hasher, facts_for
 
 DEFAULT_WINDOW = 64 << 20
 DEFAULT_OVERLAP = 1 << 20
@@ -88,7 +88,8 @@ class FileScanner:
     """One scanner per process (or per host). Not thread-safe; not picklable: build it where it runs."""
 
     def __init__(self, rules_data: bytes, timeout: int = 60, window: int = DEFAULT_WINDOW,
-                 overlap: int = DEFAULT_OVERLAP) -> None:
+                 overlap: int = DEFAULT_OVERLAP, hash_all: bool = False) -> None:
+        self.hash_all = hash_all  # MD5/SHA-1/SHA-256 of every file scanned, from the bytes read for the scan
         self.scanner = yara_x.Scanner(_rules(rules_data))
         self.scanner.set_timeout(max(1, int(timeout)))
         self.window = max(window, 2 * HEAD_BYTES)
@@ -134,15 +135,26 @@ class FileScanner:
         if len(first) == want < self.window:  # bigger than listed: read on up to one window
             first += handle.read(self.window - want)
         facts = facts_for(path, first[:HEAD_BYTES])
+        hasher = Hasher() if self.hash_all else None
         if len(first) < self.window:
-            return self.scan_bytes(first, facts)
-        return self.scan_stream(handle, facts, first)
+            result = self.scan_bytes(first, facts)
+            if hasher is not None:
+                hasher.update(first)
+        else:
+            result = self.scan_stream(handle, facts, first, hasher)
+        if hasher is not None and not result.code:
+            result.hashes = hasher.hashes()
+        return result
 
-    def scan_stream(self, handle: BinaryIO, facts: FileFacts, first: bytes | None = None) -> ScanResult:
-        """Scan a file of any size from a stream, in bounded windows (``first``: the first window, if read)."""
+    def scan_stream(self, handle: BinaryIO, facts: FileFacts, first: bytes | None = None,
+                    hasher: Hasher | None = None) -> ScanResult:
+        """Scan a file of any size from a stream, in bounded windows (``first``: the first window, if read;
+        ``hasher``: fed every byte once; it is complete only when the result has no error code)."""
         self._set(facts)
         if first is None:
             first = handle.read(self.window)
+        if hasher is not None:
+            hasher.update(first)
         result = self._scan_window(first, 0, 0)
         if len(first) < self.window or result.code:
             return result
@@ -152,6 +164,8 @@ class FileScanner:
         position = len(first)  # file offset just past what was read
         first = b""
         while chunk := handle.read(self.window - self.overlap):
+            if hasher is not None:
+                hasher.update(chunk)
             data = prefix + carry + chunk
             shift = position - len(carry)
             part = self._scan_window(data, shift, len(prefix))

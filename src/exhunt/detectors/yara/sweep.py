@@ -128,15 +128,31 @@ class FileHashes:
     sha1: str
     sha256: str
 
+    def as_dict(self) -> dict[str, str]:
+        return {"md5": self.md5, "sha1": self.sha1, "sha256": self.sha256}
+
+
+class Hasher:
+    """MD5, SHA-1 and SHA-256 fed in one pass."""
+
+    def __init__(self) -> None:
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._sha1 = hashlib.sha1(usedforsecurity=False)
+        self._sha256 = hashlib.sha256()
+
+    def update(self, data: bytes) -> None:
+        self._md5.update(data)
+        self._sha1.update(data)
+        self._sha256.update(data)
+
+    def hashes(self) -> FileHashes:
+        return FileHashes(self._md5.hexdigest(), self._sha1.hexdigest(), self._sha256.hexdigest())
+
 
 def hash_file(tree: HostTree, path: str) -> FileHashes:
     """MD5, SHA-1 and SHA-256 in one streaming pass. Raises OSError."""
-    md5 = hashlib.md5(usedforsecurity=False)
-    sha1 = hashlib.sha1(usedforsecurity=False)
-    sha256 = hashlib.sha256()
+    hasher = Hasher()
     with tree.open(path) as handle:
         while chunk := handle.read(1 << 20):
-            md5.update(chunk)
-            sha1.update(chunk)
-            sha256.update(chunk)
-    return FileHashes(md5.hexdigest(), sha1.hexdigest(), sha256.hexdigest())
+            hasher.update(chunk)
+    return hasher.hashes()
