@@ -90,7 +90,9 @@ class SigmaDetector(Detector):
 
     def interest(self, kind: ArtifactKind) -> Interest | None:
         reads, literals = self.index.kind_literals(kind)
-        return Interest(literals) if reads else None
+        if not reads:
+            return None
+        return Interest(literals, self.index.kind_requirements(kind) if literals is not None else None)
 
     def on_record(self, record: Record, ctx: HostContext) -> None:
         bucket = self.index.bucket(record)

@@ -192,6 +192,15 @@ class RuleIndex:
         self._buckets[key] = bucket
         return bucket
 
+    def kind_requirements(self, kind: ArtifactKind) -> tuple[tuple[frozenset[str], ...], ...] | None:
+        """Every rule's literal conjunctions for ``kind`` (a rule without any: its literal set as one group)."""
+        found: set[tuple[frozenset[str], ...]] = set()
+        for rule in self.by_kind.get(kind, []):
+            if rule.literals is None:
+                return None
+            found.update(rule.requirements or ((frozenset(rule.literals),),))
+        return tuple(sorted(found, key=lambda c: [sorted(g) for g in c]))
+
     def kind_literals(self, kind: ArtifactKind) -> tuple[bool, frozenset[str] | None]:
         """(any rule reads the kind, the union of literals or None when a rule needs every record)."""
         if kind in self._kind_literals:

@@ -24,6 +24,7 @@ from exhunt.detectors.sigma.compile import CompileContext, Matcher, compile_tree
 from exhunt.detectors.sigma.extension import Extension, ExtensionError, parse_extension
 from exhunt.detectors.sigma.literals import Literals, required_numbers, trees_literals
 from exhunt.detectors.sigma.pipeline import LogsourceMap, Pipelines
+from exhunt.detectors.sigma.requirements import Requirements, trees_requirements
 from exhunt.detectors.sigma.values import Unsupported
 from exhunt.model.finding import Confidence, Severity
 
@@ -58,6 +59,7 @@ class CompiledRule:
     literals: Literals
     ext: Extension
     event_ids: frozenset[int] | None = None  # ids the rule requires (route by id), None: any
+    requirements: Requirements = None  # finer literal combinations for the text-log prefilter
     emit: bool = True  # False: only feeds a correlation rule (Sigma ``generate: false``)
 
     @property
@@ -239,7 +241,8 @@ class RuleLoader:
             title=rule.title, description=rule.description or "", file=display, level=level,
             confidence=_confidence(rule, ext), cves=cves, attack=attack, logsource=mapping,
             matcher=matcher, literals=trees_literals(trees, mapping.weak), ext=ext,
-            event_ids=required_numbers(trees, sigma_id_fields) if sigma_id_fields else None))
+            event_ids=required_numbers(trees, sigma_id_fields) if sigma_id_fields else None,
+            requirements=trees_requirements(trees)))
 
 
 def _owned_by_rule(error: SigmaError, collection: SigmaCollection) -> bool:
