@@ -205,3 +205,35 @@ def test_zip_evidence_same_findings(evidence: Path, tmp_path_factory: pytest.Tem
     zipped = run(detector, ctx)
     assert paths(zipped) == paths(run(*host(evidence)[:2]))
     assert all(f.evidence[0].sha256 for f in zipped)
+
+
+APPHOST = """<?xml version="1.0" encoding="UTF-8"?>
+<configuration>
+  <system.applicationHost>
+    <sites>
+      <site name="Default Web Site" id="1">
+        <application path="/">
+          <virtualDirectory path="/" physicalPath="%SystemDrive%\\inetpub\\wwwroot" />
+        </application>
+        <application path="/intranet" applicationPool="Intranet">
+          <virtualDirectory path="/" physicalPath="D:\\Sites\\Intranet" />
+        </application>
+        <application path="/share">
+          <virtualDirectory path="/" physicalPath="\\\\fs01\\web$\\share" />
+        </application>
+      </site>
+    </sites>
+  </system.applicationHost>
+</configuration>
+"""
+
+
+def test_virtual_directories_from_iis_config_are_web_roots(tmp_path: Path) -> None:
+    write(tmp_path, "C/Windows/System32/inetsrv/config/applicationHost.config", APPHOST.encode())
+    write(tmp_path, "D/Sites/Intranet/scripts/menu.js", CHOPPER)  # .js: swept only inside a web root
+    write(tmp_path, "D/Other/menu.js", CHOPPER)  # not served: not swept
+    detector, ctx, _ = host(tmp_path)
+    findings = run(detector, ctx)
+    assert paths(findings) == ["D/Sites/Intranet/scripts/menu.js"]
+    assert findings[0].attr_values("location") == ["web-root"]
+    assert [(w.code, "fs01" in w.message) for w in ctx.coverage.warnings] == [("vdir-elsewhere", True)]

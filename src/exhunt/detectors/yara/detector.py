@@ -18,6 +18,7 @@ from exhunt.detectors.yara.findings import RequestSeen, build_finding
 from exhunt.detectors.yara.parallel import picklable, scan_files, scan_one
 from exhunt.detectors.yara.scanner import DEFAULT_WINDOW, FileScanner, Hit, ScanResult
 from exhunt.detectors.yara.sweep import FileHashes, hash_file, select
+from exhunt.detectors.yara.vdirs import virtual_roots
 from exhunt.model.coverage import InputWarning, SourceStatus
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
@@ -58,9 +59,15 @@ class YaraDetector(Detector):
         self._found: dict[str, FileHit] = {}  # path -> hits
         self._by_name: dict[str, list[FileHit]] = {}  # lowercase file name -> hits
         self._windowed = 0  # files larger than one window, scanned in overlapping windows
+        self._web_roots: tuple[str, ...] = ()  # site and virtual directory folders from applicationHost.config
 
     # -- sweep -------------------------------------------------------------------------------
     def start(self, ctx: HostContext) -> None:
+        if self.compiled is None:
+            return
+        self._web_roots, problems = virtual_roots(ctx.tree, ctx.artifacts)
+        for problem in problems:
+            ctx.coverage.warn(problem)
         self._sweep([a for a in ctx.artifacts if a.kind == ArtifactKind.FILE], ctx)
 
     def on_file(self, artifact: Artifact, ctx: HostContext) -> None:
@@ -75,7 +82,7 @@ class YaraDetector(Detector):
         for artifact in artifacts:
             self._seen.add(artifact.path)
             try:
-                selected, location = select(artifact.path, ctx.tree)
+                selected, location = select(artifact.path, ctx.tree, self._web_roots)
             except OSError as exc:
                 self._warn(ctx, artifact.path, f"cannot read: {exc}", "unreadable")
                 failed += 1

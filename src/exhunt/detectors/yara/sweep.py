@@ -63,12 +63,15 @@ def extension_of(path: str) -> str:
     return name[dot:].lower() if dot > 0 else ""
 
 
-def location_of(path: str) -> str:
-    """'web-root', 'sweep' (ProgramData, temp, profiles, inetpub) or '' (elsewhere)."""
+def location_of(path: str, web_roots: tuple[str, ...] = ()) -> str:
+    """'web-root', 'sweep' (ProgramData, temp, profiles, inetpub) or '' (elsewhere).
+
+    ``web_roots``: lowercase host-relative folder prefixes IIS serves (from applicationHost.config).
+    """
     low = "/" + path.lower()
     if any(m in low for m in EXCLUDED_MARKERS):
         return ""
-    if any(m in low for m in WEB_ROOT_MARKERS):
+    if any(m in low for m in WEB_ROOT_MARKERS) or (web_roots and low[1:].startswith(web_roots)):
         return "web-root"
     if any(m in low for m in OTHER_MARKERS):
         return "sweep"
@@ -100,20 +103,20 @@ def looks_like_page(head: bytes) -> bool:
     return any(marker in low for marker in SNIFF_MARKERS)
 
 
-def needs_head(path: str) -> tuple[bool, str]:
+def needs_head(path: str, web_roots: tuple[str, ...] = ()) -> tuple[bool, str]:
     """(selected by name alone, location). A file not selected by name may still be by its head."""
     ext = extension_of(path)
-    location = location_of(path)
+    location = location_of(path, web_roots)
     if location:
         return ext in SWEEP_EXTENSIONS, location
     return ext in PAGE_EXTENSIONS or ext in DUMP_EXTENSIONS, location
 
 
-def select(path: str, tree: HostTree) -> tuple[bool, str]:
+def select(path: str, tree: HostTree, web_roots: tuple[str, ...] = ()) -> tuple[bool, str]:
     """Whether ``path`` is swept, and its location. Reads the file's head only when the name alone does
     not decide (a file in a sweep location without a sweep extension). Raises OSError if that read fails.
     """
-    by_name, location = needs_head(path)
+    by_name, location = needs_head(path, web_roots)
     if by_name:
         return True, location
     if not location or (location != "web-root" and SAMPLE_MARKER in "/" + path.lower()):
