@@ -237,3 +237,30 @@ def test_virtual_directories_from_iis_config_are_web_roots(tmp_path: Path) -> No
     assert paths(findings) == ["D/Sites/Intranet/scripts/menu.js"]
     assert findings[0].attr_values("location") == ["web-root"]
     assert [(w.code, "fs01" in w.message) for w in ctx.coverage.warnings] == [("vdir-elsewhere", True)]
+
+
+def test_compiled_page_tied_to_its_source_page(tmp_path: Path) -> None:
+    from exhunt.content.bundle import RULES_DIR
+
+    cache = "C/Windows/Microsoft.NET/Framework64/v4.0.30319/Temporary ASP.NET Files/owa/5f1b2c3d/9a8b7c6d"
+    dll = (RULES_DIR / "yara/samples/EXH-YARA-COMPILED-CHOPPER/"
+           "positive-App_Web_errorcheck.aspx.cdcab7d2.dll.sample").read_bytes()
+    write(tmp_path, f"{cache}/App_Web_errorcheck.aspx.cdcab7d2.q1w2e3r4.dll", dll)
+    write(tmp_path, f"{cache}/errorcheck.aspx.cdcab7d2.compiled", (
+        b'<?xml version="1.0" encoding="utf-8"?>\n<preserve resultType="3" virtualPath="/owa/auth/errorcheck.aspx" '
+        b'hash="ffffffff1a2b3c4d" filehash="0123456789abcdef" flags="110000" '
+        b'assembly="App_Web_errorcheck.aspx.cdcab7d2.q1w2e3r4" type="ASP.owa_auth_errorcheck_aspx" />\n'))
+    detector, ctx, _ = host(tmp_path)
+    detector.start(ctx)
+    interest = detector.interest(ArtifactKind.HTTPPROXY)
+    assert interest is not None and interest.literals is not None and "errorcheck.aspx" in interest.literals
+    detector.on_record(Record(ArtifactKind.HTTPPROXY, "x.LOG", {"UrlStem": "/owa/auth/errorcheck.aspx",
+                                                                 "ClientIpAddress": "203.0.113.9"},
+                              raw="...", line=3, timestamp="2021-03-03T07:00:00Z"), ctx)
+    findings = detector.finish(ctx)
+    assert [f.rule_id for f in findings] == ["EXH-YARA-COMPILED-CHOPPER"]
+    found = findings[0]
+    assert found.attr_values("source_page") == ["/owa/auth/errorcheck.aspx"]
+    assert sorted(found.attr_values("file_name")) == ["app_web_errorcheck.aspx.cdcab7d2.q1w2e3r4.dll",
+                                                       "errorcheck.aspx"]
+    assert found.outcome == Outcome.CONFIRMED and "compiled it from the page" in found.description

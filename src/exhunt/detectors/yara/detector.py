@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exhunt.detectors.base import Detector, HostContext, Interest
+from exhunt.detectors.yara.compiled import source_page
 from exhunt.detectors.yara.compiler import CompiledRules
 from exhunt.detectors.yara.findings import RequestSeen, build_finding
 from exhunt.detectors.yara.parallel import picklable, scan_files, scan_one
@@ -40,6 +41,7 @@ class FileHit:
     hits: list[Hit]
     requests: list[RequestSeen] = field(default_factory=list)
     request_total: int = 0
+    source_page: str | None = None  # for compiled pages: the virtual path of the page they came from
 
 
 class YaraDetector(Detector):
@@ -134,10 +136,14 @@ class YaraDetector(Detector):
                 hashes = hash_file(ctx.tree, artifact.path)
             except OSError as exc:
                 self._warn(ctx, artifact.path, f"cannot hash: {exc}", "unreadable")
-        found = FileHit(artifact, location, hashes, sorted(result.hits, key=lambda h: h.key))
+        found = FileHit(artifact, location, hashes, sorted(result.hits, key=lambda h: h.key),
+                        source_page=source_page(ctx.tree, ctx.artifacts, artifact.path))
         self._found[artifact.path] = found
-        name = artifact.path.rsplit("/", 1)[-1].lower()
-        self._by_name.setdefault(name, []).append(found)
+        names = {artifact.path.rsplit("/", 1)[-1].lower()}
+        if found.source_page:  # a request for the page confirms its compiled trace too
+            names.add(found.source_page.rstrip("/").rsplit("/", 1)[-1].lower())
+        for name in sorted(names):
+            self._by_name.setdefault(name, []).append(found)
 
     @staticmethod
     def _warn(ctx: HostContext, path: str, message: str, code: str) -> None:
@@ -180,5 +186,6 @@ class YaraDetector(Detector):
             found = self._found[path]
             for hit in found.hits:
                 findings.append(build_finding(ctx.host, found.artifact, found.location, found.hashes, hit,
-                                              hit.namespace in shipped, found.requests, found.request_total))
+                                              hit.namespace in shipped, found.requests, found.request_total,
+                                              found.source_page))
         return sorted(findings, key=lambda f: (f.sort_key(), f.rule_id))

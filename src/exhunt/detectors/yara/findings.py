@@ -100,7 +100,8 @@ def _cves(hit: Hit) -> tuple[str, ...]:
 
 
 def build_finding(host: str, artifact: Artifact, location: str, hashes: FileHashes | None, hit: Hit,
-                  shipped: bool, requests: list[RequestSeen], request_total: int) -> Finding:
+                  shipped: bool, requests: list[RequestSeen], request_total: int,
+                  page: str | None = None) -> Finding:
     rule_id = hit.meta_value("id") if shipped and hit.meta_value("id") else f"YARA-{hit.namespace}:{hit.rule}"
     title = hit.meta_value("title") or hit.meta_value("description") or hit.rule
     name = artifact.path.rsplit("/", 1)[-1]
@@ -119,6 +120,8 @@ def build_finding(host: str, artifact: Artifact, location: str, hashes: FileHash
                   ("yara_rule", f"{hit.namespace}:{hit.rule}"), ("family", hit.meta_value("family", "yara"))]
     if step:
         attributes.append(("step", step))
+    if page:  # compiled by ASP.NET from this page: join on the page's name as well
+        attributes += [("source_page", page), ("file_name", page.rstrip("/").rsplit("/", 1)[-1].lower())]
     if location:
         attributes.append(("location", location))
     if artifact.mtime:
@@ -133,6 +136,8 @@ def build_finding(host: str, artifact: Artifact, location: str, hashes: FileHash
     times = sorted(t for t in [artifact.mtime, *(s.timestamp for s in requests)] if t)
     confirmed = request_total > 0
     description = hit.meta_value("description") or title
+    if page:
+        description += f" ASP.NET compiled it from the page {page}."
     if confirmed:
         description += f" The file was requested {request_total} time(s) in the web logs."
     return Finding(
