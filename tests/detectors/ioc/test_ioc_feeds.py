@@ -31,6 +31,8 @@ def test_stix_bundle(tmp_path: Path) -> None:
          "pattern": "[windows-registry-key:key = 'HKLM\\\\Software\\\\x']"},
         {"type": "indicator", "id": "indicator--f", "pattern_type": "stix", "pattern": "[file:name = 'x'"},
         {"type": "indicator", "id": "indicator--g", "pattern_type": "sigma", "pattern": "title: x"},
+        {"type": "indicator", "id": "indicator--h", "pattern_type": "stix",
+         "pattern": "[directory:path = 'C:\\\\inetpub\\\\wwwroot\\\\aspnet_client']"},
         {"type": "malware", "id": "malware--1", "name": "China Chopper"},
     ]}
     path = tmp_path / "feed.json"
@@ -38,7 +40,7 @@ def test_stix_bundle(tmp_path: Path) -> None:
     feed = load_feed(path)
     assert kinds(feed.indicators) == [
         ("cidr", "198.51.100.0/24"), ("domain", "evil.example.net"), ("filename", "xx.aspx"),
-        ("sha256", SHA), ("user_agent", "evil-ua/1.0")]
+        ("path", "*/inetpub/wwwroot/aspnet_client/*"), ("sha256", SHA), ("user_agent", "evil-ua/1.0")]
     shell = next(i for i in feed.indicators if i.type == IocType.SHA256)
     assert shell.description == "shell hash" and shell.ref == "indicator--a" and "Web shell" in shell.source
     reasons = {w.message.split(":")[0]: w.code for w in feed.unsupported}

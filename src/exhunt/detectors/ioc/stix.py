@@ -116,6 +116,8 @@ def stix_indicators(feed: Feed, bundle: dict[str, Any]) -> None:
                             continue
                     elif op == "ISSUBSET":
                         kind = IocType.CIDR
+                    elif kind == IocType.PATH:  # a folder: everything under it
+                        value = value.rstrip("\\/") + "\\"
                     feed.add(kind, value, description, ref=ident, source=source)
         for problem in problems:
             if "not a valid" in problem:  # e.g. a malformed hash: the value check in Feed.add reports it too
