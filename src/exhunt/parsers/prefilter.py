@@ -84,24 +84,36 @@ def _store(result: BlockMarks, pairs: list[tuple[int, int]]) -> None:
 
 
 class LineGate:
-    """The second stage: whether the literals found on one line can satisfy some detector's requirement.
+    """The second stage: whether a line holding literals can satisfy some detector's requirement.
 
-    Each requirement is a conjunction of groups of literal indexes: the line passes when, for one
-    requirement, every group has one of its literals on the line. Requirements are indexed by one of their
-    groups (the anchor), so a line only checks those its literals can start.
+    Each requirement is a conjunction of groups of literals; the line passes when, for one requirement,
+    every group has one of its literals on the line. Only one group of each requirement (its anchor, the
+    most selective) is in the block scan; a line holding an anchor literal checks the other groups of the
+    requirements that anchor starts, by substring on the lowercased line.
     """
 
-    def __init__(self, requirements: list[tuple[frozenset[int], ...]]) -> None:
-        self.by_literal: dict[int, list[tuple[frozenset[int], ...]]] = {}
+    def __init__(self, table: list[bytes], requirements: list[tuple[frozenset[int], ...]]) -> None:
+        self.by_literal: dict[int, list[tuple[tuple[bytes, ...], ...]]] = {}
+        self.free: set[int] = set()  # anchors whose requirement has no other group: a match is enough
         for requirement in requirements:
-            anchor = min(requirement, key=len)
+            anchor = max(requirement, key=lambda g: (min(len(table[i]) for i in g), -len(g), sorted(g)))
+            rest = tuple(tuple(table[i] for i in sorted(g)) for g in requirement if g is not anchor)
             for ident in anchor:
-                self.by_literal.setdefault(ident, []).append(requirement)
+                if not rest:
+                    self.free.add(ident)
+                else:
+                    self.by_literal.setdefault(ident, []).append(rest)
+        self.anchors = sorted(self.free | set(self.by_literal))
 
-    def accept(self, idents: set[int]) -> bool:
+    def accept(self, idents: set[int], line: bytes | bytearray) -> bool:
+        if not self.free.isdisjoint(idents):
+            return True
+        low: bytes | None = None
         for ident in idents:
-            for requirement in self.by_literal.get(ident, ()):
-                if all(not group.isdisjoint(idents) for group in requirement):
+            for rest in self.by_literal.get(ident, ()):
+                if low is None:
+                    low = bytes(line).lower()
+                if all(any(lit in low for lit in group) for group in rest):
                     return True
         return False
 
@@ -225,8 +237,8 @@ def _gated(literals: list[str], requirements: Sequence[Requirement], force_pytho
         raw[literal] = safe_literal(literal)
     if any(len(raw[lit]) < MIN_LITERAL for lit in literals):
         return None
-    table = sorted({b for b in raw.values() if len(b) >= MIN_LITERAL})
-    index = {b: i for i, b in enumerate(table)}
+    every = sorted({b for b in raw.values() if len(b) >= MIN_LITERAL})
+    index = {b: i for i, b in enumerate(every)}
     gates: set[tuple[frozenset[int], ...]] = set()
     for requirement in requirements:
         groups = []
@@ -235,14 +247,21 @@ def _gated(literals: list[str], requirements: Sequence[Requirement], force_pytho
             if ids and all(i is not None for i in ids):
                 groups.append(frozenset(i for i in ids if i is not None))
         if not groups:
-            return _plain(table, force_python)  # a requirement no literal can check: literals alone decide
+            prepared = prepare_literals(literals)  # a requirement no literal can check: literals alone decide
+            return None if prepared is None else _plain(prepared, force_python)
         gates.add(tuple(sorted(set(groups), key=lambda g: sorted(g))))
+    ordered = sorted(gates, key=lambda g: [sorted(x) for x in g])
+    gate = LineGate(every, ordered)
+    table = [every[i] for i in gate.anchors]  # only anchors are scanned for; ids renumbered below
+    renumber = {old: new for new, old in enumerate(gate.anchors)}
+    gate.free = {renumber[i] for i in gate.free}
+    gate.by_literal = {renumber[i]: v for i, v in gate.by_literal.items()}
     cache: dict[tuple[object, ...], BlockPrefilter] = _cache.__dict__.setdefault("gated", {})
-    key = (force_python or _hs is None, tuple(table), tuple(sorted(gates, key=lambda g: [sorted(x) for x in g])))
+    key = (force_python or _hs is None, tuple(every), tuple(ordered))
     found = cache.get(key)
     if found is None:
         found = PythonPrefilter(table) if key[0] else _hyperscan_or_python(table)
-        found.gate = LineGate(sorted(gates, key=lambda g: [sorted(x) for x in g]))
+        found.gate = gate
         if len(cache) >= _CACHE_SIZE:
             cache.pop(next(iter(cache)))
         cache[key] = found

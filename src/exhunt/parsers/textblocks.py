@@ -172,14 +172,14 @@ class LineReader:
             if pos < line_end:
                 found.add(ident)  # another match on the same line
                 continue
-            if line_start >= 0 and (gate is None or gate.accept(found)):
+            if line_start >= 0 and (gate is None or gate.accept(found, view[line_start:line_end])):
                 candidates[line_start] = line_end
             line_end = buf.find(b"\n", pos, end)
             if line_end < 0:
                 line_end = end
             line_start = buf.rfind(b"\n", 0, pos) + 1
             found = {ident}
-        if line_start >= 0 and (gate is None or gate.accept(found)):
+        if line_start >= 0 and (gate is None or gate.accept(found, view[line_start:line_end])):
             candidates[line_start] = line_end
         wanted = set(candidates).union(directives, self._edges(buf, end, directives))
 
