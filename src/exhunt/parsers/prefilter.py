@@ -105,7 +105,7 @@ class LineGate:
                     self.by_literal.setdefault(ident, []).append(rest)
         self.anchors = sorted(self.free | set(self.by_literal))
 
-    def accept(self, idents: set[int], line: bytes | bytearray) -> bool:
+    def accept(self, idents: set[int], line: bytes | bytearray | memoryview) -> bool:
         if not self.free.isdisjoint(idents):
             return True
         low: bytes | None = None
