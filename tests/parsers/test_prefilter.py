@@ -107,3 +107,39 @@ def test_line_reader_with_any_prefilter(prefilter: Prefilter | None) -> None:
     full = ParseReport("f.log")
     every = list(LineReader(full, None, block_size=32).lines(io.BytesIO(data)))
     assert [t.number for t in every] == [1, 2, 4, 5, 6, 7, 9] and full.records == 5
+
+
+def _lines_through(prefilter: BlockPrefilter, data: bytes) -> list[bytes]:
+    report = ParseReport(path="x.log")
+    return [line.data for line in LineReader(report, prefilter, block_size=4096).lines(io.BytesIO(data))
+            if line.candidate]
+
+
+@pytest.mark.parametrize("force_python", [False, True])
+def test_requirements_gate_passes_exactly_the_lines_some_conjunction_allows(force_python: bool) -> None:
+    rng = random.Random(11)
+    words = ["POST", "GET", "/ecp/", "/owa/auth/", "x.js", "main.css", "ServerInfo~a", "-", "200", "401"]
+    weights = [3, 6, 2, 2, 1, 1, 0.05, 8, 8, 3]
+    lines = [" ".join(rng.choices(words, weights)[0] for _ in range(6)) for _ in range(3000)]
+    data = ("\n".join(lines) + "\n").encode()
+    requirements = [
+        (frozenset({"post"}), frozenset({"x.js", "main.css"}), frozenset({"/ecp/", "/owa/auth/"})),
+        (frozenset({"ServerInfo~"}),),
+    ]
+    literals = {"x.js", "main.css", "ServerInfo~"}
+    prefilter = build_prefilter(sorted(literals), requirements=requirements, force_python=force_python)
+    assert prefilter is not None and prefilter.gate is not None
+
+    def allowed(line: str) -> bool:
+        low = line.lower()
+        return any(all(any(lit.lower() in low for lit in group) for group in conj) for conj in requirements)
+
+    expected = [line.encode() for line in lines if allowed(line)]
+    assert 0 < len(expected) < len(lines) // 2
+    assert _lines_through(prefilter, data) == expected
+
+
+def test_requirement_with_an_unscannable_group_still_gates_on_the_others() -> None:
+    prefilter = build_prefilter(["ServerInfo~"], requirements=[(frozenset({"ServerInfo~"}), frozenset({"-"}))])
+    assert prefilter is not None
+    assert _lines_through(prefilter, b"a ServerInfo~x b\nc d\n") == [b"a ServerInfo~x b"]

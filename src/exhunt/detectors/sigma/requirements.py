@@ -66,6 +66,8 @@ def node_requirements(node: Any) -> Requirements:
             if found is None:
                 return None
             entries.extend(found)
+        if all(len(conjunction) == 1 for conjunction in entries):  # one of several literals: one group
+            return ((frozenset().union(*(c[0] for c in entries)),),)
         normal = _normal(entries)
         return normal if len(normal) <= MAX_ENTRIES else (_fold(normal),)
     if isinstance(node, ConditionNOT):
