@@ -73,3 +73,16 @@ def test_weak_fields_yield_to_any_other_required_literal() -> None:
                                     "  a:\n    Provider_Name: 'Service Control Manager'\n  condition: a\n")
     assert trees_literals(condition_trees(only_weak.detection), frozenset({"provider_name"})) == frozenset(
         {"control"})  # still a valid constraint when nothing else is required
+
+
+def test_common_tokens_yield_to_rarer_fragments() -> None:
+    common = frozenset({"windows", "system32", "service"})
+    rule = SigmaRule.from_yaml("title: t\nlogsource: {product: windows}\ndetection:\n"
+                               "  a:\n    Image|endswith: '\\\\Windows\\\\System32\\\\at.exe'\n  condition: a\n")
+    trees = condition_trees(rule.detection)
+    assert trees_literals(trees) == frozenset({"system32"})
+    assert trees_literals(trees, common=common) == frozenset({"at.exe"})
+    only_common = SigmaRule.from_yaml("title: t\nlogsource: {product: windows}\ndetection:\n"
+                                      "  a:\n    ServiceName|contains: 'WCE SERVICE'\n"
+                                      "  b:\n    ImagePath|contains: '\\\\Windows\\\\'\n  condition: a and b\n")
+    assert trees_literals(condition_trees(only_common.detection), common=common) == frozenset({"wce"})

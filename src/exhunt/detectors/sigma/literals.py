@@ -45,21 +45,26 @@ def fragments(text: str) -> list[str]:
     return [f for f in _BREAK.split(text.lower()) if f]
 
 
-def best_fragment(pieces: Iterable[str]) -> str | None:
-    best = ""
+def best_fragment(pieces: Iterable[str], common: frozenset[str] = frozenset()) -> str | None:
+    """The longest fragment, preferring any not in ``common`` (tokens found in nearly every event)."""
+    best, best_key = None, (False, 0)
     for piece in pieces:
         for frag in fragments(piece):
-            if len(frag) > len(best) or (len(frag) == len(best) and frag < best):
-                best = frag
-    return best if len(best) >= MIN_LITERAL else None
+            if len(frag) < MIN_LITERAL:
+                continue
+            key = (frag not in common, len(frag))
+            if best is None or key > best_key or (key == best_key and frag < best):
+                best, best_key = frag, key
+    return best
 
 
-def string_literal(value: SigmaString) -> str | None:
-    return best_fragment(p for p in value.s if isinstance(p, str))
+def string_literal(value: SigmaString, common: frozenset[str] = frozenset()) -> str | None:
+    return best_fragment((p for p in value.s if isinstance(p, str)), common)
 
 
 class Weak(frozenset[str]):
-    """Literals from a field every record of a route shares (``Provider_Name``...): valid, rarely selective."""
+    """Literals from a field every record of a route shares (``Provider_Name``...) or a common token:
+    valid, rarely selective."""
 
 
 def _score(lits: frozenset[str]) -> tuple[int, int, int, int]:
@@ -135,33 +140,35 @@ def regex_literals(value: SigmaRegularExpression) -> Literals:
     return _regex_seq(parsed)
 
 
-def value_literals(value: Any) -> Literals:
+def value_literals(value: Any, common: frozenset[str] = frozenset()) -> Literals:
     if isinstance(value, SigmaExpansion):
-        return _union(value_literals(v) for v in value.values)
+        return _union(value_literals(v, common) for v in value.values)
     if isinstance(value, SigmaString):
         if value.contains_placeholder():
             return None
-        lit = string_literal(value)
-        return frozenset([lit]) if lit else None
+        lit = string_literal(value, common)
+        if not lit:
+            return None
+        return Weak([lit]) if lit in common else frozenset([lit])
     if isinstance(value, SigmaRegularExpression):
         return regex_literals(value)
     return None
 
 
-def node_literals(node: Any, weak: frozenset[str] = frozenset()) -> Literals:
-    """Required literals of a resolved condition tree (see module doc); ``weak``: lowercase field names
-    whose literals are chosen only when nothing better is required."""
+def node_literals(node: Any, weak: frozenset[str] = frozenset(), common: frozenset[str] = frozenset()) -> Literals:
+    """Required literals of a resolved condition tree (see module doc). ``weak``: lowercase field names,
+    ``common``: tokens, whose literals are chosen only when nothing better is required."""
     if isinstance(node, ConditionAND):
-        return _best(node_literals(a, weak) for a in node.args)
+        return _best(node_literals(a, weak, common) for a in node.args)
     if isinstance(node, ConditionOR):
-        return _union(node_literals(a, weak) for a in node.args)
+        return _union(node_literals(a, weak, common) for a in node.args)
     if isinstance(node, ConditionNOT):
         return None
     if isinstance(node, ConditionFieldEqualsValueExpression):
-        found = value_literals(node.value)
+        found = value_literals(node.value, common)
         return Weak(found) if found and node.field.lower() in weak else found
     if isinstance(node, ConditionValueExpression):
-        return value_literals(node.value)
+        return value_literals(node.value, common)
     return None
 
 
@@ -202,6 +209,7 @@ def required_numbers(trees: Iterable[Any], names: frozenset[str]) -> frozenset[i
     return frozenset(union)
 
 
-def trees_literals(trees: Iterable[Any], weak: frozenset[str] = frozenset()) -> Literals:
-    found = _union(node_literals(t, weak) for t in trees if t is not None)
+def trees_literals(trees: Iterable[Any], weak: frozenset[str] = frozenset(),
+                   common: frozenset[str] = frozenset()) -> Literals:
+    found = _union(node_literals(t, weak, common) for t in trees if t is not None)
     return frozenset(found) if found is not None else None

@@ -240,7 +240,7 @@ class RuleLoader:
             index=len(self._result.rules), sigma_id=str(rule.id) if rule.id else "", name=rule.name,
             title=rule.title, description=rule.description or "", file=display, level=level,
             confidence=_confidence(rule, ext), cves=cves, attack=attack, logsource=mapping,
-            matcher=matcher, literals=trees_literals(trees, mapping.weak), ext=ext,
+            matcher=matcher, literals=trees_literals(trees, mapping.weak, mapping.common), ext=ext,
             event_ids=required_numbers(trees, sigma_id_fields) if sigma_id_fields else None,
             requirements=trees_requirements(trees)))
 

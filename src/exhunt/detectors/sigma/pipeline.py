@@ -51,6 +51,7 @@ class LogsourceMap:
     events: tuple[EventSelector, ...]  # empty: every record of the kinds
     fields: Mapping[str, tuple[str, ...]]  # lowercase sigma name -> lowercase event names
     weak: frozenset[str] = frozenset()  # lowercase sigma names shared by every record of a route
+    common: frozenset[str] = frozenset()  # lowercase tokens found in nearly every record: poor literals
 
 
 @dataclass
@@ -129,6 +130,7 @@ def load_pipeline_file(path: Path, into: Pipelines) -> None:
     default_kinds = _kinds(doc["kinds"], where) if "kinds" in doc else ()
     common = _field_map(doc.get("fields"), where)
     weak = frozenset(_names(doc["weak_fields"], where)) if doc.get("weak_fields") else frozenset()
+    tokens = frozenset(_names(doc["common_tokens"], where)) if doc.get("common_tokens") else frozenset()
     derived: dict[str, Derived] = {}
     for dname, spec in (doc.get("derived") or {}).items():
         if not isinstance(spec, Mapping) or not isinstance(spec.get("join"), list):
@@ -150,7 +152,7 @@ def load_pipeline_file(path: Path, into: Pipelines) -> None:
         fields = {**common, **_field_map(entry.get("fields"), at)}
         if key in into.entries:
             raise PipelineError(f"{at}: logsource {dict(key)} is already mapped by {into.entries[key].pipeline}")
-        into.entries[key] = LogsourceMap(name, key, kinds, events, fields, weak)
+        into.entries[key] = LogsourceMap(name, key, kinds, events, fields, weak, tokens)
     for kind in default_kinds or {k for e in into.entries.values() if e.pipeline == name for k in e.kinds}:
         if route.channel or route.event_id:
             into.routes[kind] = route
