@@ -53,10 +53,6 @@ def _collect(literal: int, start: int, end: int, flags: int, found: list[int]) -
     found.append(literal)
 
 
-def _hs_pattern(literal: str) -> bytes:
-    return "".join(f"\\x{b:02x}" for b in literal.encode("utf-8")).encode("ascii")
-
-
 class Bucket:
     def __init__(self, entries: Sequence[Entry], derived: dict[str, Derived] | None) -> None:
         self.derived = derived
@@ -73,9 +69,9 @@ class Bucket:
         if hyperscan is not None and len(self.literals) > 8:
             db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
             flag = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_CASELESS
-            db.compile(expressions=[_hs_pattern(lit) for lit in self.literals],
+            db.compile(expressions=[lit.encode("utf-8", "surrogatepass") for lit in self.literals],
                        ids=list(range(len(self.literals))), elements=len(self.literals),
-                       flags=[flag] * len(self.literals))
+                       flags=[flag] * len(self.literals), literal=True)
             self._db = db
 
     def matched_literals(self, text: str) -> list[int]:

@@ -176,24 +176,22 @@ def string_group(values: Sequence[SigmaString], lower: bool = True) -> StrTest:
 def _many_substrings(subs: Sequence[str]) -> StrTest:
     """Any of many substrings (emoji lists, tool names: hundreds): one Hyperscan pass instead of a loop.
 
-    The database is compiled on first use, in the process that evaluates (it does not pickle).
+    Compiled with the rule (literal mode); the database is shared by threads, each with its own scratch.
     """
-    local = threading.local()  # the database and its scratch space, per thread (Dask runs tasks in threads)
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=[sub.encode("utf-8", "surrogatepass") for sub in subs], ids=list(range(len(subs))),
+               elements=len(subs), flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(subs), literal=True)
+    local = threading.local()
 
     def stop(*_: Any) -> bool:
         return True  # first match ends the scan
 
     def test(text: str) -> bool:
-        db = getattr(local, "db", None)
-        if db is None:
-            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            patterns = ["".join(f"\\x{b:02x}" for b in sub.encode("utf-8", "surrogatepass")).encode()
-                        for sub in subs]
-            db.compile(expressions=patterns, ids=list(range(len(patterns))), elements=len(patterns),
-                       flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(patterns))
-            local.db, local.scratch = db, hyperscan.Scratch(db)
+        scratch = getattr(local, "scratch", None)
+        if scratch is None:
+            scratch = local.scratch = hyperscan.Scratch(db)
         try:
-            db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=stop, scratch=local.scratch)
+            db.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=stop, scratch=scratch)
         except hyperscan.ScanTerminated:
             return True
         return False
