@@ -93,11 +93,12 @@ class _PlainPrefilter(Prefilter):
 @pytest.mark.parametrize("prefilter", [_PlainPrefilter(), build_prefilter(["NEEDLE"]),
                                        build_prefilter(["needle"], force_python=True)])
 def test_line_reader_with_any_prefilter(prefilter: Prefilter | None) -> None:
-    lines = [b"#Fields: x", b"first", b"", b"hay", b"needle here", b"#Date: y", b"hay NeEdLe", b"\r", b"last"]
+    lines = [b"#Fields: x", b"1 first", b"", b"2 hay", b"3 needle here", b"#Date: y", b"4 hay NeEdLe", b"\r",
+             b"5 last"]
     data = b"\n".join(lines)  # no newline at the end
     report = ParseReport("f.log")
     got = list(LineReader(report, prefilter, block_size=32).lines(io.BytesIO(data)))
-    assert [(t.number, t.data) for t in got if t.candidate] == [(5, b"needle here"), (7, b"hay NeEdLe")]
+    assert [(t.number, t.data) for t in got if t.candidate] == [(5, b"3 needle here"), (7, b"4 hay NeEdLe")]
     assert [(t.number, t.data) for t in got if t.directive] == [(1, b"#Fields: x"), (6, b"#Date: y")]
     edges = [t.number for t in got if not t.candidate and not t.directive]
     assert {2, 9} <= set(edges) and set(edges) <= {2, 4, 9}  # first and last data lines, block edges
@@ -111,8 +112,8 @@ def test_line_reader_with_any_prefilter(prefilter: Prefilter | None) -> None:
 
 def _lines_through(prefilter: BlockPrefilter, data: bytes) -> list[bytes]:
     report = ParseReport(path="x.log")
-    return [line.data for line in LineReader(report, prefilter, block_size=4096).lines(io.BytesIO(data))
-            if line.candidate]
+    reader = LineReader(report, prefilter, block_size=4096, odd_lines=True)
+    return [line.data for line in reader.lines(io.BytesIO(data)) if line.candidate]
 
 
 @pytest.mark.parametrize("force_python", [False, True])
@@ -120,7 +121,8 @@ def test_requirements_gate_passes_exactly_the_lines_some_conjunction_allows(forc
     rng = random.Random(11)
     words = ["POST", "GET", "/ecp/", "/owa/auth/", "x.js", "main.css", "ServerInfo~a", "-", "200", "401"]
     weights = [3, 6, 2, 2, 1, 1, 0.05, 8, 8, 3]
-    lines = [" ".join(rng.choices(words, weights)[0] for _ in range(6)) for _ in range(3000)]
+    lines = [f"2021-03-03 {n:05d} " + " ".join(rng.choices(words, weights)[0] for _ in range(6))
+             for n in range(3000)]
     data = ("\n".join(lines) + "\n").encode()
     requirements = [
         (frozenset({"post"}), frozenset({"x.js", "main.css"}), frozenset({"/ecp/", "/owa/auth/"})),
@@ -142,4 +144,11 @@ def test_requirements_gate_passes_exactly_the_lines_some_conjunction_allows(forc
 def test_requirement_with_an_unscannable_group_still_gates_on_the_others() -> None:
     prefilter = build_prefilter(["ServerInfo~"], requirements=[(frozenset({"ServerInfo~"}), frozenset({"-"}))])
     assert prefilter is not None
-    assert _lines_through(prefilter, b"a ServerInfo~x b\nc d\n") == [b"a ServerInfo~x b"]
+    assert _lines_through(prefilter, b"1 a ServerInfo~x b\n2 c d\n") == [b"1 a ServerInfo~x b"]
+
+
+def test_lines_that_do_not_look_like_records_are_always_looked_at() -> None:
+    prefilter = build_prefilter(["ServerInfo~"])
+    assert prefilter is not None
+    data = b"1 ok\n2 ok\ngarbage here\n3 ok\n\x00\x01binary\n4 ServerInfo~x\n5 ok\n"
+    assert _lines_through(prefilter, data) == [b"garbage here", b"\x00\x01binary", b"4 ServerInfo~x"]

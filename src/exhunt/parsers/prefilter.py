@@ -75,6 +75,29 @@ class BlockMarks:
     idents: list[int] = field(default_factory=list)  # the literal index of each match (parallel to matches)
     directives: list[int] = field(default_factory=list)  # offsets of '#' that start a line (not at 0)
     blank_lines: int = 0  # lines that are empty or a lone CR, not counting one at the block start
+    odd: list[int] = field(default_factory=list)  # starts of lines that do not begin with a digit or '#'
+
+
+# Every data line of the logs read here starts with its date or time; a line that does not is looked at
+# (and reported when it is garbage) even when it holds no literal, so bad input is never skipped unseen.
+_ODD_LINE = rb"\n[^0-9#\r\n]"
+
+
+def _odd_lines(block: bytes | bytearray | memoryview) -> list[int]:
+    if _hs is None:
+        return [m.start() + 1 for m in re.finditer(_ODD_LINE, bytes(block))]
+    scanner = _cache.__dict__.get("odd")  # one database and scratch per thread
+    if scanner is None:
+        db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+        db.compile(expressions=[_ODD_LINE], ids=[0], elements=1, flags=[0])
+        scanner = _cache.__dict__["odd"] = (db, _hs.Scratch(db))
+    found: list[int] = []
+
+    def on_match(_ident: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+        found.append(end - 1)
+
+    scanner[0].scan(block, match_event_handler=on_match, scratch=scanner[1])
+    return found
 
 
 def _store(result: BlockMarks, pairs: list[tuple[int, int]]) -> None:
@@ -168,6 +191,7 @@ class HyperscanPrefilter(BlockPrefilter):
         self._db.scan(block, match_event_handler=on_match, scratch=self._scratch)
         _store(result, pairs)
         result.blank_lines = len(blanks)
+        result.odd = _odd_lines(block)
         return result
 
 
@@ -188,6 +212,7 @@ class PythonPrefilter(BlockPrefilter):
                 pairs.append((pos, ident))
                 pos = lowered.find(lit, pos + 1)
         _store(result, pairs)
+        result.odd = _odd_lines(data)
         pos = data.find(b"#", 1)
         while pos >= 0:
             if data[pos - 1] == 0x0A:

@@ -45,8 +45,9 @@ class LineReader:
     """Yields the lines of one file that a parser must see (all of them without a prefilter)."""
 
     def __init__(self, report: ParseReport, prefilter: Prefilter | None = None, *,
-                 block_size: int = BLOCK_SIZE, max_line: int = MAX_LINE) -> None:
+                 block_size: int = BLOCK_SIZE, max_line: int = MAX_LINE, odd_lines: bool = False) -> None:
         self.report = report
+        self.odd_lines = odd_lines  # also yield lines not starting with a digit (records start with a date)
         self.prefilter = prefilter
         self.block_size = max(block_size, 16)
         self.max_line = max_line
@@ -181,6 +182,10 @@ class LineReader:
             found = {ident}
         if line_start >= 0 and (gate is None or gate.accept(found, view[line_start:line_end])):
             candidates[line_start] = line_end
+        for start in marks.odd if self.odd_lines else ():  # lines that do not look like records: checked
+            if start < end and start not in candidates:
+                stop = buf.find(b"\n", start, end)
+                candidates[start] = end if stop < 0 else stop
         wanted = set(candidates).union(directives, self._edges(buf, end, directives))
 
         previous, number = 0, base_line

@@ -243,8 +243,8 @@ class W3CParser(Parser):
                         code="no-header", line=1, offset=0)
             return
         state = _W3CFile(artifact, report)
-        reader = LineReader(report, prefilter) if self.block_size is None else \
-            LineReader(report, prefilter, block_size=self.block_size)
+        reader = LineReader(report, prefilter, odd_lines=True) if self.block_size is None else \
+            LineReader(report, prefilter, block_size=self.block_size, odd_lines=True)
         try:
             with tree.open(artifact.path) as handle:
                 for line in reader.lines(handle):
