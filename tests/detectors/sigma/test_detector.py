@@ -145,3 +145,25 @@ def test_detectors_in_threads_share_content_safely(tmp_path: Path, make_ctx: Mak
 
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(one_host, range(8))) == [2000] * 8
+
+
+def test_a_failing_rule_is_reported_once_and_the_run_goes_on(tmp_path: Path, make_ctx: MakeCtx) -> None:
+    (tmp_path / "ssrf.yml").write_text(RULE, encoding="utf-8")
+    content = SigmaContent([(str(tmp_path), None)])
+    (rule,) = content.result.rules
+    original = rule.matcher
+
+    def broken(view: object) -> bool:
+        raise RuntimeError("boom")
+
+    rule.matcher = broken
+    try:
+        ctx, detector = make_ctx({LOG: b"x"}), SigmaDetector(content)
+        for i in range(3):
+            detector.on_record(proxy_record(i, "ServerInfo~a]@h:444/ecp/x", "200", "200", "192.0.2.1",
+                                            "2021-03-03T00:00:00Z"), ctx)
+        assert detector.finish(ctx) == []
+        (warning,) = ctx.coverage.warnings
+        assert warning.code == "rule-error" and "EXH-TEST-SSRF" in warning.message and warning.line == 0
+    finally:
+        rule.matcher = original

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from exhunt.detectors.base import Detector, HostContext, Interest
 from exhunt.detectors.sigma.loader import CompiledRule
 from exhunt.detectors.sigma.view import EventView
+from exhunt.model.coverage import InputWarning
 from exhunt.model.event import Record
 from exhunt.model.evidence import ArtifactKind
 from exhunt.model.finding import EvidenceRef, Finding, Outcome, Severity, clip
@@ -87,6 +88,7 @@ class SigmaDetector(Detector):
         self.options = dict(options or {})
         self.groups: dict[tuple[int, Outcome], _Group] = {}
         self.correlator = content.new_correlator()
+        self.failed: set[int] = set()  # rules that raised on a record (reported once)
 
     def interest(self, kind: ArtifactKind) -> Interest | None:
         reads, literals = self.index.kind_literals(kind)
@@ -109,11 +111,23 @@ class SigmaDetector(Detector):
         last = -1  # a rule filed under two selectors of one route is counted once per record
         for entry in entries:
             rule = entry.rule
-            if rule.index == last or (entry.guard is not None and not entry.guard(view)):
-                continue
-            if rule.matcher(view):
-                self.hit(rule, view, record)
-                last = rule.index
+            try:
+                if rule.index == last or (entry.guard is not None and not entry.guard(view)):
+                    continue
+                if rule.matcher(view):
+                    self.hit(rule, view, record)
+                    last = rule.index
+            except Exception as exc:  # a rule must never stop the run: say where it failed, once per rule
+                self._rule_failed(rule, record, exc, ctx)
+
+    def _rule_failed(self, rule: CompiledRule, record: Record, exc: Exception, ctx: HostContext) -> None:
+        if rule.index in self.failed:
+            return
+        self.failed.add(rule.index)
+        ctx.coverage.warn(InputWarning(
+            path=record.path, line=record.line, offset=record.offset, code="rule-error",
+            message=f"Sigma rule {rule.rule_id} ({rule.file}) failed on this record, which it could not judge "
+                    f"(reported for its first failure only): {type(exc).__name__}: {exc}"))
 
     def hit(self, rule: CompiledRule, view: EventView, record: Record) -> None:
         if self.correlator is not None:
