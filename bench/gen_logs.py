@@ -2,7 +2,7 @@
 
     python bench/gen_logs.py bench/out/host1 --size-gb 1.0
 
-Mostly benign traffic built from the line makers of ``tests/parsers/logfixtures.py`` (real headers and
+Mostly benign traffic built from the line makers of ``tests/logfixtures.py`` (real headers and
 column lists, made-up values), with a few attack lines (ProxyLogon SSRF, POSTs to /owa/auth/x.js,
 ProxyShell autodiscover, OAB virtual directory tampering) at random places. Writes big chunks: about a
 minute per GB. The output must stay out of git (``bench/out/`` is ignored).
@@ -17,9 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "parsers"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from logfixtures import (  # the fixture module lives with the parser tests
+from logfixtures import (  # the fixture module lives with the tests
     ECP_ATTACK_EVENT,
     ECP_SERVER_FIELDS,
     HTTPPROXY_ATTACK_CHANGES,

@@ -12,23 +12,10 @@ import pytest
 
 from exhunt.cli.main import main
 from exhunt.cli.status import ExitCode
+from logfixtures import HTTPPROXY_FIELDS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 V15 = "C/Program Files/Microsoft/Exchange Server/V15"
-HTTPPROXY_FIELDS = (
-    "DateTime,RequestId,MajorVersion,MinorVersion,BuildVersion,RevisionVersion,ClientRequestId,Protocol,UrlHost,"
-    "UrlStem,ProtocolAction,AuthenticationType,IsAuthenticated,AuthenticatedUser,Organization,AnchorMailbox,"
-    "UserAgent,ClientIpAddress,ServerHostName,HttpStatus,BackEndStatus,ErrorCode,Method,ProxyAction,TargetServer,"
-    "TargetServerVersion,RoutingType,RoutingHint,BackEndCookie,ServerLocatorHost,ServerLocatorLatency,"
-    "RequestBytes,ResponseBytes,TargetOutstandingRequests,AuthModulePerfContext,HttpPipelineLatency,"
-    "CalculateTargetBackEndLatency,GlsLatencyBreakup,TotalGlsLatency,AccountForestLatencyBreakup,"
-    "TotalAccountForestLatency,ResourceForestLatencyBreakup,TotalResourceForestLatency,ADLatency,"
-    "SharedCacheLatencyBreakup,TotalSharedCacheLatency,ActivityContextLifeTime,ModuleToHandlerSwitchingLatency,"
-    "ClientReqStreamLatency,BackendReqInitLatency,BackendReqStreamLatency,BackendProcessingLatency,"
-    "BackendRespInitLatency,BackendRespStreamLatency,ClientRespStreamLatency,KerberosAuthHeaderLatency,"
-    "HandlerCompletionLatency,RequestHandlerLatency,HandlerToModuleSwitchingLatency,ProxyTime,CoreLatency,"
-    "RoutingLatency,HttpProxyOverhead,TotalRequestTime,UrlQuery,BackEndGenericInfo,GenericInfo,GenericErrors,"
-    "EdgeTraceId,DatabaseGuid,UserADObjectGuid,PartitionEndpointLookupLatency,RoutingStatus")
 FINDING_KEYS = {"type", "schema", "host", "rule_id", "title", "severity", "confidence", "outcome", "detector",
                 "cves", "attack", "first_seen", "last_seen", "description", "evidence_total", "evidence",
                 "attributes"}
@@ -106,7 +93,7 @@ def test_same_input_same_output(tmp_path: Path) -> None:
 
 
 def _httpproxy_line(n: int, anchor: str = "Smtp:alice@contoso.com") -> str:
-    values = [""] * len(HTTPPROXY_FIELDS.split(","))
+    values = [""] * len(HTTPPROXY_FIELDS)
     values[0] = f"2021-03-03T04:{n // 60 % 60:02d}:{n % 60:02d}.000Z"
     values[7], values[9], values[15], values[17], values[19], values[20] = (
         "Ecp", "/ecp/default.aspx", anchor, "10.0.0.9", "200", "200")
@@ -117,7 +104,8 @@ def test_malformed_input_warns_with_location_and_scans_the_rest(tmp_path: Path) 
     host = tmp_path / "ex09"
     logs = host / V15 / "Logging" / "HttpProxy" / "Ecp"
     logs.mkdir(parents=True)
-    header = f"#Software: Microsoft Exchange Server\r\n#Version: 15.02.0792.003\r\n#Fields: {HTTPPROXY_FIELDS}\r\n"
+    header = ("#Software: Microsoft Exchange Server\r\n#Version: 15.02.0792.003\r\n"
+              f"#Fields: {','.join(HTTPPROXY_FIELDS)}\r\n")
     body = [_httpproxy_line(n) for n in range(2000)]
     body[1500] = _httpproxy_line(1500, "ServerInfo~a]@ex01.contoso.local:444/ecp/DDI/DDIService.svc/GetList?#")
     body[10] = "garbage that is no csv row at all"

@@ -19,25 +19,11 @@ from exhunt.detectors.registry import load_content
 from exhunt.engine import assess_host
 from exhunt.model.finding import Finding, Outcome
 from exhunt.model.result import HostResult, Verdict
+from logfixtures import HTTPPROXY_FIELDS as HTTPPROXY_COLUMNS
 
 V15 = "C/Program Files/Microsoft/Exchange Server/V15"
 DAY = datetime(2021, 3, 3, tzinfo=UTC)
-HTTPPROXY_FIELDS = (
-    "DateTime,RequestId,MajorVersion,MinorVersion,BuildVersion,RevisionVersion,ClientRequestId,Protocol,"
-    "UrlHost,UrlStem,ProtocolAction,AuthenticationType,IsAuthenticated,AuthenticatedUser,Organization,"
-    "AnchorMailbox,UserAgent,ClientIpAddress,ServerHostName,HttpStatus,BackEndStatus,ErrorCode,Method,"
-    "ProxyAction,TargetServer,TargetServerVersion,RoutingType,RoutingHint,BackEndCookie,ServerLocatorHost,"
-    "ServerLocatorLatency,RequestBytes,ResponseBytes,TargetOutstandingRequests,AuthModulePerfContext,"
-    "HttpPipelineLatency,CalculateTargetBackEndLatency,GlsLatencyBreakup,TotalGlsLatency,"
-    "AccountForestLatencyBreakup,TotalAccountForestLatency,ResourceForestLatencyBreakup,"
-    "TotalResourceForestLatency,ADLatency,SharedCacheLatencyBreakup,TotalSharedCacheLatency,"
-    "ActivityContextLifeTime,ModuleToHandlerSwitchingLatency,ClientReqStreamLatency,BackendReqInitLatency,"
-    "BackendReqStreamLatency,BackendProcessingLatency,BackendRespInitLatency,BackendRespStreamLatency,"
-    "ClientRespStreamLatency,KerberosAuthHeaderLatency,HandlerCompletionLatency,RequestHandlerLatency,"
-    "HandlerToModuleSwitchingLatency,ProxyTime,CoreLatency,RoutingLatency,HttpProxyOverhead,TotalRequestTime,"
-    "UrlQuery,BackEndGenericInfo,GenericInfo,GenericErrors,EdgeTraceId,DatabaseGuid,UserADObjectGuid,"
-    "PartitionEndpointLookupLatency,RoutingStatus"
-)
+HTTPPROXY_FIELDS = ",".join(HTTPPROXY_COLUMNS)
 IIS_FIELDS = ("date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) "
               "cs(Referer) sc-status sc-substatus sc-win32-status time-taken")
 ECP_FIELDS = ("DateTime,ServerName,RequestId,ActivityId,ProcessId,ThreadId,AuthenticatedUser,ClientIpAddress,"
