@@ -3,11 +3,14 @@ and derived fields (synthetic records shaped like the parsers' output)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from exhunt.detectors.base import HostContext
+from exhunt.detectors.sigma.detector import SigmaDetector
 from exhunt.detectors.sigma.family import SigmaContent
 from exhunt.detectors.sigma.pipeline import PipelineError, Pipelines, load_pipeline_file, load_pipelines
 from exhunt.detectors.sigma.view import EventView
@@ -126,3 +129,15 @@ def test_bad_pipeline_names_file_and_entry(tmp_path: Path) -> None:
     bad.write_text("name: bad\nlogsources:\n  - logsource: {product: x}\n    kinds: [no_such_kind]\n")
     with pytest.raises(PipelineError, match=r"bad.yaml: logsources\[1\]"):
         load_pipeline_file(bad, Pipelines())
+
+
+def test_json_exports_are_scanned_by_value_whatever_their_escaping(
+        tmp_path: Path, make_ctx: Callable[[dict[str, bytes]], HostContext]) -> None:
+    content = rules(tmp_path, PROC.replace("w3wp.exe", "w3wp.exe'\n    CommandLine|contains: 'http://x/a"))
+    fields = {"EventID": 1, "Channel": SYSMON, "Image": "C:\\x\\cmd.exe", "ParentImage": "C:\\x\\w3wp.exe",
+              "CommandLine": "cmd /c curl http://x/a"}
+    raw = '{"CommandLine": "cmd \\/c curl http:\\/\\/x\\/a"}'  # a writer that escapes '/'
+    detector = SigmaDetector(content)
+    ctx = make_ctx({"x": b""})
+    detector.on_record(Record(ArtifactKind.JSON_EVENTS, "x", fields, raw=raw, record=1), ctx)
+    assert [f.title for f in detector.finish(ctx)] == ["cmd from w3wp"]

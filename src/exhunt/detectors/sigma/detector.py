@@ -26,6 +26,9 @@ MAX_CAPTURE_TRACKED = 1000  # distinct values remembered per attribute name
 DEFAULT_OUTCOME = Outcome.SUSPICIOUS  # rules without an exhunt outcome; informational-level ones: INFORMATIONAL
 
 HitKey = tuple[str, str, int, int]
+# Kinds whose raw text may spell values differently than any literal cut foresees: JSON exports come from
+# many writers, some escape '/' as '\/' or any character as \uXXXX. Their parsed values are scanned instead.
+VALUES_SCANNED = frozenset({ArtifactKind.JSON_EVENTS})
 
 
 @dataclass(slots=True)
@@ -100,8 +103,9 @@ class SigmaDetector(Detector):
         bucket = self.index.bucket(record)
         if bucket is None:
             return
-        if record.raw:  # most records select no rule: scan first, build the view only when needed
-            entries = bucket.candidates_in(record.raw)
+        raw = record.raw if record.kind not in VALUES_SCANNED else ""
+        if raw:  # most records select no rule: scan first, build the view only when needed
+            entries = bucket.candidates_in(raw)
             if not entries:
                 return
             view = EventView(record.fields, bucket.derived)
