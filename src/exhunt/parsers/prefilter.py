@@ -13,6 +13,7 @@ reads every line.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from abc import abstractmethod
@@ -195,6 +196,66 @@ class HyperscanPrefilter(BlockPrefilter):
         return result
 
 
+MAX_GROUPS_IN_PATTERN = 3  # groups of a conjunction put in one line pattern (3! orders); more: the most selective
+
+
+def _alternation(group: Sequence[bytes]) -> bytes:
+    return b"(?:" + b"|".join(re.escape(lit) for lit in sorted(group)) + b")"
+
+
+def conjunction_patterns(groups: Sequence[Sequence[bytes]]) -> list[bytes]:
+    """Regexes matching a line that holds one literal of every group, in any order, within one line."""
+    chosen = sorted(groups, key=lambda g: (-min(len(x) for x in g), sorted(g)))[:MAX_GROUPS_IN_PATTERN]
+    parts = [_alternation(g) for g in chosen]
+    return sorted({b"[^\n]*".join(order) for order in itertools.permutations(parts)})
+
+
+class ConjunctionPrefilter(BlockPrefilter):
+    """Hyperscan finds whole requirements: one pattern per order of a conjunction's groups, held to one line.
+
+    No second stage runs in Python: a line is a candidate only when Hyperscan saw every group of one
+    requirement on it, and the structure markers (directives, blank lines, odd lines) come from the same pass.
+    """
+
+    def __init__(self, conjunctions: Sequence[Sequence[Sequence[bytes]]]) -> None:
+        assert _hs is not None
+        patterns = sorted({p for conj in conjunctions for p in conjunction_patterns(conj)})
+        self.literals = tuple(patterns)
+        self._count = len(patterns)
+        structure = [rb"\n#", rb"\n\n", rb"\n\r\n", _ODD_LINE]
+        expressions = [*patterns, *structure]
+        flags = [_hs.HS_FLAG_CASELESS] * len(patterns) + [0] * len(structure)
+        self._db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+        self._db.compile(expressions=expressions, ids=list(range(len(expressions))),
+                         elements=len(expressions), flags=flags)
+        self._scratch = _hs.Scratch(self._db)
+
+    def marks(self, block: bytes | bytearray | memoryview) -> BlockMarks:
+        result = BlockMarks()
+        matches = result.matches
+        directives = result.directives
+        odd = result.odd
+        blanks: list[int] = []
+        count = self._count
+
+        def on_match(ident: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+            if ident < count:
+                matches.append(end - 1)  # a position on the matching line
+            elif ident == count:
+                directives.append(end - 1)
+            elif ident == count + 3:
+                odd.append(end - 1)
+            else:
+                blanks.append(end)
+
+        self._db.scan(block, match_event_handler=on_match, scratch=self._scratch)
+        matches.sort()
+        result.idents = [0] * len(matches)
+        odd.sort()
+        result.blank_lines = len(blanks)
+        return result
+
+
 class PythonPrefilter(BlockPrefilter):
     """The same answers as ``HyperscanPrefilter`` with ``bytes.find`` (several passes; slower)."""
 
@@ -276,6 +337,22 @@ def _gated(literals: list[str], requirements: Sequence[Requirement], force_pytho
             return None if prepared is None else _plain(prepared, force_python)
         gates.add(tuple(sorted(set(groups), key=lambda g: sorted(g))))
     ordered = sorted(gates, key=lambda g: [sorted(x) for x in g])
+    if not force_python and _hs is not None:
+        conjunctions = [[[every[i] for i in sorted(group)] for group in conj] for conj in ordered]
+        cache_hs: dict[tuple[object, ...], BlockPrefilter] = _cache.__dict__.setdefault("conjunctions", {})
+        key_hs = tuple(tuple(tuple(g) for g in c) for c in conjunctions)
+        found_hs = cache_hs.get(key_hs)
+        if found_hs is None:
+            try:
+                found_hs = ConjunctionPrefilter(conjunctions)
+            except _hs.error:
+                found_hs = None  # a database Hyperscan refuses: the Python gate gives the same answers
+            if found_hs is not None:
+                if len(cache_hs) >= _CACHE_SIZE:
+                    cache_hs.pop(next(iter(cache_hs)))
+                cache_hs[key_hs] = found_hs
+        if found_hs is not None:
+            return found_hs
     gate = LineGate(every, ordered)
     table = [every[i] for i in gate.anchors]  # only anchors are scanned for; ids renumbered below
     renumber = {old: new for new, old in enumerate(gate.anchors)}
