@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import yaml
-
 from exhunt.content.bundle import RULES_DIR
+from exhunt.content.yamlio import load_yaml
 from exhunt.detectors.base import HostContext
 from exhunt.model.coverage import HostCoverage, SourceCoverage, SourceStatus
 
@@ -24,7 +23,7 @@ class Campaign:
 
 @cache
 def expectations() -> tuple[dict[str, dict[str, Any]], tuple[Campaign, ...]]:
-    data = yaml.safe_load(EXPECTATIONS.read_text(encoding="utf-8"))
+    data = load_yaml(EXPECTATIONS.read_text(encoding="utf-8"))
     campaigns = tuple(Campaign(c["name"], str(c["start"]), tuple(c["sources"])) for c in data["campaigns"])
     return data["sources"], campaigns
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from exhunt.content.yamlio import load_yaml
 from exhunt.exposure.version import Build, parse_build
 
 BUILDS_DIR = Path(__file__).resolve().parent.parent / "rules" / "builds"
@@ -216,7 +217,7 @@ def load_table(path: Path | str | None = None) -> BuildTable:
 
 def _load(path: Path) -> BuildTable:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise BuildTableError(f"{path}: {exc}") from exc
     if not isinstance(data, dict):

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from exhunt.content.yamlio import load_yaml
 from exhunt.exposure.builds import BUILDS_DIR, BuildTableError
 
 CAMPAIGNS_PATH = BUILDS_DIR / "campaigns.yaml"
@@ -49,7 +50,7 @@ def load_families(path: Path | str | None = None) -> list[Family]:
 
 def _load(path: Path) -> list[Family]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise BuildTableError(f"{path}: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("families"), list):

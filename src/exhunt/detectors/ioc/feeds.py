@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from exhunt.content.yamlio import load_yaml
 from exhunt.detectors.ioc.indicator import Indicator, IocType, infer_type, make, parse_type
 from exhunt.detectors.ioc.stix import stix_indicators
 from exhunt.model.coverage import InputWarning
@@ -181,7 +182,7 @@ def _load_plain(feed: Feed, text: str) -> None:
 def _load_pack(feed: Feed, text: str) -> None:
     """exhunt's pack format: ``source``, ``indicators: [{type, value, description, severity, attack}]``."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         feed.errors.append(InputWarning(feed.origin, f"not valid YAML: {exc}", "content-error",

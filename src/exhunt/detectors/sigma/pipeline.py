@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from exhunt.content.bundle import RULES_DIR
+from exhunt.content.yamlio import load_yaml
 from exhunt.detectors.sigma.view import Derived
 from exhunt.model.evidence import ArtifactKind
 
@@ -121,7 +122,7 @@ def _selector(raw: Any, where: str) -> EventSelector:
 def load_pipeline_file(path: Path, into: Pipelines) -> None:
     where = path.name
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise PipelineError(f"{where}: {exc}") from exc
     if not isinstance(doc, Mapping) or not isinstance(doc.get("logsources"), list):
