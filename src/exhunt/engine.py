@@ -5,7 +5,7 @@ A pure function of its inputs so it runs the same in the CLI, a worker process o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from exhunt.content.bundle import ContentBundle
@@ -16,12 +16,13 @@ from exhunt.detectors.base import Detector, HostContext, Interest
 from exhunt.detectors.registry import create_detectors
 from exhunt.exposure import BuildObservation
 from exhunt.model.coverage import HostCoverage, InputWarning, SourceCoverage, SourceStatus
+from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.finding import Finding
 from exhunt.model.result import HostResult
 from exhunt.model.timefmt import canonical
-from exhunt.parsers.base import MatchNothing, ParseReport, Prefilter
-from exhunt.parsers.prefilter import build_prefilter
+from exhunt.parsers.base import Parser, ParseReport
+from exhunt.parsers.pool import ParsePool, PrefilterSpec, parse_all
 from exhunt.parsers.registry import all_parsers
 from exhunt.sources.base import HostTree
 from exhunt.sources.classify import classify
@@ -29,23 +30,22 @@ from exhunt.sources.classify import classify
 Progress = Callable[[str, int], None]  # (artifact path, bytes done) for progress bars
 
 
-def _prefilter_for(interests: list[Interest]) -> Prefilter | None:
+def _prefilter_spec(interests: list[Interest]) -> PrefilterSpec:
     if not interests:
-        return MatchNothing()
+        return PrefilterSpec("nothing")
     literals: set[str] = set()
     requirements: set[tuple[frozenset[str], ...]] = set()
     for interest in interests:
         if interest.literals is None:
-            return None
+            return PrefilterSpec("all")
         literals |= interest.literals
         if interest.requirements is None:
             requirements.update((frozenset({literal}),) for literal in interest.literals)
         else:
             requirements.update(interest.requirements)
     if not literals:
-        return MatchNothing()
-    ordered: list[Sequence[frozenset[str]]] = sorted(requirements, key=_requirement_key)
-    return build_prefilter(sorted(literals), requirements=ordered)
+        return PrefilterSpec("nothing")
+    return PrefilterSpec("literals", tuple(sorted(literals)), tuple(sorted(requirements, key=_requirement_key)))
 
 
 def _requirement_key(requirement: Sequence[frozenset[str]]) -> list[list[str]]:
@@ -90,36 +90,53 @@ def assess_host(tree: HostTree, content: ContentBundle, options: dict[str, Any] 
         detector.start(ctx)
 
     parsers = {kind: parser for parser in all_parsers() for kind in parser.kinds}
-    observations: list[BuildObservation] = []
+    plan: list[tuple[Artifact, Parser, list[Detector], PrefilterSpec]] = []
     for artifact in layout.artifacts:
         parser = parsers.get(artifact.kind)
         if parser is None:
             continue
-        wanting: list[tuple[Detector, Interest]] = []
+        interested: list[tuple[Detector, Interest]] = []
         for detector in detectors:
             interest = detector.interest(artifact.kind)
             if interest is not None:
-                wanting.append((detector, interest))
-        report = ParseReport(path=artifact.path)
-        prefilter = _prefilter_for([i for _, i in wanting])
-        try:
-            for record in parser.parse(tree, artifact, report, prefilter):
+                interested.append((detector, interest))
+        plan.append((artifact, parser, [d for d, _ in interested], _prefilter_spec([i for _, i in interested])))
+
+    observations: list[BuildObservation] = []
+    pool = ParsePool(int(options.get("parse_workers", 1)), tree)
+    queued = 0
+    try:
+        for position, (artifact, parser, wanting, spec) in enumerate(plan):
+            while pool.active and queued < len(plan) and queued < position + pool.workers * 2:
+                ahead_artifact, ahead_parser, _, ahead_spec = plan[queued]
+                if ahead_parser.parallel and ahead_spec.mode != "all":
+                    pool.submit(queued, ahead_parser, ahead_artifact, ahead_spec)
+                queued += 1
+            done = pool.take(position)
+            if done is not None and done[0] is not None:
+                records: Iterable[Record] = done[0]
+                report = done[1]
+            else:
+                report = ParseReport(path=artifact.path)
+                records = parse_all(parser, tree, artifact, report, spec)
+            for record in records:
                 record.timestamp = canonical(record.timestamp)
-                for detector, _ in wanting:
+                for detector in wanting:
                     detector.on_record(record, ctx)
-        except OSError as exc:
-            report.failed = True
-            report.warn(f"cannot read: {exc}", code="unreadable")
-        report.bytes_read = artifact.size
-        report.first_time, report.last_time = canonical(report.first_time), canonical(report.last_time)
-        _account(coverage.source(artifact.kind.value), report, artifact)
-        coverage.warnings.extend(report.warnings)
-        if report.warnings_dropped:
-            coverage.warn(InputWarning(path=artifact.path, code="more-warnings", message=(
-                f"{report.warnings_dropped} further warnings in this file not listed")))
-        observations.extend(build_observations(artifact, report))
-        if progress is not None:
-            progress(artifact.path, artifact.size)
+            if report.sha256:
+                ctx.digests.setdefault(artifact.path, {})["sha256"] = report.sha256
+            report.bytes_read = artifact.size
+            report.first_time, report.last_time = canonical(report.first_time), canonical(report.last_time)
+            _account(coverage.source(artifact.kind.value), report, artifact)
+            coverage.warnings.extend(report.warnings)
+            if report.warnings_dropped:
+                coverage.warn(InputWarning(path=artifact.path, code="more-warnings", message=(
+                    f"{report.warnings_dropped} further warnings in this file not listed")))
+            observations.extend(build_observations(artifact, report))
+            if progress is not None:
+                progress(artifact.path, artifact.size)
+    finally:
+        pool.close()
 
     for artifact in layout.artifacts:
         for detector in detectors:

@@ -40,7 +40,8 @@ def scan(
     iocs: list[Path] = typer.Option([], "--iocs", help="Indicator feed: STIX 2.1, MISP JSON, CSV or list."),
     build: str | None = typer.Option(None, "--build", help="The server's Exchange build, e.g. 15.2.858.5, "
                                      "when the evidence does not tell."),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Hosts assessed in parallel (processes)."),
+    jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Processes: hosts assessed in parallel, or for one "
+                             "host its logs parsed and files swept in parallel (default 0: one per CPU)."),
     dask: str | None = typer.Option(None, "--dask", help="Run on a Dask cluster: scheduler address "
                                     "(tcp://host:8786) or 'local'. Evidence paths must be readable by the workers."),
     store: Path | None = typer.Option(None, "--store", help="Also write results to this DuckDB case store."),
@@ -56,6 +57,7 @@ def scan(
         if not path.exists():
             raise typer.BadParameter(f"not found: {path}")
     err = Console(stderr=True)
+    jobs = jobs or os.cpu_count() or 1
     spec = ContentSpec(sigma_paths=tuple(str(p) for p in sigma), yara_paths=tuple(str(p) for p in yara),
                        ioc_paths=tuple(str(p) for p in iocs))
     _content_problems(spec, err)

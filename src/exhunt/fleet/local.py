@@ -48,8 +48,8 @@ def assess_paths(paths: list[Path], spec: ContentSpec, options: dict[str, Any], 
     """Every host of every path, in the order given (hosts in their stable order inside each path)."""
     work = [(str(path), index) for path in paths for index in range(host_count(path))]
     results: list[HostResult] = []
-    if len(work) == 1 and jobs > 1:  # one host: its file sweep gets the processes instead
-        options = {**options, "yara_workers": jobs}
+    if len(work) == 1 and jobs > 1:  # one host: its log parsing and file sweep get the processes instead
+        options = {**options, "yara_workers": jobs, "parse_workers": jobs}
     if jobs <= 1 or len(work) <= 1:
         for path, index in work:
             result = assess_one(path, index, spec, options, progress)

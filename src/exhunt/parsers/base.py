@@ -30,6 +30,8 @@ class ParseReport:
     # header directives met in the file, as (line, name, value): '#Version', '#Software', '#Log-type'...
     # (the Exchange '#Version:' header gives the server's build at the time each file was written)
     directives: list[tuple[int, str, str]] = field(default_factory=list)
+    want_sha256: bool = False  # set by the caller: hash the file while reading it (workers do, to spare a re-read)
+    sha256: str | None = None  # the file's SHA-256 when it was read whole with want_sha256
 
     def warn(self, message: str, code: str = "warning", line: int | None = None,
              offset: int | None = None) -> None:
@@ -58,6 +60,7 @@ class Prefilter(ABC):
 class Parser(ABC):
     name: str = ""
     kinds: frozenset[ArtifactKind] = frozenset()
+    parallel: bool = False  # whole files may be parsed in worker processes (text logs with a prefilter)
 
     @abstractmethod
     def parse(self, tree: HostTree, artifact: Artifact, report: ParseReport,

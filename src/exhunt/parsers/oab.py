@@ -30,6 +30,7 @@ def line_time(text: str) -> str | None:
 class OabParser(Parser):
     name = "oab"
     kinds = frozenset({ArtifactKind.OABGENERATOR})
+    parallel = True
 
     def parse(self, tree: HostTree, artifact: Artifact, report: ParseReport,
               prefilter: Prefilter | None = None) -> Iterator[Record]:

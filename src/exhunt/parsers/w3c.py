@@ -228,6 +228,7 @@ class _W3CFile:
 class W3CParser(Parser):
     name = "w3c"
     kinds = frozenset({ArtifactKind.IIS, *EXCHANGE_KINDS})
+    parallel = True
 
     def __init__(self, *, block_size: int | None = None) -> None:
         self.block_size = block_size

@@ -1,0 +1,100 @@
+"""Parsing a host's text logs in worker processes.
+
+The expensive part of a text log is reading and scanning it; only the few candidate lines become records.
+Workers read, scan and parse whole files and send back those records with the file's report; the calling
+process consumes them in artifact order and runs the detectors, so the result is the same as a serial run.
+A file that yields more than ``RECORD_LIMIT`` records is parsed again by the caller, streaming, so memory
+stays bounded whatever a file holds.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from exhunt.model.event import Record
+from exhunt.model.evidence import Artifact
+from exhunt.parsers.base import MatchNothing, Parser, ParseReport, Prefilter
+from exhunt.parsers.prefilter import build_prefilter
+from exhunt.sources.base import HostTree
+
+RECORD_LIMIT = 20_000  # records a worker sends back for one file; beyond, the caller parses it itself
+AHEAD = 2  # files in flight per worker
+
+
+@dataclass(frozen=True, slots=True)
+class PrefilterSpec:
+    """What the detectors want from one kind of log, as plain data that crosses to a worker."""
+
+    mode: str  # "all": every record; "nothing": none (coverage only); "literals"
+    literals: tuple[str, ...] = ()
+    requirements: tuple[tuple[frozenset[str], ...], ...] = field(default_factory=tuple)
+
+    def build(self) -> Prefilter | None:
+        if self.mode == "all":
+            return None
+        if self.mode == "nothing":
+            return MatchNothing()
+        return build_prefilter(self.literals, requirements=self.requirements)
+
+
+def parse_all(parser: Parser, tree: HostTree, artifact: Artifact, report: ParseReport,
+              spec: PrefilterSpec) -> Iterator[Record]:
+    """Serial parsing, read errors turned into a failed report."""
+    try:
+        yield from parser.parse(tree, artifact, report, spec.build())
+    except OSError as exc:
+        report.failed = True
+        report.warn(f"cannot read: {exc}", code="unreadable")
+
+
+def parse_in_worker(parser: Parser, tree: HostTree, artifact: Artifact,
+                    spec: PrefilterSpec) -> tuple[list[Record] | None, ParseReport]:
+    report = ParseReport(path=artifact.path, want_sha256=True)
+    records: list[Record] = []
+    for record in parse_all(parser, tree, artifact, report, spec):
+        records.append(record)
+        if len(records) > RECORD_LIMIT:
+            return None, ParseReport(path=artifact.path)
+    return records, report
+
+
+class ParsePool:
+    """Runs ``parse_in_worker`` for the text logs of one host, a few files ahead of the consumer."""
+
+    def __init__(self, workers: int, tree: HostTree) -> None:
+        self.workers = workers
+        self.tree = tree
+        self.executor: ProcessPoolExecutor | None = None
+        self.futures: dict[int, Future[tuple[list[Record] | None, ParseReport]]] = {}
+        if workers > 1 and _sendable(tree):
+            context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
+                                                  else "spawn")
+            self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+    @property
+    def active(self) -> bool:
+        return self.executor is not None
+
+    def submit(self, index: int, parser: Parser, artifact: Artifact, spec: PrefilterSpec) -> None:
+        if self.executor is not None and index not in self.futures and len(self.futures) < self.workers * AHEAD:
+            self.futures[index] = self.executor.submit(parse_in_worker, parser, self.tree, artifact, spec)
+
+    def take(self, index: int) -> tuple[list[Record] | None, ParseReport] | None:
+        future = self.futures.pop(index, None)
+        return None if future is None else future.result()
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _sendable(tree: HostTree) -> bool:
+    try:
+        pickle.dumps(tree)
+    except (TypeError, AttributeError, pickle.PicklingError):
+        return False
+    return True
