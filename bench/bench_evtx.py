@@ -80,7 +80,7 @@ def phase_reference(files: list[Path]) -> dict[str, Any]:
     return {"events": events, "errors": errors, "seconds": time.perf_counter() - start}
 
 
-def _parse_all(files: list[Path], on_record: Any) -> dict[str, Any]:
+def _parse_all(files: list[Path], on_record: Any, prefilter: Any = None) -> dict[str, Any]:
     from exhunt.model.evidence import Artifact, ArtifactKind
     from exhunt.parsers.base import ParseReport
     from exhunt.parsers.evtx import EvtxParser
@@ -93,7 +93,7 @@ def _parse_all(files: list[Path], on_record: Any) -> dict[str, Any]:
     for path in files:
         artifact = Artifact(ArtifactKind.EVTX, path.name, path.stat().st_size)
         report = ParseReport(path.name)
-        for record in parser.parse(tree, artifact, report):
+        for record in parser.parse(tree, artifact, report, prefilter):
             on_record(record)
         events += report.records
         warnings += len(report.warnings)
@@ -109,7 +109,9 @@ def phase_detect(files: list[Path]) -> dict[str, Any]:
     from exhunt.detectors.base import HostContext
     from exhunt.detectors.sigma.detector import SigmaDetector
     from exhunt.detectors.sigma.family import SigmaContent
+    from exhunt.engine import _record_gate
     from exhunt.model.coverage import HostCoverage
+    from exhunt.model.evidence import ArtifactKind
     from exhunt.sources.directory import DirectoryTree
 
     started = time.perf_counter()
@@ -118,7 +120,10 @@ def phase_detect(files: list[Path]) -> dict[str, Any]:
     compile_seconds = time.perf_counter() - started
     detector = SigmaDetector(content)
     ctx = HostContext(host="bench", tree=DirectoryTree(files[0].parent), artifacts=[], coverage=HostCoverage())
-    result = _parse_all(files, lambda record: detector.on_record(record, ctx))
+    # as `exhunt scan` does: records no rule can use (by route and raw text) are counted, not decoded
+    interest = detector.interest(ArtifactKind.EVTX)
+    gate = _record_gate([interest]) if interest is not None else None
+    result = _parse_all(files, lambda record: detector.on_record(record, ctx), gate)
     findings = detector.finish(ctx)
     result.update(rules=len(content.result.rules), unsupported=len(content.result.unsupported),
                   errors=len(content.result.errors), compile_seconds=compile_seconds, findings=len(findings),

@@ -21,7 +21,7 @@ from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.finding import Finding
 from exhunt.model.result import HostResult
 from exhunt.model.timefmt import canonical
-from exhunt.parsers.base import Parser, ParseReport
+from exhunt.parsers.base import Parser, ParseReport, RecordGate
 from exhunt.parsers.pool import ParsePool, PrefilterSpec, parse_all
 from exhunt.parsers.registry import all_parsers
 from exhunt.sources.base import HostTree
@@ -46,6 +46,15 @@ def _prefilter_spec(interests: list[Interest]) -> PrefilterSpec:
     if not literals:
         return PrefilterSpec("nothing")
     return PrefilterSpec("literals", tuple(sorted(literals)), tuple(sorted(requirements, key=_requirement_key)))
+
+
+def _record_gate(interests: list[Interest]) -> RecordGate | None:
+    """A gate for event records when every interested detector can judge a record before it is decoded."""
+    if not interests:
+        return RecordGate([])  # nobody wants the records: count them, decode none
+    if any(i.record_gate is None for i in interests):
+        return None
+    return RecordGate([i.record_gate for i in interests if i.record_gate is not None])
 
 
 def _requirement_key(requirement: Sequence[frozenset[str]]) -> list[list[str]]:
@@ -90,7 +99,7 @@ def assess_host(tree: HostTree, content: ContentBundle, options: dict[str, Any] 
         detector.start(ctx)
 
     parsers = {kind: parser for parser in all_parsers() for kind in parser.kinds}
-    plan: list[tuple[Artifact, Parser, list[Detector], PrefilterSpec]] = []
+    plan: list[tuple[Artifact, Parser, list[Detector], PrefilterSpec, RecordGate | None]] = []
     for artifact in layout.artifacts:
         parser = parsers.get(artifact.kind)
         if parser is None:
@@ -100,15 +109,17 @@ def assess_host(tree: HostTree, content: ContentBundle, options: dict[str, Any] 
             interest = detector.interest(artifact.kind)
             if interest is not None:
                 interested.append((detector, interest))
-        plan.append((artifact, parser, [d for d, _ in interested], _prefilter_spec([i for _, i in interested])))
+        interests = [i for _, i in interested]
+        plan.append((artifact, parser, [d for d, _ in interested], _prefilter_spec(interests),
+                     _record_gate(interests)))
 
     observations: list[BuildObservation] = []
     pool = ParsePool(int(options.get("parse_workers", 1)), tree)
     queued = 0
     try:
-        for position, (artifact, parser, wanting, spec) in enumerate(plan):
+        for position, (artifact, parser, wanting, spec, gate) in enumerate(plan):
             while pool.active and queued < len(plan) and queued < position + pool.workers * 2:
-                ahead_artifact, ahead_parser, _, ahead_spec = plan[queued]
+                ahead_artifact, ahead_parser, _, ahead_spec, _ = plan[queued]
                 if ahead_parser.parallel and ahead_spec.mode != "all":
                     pool.submit(queued, ahead_parser, ahead_artifact, ahead_spec)
                 queued += 1
@@ -118,7 +129,7 @@ def assess_host(tree: HostTree, content: ContentBundle, options: dict[str, Any] 
                 report = done[1]
             else:
                 report = ParseReport(path=artifact.path)
-                records = parse_all(parser, tree, artifact, report, spec)
+                records = parse_all(parser, tree, artifact, report, spec, gate)
             for record in records:
                 record.timestamp = canonical(record.timestamp)
                 for detector in wanting:

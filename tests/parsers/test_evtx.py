@@ -9,7 +9,7 @@ import pytest
 
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
-from exhunt.parsers.base import ParseReport
+from exhunt.parsers.base import ParseReport, RecordGate
 from exhunt.parsers.evtx import EvtxParser
 from exhunt.sources.directory import DirectoryTree
 from exhunt.sources.ziparchive import ZipTree
@@ -172,3 +172,25 @@ def test_application_unnamed_data_is_joined_into_data_and_message() -> None:
     assert spp.fields["Provider_Name"] == "Microsoft-Windows-Security-SPP"
     assert spp.fields["Data"].startswith("C:\\Windows\\system32\\sppwinob.dll, msft:spp/")
     assert spp.fields["Message"] == spp.fields["Data"]
+
+
+def test_record_gate_skips_undecoded_records_but_keeps_coverage() -> None:
+    """Records no detector can use are counted, their times kept, and never decoded."""
+    path = CORPUS / "omerbenamram-evtx" / "security.evtx"
+    if not path.exists():
+        pytest.skip(f"shared corpus not present: {path}")
+    tree = DirectoryTree(path.parent)
+    artifact = Artifact(ArtifactKind.EVTX, path.name, path.stat().st_size)
+    full_report, gated_report = ParseReport(path.name), ParseReport(path.name)
+    every = list(EvtxParser().parse(tree, artifact, full_report))
+    seen: list[tuple[str | None, int | None]] = []
+
+    def only_4624(channel: str | None, event_id: int | None, raw: str) -> bool:
+        seen.append((channel, event_id))
+        return event_id == 4624
+
+    some = list(EvtxParser().parse(tree, artifact, gated_report, RecordGate([only_4624])))
+    assert [r.record for r in some] == [r.record for r in every if r.get("EventID") == 4624]
+    assert seen == [(str(r.get("Channel")).lower(), r.get("EventID")) for r in every]
+    assert gated_report.records == full_report.records
+    assert (gated_report.first_time, gated_report.last_time) == (full_report.first_time, full_report.last_time)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,9 @@ class Interest:
     # in the raw text (e.g. a rule needing "post" AND ".js" AND one of "/ecp/", "/owa/auth/"). Parsers use it
     # to skip lines that hold a literal but cannot satisfy any rule. None: any literal is enough.
     requirements: tuple[tuple[frozenset[str], ...], ...] | None = None
+    # Event records (EVTX): called with (lowercase channel or None, event id or None, the record's raw JSON)
+    # before the record is decoded; False means this detector cannot use the record. None: every record.
+    record_gate: Callable[[str | None, int | None, str], bool] | None = None
 
 
 @dataclass

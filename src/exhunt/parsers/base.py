@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from exhunt.model.coverage import InputWarning
@@ -77,3 +77,22 @@ class MatchNothing(Prefilter):
 
     def scan(self, block: bytes | memoryview) -> list[int]:
         return []
+
+
+RecordGateFn = Callable[[str | None, int | None, str], bool]
+
+
+class RecordGate(Prefilter):
+    """For event records (EVTX): a record is decoded only when one of the gates may use it.
+
+    Each gate gets the record's lowercase channel, its event id and its raw JSON, before any decoding.
+    """
+
+    def __init__(self, gates: list[RecordGateFn]) -> None:
+        self.gates = gates
+
+    def scan(self, block: bytes | memoryview) -> list[int]:
+        return []
+
+    def accept(self, channel: str | None, event_id: int | None, raw: str) -> bool:
+        return any(gate(channel, event_id, raw) for gate in self.gates)

@@ -16,6 +16,7 @@ last good record before it (the crate's message names the chunk or record number
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
@@ -25,7 +26,7 @@ import orjson
 
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
-from exhunt.parsers.base import Parser, ParseReport, Prefilter
+from exhunt.parsers.base import Parser, ParseReport, Prefilter, RecordGate
 from exhunt.parsers.winevent import flatten_event, iso_utc
 from exhunt.sources.base import HostTree
 
@@ -42,7 +43,8 @@ class EvtxParser(Parser):
 
     def parse(self, tree: HostTree, artifact: Artifact, report: ParseReport,
               prefilter: Prefilter | None = None) -> Iterator[Record]:
-        """Yield every readable record. ``prefilter`` is ignored: records are binary XML, not lines."""
+        """Yield every readable record; with a ``RecordGate``, only those a detector may use (the others are
+        counted and their times kept for coverage, without being decoded)."""
         try:
             head = tree.read_head(artifact.path, len(EVTX_MAGIC))
         except OSError as exc:
@@ -66,10 +68,11 @@ class EvtxParser(Parser):
         if stream is None:
             return
         with stream:
-            yield from self._records(stream, artifact, report)
+            yield from self._records(stream, artifact, report, prefilter)
         report.bytes_read = artifact.size
 
-    def _records(self, stream: IO[bytes], artifact: Artifact, report: ParseReport) -> Iterator[Record]:
+    def _records(self, stream: IO[bytes], artifact: Artifact, report: ParseReport,
+                 prefilter: Prefilter | None) -> Iterator[Record]:
         try:
             records = evtx.PyEvtxParser(stream, number_of_threads=1).records_json()
         except (OSError, RuntimeError, ValueError) as exc:
@@ -83,6 +86,7 @@ class EvtxParser(Parser):
             report.warn(f"the EVTX reader failed on the header: {exc}", code="damaged")
             return
         default_channel = artifact.attr("channel")
+        gate = prefilter if isinstance(prefilter, RecordGate) else None
         path = artifact.path
         last_id: int | None = None
         errors = 0
@@ -108,6 +112,11 @@ class EvtxParser(Parser):
             errors = 0
             if not isinstance(item, dict):
                 continue
+            if gate is not None and not _wanted(gate, item, default_channel):
+                last_id = item.get("event_record_id") if type(item.get("event_record_id")) is int else last_id
+                report.records += 1
+                report.see_time(_raw_time(item))
+                continue
             record = _record(item, path, default_channel, report)
             if record is None:
                 continue
@@ -117,6 +126,41 @@ class EvtxParser(Parser):
             yield record
         if report.records == 0 and not report.warnings:
             report.warn("EVTX file holds no records", code="empty")
+
+
+_EVENT_ID = re.compile(r'"EventID":\s*(?:(\d+)|\{(?:[^{}]|\{[^{}]*\})*?"#text":\s*(\d+))')
+_CHANNEL = re.compile(r'"Channel":\s*"([^"\\]*)"')
+
+
+_SYSTEM_TIME = re.compile(r'"SystemTime":\s*"([^"]*)"')
+
+
+def _raw_time(item: dict[str, Any]) -> str | None:
+    """The time a decoded record would get (System/TimeCreated, else the reader's), without decoding it."""
+    data = item.get("data")
+    found = _SYSTEM_TIME.search(data) if isinstance(data, str) else None
+    if found is not None:
+        value = found.group(1)
+        if len(value) >= 27 and value[10] == "T" and value[19] == "." and value[-1] == "Z":
+            return value[:26] + "Z"
+        stamp = iso_utc(value)
+        if stamp is not None:
+            return stamp
+    return iso_utc(str(item.get("timestamp", "")).removesuffix(" UTC"))
+
+
+def _wanted(gate: RecordGate, item: dict[str, Any], default_channel: str) -> bool:
+    """Ask the gate about a record from its raw JSON (System comes first, so the first match is System's)."""
+    data = item.get("data")
+    if not isinstance(data, str):
+        return True
+    found = _EVENT_ID.search(data)
+    if found is None:
+        return True  # cannot tell: decode it
+    event_id = int(found.group(1) or found.group(2))
+    channel_match = _CHANNEL.search(data)
+    channel = channel_match.group(1) if channel_match else default_channel
+    return gate.accept(channel.lower() if channel else None, event_id, data)
 
 
 def _record(item: dict[str, Any], path: str, default_channel: str, report: ParseReport) -> Record | None:

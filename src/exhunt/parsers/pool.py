@@ -42,10 +42,11 @@ class PrefilterSpec:
 
 
 def parse_all(parser: Parser, tree: HostTree, artifact: Artifact, report: ParseReport,
-              spec: PrefilterSpec) -> Iterator[Record]:
-    """Serial parsing, read errors turned into a failed report."""
+              spec: PrefilterSpec, gate: Prefilter | None = None) -> Iterator[Record]:
+    """Serial parsing, read errors turned into a failed report. ``gate``: a record gate (EVTX) to use
+    instead of the spec's prefilter."""
     try:
-        yield from parser.parse(tree, artifact, report, spec.build())
+        yield from parser.parse(tree, artifact, report, gate if gate is not None else spec.build())
     except OSError as exc:
         report.failed = True
         report.warn(f"cannot read: {exc}", code="unreadable")

@@ -54,11 +54,20 @@ class IocDetector(Detector):
         self._gate = (re.compile("|".join(map(re.escape, sorted(self._lits, key=lambda x: (-len(x), x)))),
                                  re.IGNORECASE) if len(self._lits) > GATE_SUBSTRINGS else None)
         self._seen: dict[tuple[str, str, str], Seen] = {}
+        # the EVTX reader's JSON escapes backslashes, quotes and control characters (not '/'): literals
+        # holding them cannot gate on it
+        self._json_safe = all(lit.isascii() and lit.isprintable() and not any(c in lit for c in '\\"')
+                              for lit in self._lits)
 
     def interest(self, kind: ArtifactKind) -> Interest | None:
         if self.matcher is None or kind == ArtifactKind.FILE:
             return None
+        if kind == ArtifactKind.EVTX and self._literals is not None and self._json_safe:
+            return Interest(literals=self._literals, record_gate=self._record_gate)
         return Interest(literals=self._literals)
+
+    def _record_gate(self, _channel: str | None, _event_id: int | None, raw: str) -> bool:
+        return self._may_match(raw)
 
     def on_record(self, record: Record, ctx: HostContext) -> None:
         if self.matcher is None:

@@ -7,6 +7,7 @@ are kept (the earliest by time, path, line), captured values are de-duplicated, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from exhunt.detectors.base import Detector, HostContext, Interest
@@ -82,6 +83,9 @@ def hit_of(record: Record) -> _Hit:
                 record.line, record.record, record.offset, clip(record.raw), record.timestamp)
 
 
+RECORD_GATED = frozenset({ArtifactKind.EVTX})  # kinds whose raw text is the record's JSON as the parser reads it
+
+
 class SigmaDetector(Detector):
     name = "sigma"
 
@@ -97,6 +101,8 @@ class SigmaDetector(Detector):
         reads, literals = self.index.kind_literals(kind)
         if not reads:
             return None
+        if kind in RECORD_GATED:
+            return Interest(literals, record_gate=partial(self.index.record_gate, kind))
         return Interest(literals, self.index.kind_requirements(kind) if literals is not None else None)
 
     def on_record(self, record: Record, ctx: HostContext) -> None:

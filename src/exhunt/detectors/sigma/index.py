@@ -163,14 +163,18 @@ class RuleIndex:
         return (channel, event_id)
 
     def bucket(self, record: Record) -> Bucket | None:
-        key = (record.kind, self.route_key(record))
+        return self.bucket_for(record.kind, self.route_key(record))
+
+    def bucket_for(self, kind: ArtifactKind, route: RouteKey) -> Bucket | None:
+        """The rules a record of ``kind`` routed to ``route`` (lowercase channel, event id) may match."""
+        key = (kind, route)
         try:
             return self._buckets[key]
         except KeyError:
             pass
         if len(self._buckets) >= MAX_ROUTES:  # odd data with endless channel/id pairs: stay bounded
             self._buckets.clear()
-        table = self.table.get(record.kind)
+        table = self.table.get(kind)
         bucket: Bucket | None = None
         if table:
             channel, eid = key[1]
@@ -183,10 +187,17 @@ class RuleIndex:
                 ident = tuple(sorted(seen))
                 bucket = self._shared.get(ident)
                 if bucket is None:
-                    bucket = Bucket(entries, self.derived.get(record.kind))
+                    bucket = Bucket(entries, self.derived.get(kind))
                     self._shared[ident] = bucket
         self._buckets[key] = bucket
         return bucket
+
+    def record_gate(self, kind: ArtifactKind, channel: str | None, event_id: int | None, raw: str) -> bool:
+        """Whether a record of this route whose raw text is ``raw`` can match any rule (before decoding it)."""
+        bucket = self.bucket_for(kind, (channel, event_id))
+        if bucket is None:
+            return False
+        return bool(bucket.always) or bool(bucket.matched_literals(raw))
 
     def kind_requirements(self, kind: ArtifactKind) -> tuple[tuple[frozenset[str], ...], ...] | None:
         """Every rule's literal conjunctions for ``kind`` (a rule without any: its literal set as one group)."""
