@@ -13,15 +13,18 @@ reads every line.
 
 from __future__ import annotations
 
-import itertools
 import re
 import threading
 from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from exhunt.parsers.base import Prefilter
+
+if TYPE_CHECKING:
+    from exhunt.parsers.conjunctions import LineGate, Requirement
 
 
 def _load_hyperscan() -> ModuleType | None:
@@ -107,41 +110,6 @@ def _store(result: BlockMarks, pairs: list[tuple[int, int]]) -> None:
     result.idents = [ident for _, ident in pairs]
 
 
-class LineGate:
-    """The second stage: whether a line holding literals can satisfy some detector's requirement.
-
-    Each requirement is a conjunction of groups of literals; the line passes when, for one requirement,
-    every group has one of its literals on the line. Only one group of each requirement (its anchor, the
-    most selective) is in the block scan; a line holding an anchor literal checks the other groups of the
-    requirements that anchor starts, by substring on the lowercased line.
-    """
-
-    def __init__(self, table: list[bytes], requirements: list[tuple[frozenset[int], ...]]) -> None:
-        self.by_literal: dict[int, list[tuple[tuple[bytes, ...], ...]]] = {}
-        self.free: set[int] = set()  # anchors whose requirement has no other group: a match is enough
-        for requirement in requirements:
-            anchor = max(requirement, key=lambda g: (min(len(table[i]) for i in g), -len(g), sorted(g)))
-            rest = tuple(tuple(table[i] for i in sorted(g)) for g in requirement if g is not anchor)
-            for ident in anchor:
-                if not rest:
-                    self.free.add(ident)
-                else:
-                    self.by_literal.setdefault(ident, []).append(rest)
-        self.anchors = sorted(self.free | set(self.by_literal))
-
-    def accept(self, idents: set[int], line: bytes | bytearray | memoryview) -> bool:
-        if not self.free.isdisjoint(idents):
-            return True
-        low: bytes | None = None
-        for ident in idents:
-            for rest in self.by_literal.get(ident, ()):
-                if low is None:
-                    low = bytes(line).lower()
-                if all(any(lit in low for lit in group) for group in rest):
-                    return True
-        return False
-
-
 class BlockPrefilter(Prefilter):
     """A prefilter that also marks the structural lines of a block in the same pass."""
 
@@ -196,66 +164,6 @@ class HyperscanPrefilter(BlockPrefilter):
         return result
 
 
-MAX_GROUPS_IN_PATTERN = 3  # groups of a conjunction put in one line pattern (3! orders); more: the most selective
-
-
-def _alternation(group: Sequence[bytes]) -> bytes:
-    return b"(?:" + b"|".join(re.escape(lit) for lit in sorted(group)) + b")"
-
-
-def conjunction_patterns(groups: Sequence[Sequence[bytes]]) -> list[bytes]:
-    """Regexes matching a line that holds one literal of every group, in any order, within one line."""
-    chosen = sorted(groups, key=lambda g: (-min(len(x) for x in g), sorted(g)))[:MAX_GROUPS_IN_PATTERN]
-    parts = [_alternation(g) for g in chosen]
-    return sorted({b"[^\n]*".join(order) for order in itertools.permutations(parts)})
-
-
-class ConjunctionPrefilter(BlockPrefilter):
-    """Hyperscan finds whole requirements: one pattern per order of a conjunction's groups, held to one line.
-
-    No second stage runs in Python: a line is a candidate only when Hyperscan saw every group of one
-    requirement on it, and the structure markers (directives, blank lines, odd lines) come from the same pass.
-    """
-
-    def __init__(self, conjunctions: Sequence[Sequence[Sequence[bytes]]]) -> None:
-        assert _hs is not None
-        patterns = sorted({p for conj in conjunctions for p in conjunction_patterns(conj)})
-        self.literals = tuple(patterns)
-        self._count = len(patterns)
-        structure = [rb"\n#", rb"\n\n", rb"\n\r\n", _ODD_LINE]
-        expressions = [*patterns, *structure]
-        flags = [_hs.HS_FLAG_CASELESS] * len(patterns) + [0] * len(structure)
-        self._db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-        self._db.compile(expressions=expressions, ids=list(range(len(expressions))),
-                         elements=len(expressions), flags=flags)
-        self._scratch = _hs.Scratch(self._db)
-
-    def marks(self, block: bytes | bytearray | memoryview) -> BlockMarks:
-        result = BlockMarks()
-        matches = result.matches
-        directives = result.directives
-        odd = result.odd
-        blanks: list[int] = []
-        count = self._count
-
-        def on_match(ident: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-            if ident < count:
-                matches.append(end - 1)  # a position on the matching line
-            elif ident == count:
-                directives.append(end - 1)
-            elif ident == count + 3:
-                odd.append(end - 1)
-            else:
-                blanks.append(end)
-
-        self._db.scan(block, match_event_handler=on_match, scratch=self._scratch)
-        matches.sort()
-        result.idents = [0] * len(matches)
-        odd.sort()
-        result.blank_lines = len(blanks)
-        return result
-
-
 class PythonPrefilter(BlockPrefilter):
     """The same answers as ``HyperscanPrefilter`` with ``bytes.find`` (several passes; slower)."""
 
@@ -287,7 +195,6 @@ class PythonPrefilter(BlockPrefilter):
         return result
 
 
-Requirement = Sequence[frozenset[str]]  # a conjunction of groups of literals
 
 
 def build_prefilter(literals: Iterable[str], *, requirements: Sequence[Requirement] | None = None,
@@ -300,7 +207,9 @@ def build_prefilter(literals: Iterable[str], *, requirements: Sequence[Requireme
     prefiltered are left out of the check, which only makes it looser).
     """
     if requirements is not None:
-        return _gated(list(literals), requirements, force_python)
+        from exhunt.parsers.conjunctions import gated  # the finer prefilter, built on this module's scanners
+
+        return gated(list(literals), requirements, force_python)
     prepared = prepare_literals(literals)
     if prepared is None:
         return None
@@ -311,59 +220,6 @@ def build_prefilter(literals: Iterable[str], *, requirements: Sequence[Requireme
     found = cache.get(key)
     if found is None:
         found = PythonPrefilter(prepared) if key[0] else _hyperscan_or_python(prepared)
-        if len(cache) >= _CACHE_SIZE:
-            cache.pop(next(iter(cache)))
-        cache[key] = found
-    return found
-
-
-def _gated(literals: list[str], requirements: Sequence[Requirement], force_python: bool) -> BlockPrefilter | None:
-    raw: dict[str, bytes] = {}
-    for literal in {*literals, *(lit for req in requirements for group in req for lit in group)}:
-        raw[literal] = safe_literal(literal)
-    if any(len(raw[lit]) < MIN_LITERAL for lit in literals):
-        return None
-    every = sorted({b for b in raw.values() if len(b) >= MIN_LITERAL})
-    index = {b: i for i, b in enumerate(every)}
-    gates: set[tuple[frozenset[int], ...]] = set()
-    for requirement in requirements:
-        groups = []
-        for group in requirement:
-            ids = [index.get(raw[lit]) for lit in group]
-            if ids and all(i is not None for i in ids):
-                groups.append(frozenset(i for i in ids if i is not None))
-        if not groups:
-            prepared = prepare_literals(literals)  # a requirement no literal can check: literals alone decide
-            return None if prepared is None else _plain(prepared, force_python)
-        gates.add(tuple(sorted(set(groups), key=lambda g: sorted(g))))
-    ordered = sorted(gates, key=lambda g: [sorted(x) for x in g])
-    if not force_python and _hs is not None:
-        conjunctions = [[[every[i] for i in sorted(group)] for group in conj] for conj in ordered]
-        cache_hs: dict[tuple[object, ...], BlockPrefilter] = _cache.__dict__.setdefault("conjunctions", {})
-        key_hs = tuple(tuple(tuple(g) for g in c) for c in conjunctions)
-        found_hs = cache_hs.get(key_hs)
-        if found_hs is None:
-            try:
-                found_hs = ConjunctionPrefilter(conjunctions)
-            except _hs.error:
-                found_hs = None  # a database Hyperscan refuses: the Python gate gives the same answers
-            if found_hs is not None:
-                if len(cache_hs) >= _CACHE_SIZE:
-                    cache_hs.pop(next(iter(cache_hs)))
-                cache_hs[key_hs] = found_hs
-        if found_hs is not None:
-            return found_hs
-    gate = LineGate(every, ordered)
-    table = [every[i] for i in gate.anchors]  # only anchors are scanned for; ids renumbered below
-    renumber = {old: new for new, old in enumerate(gate.anchors)}
-    gate.free = {renumber[i] for i in gate.free}
-    gate.by_literal = {renumber[i]: v for i, v in gate.by_literal.items()}
-    cache: dict[tuple[object, ...], BlockPrefilter] = _cache.__dict__.setdefault("gated", {})
-    key = (force_python or _hs is None, tuple(every), tuple(ordered))
-    found = cache.get(key)
-    if found is None:
-        found = PythonPrefilter(table) if key[0] else _hyperscan_or_python(table)
-        found.gate = gate
         if len(cache) >= _CACHE_SIZE:
             cache.pop(next(iter(cache)))
         cache[key] = found
