@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 import pytest
-from logfixtures import OAB_ATTACK, OAB_BENIGN, oab_line
 
 from exhunt.detectors.files.samples import MemoryTree
 from exhunt.model.event import Record
@@ -13,6 +12,7 @@ from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.parsers.base import ParseReport, Prefilter
 from exhunt.parsers.oab import OabParser, line_time
 from exhunt.parsers.prefilter import build_prefilter
+from logfixtures import OAB_ATTACK, OAB_BENIGN, oab_line
 
 PATH = "C/Program Files/Microsoft/Exchange Server/V15/Logging/OABGeneratorLog/OABGenerator20210303-1.LOG"
 DAY = "2021-03-03"

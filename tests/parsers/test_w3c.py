@@ -9,6 +9,15 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+
+from exhunt.detectors.files.samples import MemoryTree
+from exhunt.model.event import Record
+from exhunt.model.evidence import Artifact, ArtifactKind
+from exhunt.parsers.base import ParseReport, Prefilter
+from exhunt.parsers.prefilter import build_prefilter
+from exhunt.parsers.textfile import MAX_DIRECTIVES
+from exhunt.parsers.w3c import W3CParser, split_csv
+from exhunt.sources.directory import DirectoryTree
 from logfixtures import (
     ECP_ATTACK_EVENT,
     ECP_SERVER_FIELDS,
@@ -24,15 +33,6 @@ from logfixtures import (
     iis_header,
     iis_line,
 )
-
-from exhunt.detectors.files.samples import MemoryTree
-from exhunt.model.event import Record
-from exhunt.model.evidence import Artifact, ArtifactKind
-from exhunt.parsers.base import ParseReport, Prefilter
-from exhunt.parsers.prefilter import build_prefilter
-from exhunt.parsers.textfile import MAX_DIRECTIVES
-from exhunt.parsers.w3c import W3CParser, split_csv
-from exhunt.sources.directory import DirectoryTree
 
 IIS_PATH = "C/inetpub/logs/LogFiles/W3SVC1/u_ex210303.log"
 PROXY_PATH = "C/Program Files/Microsoft/Exchange Server/V15/Logging/HttpProxy/Ecp/HttpProxy_2021030300-1.LOG"
