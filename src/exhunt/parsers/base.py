@@ -30,8 +30,7 @@ class ParseReport:
     # header directives met in the file, as (line, name, value): '#Version', '#Software', '#Log-type'...
     # (the Exchange '#Version:' header gives the server's build at the time each file was written)
     directives: list[tuple[int, str, str]] = field(default_factory=list)
-    want_sha256: bool = False  # set by the caller: hash the file while reading it (workers do, to spare a re-read)
-    sha256: str | None = None  # the file's SHA-256 when it was read whole with want_sha256
+    sha256: str | None = None  # the file's SHA-256 when the reader computed it (parse workers do)
 
     def warn(self, message: str, code: str = "warning", line: int | None = None,
              offset: int | None = None) -> None:

@@ -9,6 +9,7 @@ stays bounded whatever a file holds.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import pickle
 from collections.abc import Iterator
@@ -54,13 +55,26 @@ def parse_all(parser: Parser, tree: HostTree, artifact: Artifact, report: ParseR
 
 def parse_in_worker(parser: Parser, tree: HostTree, artifact: Artifact,
                     spec: PrefilterSpec) -> tuple[list[Record] | None, ParseReport]:
-    report = ParseReport(path=artifact.path, want_sha256=True)
+    report = ParseReport(path=artifact.path)
     records: list[Record] = []
     for record in parse_all(parser, tree, artifact, report, spec):
         records.append(record)
         if len(records) > RECORD_LIMIT:
             return None, ParseReport(path=artifact.path)
+    if records and not report.failed:  # only a file with records can be cited: hash it here, in parallel
+        report.sha256 = _sha256(tree, artifact.path)
     return records, report
+
+
+def _sha256(tree: HostTree, path: str) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with tree.open(path) as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None  # the caller hashes it again when it cites it, and reports the error then
+    return digest.hexdigest()
 
 
 class ParsePool:

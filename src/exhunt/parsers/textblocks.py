@@ -16,7 +16,6 @@ buffer itself.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -58,7 +57,6 @@ class LineReader:
         view = memoryview(buf)
         readinto = _readinto(handle)
         head = handle.read(len(BOM))
-        digest = hashlib.sha256(head) if self.report.want_sha256 else None
         base_offset, base_line, carry = 0, 1, 0
         self.report.bytes_read += len(head)
         if head == BOM:
@@ -71,11 +69,7 @@ class LineReader:
             got = readinto(view[carry:]) if carry < len(buf) else 0
             total = carry + got
             self.report.bytes_read += got
-            if digest is not None:
-                digest.update(view[carry:total])
             if got == 0:
-                if digest is not None:
-                    self.report.sha256 = digest.hexdigest()
                 if total and not skipping:
                     yield from self._block(buf, view, total, base_offset, base_line,
                                            terminated=buf[total - 1] == _LF)
