@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Callable
 from typing import TypeVar
 
 import typer
 
 from exhunt import __version__
-from exhunt.cli import scan_cmd
+from exhunt.cli import exposure_cmd, rules_cmd, scan_cmd
 from exhunt.cli.status import ExitCode
 
 app = typer.Typer(
@@ -37,23 +36,10 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     """exhunt: offline Exchange compromise assessment."""
 
 
+# One line per command module (a hand-written registry).
 scan_cmd.register(app)
-# Further commands register themselves here, one line each.
-_REGISTER: list[Callable[[typer.Typer], None]] = []
-try:
-    from exhunt.cli import rules_cmd
-
-    _REGISTER.append(rules_cmd.register)
-except ImportError:  # pragma: no cover
-    pass
-try:
-    from exhunt.cli import exposure_cmd
-
-    _REGISTER.append(exposure_cmd.register)
-except ImportError:  # pragma: no cover
-    pass
-for _register in _REGISTER:
-    _register(app)
+rules_cmd.register(app)
+exposure_cmd.register(app)
 
 
 def _is_click_error(exc: BaseException) -> bool:
