@@ -17,7 +17,7 @@ from exhunt.detectors.registry import create_detectors
 from exhunt.exposure import BuildObservation
 from exhunt.model.coverage import HostCoverage, InputWarning, SourceCoverage, SourceStatus
 from exhunt.model.event import Record
-from exhunt.model.evidence import Artifact, ArtifactKind
+from exhunt.model.evidence import Artifact
 from exhunt.model.finding import Finding
 from exhunt.model.result import HostResult
 from exhunt.model.timefmt import canonical
@@ -163,10 +163,3 @@ def assess_host(tree: HostTree, content: ContentBundle, options: dict[str, Any] 
     findings = grade_by_exposure(findings, observations)
     summarise_coverage(ctx, layout.exchange_root)
     return conclude(tree.name, tree.origin, findings, coverage, exposure)
-
-
-def count_kinds(artifacts: list[Artifact]) -> dict[ArtifactKind, int]:
-    counts: dict[ArtifactKind, int] = {}
-    for artifact in artifacts:
-        counts[artifact.kind] = counts.get(artifact.kind, 0) + 1
-    return counts
