@@ -20,7 +20,6 @@ import yaml
 
 from exhunt.content.yamlio import load_yaml
 from exhunt.detectors.ioc.indicator import Indicator, IocType, infer_type, make, parse_type
-from exhunt.detectors.ioc.stix import stix_indicators
 from exhunt.model.coverage import InputWarning
 
 MISP_TYPES: dict[str, tuple[IocType, ...]] = {
@@ -92,6 +91,8 @@ def _load_json(feed: Feed, text: str) -> None:
         feed.errors.append(InputWarning(feed.origin, f"not valid JSON: {exc.msg}", "content-error", line=exc.lineno))
         return
     if isinstance(data, dict) and data.get("type") == "bundle":
+        from exhunt.detectors.ioc.stix import stix_indicators  # stix2-patterns only when a STIX feed comes
+
         stix_indicators(feed, data)
     elif isinstance(data, dict) and ("Event" in data or "response" in data):
         events = data.get("response") if "response" in data else [data]
