@@ -117,6 +117,18 @@ def _attr(node: Any, name: str) -> Any:
     return node.get(name)
 
 
+_TEXT_SYSTEM_FIELDS = ("Channel", "Computer", "Task", "Keywords")
+_INT_SYSTEM_FIELDS = ("Level", "EventRecordID")
+
+
+def _put_int(fields: dict[str, Any], key: str, value: Any) -> None:
+    """Integers as the crate writes them, anything else through the general converter."""
+    if type(value) is int:
+        fields[key] = value
+    elif value is not None and (number := to_int(value)) is not None:
+        fields[key] = number
+
+
 def system_fields(system: Mapping[str, Any], fields: dict[str, Any]) -> None:
     """Add the System fields of an event (evtx JSON or Velociraptor shape) to ``fields``.
 
@@ -124,39 +136,19 @@ def system_fields(system: Mapping[str, Any], fields: dict[str, Any]) -> None:
     first, anything else goes through the general converters.
     """
     get = system.get
-    value = get("EventID")
-    if type(value) is int:
-        fields["EventID"] = value
-    elif value is not None and (number := to_int(value)) is not None:
-        fields["EventID"] = number
+    _put_int(fields, "EventID", get("EventID"))
     provider = get("Provider")
     if type(provider) is dict:
         attrs = provider.get(_ATTRS)
         name = attrs.get("Name") if type(attrs) is dict else provider.get("Name")
         if name is not None:
             fields["Provider_Name"] = name if type(name) is str else text(name)
-    value = get("Channel")
-    if value is not None:
-        fields["Channel"] = value if type(value) is str else text(value)
-    value = get("Computer")
-    if value is not None:
-        fields["Computer"] = value if type(value) is str else text(value)
-    value = get("Task")
-    if value is not None:
-        fields["Task"] = value if type(value) is str else text(value)
-    value = get("Keywords")
-    if value is not None:
-        fields["Keywords"] = value if type(value) is str else text(value)
-    value = get("Level")
-    if type(value) is int:
-        fields["Level"] = value
-    elif value is not None and (number := to_int(value)) is not None:
-        fields["Level"] = number
-    value = get("EventRecordID")
-    if type(value) is int:
-        fields["EventRecordID"] = value
-    elif value is not None and (number := to_int(value)) is not None:
-        fields["EventRecordID"] = number
+    for key in _TEXT_SYSTEM_FIELDS:
+        value = get(key)
+        if value is not None:
+            fields[key] = value if type(value) is str else text(value)
+    for key in _INT_SYSTEM_FIELDS:
+        _put_int(fields, key, get(key))
     value = get("TimeCreated")
     if type(value) is dict:
         attrs = value.get(_ATTRS)
