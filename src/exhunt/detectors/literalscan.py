@@ -1,0 +1,94 @@
+"""Which of a set of literals occur in an event's raw text (case-insensitive), in one pass.
+
+Hyperscan when available (each literal reported once), else ``in`` tests on the lowercased text: both
+give the same answers for the ASCII literals detection content uses.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+hyperscan: Any
+try:  # a declared dependency; the pure-Python path gives the same answers
+    import hyperscan
+except ImportError:  # pragma: no cover
+    hyperscan = None
+
+MIN_FOR_HYPERSCAN = 4  # fewer literals: ``in`` tests are as fast as a scan call
+
+
+def _collect(ident: int, _start: int, _end: int, _flags: int, found: list[int]) -> None:
+    found.append(ident)
+
+
+def _stop(_ident: int, _start: int, _end: int, _flags: int, _context: object) -> bool:
+    return True
+
+
+class LiteralScan:
+    """Finds which of ``literals`` (lowercase) occur in a text."""
+
+    def __init__(self, literals: Sequence[str], force_python: bool = False) -> None:
+        self.literals = [lit.lower() for lit in literals]
+        self._forced = force_python
+        self._db: Any = None
+        self._local = threading.local()
+        self._build()
+
+    def _build(self) -> None:
+        if hyperscan is None or self._forced or len(self.literals) < MIN_FOR_HYPERSCAN:
+            return
+        flag = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
+        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        db.compile(expressions=[lit.encode("utf-8", "surrogatepass") for lit in self.literals],
+                   ids=list(range(len(self.literals))), elements=len(self.literals),
+                   flags=[flag] * len(self.literals), literal=True)
+        self._db = db
+
+    def __len__(self) -> int:
+        return len(self.literals)
+
+    def _scratch(self) -> Any:
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:  # scratch space must not be shared between threads (Dask runs tasks in threads)
+            scratch = self._local.scratch = hyperscan.Scratch(self._db)
+        return scratch
+
+    def found(self, text: str) -> list[int]:
+        """Indexes of the literals present in ``text`` (in the order found)."""
+        if self._db is None:
+            low = text.lower()
+            return [i for i, lit in enumerate(self.literals) if lit in low]
+        found: list[int] = []
+        self._db.scan(_encoded(text), match_event_handler=_collect, context=found, scratch=self._scratch())
+        return found
+
+    def any(self, text: str) -> bool:
+        """Whether one of the literals is in ``text`` (the scan stops at the first found)."""
+        if self._db is None:
+            low = text.lower()
+            return any(lit in low for lit in self.literals)
+        try:
+            self._db.scan(_encoded(text), match_event_handler=_stop, scratch=self._scratch())
+        except hyperscan.ScanTerminated:
+            return True
+        return False
+
+    def __getstate__(self) -> dict[str, Any]:  # Hyperscan databases do not pickle: rebuilt by the receiver
+        state = dict(self.__dict__)
+        state["_db"] = state["_local"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+        self._build()
+
+
+def _encoded(text: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # lone surrogates from a lenient decode
+        return text.encode("utf-8", "replace")
