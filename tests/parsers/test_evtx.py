@@ -9,7 +9,7 @@ import pytest
 
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
-from exhunt.parsers.base import ParseReport, RecordGate
+from exhunt.parsers.base import ParseReport, RecordGate, RouteGate
 from exhunt.parsers.evtx import EvtxParser
 from exhunt.sources.directory import DirectoryTree
 from exhunt.sources.ziparchive import ZipTree
@@ -184,13 +184,21 @@ def test_record_gate_skips_undecoded_records_but_keeps_coverage() -> None:
     full_report, gated_report = ParseReport(path.name), ParseReport(path.name)
     every = list(EvtxParser().parse(tree, artifact, full_report))
     seen: list[tuple[str | None, int | None]] = []
+    tested: list[str] = []
 
-    def only_4624(channel: str | None, event_id: int | None, raw: str) -> bool:
+    def only_interactive_logons(channel: str | None, event_id: int | None) -> RouteGate:
         seen.append((channel, event_id))
-        return event_id == 4624
+        if event_id != 4624:
+            return False
+        return lambda raw: tested.append(raw) is None and '"LogonType":2' in raw
 
-    some = list(EvtxParser().parse(tree, artifact, gated_report, RecordGate([only_4624])))
-    assert [r.record for r in some] == [r.record for r in every if r.get("EventID") == 4624]
-    assert seen == [(str(r.get("Channel")).lower(), r.get("EventID")) for r in every]
+    some = list(EvtxParser().parse(tree, artifact, gated_report, RecordGate([only_interactive_logons])))
+    logons = [r for r in every if r.get("EventID") == 4624]
+    assert [r.record for r in some] == [r.record for r in logons if str(r.get("LogonType")) == "2"]
+    assert 0 < len(some) < len(logons)
+    # asked once per route, in the order routes first appear; the raw test once per record of the route
+    routes = [(str(r.get("Channel")).lower(), r.get("EventID")) for r in every]
+    assert seen == list(dict.fromkeys(routes))
+    assert tested == [r.raw for r in logons]
     assert gated_report.records == full_report.records
     assert (gated_report.first_time, gated_report.last_time) == (full_report.first_time, full_report.last_time)

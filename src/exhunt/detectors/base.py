@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +10,7 @@ from exhunt.model.coverage import HostCoverage, InputWarning
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.finding import Finding
+from exhunt.parsers.base import RecordGateFn
 from exhunt.sources.base import HostTree
 
 
@@ -27,9 +27,10 @@ class Interest:
     # in the raw text (e.g. a rule needing "post" AND ".js" AND one of "/ecp/", "/owa/auth/"). Parsers use it
     # to skip lines that hold a literal but cannot satisfy any rule. None: any literal is enough.
     requirements: tuple[tuple[frozenset[str], ...], ...] | None = None
-    # Event records (EVTX): called with (lowercase channel or None, event id or None, the record's raw JSON)
-    # before the record is decoded; False means this detector cannot use the record. None: every record.
-    record_gate: Callable[[str | None, int | None, str], bool] | None = None
+    # Event records (EVTX): called once per route with (lowercase channel or None, event id or None); answers
+    # False (no record of the route is of use), True (every one may be) or a test of a record's raw JSON,
+    # applied before the record is decoded. None: every record must be decoded.
+    record_gate: RecordGateFn | None = None
 
 
 @dataclass

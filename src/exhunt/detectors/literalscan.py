@@ -1,7 +1,8 @@
 """Which of a set of literals occur in an event's raw text (case-insensitive), in one pass.
 
 Hyperscan when available (each literal reported once), else ``in`` tests on the lowercased text: both
-give the same answers for the ASCII literals detection content uses.
+give the same answers for ASCII literals. Hyperscan folds ASCII case only, so a set holding any other
+literal is always tested with ``in``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class LiteralScan:
 
     def _build(self) -> None:
         if hyperscan is None or self._forced or len(self.literals) < MIN_FOR_HYPERSCAN:
+            return
+        if not all(lit.isascii() for lit in self.literals):  # Hyperscan folds ASCII case only
             return
         flag = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
         db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)

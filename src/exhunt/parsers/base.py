@@ -78,13 +78,17 @@ class MatchNothing(Prefilter):
         return []
 
 
-RecordGateFn = Callable[[str | None, int | None, str], bool]
+# What a detector says about the records of one route (lowercase channel, event id): False, it uses none;
+# True, it may use every one; or a test of a record's raw JSON (e.g. "holds one of these literals").
+RouteGate = bool | Callable[[str], bool]
+RecordGateFn = Callable[[str | None, int | None], RouteGate]
 
 
 class RecordGate(Prefilter):
     """For event records (EVTX): a record is decoded only when one of the gates may use it.
 
-    Each gate gets the record's lowercase channel, its event id and its raw JSON, before any decoding.
+    Each gate is asked once per route (the record's lowercase channel and event id); its answer, cached
+    by the parser, is applied to each record's raw JSON before any decoding.
     """
 
     def __init__(self, gates: list[RecordGateFn]) -> None:
@@ -93,5 +97,18 @@ class RecordGate(Prefilter):
     def scan(self, block: bytes | memoryview) -> list[int]:
         return []
 
+    def for_route(self, channel: str | None, event_id: int | None) -> RouteGate:
+        answers = [gate(channel, event_id) for gate in self.gates]
+        if any(answer is True for answer in answers):
+            return True
+        tests = [answer for answer in answers if answer is not False and callable(answer)]
+        if not tests:
+            return False
+        if len(tests) == 1:
+            return tests[0]
+        return lambda raw: any(test(raw) for test in tests)
+
     def accept(self, channel: str | None, event_id: int | None, raw: str) -> bool:
-        return any(gate(channel, event_id, raw) for gate in self.gates)
+        """Whether one record is wanted (the parser caches ``for_route`` instead)."""
+        route = self.for_route(channel, event_id)
+        return route if isinstance(route, bool) else route(raw)

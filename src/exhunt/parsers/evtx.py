@@ -26,7 +26,7 @@ import orjson
 
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
-from exhunt.parsers.base import Parser, ParseReport, Prefilter, RecordGate
+from exhunt.parsers.base import Parser, ParseReport, Prefilter, RecordGate, RouteGate
 from exhunt.parsers.winevent import flatten_event, iso_utc
 from exhunt.sources.base import HostTree
 
@@ -87,43 +87,70 @@ class EvtxParser(Parser):
             return
         default_channel = artifact.attr("channel")
         gate = prefilter if isinstance(prefilter, RecordGate) else None
+        routes: dict[tuple[str, str], RouteGate] = {}  # the gate's answer per (raw channel, raw event id)
+        skipped_first: str | None = None  # time window of the records skipped undecoded
+        skipped_last: str | None = None
         path = artifact.path
         last_id: int | None = None
         errors = 0
-        while True:
-            try:
-                item = next(records)
-            except StopIteration:
-                break
-            except (RuntimeError, OSError, ValueError) as exc:
-                errors += 1
-                where = f"after record {last_id}" if last_id is not None else "before the first record"
-                report.warn(f"damaged data skipped {where}: {exc}", code="damaged")
-                if errors >= MAX_CONSECUTIVE_ERRORS:
-                    report.warn(f"gave up after {errors} consecutive errors", code="damaged")
+        try:
+            while True:
+                try:
+                    item = next(records)
+                except StopIteration:
                     break
-                continue
-            except BaseException as exc:
-                if not _is_panic(exc):
-                    raise
-                where = f"after record {last_id}" if last_id is not None else "before the first record"
-                report.warn(f"the EVTX reader failed {where}, rest of the file not read: {exc}", code="damaged")
-                break
-            errors = 0
-            if not isinstance(item, dict):
-                continue
-            if gate is not None and not _wanted(gate, item, default_channel):
-                last_id = item.get("event_record_id") if type(item.get("event_record_id")) is int else last_id
+                except (RuntimeError, OSError, ValueError) as exc:
+                    errors += 1
+                    where = f"after record {last_id}" if last_id is not None else "before the first record"
+                    report.warn(f"damaged data skipped {where}: {exc}", code="damaged")
+                    if errors >= MAX_CONSECUTIVE_ERRORS:
+                        report.warn(f"gave up after {errors} consecutive errors", code="damaged")
+                        break
+                    continue
+                except BaseException as exc:
+                    if not _is_panic(exc):
+                        raise
+                    where = f"after record {last_id}" if last_id is not None else "before the first record"
+                    report.warn(f"the EVTX reader failed {where}, rest of the file not read: {exc}", code="damaged")
+                    break
+                errors = 0
+                if not isinstance(item, dict):
+                    continue
+                if gate is not None:  # hot path: most records are counted here, never decoded
+                    data = item.get("data")
+                    head = _head(data) if type(data) is str else None
+                    if head is not None:
+                        key = (head[0], head[1])
+                        route = routes.get(key)
+                        if route is None:
+                            route = routes[key] = gate.for_route(key[0].lower() or None, int(key[1]))
+                        wanted = route is True or (route is not False and route(str(data)))
+                        stamp = head[2]
+                        if not (len(stamp) == 27 and stamp[10] == "T" and stamp[19] == "." and stamp[26] == "Z"):
+                            stamp = _raw_time(item)
+                    else:
+                        wanted = _wanted(gate, item, default_channel)
+                        stamp = None if wanted else _raw_time(item)
+                    if not wanted:
+                        record_id = item.get("event_record_id")
+                        last_id = record_id if type(record_id) is int else last_id
+                        report.records += 1
+                        if stamp is not None:
+                            if skipped_first is None or stamp < skipped_first:
+                                skipped_first = stamp
+                            if skipped_last is None or stamp > skipped_last:
+                                skipped_last = stamp
+                        continue
+                record = _record(item, path, default_channel, report)
+                if record is None:
+                    continue
+                last_id = record.record
                 report.records += 1
-                report.see_time(_raw_time(item))
-                continue
-            record = _record(item, path, default_channel, report)
-            if record is None:
-                continue
-            last_id = record.record
-            report.records += 1
-            report.see_time(record.timestamp)
-            yield record
+                report.see_time(record.timestamp)
+                yield record
+        finally:
+            report.see_time(skipped_first)
+            report.see_time(skipped_last)
         if report.records == 0 and not report.warnings:
             report.warn("EVTX file holds no records", code="empty")
 
@@ -133,6 +160,31 @@ _CHANNEL = re.compile(r'"Channel":\s*"([^"\\]*)"')
 
 
 _SYSTEM_TIME = re.compile(r'"SystemTime":\s*"([^"]*)"')
+_EVENT_ID_AT = re.compile(r'(\d+)|\{(?:[^{}]|\{[^{}]*\})*?"#text":(\d+)')
+
+
+def _head(data: str) -> tuple[str, str, str] | None:
+    """(channel, event id, SystemTime) as the reader writes System, compactly and in this order; None
+    when the record is written otherwise (then the regexes above decide)."""
+    at = data.find('"EventID":')
+    if at < 0:
+        return None
+    found = _EVENT_ID_AT.match(data, at + 10)
+    if found is None:
+        return None
+    at = data.find('"SystemTime":"', found.end())
+    if at < 0:
+        return None
+    end = data.find('"', at + 14)
+    stamp = data[at + 14:end]
+    at = data.find('"Channel":"', end)
+    if at < 0:
+        return None
+    end = data.find('"', at + 11)
+    channel = data[at + 11:end]
+    if end < 0 or "\\" in channel or data.find('"Channel":"') != at:
+        return None
+    return channel, found[1] or found[2], stamp
 
 
 def _raw_time(item: dict[str, Any]) -> str | None:

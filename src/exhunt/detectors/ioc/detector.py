@@ -11,21 +11,21 @@ One finding per indicator per host, with up to 50 evidence references and the to
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from exhunt.detectors.base import Detector, HostContext, Interest
 from exhunt.detectors.ioc.indicator import HASH_TYPES, Indicator, IocType
 from exhunt.detectors.ioc.matcher import Hit, Matcher
+from exhunt.detectors.literalscan import LiteralScan
 from exhunt.detectors.yara.sweep import hash_file, select
 from exhunt.model.coverage import InputWarning
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.finding import Confidence, EvidenceRef, Finding, Outcome, Severity, clip
+from exhunt.parsers.base import RouteGate
 
 MAX_REFS = 50
-GATE_SUBSTRINGS = 256
 MAX_ATTR_VALUES = 20
 DEFAULT_SEVERITY = {IocType.USER_AGENT: Severity.LOW, IocType.MD5: Severity.HIGH, IocType.SHA1: Severity.HIGH,
                     IocType.SHA256: Severity.HIGH}
@@ -49,10 +49,8 @@ class IocDetector(Detector):
         self.hash_scope = str(options.get("ioc_hash_scope", "swept"))
         self._literals = self.matcher.literals() if self.matcher else None
         # records whose raw text holds none of the literals cannot match: skip them before field matching
-        # (a few hundred substring tests beat a regex alternation in CPython; many literals: one regex)
         self._lits = tuple(sorted(x.lower() for x in self._literals)) if self._literals else ()
-        self._gate = (re.compile("|".join(map(re.escape, sorted(self._lits, key=lambda x: (-len(x), x)))),
-                                 re.IGNORECASE) if len(self._lits) > GATE_SUBSTRINGS else None)
+        self._scan = LiteralScan(self._lits) if self._lits else None
         self._seen: dict[tuple[str, str, str], Seen] = {}
         # the EVTX reader's JSON escapes backslashes, quotes and control characters (not '/'): literals
         # holding them cannot gate on it
@@ -66,8 +64,8 @@ class IocDetector(Detector):
             return Interest(literals=self._literals, record_gate=self._record_gate)
         return Interest(literals=self._literals)
 
-    def _record_gate(self, _channel: str | None, _event_id: int | None, raw: str) -> bool:
-        return self._may_match(raw)
+    def _record_gate(self, _channel: str | None, _event_id: int | None) -> RouteGate:
+        return self._may_match
 
     def on_record(self, record: Record, ctx: HostContext) -> None:
         if self.matcher is None:
@@ -85,10 +83,7 @@ class IocDetector(Detector):
             self._add(hit, ref, record.timestamp, [("matched_field", hit.field), ("source_kind", record.kind.value)])
 
     def _may_match(self, raw: str) -> bool:
-        if self._gate is not None:
-            return self._gate.search(raw) is not None
-        low = raw.lower()
-        return any(lit in low for lit in self._lits)
+        return self._scan is not None and self._scan.any(raw)
 
     def on_file(self, artifact: Artifact, ctx: HostContext) -> None:
         if self.matcher is None:

@@ -22,6 +22,7 @@ from exhunt.detectors.sigma.pipeline import EventSelector, Pipelines, Route
 from exhunt.detectors.sigma.view import Derived, EventView
 from exhunt.model.event import Record
 from exhunt.model.evidence import ArtifactKind
+from exhunt.parsers.base import RouteGate
 
 Guard = Callable[[EventView], bool]
 MAX_ROUTES = 50_000
@@ -168,10 +169,14 @@ class RuleIndex:
         self._buckets[key] = bucket
         return bucket
 
-    def record_gate(self, kind: ArtifactKind, channel: str | None, event_id: int | None, raw: str) -> bool:
-        """Whether a record of this route whose raw text is ``raw`` can match any rule (before decoding it)."""
+    def record_gate(self, kind: ArtifactKind, channel: str | None, event_id: int | None) -> RouteGate:
+        """Which records of this route can match a rule, judged from their raw text before decoding."""
         bucket = self.bucket_for(kind, (channel, event_id))
-        return bucket is not None and bucket.may_match(raw)
+        if bucket is None:
+            return False
+        if bucket.always:
+            return True
+        return bucket.scan.any if bucket.scan is not None else False
 
     def kind_requirements(self, kind: ArtifactKind) -> tuple[tuple[frozenset[str], ...], ...] | None:
         """Every rule's literal conjunctions for ``kind`` (a rule without any: its literal set as one group)."""
