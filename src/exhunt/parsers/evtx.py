@@ -125,8 +125,8 @@ class EvtxParser(Parser):
                         if route is None:
                             route = routes[key] = gate.for_route(key[0].lower() or None, int(key[1]))
                         wanted = route is True or (route is not False and route(str(data)))
-                        stamp = head[2]
-                        if not (len(stamp) == 27 and stamp[10] == "T" and stamp[19] == "." and stamp[26] == "Z"):
+                        stamp: str | None = head[2]
+                        if stamp is None or not (len(stamp) == 27 and stamp[10] == "T" and stamp[19] == "." and stamp[26] == "Z"):
                             stamp = _raw_time(item)
                     else:
                         wanted = _wanted(gate, item, default_channel)
