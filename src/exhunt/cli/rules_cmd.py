@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import typer
@@ -10,7 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from exhunt.cli.status import ExitCode
-from exhunt.detectors.sigma.check import RulesCheckReport, check_rules
+
+if TYPE_CHECKING:
+    from exhunt.detectors.sigma.check import RulesCheckReport
 
 LISTED = 20  # rules listed per section unless --all
 
@@ -94,6 +97,8 @@ def register(app: typer.Typer) -> None:
         missing = [p for p in given if not Path(p).exists()]
         if missing:
             raise typer.BadParameter(f"no such file or folder: {', '.join(missing)}")
+        from exhunt.detectors.sigma.check import check_rules  # pySigma only for this command
+
         report = check_rules(given, shipped=shipped or not given, placeholders=_placeholders(placeholder or []))
         if as_json:
             typer.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())

@@ -126,7 +126,7 @@ class EvtxParser(Parser):
                             route = routes[key] = gate.for_route(key[0].lower() or None, int(key[1]))
                         wanted = route is True or (route is not False and route(str(data)))
                         stamp: str | None = head[2]
-                        if stamp is None or not (len(stamp) == 27 and stamp[10] == "T" and stamp[19] == "." and stamp[26] == "Z"):
+                        if not _is_utc_micro(head[2]):
                             stamp = _raw_time(item)
                     else:
                         wanted = _wanted(gate, item, default_channel)
@@ -185,6 +185,11 @@ def _head(data: str) -> tuple[str, str, str] | None:
     if end < 0 or "\\" in channel or data.find('"Channel":"') != at:
         return None
     return channel, found[1] or found[2], stamp
+
+
+def _is_utc_micro(value: str) -> bool:
+    """Already in exhunt's timestamp form (``2021-03-03T02:05:00.123456Z``, as the reader writes)?"""
+    return len(value) == 27 and value[10] == "T" and value[19] == "." and value[26] == "Z"
 
 
 def _raw_time(item: dict[str, Any]) -> str | None:

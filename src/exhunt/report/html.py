@@ -3,16 +3,20 @@ external resource, and a content security policy that forbids both."""
 
 from __future__ import annotations
 
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from exhunt.model.result import HostResult
 from exhunt.report.base import Reporter
 
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
 
 def _environment() -> Environment:
+    from jinja2 import Environment, PackageLoader, select_autoescape  # only when HTML is asked for
+
     return Environment(loader=PackageLoader("exhunt.report", "templates"),
                        autoescape=select_autoescape(default=True, default_for_string=True),
                        trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True)

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from exhunt.content.yamlio import SafeLoader
 from exhunt.detectors.files.globs import GlobError, compile_globs
 from exhunt.model.coverage import InputWarning
 from exhunt.model.evidence import ArtifactKind
@@ -106,14 +107,14 @@ class RuleError(ValueError):
         self.line = line
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(SafeLoader):  # type: ignore[valid-type,misc]  # libyaml's loader when present
     """Safe YAML loader that records the line of every mapping under ``__line__``."""
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
-    mapping = loader.construct_mapping(node, deep=True)
+    mapping: dict[str, Any] = loader.construct_mapping(node, deep=True)
     mapping[LINE] = node.start_mark.line + 1
-    return mapping  # type: ignore[return-value]
+    return mapping
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
