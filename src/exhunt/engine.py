@@ -25,7 +25,7 @@ from exhunt.parsers.base import Parser, ParseReport, RecordGate
 from exhunt.parsers.pool import ParsePool, PrefilterSpec, parse_all
 from exhunt.parsers.registry import all_parsers
 from exhunt.sources.base import HostTree
-from exhunt.sources.classify import classify
+from exhunt.sources.classify import Layout, classify
 
 Progress = Callable[[str, int], None]  # (artifact path, bytes done) for progress bars
 
@@ -83,10 +83,28 @@ def _status(coverage: SourceCoverage) -> SourceStatus:
     return SourceStatus.READ
 
 
-def assess_host(tree: HostTree, content: ContentBundle, options: dict[str, Any] | None = None,
+ContentSource = ContentBundle | Callable[[], ContentBundle]  # compiled content, or how to get it
+
+
+def assess_host(tree: HostTree, content: ContentSource, options: dict[str, Any] | None = None,
                 progress: Progress | None = None) -> HostResult:
+    """Assess one host. ``content`` may be given as a function that compiles it: the host's text logs
+    are then hashed by the parse workers while it runs (same result, sooner)."""
     options = dict(options or {})
     layout = classify(tree, options.get("exchange_path"))
+    pool = ParsePool(int(options.get("parse_workers", 1)), tree)
+    try:
+        if not isinstance(content, ContentBundle):
+            parallel = {kind for parser in all_parsers() if parser.parallel for kind in parser.kinds}
+            pool.prehash([a.path for a in layout.artifacts if a.kind in parallel])
+            content = content()
+        return _assess(tree, layout, content, options, progress, pool)
+    finally:
+        pool.close()
+
+
+def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dict[str, Any],
+            progress: Progress | None, pool: ParsePool) -> HostResult:
     coverage = HostCoverage()
     coverage.warnings.extend(tree.warnings)
     if len(layout.exchange_roots) > 1:
@@ -114,40 +132,40 @@ def assess_host(tree: HostTree, content: ContentBundle, options: dict[str, Any] 
                      _record_gate(interests)))
 
     observations: list[BuildObservation] = []
-    pool = ParsePool(int(options.get("parse_workers", 1)), tree)
     queued = 0
-    try:
-        for position, (artifact, parser, wanting, spec, gate) in enumerate(plan):
-            while pool.active and queued < len(plan) and queued < position + pool.workers * 2:
-                ahead_artifact, ahead_parser, _, ahead_spec, _ = plan[queued]
-                if ahead_parser.parallel and ahead_spec.mode != "all":
-                    pool.submit(queued, ahead_parser, ahead_artifact, ahead_spec)
-                queued += 1
-            done = pool.take(position)
-            if done is not None and done[0] is not None:
-                records: Iterable[Record] = done[0]
-                report = done[1]
-            else:
-                report = ParseReport(path=artifact.path)
-                records = parse_all(parser, tree, artifact, report, spec, gate)
-            for record in records:
-                record.timestamp = canonical(record.timestamp)
-                for detector in wanting:
-                    detector.on_record(record, ctx)
-            if report.sha256:
-                ctx.digests.setdefault(artifact.path, {})["sha256"] = report.sha256
-            report.bytes_read = artifact.size
-            report.first_time, report.last_time = canonical(report.first_time), canonical(report.last_time)
-            _account(coverage.source(artifact.kind.value), report, artifact)
-            coverage.warnings.extend(report.warnings)
-            if report.warnings_dropped:
-                coverage.warn(InputWarning(path=artifact.path, code="more-warnings", message=(
-                    f"{report.warnings_dropped} further warnings in this file not listed")))
-            observations.extend(build_observations(artifact, report))
-            if progress is not None:
-                progress(artifact.path, artifact.size)
-    finally:
-        pool.close()
+    for position, (artifact, parser, wanting, spec, gate) in enumerate(plan):
+        while pool.active and queued < len(plan) and queued < position + pool.workers * 2:
+            ahead_artifact, ahead_parser, _, ahead_spec, _ = plan[queued]
+            if ahead_parser.parallel and ahead_spec.mode != "all":
+                pool.submit(queued, ahead_parser, ahead_artifact, ahead_spec)
+            queued += 1
+        done = pool.take(position, artifact.path)
+        if done is not None and done[0] is not None:
+            records: Iterable[Record] = done[0]
+            report = done[1]
+        else:
+            report = ParseReport(path=artifact.path)
+            records = parse_all(parser, tree, artifact, report, spec, gate)
+        cited = False  # the file gave records: it may be cited, so its hash is wanted
+        for record in records:
+            cited = True
+            record.timestamp = canonical(record.timestamp)
+            for detector in wanting:
+                detector.on_record(record, ctx)
+        if report.sha256 is None and cited:
+            report.sha256 = pool.digest(artifact.path)
+        if report.sha256:
+            ctx.digests.setdefault(artifact.path, {})["sha256"] = report.sha256
+        report.bytes_read = artifact.size
+        report.first_time, report.last_time = canonical(report.first_time), canonical(report.last_time)
+        _account(coverage.source(artifact.kind.value), report, artifact)
+        coverage.warnings.extend(report.warnings)
+        if report.warnings_dropped:
+            coverage.warn(InputWarning(path=artifact.path, code="more-warnings", message=(
+                f"{report.warnings_dropped} further warnings in this file not listed")))
+        observations.extend(build_observations(artifact, report))
+        if progress is not None:
+            progress(artifact.path, artifact.size)
 
     for artifact in layout.artifacts:
         for detector in detectors:

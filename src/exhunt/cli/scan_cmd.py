@@ -60,7 +60,6 @@ def scan(
     jobs = jobs or os.cpu_count() or 1
     spec = ContentSpec(sigma_paths=tuple(str(p) for p in sigma), yara_paths=tuple(str(p) for p in yara),
                        ioc_paths=tuple(str(p) for p in iocs))
-    _content_problems(spec, err)
     options: dict[str, Any] = {"exchange_path": exchange_path, "build": build}
     show_progress = not no_progress and err.is_terminal and not os.environ.get("CI")
     if dask:
@@ -75,6 +74,7 @@ def scan(
                                    progress=lambda _path, size: bar.advance(task, size))
     else:
         results = assess_paths(evidence, spec, options, jobs=jobs)
+    _content_problems(spec, err)  # after the scan: a single host's logs are hashed while content compiles
     if store is not None:
         from exhunt.fleet.store import write_results
 

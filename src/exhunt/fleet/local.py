@@ -36,7 +36,7 @@ def assess_one(path: str, index: int, spec: ContentSpec, options: dict[str, Any]
                progress: Progress | None = None) -> HostResult:
     trees = open_evidence(Path(path))
     try:
-        return assess_host(trees[index], compiled_content(spec), options, progress)
+        return assess_host(trees[index], lambda: compiled_content(spec), options, progress)
     finally:
         for tree in trees:
             tree.close()

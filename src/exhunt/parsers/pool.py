@@ -5,6 +5,10 @@ Workers read, scan and parse whole files and send back those records with the fi
 process consumes them in artifact order and runs the detectors, so the result is the same as a serial run.
 A file that yields more than ``RECORD_LIMIT`` records is parsed again by the caller, streaming, so memory
 stays bounded whatever a file holds.
+
+A file that gives records is cited, so it is hashed (SHA-256). The pool can start hashing the logs before
+the detection content is compiled (``prehash``), while a core would otherwise wait; hashes not yet begun
+when parsing starts are cancelled and left to the parse task of a file that gives records.
 """
 
 from __future__ import annotations
@@ -54,14 +58,14 @@ def parse_all(parser: Parser, tree: HostTree, artifact: Artifact, report: ParseR
 
 
 def parse_in_worker(parser: Parser, tree: HostTree, artifact: Artifact,
-                    spec: PrefilterSpec) -> tuple[list[Record] | None, ParseReport]:
+                    spec: PrefilterSpec, hash_it: bool = True) -> tuple[list[Record] | None, ParseReport]:
     report = ParseReport(path=artifact.path)
     records: list[Record] = []
     for record in parse_all(parser, tree, artifact, report, spec):
         records.append(record)
         if len(records) > RECORD_LIMIT:
             return None, ParseReport(path=artifact.path)
-    if records and not report.failed:  # only a file with records can be cited: hash it here, in parallel
+    if hash_it and records and not report.failed:  # only a file with records can be cited: hash it here
         report.sha256 = _sha256(tree, artifact.path)
     return records, report
 
@@ -85,6 +89,8 @@ class ParsePool:
         self.tree = tree
         self.executor: ProcessPoolExecutor | None = None
         self.futures: dict[int, Future[tuple[list[Record] | None, ParseReport]]] = {}
+        self.hashes: dict[str, Future[str | None]] = {}
+        self._hashing = False
         if workers > 1 and _sendable(tree):
             context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
                                                   else "spawn")
@@ -94,15 +100,46 @@ class ParsePool:
     def active(self) -> bool:
         return self.executor is not None
 
-    def submit(self, index: int, parser: Parser, artifact: Artifact, spec: PrefilterSpec) -> None:
-        if self.executor is not None and index not in self.futures and len(self.futures) < self.workers * AHEAD:
-            self.futures[index] = self.executor.submit(parse_in_worker, parser, self.tree, artifact, spec)
+    def prehash(self, paths: list[str]) -> None:
+        """Start hashing these files in the workers, to use cores that would wait (see module doc)."""
+        if self.executor is None:
+            return
+        self._hashing = True
+        for path in paths:
+            if path not in self.hashes:
+                self.hashes[path] = self.executor.submit(_sha256, self.tree, path)
 
-    def take(self, index: int) -> tuple[list[Record] | None, ParseReport] | None:
+    def _stop_prehash(self) -> None:
+        """Parsing starts: hashes not yet begun are dropped; the rest will be waited for."""
+        self._hashing = False
+        for path in [p for p, future in self.hashes.items() if future.cancel()]:
+            del self.hashes[path]
+
+    def submit(self, index: int, parser: Parser, artifact: Artifact, spec: PrefilterSpec) -> None:
+        if self._hashing:
+            self._stop_prehash()
+        if self.executor is not None and index not in self.futures and len(self.futures) < self.workers * AHEAD:
+            self.futures[index] = self.executor.submit(parse_in_worker, parser, self.tree, artifact, spec,
+                                                       artifact.path not in self.hashes)
+
+    def take(self, index: int, path: str) -> tuple[list[Record] | None, ParseReport] | None:
         future = self.futures.pop(index, None)
+        if future is None:
+            return None
+        records, report = future.result()
+        if records is not None:  # None: the caller parses the file again and asks ``digest`` if need be
+            hashed = self.hashes.pop(path, None)
+            if hashed is not None and records and not report.failed:
+                report.sha256 = hashed.result()
+        return records, report
+
+    def digest(self, path: str) -> str | None:
+        """The SHA-256 of a file hashed ahead (waiting for it if need be), or None."""
+        future = self.hashes.pop(path, None)
         return None if future is None else future.result()
 
     def close(self) -> None:
+        self._stop_prehash()
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
 
