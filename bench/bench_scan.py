@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -143,6 +144,8 @@ def main() -> None:
     args.add_argument("corpus", type=Path, help="a host folder (e.g. made by bench/gen_logs.py)")
     args.add_argument("--mode", choices=("parser", "cli", "both"), default="both")
     args.add_argument("--literals", choices=("content", "list"), default="content")
+    args.add_argument("--repeat", type=int, default=5,
+                      help="rounds of (ripgrep, exhunt scan), alternating; best and median are reported")
     args.add_argument("--per-literal", action="store_true",
                       help="also count the lines each literal selects, per log kind (one rg run per literal)")
     args.add_argument("--driver", type=Path, help=argparse.SUPPRESS)  # internal: run the parser driver
@@ -182,20 +185,45 @@ def main() -> None:
         warm(files)
         rg = ["rg", "-i", "-c", "-F", "-f", str(literal_file), "--no-ignore", "--no-messages", "--",
               *map(str, files)]
-        reference = timed(rg)
-        print(reference.line("rg -i -F", total))
         print(timed([rg[0], "-j1", *rg[1:]]).line("rg -i -F -j1", total))
-        if options.mode in ("parser", "both"):
-            run = timed([sys.executable, __file__, str(root), "--driver", str(kinds_file)], capture=True)
-            summary = json.loads(run.output) if run.code == 0 else {"exit code": run.code}
-            print(run.line("exhunt parser", total, reference) + f"\n               {summary}")
-        if options.mode in ("cli", "both"):
-            exhunt = Path(sys.executable).with_name("exhunt")
-            run = timed([str(exhunt), "scan", str(root), "--format", "jsonl", "-o", os.devnull, "--no-progress"])
-            print(run.line("exhunt scan", total, reference) + f"\n               exit code {run.code}")
+        exhunt = Path(sys.executable).with_name("exhunt")
+        scan = [str(exhunt), "scan", str(root), "--format", "jsonl", "-o", os.devnull, "--no-progress"]
+        driver = [sys.executable, __file__, str(root), "--driver", str(kinds_file)]
+        runs: dict[str, list[Run]] = {"rg": [], "parser": [], "cli": []}
+        for _ in range(max(1, options.repeat)):  # alternating, so that a slow spell of the machine hits both
+            reference = timed(rg)
+            runs["rg"].append(reference)
+            print(reference.line("rg -i -F", total))
+            if options.mode in ("parser", "both"):
+                run = timed(driver, capture=True)
+                runs["parser"].append(run)
+                summary = json.loads(run.output) if run.code == 0 else {"exit code": run.code}
+                print(run.line("exhunt parser", total, reference) + f"\n               {summary}")
+            if options.mode in ("cli", "both"):
+                run = timed(scan)
+                runs["cli"].append(run)
+                print(run.line("exhunt scan", total, reference) + f"\n               exit code {run.code}")
+        summarise(runs, total)
     if options.per_literal:
         selective(root, artifacts, per_kind)
     print("targets: exhunt >= 0.5x ripgrep's throughput, peak RSS < 300 MiB")
+
+
+def summarise(runs: dict[str, list[Run]], total: int) -> None:
+    """Best and median of each, and the ratios of the bests and of the medians (throughput, vs ripgrep)."""
+    rg_walls = sorted(r.wall for r in runs["rg"])
+    rg_best, rg_median = rg_walls[0], statistics.median(rg_walls)
+    print(f"over {len(rg_walls)} rounds: rg best {rg_best:.2f} s ({rate(total, rg_best):.0f} MB/s), "
+          f"median {rg_median:.2f} s")
+    for name, label in (("parser", "exhunt parser"), ("cli", "exhunt scan")):
+        if not runs[name]:
+            continue
+        walls = sorted(r.wall for r in runs[name])
+        best, median = walls[0], statistics.median(walls)
+        peak = max(r.rss for r in runs[name]) / 1024
+        print(f"{label}: best {best:.2f} s ({rate(total, best):.0f} MB/s), median {median:.2f} s; "
+              f"ratio vs rg: best {rg_best / best:.2f}x, median {rg_median / median:.2f}x; "
+              f"peak RSS {peak:.0f} MiB")
 
 
 def selective(root: Path, artifacts: list[Artifact], per_kind: dict[str, list[str] | None]) -> None:

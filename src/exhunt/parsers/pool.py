@@ -7,8 +7,8 @@ A file that yields more than ``RECORD_LIMIT`` records is parsed again by the cal
 stays bounded whatever a file holds.
 
 A file that gives records is cited, so it is hashed (SHA-256). The pool can start hashing the logs before
-the detection content is compiled (``prehash``), while a core would otherwise wait; hashes not yet begun
-when parsing starts are cancelled and left to the parse task of a file that gives records.
+the detection content is compiled (``prehash``), while a core would otherwise wait; files not yet begun
+when parsing starts are left to the parse task of a file that gives records.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import pickle
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -91,6 +92,8 @@ class ParsePool:
         self.futures: dict[int, Future[tuple[list[Record] | None, ParseReport]]] = {}
         self.hashes: dict[str, Future[str | None]] = {}
         self._hashing = False
+        self._to_hash: list[str] = []
+        self._lock = threading.Lock()
         if workers > 1 and _sendable(tree):
             context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
                                                   else "spawn")
@@ -101,19 +104,30 @@ class ParsePool:
         return self.executor is not None
 
     def prehash(self, paths: list[str]) -> None:
-        """Start hashing these files in the workers, to use cores that would wait (see module doc)."""
+        """Start hashing these files, one file at a time in each worker but one, so that the caller keeps a
+        core to compile the content on (see module doc)."""
         if self.executor is None:
             return
-        self._hashing = True
-        for path in paths:
-            if path not in self.hashes:
-                self.hashes[path] = self.executor.submit(_sha256, self.tree, path)
+        with self._lock:
+            self._hashing = True
+            self._to_hash = [p for p in reversed(paths) if p not in self.hashes]
+        for _ in range(max(1, self.workers - 1)):
+            self._hash_next()
+
+    def _hash_next(self, _done: object = None) -> None:
+        with self._lock:
+            if not self._hashing or not self._to_hash or self.executor is None:
+                return
+            path = self._to_hash.pop()
+            future = self.executor.submit(_sha256, self.tree, path)
+            self.hashes[path] = future
+        future.add_done_callback(self._hash_next)
 
     def _stop_prehash(self) -> None:
-        """Parsing starts: hashes not yet begun are dropped; the rest will be waited for."""
-        self._hashing = False
-        for path in [p for p, future in self.hashes.items() if future.cancel()]:
-            del self.hashes[path]
+        """Parsing starts: no further file is hashed ahead; those being hashed will be waited for."""
+        with self._lock:
+            self._hashing = False
+            self._to_hash = []
 
     def submit(self, index: int, parser: Parser, artifact: Artifact, spec: PrefilterSpec) -> None:
         if self._hashing:
