@@ -124,9 +124,10 @@ class EvtxParser(Parser):
                         route = routes.get(key)
                         if route is None:
                             route = routes[key] = gate.for_route(key[0].lower() or None, int(key[1]))
-                        wanted = route is True or (route is not False and route(str(data)))
-                        stamp: str | None = head[2]
-                        if not _is_utc_micro(head[2]):
+                        wanted = route is True or (route is not False and route(data))  # type: ignore[arg-type]
+                        text = head[2]  # kept as is when already in exhunt's form, 2021-03-03T02:05:00.123456Z
+                        stamp: str | None = text
+                        if not (len(text) == 27 and text[10] == "T" and text[19] == "." and text[26] == "Z"):
                             stamp = _raw_time(item)
                     else:
                         wanted = _wanted(gate, item, default_channel)
@@ -169,10 +170,14 @@ def _head(data: str) -> tuple[str, str, str] | None:
     at = data.find('"EventID":')
     if at < 0:
         return None
-    found = _EVENT_ID_AT.match(data, at + 10)
-    if found is None:
-        return None
-    at = data.find('"SystemTime":"', found.end())
+    end = data.find(",", at + 10)
+    event_id = data[at + 10:end]
+    if not (event_id.isdigit() and event_id.isascii()):  # not a plain number: {"#attributes":..,"#text":N}
+        found = _EVENT_ID_AT.match(data, at + 10)
+        if found is None:
+            return None
+        event_id, end = found[1] or found[2], found.end()
+    at = data.find('"SystemTime":"', end)
     if at < 0:
         return None
     end = data.find('"', at + 14)
@@ -182,14 +187,9 @@ def _head(data: str) -> tuple[str, str, str] | None:
         return None
     end = data.find('"', at + 11)
     channel = data[at + 11:end]
-    if end < 0 or "\\" in channel or data.find('"Channel":"') != at:
+    if end < 0 or "\\" in channel or data.find('"Channel":"', 0, at) >= 0:
         return None
-    return channel, found[1] or found[2], stamp
-
-
-def _is_utc_micro(value: str) -> bool:
-    """Already in exhunt's timestamp form (``2021-03-03T02:05:00.123456Z``, as the reader writes)?"""
-    return len(value) == 27 and value[10] == "T" and value[19] == "." and value[26] == "Z"
+    return channel, event_id, stamp
 
 
 def _raw_time(item: dict[str, Any]) -> str | None:
