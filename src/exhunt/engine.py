@@ -6,6 +6,7 @@ A pure function of its inputs so it runs the same in the CLI, a worker process o
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from exhunt.content.bundle import ContentBundle
@@ -71,6 +72,15 @@ def _account(coverage: SourceCoverage, report: ParseReport, artifact: Artifact) 
         if stamp:
             coverage.first_time = min(coverage.first_time or stamp, stamp)
             coverage.last_time = max(coverage.last_time or stamp, stamp)
+
+
+def _hashes_filled(finding: Finding, known: set[str], ctx: HostContext) -> Finding:
+    """Every reference to an evidence file carries the file's SHA-256, whichever detector made it."""
+    if all(ref.sha256 or ref.path not in known for ref in finding.evidence):
+        return finding
+    evidence = tuple(ref if ref.sha256 or ref.path not in known else replace(ref, sha256=ctx.sha256(ref.path))
+                     for ref in finding.evidence)
+    return replace(finding, evidence=evidence)
 
 
 def _status(coverage: SourceCoverage) -> SourceStatus:
@@ -173,6 +183,8 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
     findings: list[Finding] = []
     for detector in detectors:
         findings.extend(detector.finish(ctx))
+    known = {artifact.path for artifact in layout.artifacts}
+    findings = [_hashes_filled(finding, known, ctx) for finding in findings]
 
     for source in coverage.sources.values():
         source.status = _status(source)

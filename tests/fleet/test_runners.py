@@ -22,3 +22,13 @@ def test_process_pool_and_dask_match_the_serial_run() -> None:
     assert [r.host for r in serial] == ["exchange-2019-clean", "exchange-2019-probed"]
     assert _plain(assess_paths(HOSTS, ContentSpec(), {}, jobs=2)) == _plain(serial)
     assert _plain(assess_paths_dask(HOSTS, ContentSpec(), {}, "local")) == _plain(serial)
+
+
+def test_one_host_with_parse_workers_and_hashing_ahead_matches_the_serial_run() -> None:
+    """One host, two processes: its logs are hashed while the content compiles, then parsed in workers."""
+    host = [EXAMPLES / "exchange-2019-compromised"]
+    serial = _plain(assess_paths(host, ContentSpec(), {}))
+    assert _plain(assess_paths(host, ContentSpec(), {}, jobs=2)) == serial
+    findings: list[dict[str, object]] = serial[0]["findings"]  # type: ignore[assignment]
+    lines = [ref for f in findings for ref in f["evidence"] if ref.get("line")]  # type: ignore[attr-defined]
+    assert lines and all(ref.get("sha256") for ref in lines)  # every cited log file hashed
