@@ -50,9 +50,6 @@ class LiteralScan:
                    flags=[flag] * len(self.literals), literal=True)
         self._db = db
 
-    def __len__(self) -> int:
-        return len(self.literals)
-
     def _scratch(self) -> Any:
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:  # scratch space must not be shared between threads (Dask runs tasks in threads)

@@ -54,8 +54,8 @@ class Bucket:
     def __init__(self, entries: Sequence[Entry], derived: dict[str, Derived] | None) -> None:
         self.derived = derived
         self.entries = tuple(entries)
-        self.always = tuple(e for e in entries if e.rule.literals is None)
         self._always_at = tuple(i for i, e in enumerate(entries) if e.rule.literals is None)
+        self.always = tuple(self.entries[i] for i in self._always_at)
         by_literal: dict[str, list[int]] = {}  # literal -> positions in ``entries``
         for position, entry in enumerate(entries):
             for lit in sorted(entry.rule.literals or ()):
@@ -63,11 +63,6 @@ class Bucket:
         self.literals = sorted(by_literal)
         self._owners = [tuple(by_literal[lit]) for lit in self.literals]
         self.scan = LiteralScan(self.literals) if self.literals else None
-        self.size = len(entries)
-
-    def may_match(self, text: str) -> bool:
-        """Whether any rule of the bucket can match an event whose raw text is ``text``."""
-        return bool(self.always) or (self.scan is not None and self.scan.any(text))
 
     def candidates(self, view: EventView, raw: str = "") -> Sequence[Entry]:
         """Entries worth evaluating for this event, in rule order.
