@@ -202,3 +202,21 @@ def test_record_gate_skips_undecoded_records_but_keeps_coverage() -> None:
     assert tested == [r.raw for r in logons]
     assert gated_report.records == full_report.records
     assert (gated_report.first_time, gated_report.last_time) == (full_report.first_time, full_report.last_time)
+
+
+def test_record_gate_routes_forwarded_events_with_quoted_event_ids() -> None:
+    """Forwarded (WEC) records write ``"EventID":{"#attributes":..,"#text":"1"}``: still routed undecoded."""
+    path = CORPUS / "omerbenamram-evtx" / "MSExchange_Management_wec.evtx"
+    if not path.exists():
+        pytest.skip(f"shared corpus not present: {path}")
+    seen: list[tuple[str | None, int | None]] = []
+
+    def refuse(channel: str | None, event_id: int | None) -> RouteGate:
+        seen.append((channel, event_id))
+        return False
+
+    report = ParseReport(path.name)
+    artifact = Artifact(ArtifactKind.EVTX, path.name, path.stat().st_size)
+    assert list(EvtxParser().parse(DirectoryTree(path.parent), artifact, report, RecordGate([refuse]))) == []
+    assert seen == [("msexchange management", 1)]
+    assert report.records == 1 and report.first_time == "2021-11-19T16:52:33.833733Z"

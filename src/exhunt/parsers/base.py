@@ -107,8 +107,3 @@ class RecordGate(Prefilter):
         if len(tests) == 1:
             return tests[0]
         return lambda raw: any(test(raw) for test in tests)
-
-    def accept(self, channel: str | None, event_id: int | None, raw: str) -> bool:
-        """Whether one record is wanted (the parser caches ``for_route`` instead)."""
-        route = self.for_route(channel, event_id)
-        return route if isinstance(route, bool) else route(raw)
