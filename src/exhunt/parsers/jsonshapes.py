@@ -119,11 +119,16 @@ def from_velociraptor(obj: Mapping[str, Any]) -> Fields:
         system_fields(system, fields)
     else:
         _system_from(obj, fields)
-    if obj.get("Message") is not None:
-        fields["Message"] = text(obj["Message"])
-    event_data(obj.get("EventData"), fields)
-    if obj.get("UserData") is not None:
-        user_data(obj["UserData"], fields)
+    return _body(fields, obj.get("Message"), obj.get("EventData"), obj.get("UserData"))
+
+
+def _body(fields: Fields, message: Any, data: Any, user: Any) -> Fields:
+    """The rendered message, EventData and UserData of an export, then the message fallback."""
+    if message is not None:
+        fields["Message"] = text(message)
+    event_data(data, fields)
+    if user is not None:
+        user_data(user, fields)
     finish_message(fields)
     return fields
 
@@ -153,13 +158,7 @@ def from_winlogbeat(obj: Mapping[str, Any]) -> Fields:
     user = winlog.get("user")
     if isinstance(user, dict) and user.get("identifier"):
         fields["SecurityUserID"] = text(user["identifier"])
-    if obj.get("message") is not None:
-        fields["Message"] = text(obj["message"])
-    event_data(winlog.get("event_data"), fields)
-    if winlog.get("user_data") is not None:
-        user_data(winlog["user_data"], fields)
-    finish_message(fields)
-    return fields
+    return _body(fields, obj.get("message"), winlog.get("event_data"), winlog.get("user_data"))
 
 
 def from_splunk(obj: Mapping[str, Any]) -> Fields:
