@@ -1,5 +1,5 @@
-"""Shared test set-up: the synthetic log-line makers in ``tests/logfixtures.py`` are importable from every
-test folder (``from logfixtures import ...``)."""
+"""Shared test set-up: the synthetic log-line makers in ``tests/logfixtures.py`` and the compiled shipped
+content of ``tests/contentfixtures.py`` are importable from every test folder (``from logfixtures import ...``)."""
 
 from __future__ import annotations
 

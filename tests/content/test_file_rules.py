@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from exhunt.content.bundle import ContentBundle, ContentSpec
-from exhunt.detectors.files import family
-from exhunt.detectors.files.rules import FileRule, FileRuleSet
+from contentfixtures import shipped_file_rules
+from exhunt.detectors.files.rules import FileRule
 from exhunt.detectors.files.samples import sample_failures
 
-
-def _shipped() -> FileRuleSet:
-    bundle = ContentBundle(spec=ContentSpec())
-    family.load(bundle)
-    assert bundle.errors == []
-    rules = bundle.parts[family.PART]
-    assert isinstance(rules, FileRuleSet)
-    return rules
-
-
-SHIPPED = _shipped().rules
+SHIPPED = shipped_file_rules().rules
 
 
 def test_shipped_rules_load_without_errors() -> None:

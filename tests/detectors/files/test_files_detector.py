@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import hashlib
 
-from exhunt.content.bundle import ContentBundle, ContentSpec
+from contentfixtures import shipped_file_rules
 from exhunt.detectors.base import HostContext
-from exhunt.detectors.files import family
 from exhunt.detectors.files.detector import FileDetector, escape_head, windows_path_key
 from exhunt.detectors.files.rules import FileRuleSet
 from exhunt.detectors.files.samples import MemoryTree
@@ -33,15 +32,6 @@ FILES = {  # synthetic host
 MTIME = "2021-03-03T04:05:06Z"
 
 
-def _rules() -> FileRuleSet:
-    bundle = ContentBundle(spec=ContentSpec())
-    family.load(bundle)
-    assert bundle.errors == []
-    rules = bundle.parts[family.PART]
-    assert isinstance(rules, FileRuleSet)
-    return rules
-
-
 def _iis(line: int, stem: str, ip: str, stamp: str) -> Record:
     raw = f"{stamp[:10]} {stamp[11:19]} 10.0.0.5 POST {stem} - 443 - {ip} ExchangeServicesClient/0.0.0.0 - 200 0 0 12"
     return Record(ArtifactKind.IIS, "C/inetpub/logs/LogFiles/W3SVC1/u_ex210303.log",
@@ -61,7 +51,7 @@ def _run(records: list[Record], files: dict[str, bytes] = FILES) -> tuple[list[F
     tree = MemoryTree(files, name="ex01")
     artifacts = [Artifact(ArtifactKind.FILE, e.path, e.size, MTIME) for e in tree.walk()]
     ctx = HostContext(host="ex01", tree=tree, artifacts=artifacts, coverage=HostCoverage())
-    detector = FileDetector(_rules())
+    detector = FileDetector(shipped_file_rules())
     detector.start(ctx)
     for record in records:
         interest = detector.interest(record.kind)
@@ -141,12 +131,12 @@ def test_iis_interest_names_only_the_files_found() -> None:
     tree = MemoryTree(FILES)
     artifacts = [Artifact(ArtifactKind.FILE, e.path, e.size) for e in tree.walk()]
     ctx = HostContext(host="h", tree=tree, artifacts=artifacts, coverage=HostCoverage())
-    detector = FileDetector(_rules())
+    detector = FileDetector(shipped_file_rules())
     detector.start(ctx)
     interest = detector.interest(ArtifactKind.IIS)
     assert interest is not None
     assert interest.literals == frozenset({"/ohyeah.aspx", "/shell.aspx", "/discover.aspx"})
-    clean = FileDetector(_rules())
+    clean = FileDetector(shipped_file_rules())
     clean.start(HostContext(host="h", tree=MemoryTree({}), artifacts=[], coverage=HostCoverage()))
     assert clean.interest(ArtifactKind.IIS) is None
     oab = clean.interest(ArtifactKind.OABGENERATOR)
@@ -173,7 +163,7 @@ def test_unreadable_file_is_a_warning_not_a_crash() -> None:
     tree = MemoryTree({})
     artifact = Artifact(ArtifactKind.FILE, "C/ProgramData/gone.zip", 10)
     ctx = HostContext(host="h", tree=tree, artifacts=[artifact], coverage=HostCoverage())
-    detector = FileDetector(_rules())
+    detector = FileDetector(shipped_file_rules())
     detector.start(ctx)
     (finding,) = detector.finish(ctx)
     assert finding.attr_values("content_type") == ["unreadable"]
