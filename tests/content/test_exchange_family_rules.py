@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 from exhunt.detectors.base import HostContext
+from exhunt.detectors.sigma.compiled import CompiledRule, LoadResult
 from exhunt.detectors.sigma.detector import SigmaDetector
 from exhunt.detectors.sigma.family import SigmaContent
-from exhunt.detectors.sigma.loader import CompiledRule, LoadResult, RuleLoader
+from exhunt.detectors.sigma.loader import RuleLoader
 from exhunt.detectors.sigma.pipeline import load_pipelines
 from exhunt.detectors.sigma.view import EventView
 from exhunt.exposure import assess_exposure, observations_from_directives, patched_at

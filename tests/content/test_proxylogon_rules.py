@@ -14,9 +14,9 @@ import pytest
 from exhunt.content.bundle import RULES_DIR
 from exhunt.detectors.base import HostContext
 from exhunt.detectors.files.samples import MemoryTree
+from exhunt.detectors.sigma.compiled import CompiledRule
 from exhunt.detectors.sigma.detector import SigmaDetector
 from exhunt.detectors.sigma.family import SigmaContent
-from exhunt.detectors.sigma.loader import CompiledRule
 from exhunt.model.coverage import HostCoverage
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind

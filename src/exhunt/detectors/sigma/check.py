@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from exhunt.detectors.sigma.compiled import RuleProblem
 from exhunt.detectors.sigma.family import SigmaContent, Source, shipped_sources
-from exhunt.detectors.sigma.loader import RuleProblem
 
 
 @dataclass

@@ -1,16 +1,17 @@
-"""Condition tree -> matcher closure over an ``EventView``.
+"""Condition tree -> program (plain data, see ``matchers.py``) -> matcher closure over an ``EventView``.
 
 pySigma resolves the condition (``1 of sel_*``, ``all of them``, ``not``, parentheses) into a tree of
-AND/OR/NOT nodes whose leaves are field/value and keyword expressions; this module compiles that tree
-once into nested closures. OR-linked string values of one field (a value list, a windash or base64offset
-expansion) are merged into one grouped test. Sigma field names are mapped to event field names by the
-pipeline; a Sigma field may map to several event fields (Sysmon ``Image`` / Security ``NewProcessName``),
-the first present in the event is used.
+AND/OR/NOT nodes whose leaves are field/value and keyword expressions; this module lowers that tree once
+into a program, from which ``matchers.build`` makes nested closures. OR-linked string values of one field
+(a value list, a windash or base64offset expansion) are merged into one grouped test. Sigma field names
+are mapped to event field names by the pipeline; a Sigma field may map to several event fields (Sysmon
+``Image`` / Security ``NewProcessName``), the first present in the event is used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,10 +35,8 @@ from sigma.types import (
     SpecialChars,
 )
 
-from exhunt.detectors.sigma.values import StrTest, Unsupported, ValueTest, string_group, value_test
-from exhunt.detectors.sigma.view import MISSING, EventView
-
-Matcher = Callable[[EventView], bool]
+from exhunt.detectors.sigma.matchers import Matcher, Program, build
+from exhunt.detectors.sigma.values import Unsupported, string_spec, value_spec
 
 
 @dataclass(frozen=True)
@@ -54,40 +53,6 @@ class CompileContext:
     def exact(self, name: str) -> str:
         """The name as written when the pipeline does not map it (events mostly use the same case)."""
         return "" if name.lower() in self.fields else name
-
-
-def _and(matchers: Sequence[Matcher]) -> Matcher:
-    if len(matchers) == 1:
-        return matchers[0]
-    if len(matchers) == 2:
-        a, b = matchers
-        return lambda v: a(v) and b(v)
-    ms = tuple(matchers)
-
-    def all_of(v: EventView) -> bool:
-        for m in ms:  # noqa: SIM110 - a plain loop beats all(<genexpr>) on the hot path
-            if not m(v):
-                return False
-        return True
-
-    return all_of
-
-
-def _or(matchers: Sequence[Matcher]) -> Matcher:
-    if len(matchers) == 1:
-        return matchers[0]
-    if len(matchers) == 2:
-        a, b = matchers
-        return lambda v: a(v) or b(v)
-    ms = tuple(matchers)
-
-    def any_of(v: EventView) -> bool:
-        for m in ms:  # noqa: SIM110 - a plain loop beats any(<genexpr>) on the hot path
-            if m(v):
-                return True
-        return False
-
-    return any_of
 
 
 def _expand_placeholders(value: Any, ctx: CompileContext) -> list[Any]:
@@ -116,98 +81,24 @@ def _plain_string(value: Any) -> bool:
     return isinstance(value, SigmaString) and not isinstance(value, SigmaCasedString)
 
 
-def _field_test(names: tuple[str, ...], test: ValueTest, exact: str = "") -> Matcher:
-    """``exact``: the field name as the rule writes it (unmapped fields), tried before the case-free map."""
-    fn = test.test
-    if len(names) == 1:
-        name = names[0]
-        if test.on == "low":
-            def low_one(v: EventView) -> bool:
-                text = v.low(name, exact)
-                return text is not None and fn(text)
-            return low_one
-        if test.on == "text":
-            def text_one(v: EventView) -> bool:
-                text = v.text(name)
-                return text is not None and fn(text)
-            return text_one
-
-        def raw_one(v: EventView) -> bool:
-            raw = v.raw(name, exact)
-            return raw is not MISSING and raw is not None and fn(raw)
-        return raw_one
-
-    def many(v: EventView) -> bool:
-        for name in names:
-            raw = v.raw(name)
-            if raw is MISSING:
-                continue
-            if test.on == "low":
-                return fn(v.low(name))
-            if test.on == "text":
-                return fn(v.text(name))
-            return raw is not None and fn(raw)
-        return False
-    return many
-
-
-def _null_test(names: tuple[str, ...]) -> Matcher:
-    def is_null(v: EventView) -> bool:
-        for name in names:
-            raw = v.raw(name)
-            if raw is not MISSING:
-                return raw is None or v.low(name) == ""
-        return True
-    return is_null
-
-
-def _exists_test(names: tuple[str, ...], want: bool) -> Matcher:
-    return lambda v: any(v.raw(n) is not MISSING for n in names) is want
-
-
-def _fieldref_test(names: tuple[str, ...], ref: SigmaFieldReference, ctx: CompileContext) -> Matcher:
-    other = ctx.names(ref.field)
-    starts, ends = ref.starts_with, ref.ends_with
-
-    def first(v: EventView, candidates: tuple[str, ...]) -> str | None:
-        for name in candidates:
-            text = v.low(name)
-            if text is not None:
-                return text
-        return None
-
-    def compare(v: EventView) -> bool:
-        mine, theirs = first(v, names), first(v, other)
-        if mine is None or theirs is None:
-            return False
-        if starts and ends:
-            return theirs in mine
-        if starts:
-            return mine.startswith(theirs)
-        if ends:
-            return mine.endswith(theirs)
-        return mine == theirs
-    return compare
-
-
-def _leaf_matchers(field: str, values: Sequence[Any], ctx: CompileContext) -> list[Matcher]:
-    """OR-linked values of one field -> matchers (plain strings merged into one grouped test)."""
+def _leaf_programs(field: str, values: Sequence[Any], ctx: CompileContext) -> list[Program]:
+    """OR-linked values of one field -> programs (plain strings merged into one grouped test)."""
     names, exact = ctx.names(field), ctx.exact(field)
     strings = [v for v in values if _plain_string(v)]
-    out: list[Matcher] = []
+    out: list[Program] = []
     if strings:
-        out.append(_field_test(names, ValueTest("low", string_group(strings)), exact))
+        out.append(("field", names, exact, string_spec(strings)))
     for value in values:
         if _plain_string(value):
             continue
         if isinstance(value, SigmaNull):
-            out.append(_null_test(names))
+            out.append(("null", names))
         elif isinstance(value, SigmaExists):
-            out.append(_exists_test(names, bool(value)))
+            out.append(("exists", names, bool(value)))
         elif isinstance(value, SigmaFieldReference):
-            out.append(_fieldref_test(names, value, ctx))
+            out.append(("fieldref", names, ctx.names(value.field), bool(value.starts_with), bool(value.ends_with)))
         else:
-            out.append(_field_test(names, value_test(value), exact))
+            out.append(("field", names, exact, value_spec(value)))
     return out
 
 
@@ -221,48 +112,44 @@ def _unanchored(value: SigmaString) -> SigmaString:
     return value
 
 
-def _keyword_matchers(values: Sequence[Any]) -> list[Matcher]:
+def _keyword_programs(values: Sequence[Any]) -> list[Program]:
     strings = [_unanchored(v) for v in values if _plain_string(v)]
-    out: list[Matcher] = []
+    out: list[Program] = []
     if strings:
-        test: StrTest = string_group(strings)
-        out.append(lambda v: any(test(t) for t in v.low_values()))
+        out.append(("keyword", string_spec(strings)))
     for value in values:
         if _plain_string(value):
             continue
         if isinstance(value, SigmaNull | SigmaExists | SigmaFieldReference):
             raise Unsupported("keyword", f"keyword detection with a {type(value).__name__} value")
         if isinstance(value, SigmaCasedString):  # anywhere in a value too, case kept
-            out.append(_keyword_test(ValueTest("text", string_group([_unanchored(value)], lower=False))))
+            out.append(("keyword", string_spec([_unanchored(value)], lower=False)))
             continue
-        out.append(_keyword_test(value_test(value)))
+        out.append(("keyword", value_spec(value)))
     return out
 
 
-def _keyword_test(test: ValueTest) -> Matcher:
-    fn = test.test
-    if test.on == "low":
-        return lambda v: any(fn(t) for t in v.low_values())
-    return lambda v: any(fn(t) for t in v.values())
+def _any(programs: list[Program]) -> Program:
+    return programs[0] if len(programs) == 1 else ("or", tuple(programs))
 
 
-def compile_node(node: Any, ctx: CompileContext) -> Matcher:
+def lower_node(node: Any, ctx: CompileContext) -> Program:
     if isinstance(node, ConditionAND):
-        return _and([compile_node(a, ctx) for a in node.args])
+        parts = [lower_node(a, ctx) for a in node.args]
+        return parts[0] if len(parts) == 1 else ("and", tuple(parts))
     if isinstance(node, ConditionOR):
-        return _or(_compile_or_args(node.args, ctx))
+        return _any(_lower_or_args(node.args, ctx))
     if isinstance(node, ConditionNOT):
-        inner = compile_node(node.args[0], ctx)
-        return lambda v: not inner(v)
+        return ("not", lower_node(node.args[0], ctx))
     if isinstance(node, ConditionFieldEqualsValueExpression):
-        return _or(_leaf_matchers(node.field, _flatten(node.value, ctx), ctx))
+        return _any(_leaf_programs(node.field, _flatten(node.value, ctx), ctx))
     if isinstance(node, ConditionValueExpression):
-        return _or(_keyword_matchers(_flatten(node.value, ctx)))
+        return _any(_keyword_programs(_flatten(node.value, ctx)))
     raise Unsupported("condition", f"condition element {type(node).__name__} is not supported")
 
 
-def _compile_or_args(args: Sequence[Any], ctx: CompileContext) -> list[Matcher]:
-    """OR children: string leaves of the same field merged, the rest compiled one by one."""
+def _lower_or_args(args: Sequence[Any], ctx: CompileContext) -> list[Program]:
+    """OR children: string leaves of the same field merged, the rest lowered one by one."""
     by_field: dict[str, list[Any]] = {}
     keywords: list[Any] = []
     rest: list[Any] = []
@@ -273,12 +160,12 @@ def _compile_or_args(args: Sequence[Any], ctx: CompileContext) -> list[Matcher]:
             keywords.extend(_flatten(arg.value, ctx))
         else:
             rest.append(arg)
-    out: list[Matcher] = []
+    out: list[Program] = []
     for name, values in by_field.items():
-        out.extend(_leaf_matchers(name, values, ctx))
+        out.extend(_leaf_programs(name, values, ctx))
     if keywords:
-        out.extend(_keyword_matchers(keywords))
-    out.extend(compile_node(a, ctx) for a in rest)
+        out.extend(_keyword_programs(keywords))
+    out.extend(lower_node(a, ctx) for a in rest)
     return out
 
 
@@ -287,13 +174,25 @@ def condition_trees(detections: SigmaDetections) -> list[Any]:
     return [cond.parsed for cond in detections.parsed_condition]
 
 
+def lower_trees(trees: Sequence[Any], ctx: CompileContext) -> Program:
+    return _any([lower_node(t, ctx) for t in trees if t is not None] or [("false",)])
+
+
+def checked(program: Program) -> Matcher:
+    """The matcher of a program just lowered; a regex Python cannot compile makes the rule unsupported."""
+    try:
+        return build(program)
+    except re.error as exc:
+        raise Unsupported("regex", f"regular expression not supported by Python: {exc}") from exc
+
+
 def compile_trees(trees: Sequence[Any], ctx: CompileContext) -> Matcher:
-    return _or([compile_node(t, ctx) for t in trees if t is not None] or [lambda v: False])
+    return checked(lower_trees(trees, ctx))
 
 
-def compile_detections(detections: SigmaDetections, ctx: CompileContext) -> Matcher:
-    return compile_trees(condition_trees(detections), ctx)
+def lower_detections(detections: SigmaDetections, ctx: CompileContext) -> Program:
+    return lower_trees(condition_trees(detections), ctx)
 
 
 def compile_rule(rule: SigmaRule, ctx: CompileContext) -> Matcher:
-    return compile_detections(rule.detection, ctx)
+    return checked(lower_detections(rule.detection, ctx))

@@ -23,7 +23,8 @@ from sigma.correlations import (
 )
 
 from exhunt.detectors.base import HostContext
-from exhunt.detectors.sigma.loader import CompiledRule, LoadResult, RuleProblem, tag_ids
+from exhunt.detectors.sigma.compiled import CompiledRule, LoadResult, RuleProblem
+from exhunt.detectors.sigma.loader import tag_ids
 from exhunt.detectors.sigma.pipeline import Pipelines
 from exhunt.detectors.sigma.view import EventView, first_present
 from exhunt.model.event import Record

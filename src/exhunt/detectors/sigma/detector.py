@@ -11,7 +11,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from exhunt.detectors.base import Detector, HostContext, Interest
-from exhunt.detectors.sigma.loader import CompiledRule
+from exhunt.detectors.sigma.compiled import CompiledRule
 from exhunt.detectors.sigma.view import EventView
 from exhunt.model.coverage import InputWarning
 from exhunt.model.event import Record

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaDetections
 
-from exhunt.detectors.sigma.compile import CompileContext, Matcher, compile_detections
-from exhunt.detectors.sigma.view import EventView, first_present
+from exhunt.detectors.sigma.compile import CompileContext, lower_detections
+from exhunt.detectors.sigma.compiled import Capture, Extension
+from exhunt.detectors.sigma.matchers import Program
 from exhunt.model.finding import Confidence, Outcome, Severity
+
+__all__ = ["Capture", "Extension", "ExtensionError", "parse_extension"]
 
 STEPS = frozenset({"initial-access", "vdir-tamper", "webshell-write", "webshell-use", "exec",
                    "credential-access", "collection", "staging", "persistence", "exfiltration",
@@ -28,55 +30,17 @@ class ExtensionError(ValueError):
     """The ``exhunt:`` block is malformed."""
 
 
-@dataclass(frozen=True)
-class Capture:
-    name: str
-    fields: tuple[str, ...]  # lowercase event field names (mapped), first present wins
-    regex: re.Pattern[str] | None = None
-
-    def value(self, view: EventView) -> str | None:
-        name = first_present(view, self.fields)
-        if name is None:
-            return None
-        text = view.text(name) or ""
-        if self.regex is not None:
-            found = self.regex.search(text)
-            if found is None:
-                return None
-            text = found.group(1) if found.groups() else found.group(0)
-        return text or None
-
-
-@dataclass(frozen=True)
-class Extension:
-    rule_id: str | None = None
-    family: str = ""
-    step: str = ""
-    outcomes: tuple[tuple[Outcome, Matcher], ...] = ()
-    default: Outcome | None = None
-    severity: Mapping[Outcome, Severity] = field(default_factory=dict)
-    confidence: Confidence | None = None
-    captures: tuple[Capture, ...] = ()
-    samples: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
-
-    def outcome(self, view: EventView, fallback: Outcome) -> Outcome:
-        for outcome, matcher in self.outcomes:
-            if matcher(view):
-                return outcome
-        return self.default or fallback
-
-
 def _outcome(text: Any, where: str) -> Outcome:
     if str(text) not in OUTCOMES:
         raise ExtensionError(f"{where}: unknown outcome {text!r} (one of {', '.join(sorted(OUTCOMES))})")
     return Outcome(str(text))
 
 
-def _detection(block: Any, ctx: CompileContext, where: str) -> Matcher:
+def _detection(block: Any, ctx: CompileContext, where: str) -> Program:
     if not isinstance(block, Mapping) or "condition" not in block:
         raise ExtensionError(f"{where}: an outcome needs detection items and a condition")
     try:
-        return compile_detections(SigmaDetections.from_dict(dict(block)), ctx)
+        return lower_detections(SigmaDetections.from_dict(dict(block)), ctx)
     except SigmaError as exc:
         raise ExtensionError(f"{where}: {exc}") from exc
 
@@ -107,7 +71,7 @@ def parse_extension(raw: Any, ctx: CompileContext) -> Extension:
     step = str(raw.get("step") or "")
     if step and step not in STEPS:
         raise ExtensionError(f"exhunt.step: unknown step {step!r}")
-    outcomes: list[tuple[Outcome, Matcher]] = []
+    outcomes: list[tuple[Outcome, Program]] = []
     default: Outcome | None = None
     for key, block in (raw.get("outcome") or {}).items():
         if key == "default":

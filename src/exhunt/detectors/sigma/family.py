@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from exhunt.content.bundle import RULES_DIR, ContentBundle
 from exhunt.detectors.base import Detector
+from exhunt.detectors.sigma.compiled import LoadResult, RuleProblem
 from exhunt.detectors.sigma.index import RuleIndex
-from exhunt.detectors.sigma.loader import LoadResult, RuleLoader, RuleProblem
+from exhunt.detectors.sigma.loader import RuleLoader
 from exhunt.detectors.sigma.pipeline import PipelineError, Pipelines, load_pipelines
 from exhunt.model.coverage import InputWarning
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exhunt.detectors.literalscan import LiteralScan
-from exhunt.detectors.sigma.loader import CompiledRule
+from exhunt.detectors.sigma.compiled import CompiledRule
 from exhunt.detectors.sigma.pipeline import EventSelector, Pipelines, Route
 from exhunt.detectors.sigma.view import Derived, EventView
 from exhunt.model.event import Record

@@ -33,7 +33,7 @@ from sigma.types import (
     SigmaString,
 )
 
-Literals = frozenset[str] | None
+from exhunt.detectors.sigma.compiled import Literals
 
 MIN_LITERAL = 3  # shorter literals select nearly everything; parsers/prefilter.py refuses them too
 _BREAK = re.compile(r"[^\x21-\x7e]|[\\\"'&<>+?%,]")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,13 @@ from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule, SigmaYAMLLoader
 
-from exhunt.detectors.sigma.compile import CompileContext, Matcher, compile_trees, condition_trees
+from exhunt.detectors.sigma.compile import CompileContext, condition_trees, lower_trees
+from exhunt.detectors.sigma.compiled import CompiledRule, LoadResult, RuleProblem
 from exhunt.detectors.sigma.extension import Extension, ExtensionError, parse_extension
-from exhunt.detectors.sigma.literals import Literals, required_numbers, trees_literals
-from exhunt.detectors.sigma.pipeline import LogsourceMap, Pipelines
-from exhunt.detectors.sigma.requirements import Requirements, trees_requirements
+from exhunt.detectors.sigma.literals import required_numbers, trees_literals
+from exhunt.detectors.sigma.matchers import build
+from exhunt.detectors.sigma.pipeline import Pipelines
+from exhunt.detectors.sigma.requirements import trees_requirements
 from exhunt.detectors.sigma.values import Unsupported
 from exhunt.model.finding import Confidence, Severity
 
@@ -32,50 +33,6 @@ _CVE = re.compile(r"^cve\.(\d{4})[.-](\d{4,})$", re.IGNORECASE)
 _ATTACK = re.compile(r"^attack\.t(\d{4})(?:\.(\d{3}))?$", re.IGNORECASE)
 _LEVELS = {"informational": Severity.INFO, "low": Severity.LOW, "medium": Severity.MEDIUM,
            "high": Severity.HIGH, "critical": Severity.CRITICAL}
-
-
-@dataclass(frozen=True, slots=True)
-class RuleProblem:
-    file: str  # display path (relative to the rule folder it came from)
-    rule: str  # Sigma id, else title, else '' (whole file)
-    code: str  # load: yaml, sigma, exhunt; unsupported: logsource, placeholder, regex, value-type...
-    message: str
-
-
-@dataclass
-class CompiledRule:
-    index: int
-    sigma_id: str
-    name: str | None
-    title: str
-    description: str
-    file: str
-    level: Severity
-    confidence: Confidence
-    cves: tuple[str, ...]
-    attack: tuple[str, ...]
-    logsource: LogsourceMap
-    matcher: Matcher
-    literals: Literals
-    ext: Extension
-    event_ids: frozenset[int] | None = None  # ids the rule requires (route by id), None: any
-    requirements: Requirements = None  # finer literal combinations for the text-log prefilter
-    emit: bool = True  # False: only feeds a correlation rule (Sigma ``generate: false``)
-
-    @property
-    def rule_id(self) -> str:
-        return self.ext.rule_id or self.sigma_id or self.title
-
-
-@dataclass
-class LoadResult:
-    rules: list[CompiledRule] = field(default_factory=list)
-    correlations: list[tuple[str, SigmaCorrelationRule]] = field(default_factory=list)  # (file, rule)
-    errors: list[RuleProblem] = field(default_factory=list)
-    unsupported: list[RuleProblem] = field(default_factory=list)
-    files: int = 0
-    documents: int = 0  # rules and correlations met in the files, loadable or not
-    filters: int = 0  # Sigma filter documents (applied to the rules of their logsource)
 
 
 def tag_ids(tags: Iterable[Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -211,10 +168,15 @@ class RuleLoader:
         ctx = CompileContext(mapping.fields, self.placeholders)
         try:
             trees = condition_trees(rule.detection)
-            matcher = compile_trees(trees, ctx)
+            program = lower_trees(trees, ctx)
+            matcher = build(program)
             ext = parse_extension(rule.custom_attributes.get("exhunt"), ctx)
         except Unsupported as exc:
             self._result.unsupported.append(RuleProblem(display, _label(rule), exc.code, exc.message))
+            return
+        except re.error as exc:
+            self._result.unsupported.append(RuleProblem(
+                display, _label(rule), "regex", f"regular expression not supported by Python: {exc}"))
             return
         except ExtensionError as exc:
             self._result.errors.append(RuleProblem(display, _label(rule), "exhunt", str(exc)))
@@ -240,7 +202,7 @@ class RuleLoader:
             index=len(self._result.rules), sigma_id=str(rule.id) if rule.id else "", name=rule.name,
             title=rule.title, description=rule.description or "", file=display, level=level,
             confidence=_confidence(rule, ext), cves=cves, attack=attack, logsource=mapping,
-            matcher=matcher, literals=trees_literals(trees, mapping.weak, mapping.common), ext=ext,
+            program=program, built=matcher, literals=trees_literals(trees, mapping.weak, mapping.common), ext=ext,
             event_ids=required_numbers(trees, sigma_id_fields) if sigma_id_fields else None,
             requirements=trees_requirements(trees)))
 

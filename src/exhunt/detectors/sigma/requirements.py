@@ -22,11 +22,11 @@ from sigma.conditions import (
     ConditionValueExpression,
 )
 
+from exhunt.detectors.sigma.compiled import Requirements
 from exhunt.detectors.sigma.literals import value_literals
 
 Group = frozenset[str]
 Conjunction = tuple[Group, ...]
-Requirements = tuple[Conjunction, ...] | None  # any one conjunction must hold; None: no constraint
 MAX_ENTRIES = 16  # conjunctions kept per node before they are folded into one looser conjunction
 
 
