@@ -13,6 +13,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 
 from exhunt.cli.status import ExitCode, exit_code_for
 from exhunt.content.bundle import ContentSpec
+from exhunt.content.cache import default_dir
 from exhunt.fleet.local import assess_paths, compiled_content
 from exhunt.report.registry import reporters
 
@@ -46,6 +47,9 @@ def scan(
                                     "(tcp://host:8786) or 'local'. Evidence paths must be readable by the workers."),
     store: Path | None = typer.Option(None, "--store", help="Also write results to this DuckDB case store."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Compile the detection content afresh and keep "
+                                  "nothing (default: compiled rules are kept between runs in $EXHUNT_CACHE_DIR, "
+                                  "else ~/.cache/exhunt)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
 ) -> int:
     """Assess Exchange servers' evidence: verdict per host, findings with evidence, what was not checked."""
@@ -59,7 +63,7 @@ def scan(
     err = Console(stderr=True)
     jobs = jobs or os.cpu_count() or 1
     spec = ContentSpec(sigma_paths=tuple(str(p) for p in sigma), yara_paths=tuple(str(p) for p in yara),
-                       ioc_paths=tuple(str(p) for p in iocs))
+                       ioc_paths=tuple(str(p) for p in iocs), cache_dir=None if no_cache else str(default_dir()))
     options: dict[str, Any] = {"exchange_path": exchange_path, "build": build}
     show_progress = not no_progress and err.is_terminal and not os.environ.get("CI")
     if dask:

@@ -21,6 +21,7 @@ class ContentSpec:
     shipped: bool = True
     # values of Sigma ``|expand`` placeholders: (("admin_hosts", ("ADM01", "ADM02")), ...)
     sigma_placeholders: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    cache_dir: str | None = None  # where compiled content is kept between runs (content/cache.py); None: not
 
 
 @dataclass

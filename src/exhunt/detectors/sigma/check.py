@@ -64,7 +64,7 @@ def check_rules(paths: Sequence[str], shipped: bool = False,
                               pipeline_error=content.pipeline_error)
     report.errors = sorted(result.errors, key=lambda p: (p.file, p.rule, p.message))
     report.unsupported = sorted(result.unsupported, key=lambda p: (p.file, p.rule, p.code))
-    report.correlations = len(content.correlations.rules)
+    report.correlations = len(content.correlations.rules) if content.correlations else 0
     report.filters = result.filters
     report.evaluable = len(result.rules) + report.correlations
     report.loaded = report.evaluable + len(result.unsupported)

@@ -1,45 +1,83 @@
 """The Sigma detector family: load (compile every rule once) and create (a fresh detector per host).
 
-``bundle.parts["sigma"]`` holds a ``SigmaContent``. It pickles as its sources only and recompiles on
-arrival, so it crosses to worker processes and cluster nodes as plain data (compiled matchers are
-closures and Hyperscan databases, which do not travel).
+``bundle.parts["sigma"]`` holds a ``SigmaContent``. It pickles as its sources only and compiles again on
+arrival, so it crosses to worker processes and cluster nodes as plain data (Hyperscan databases do not
+travel). With a cache folder, the compiled rules are kept between runs (``content/cache.py``): a run whose
+rule files, options and exhunt are unchanged loads them without importing pySigma or reading a rule.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exhunt.content.bundle import RULES_DIR, ContentBundle
+from exhunt.content.cache import ContentCache, ContentKey
+from exhunt.content.yamlio import rule_files
 from exhunt.detectors.base import Detector
 from exhunt.detectors.sigma.compiled import LoadResult, RuleProblem
 from exhunt.detectors.sigma.index import RuleIndex
-from exhunt.detectors.sigma.loader import RuleLoader
-from exhunt.detectors.sigma.pipeline import PipelineError, Pipelines, load_pipelines
+from exhunt.detectors.sigma.pipeline import PIPELINES_DIR, PipelineError, Pipelines, load_pipelines
 from exhunt.model.coverage import InputWarning
 
 if TYPE_CHECKING:
-    from exhunt.detectors.sigma.correlation import Correlator
+    from exhunt.detectors.sigma.correlation import Correlations, Correlator
 
 SHIPPED_DIRS = ("sigma", "exchange")
 Source = tuple[str, str | None]  # (path to a folder or file, base for display paths)
+PACKAGE_DIR = Path(__file__).resolve().parents[2]
 
 
 def shipped_sources() -> list[Source]:
     return [(str(RULES_DIR / d), str(RULES_DIR)) for d in SHIPPED_DIRS if (RULES_DIR / d).is_dir()]
 
 
+def _library_version() -> str:
+    """pySigma's installed version, from its dist-info folder name (without importing it)."""
+    spec = importlib.util.find_spec("sigma")
+    found: list[str] = []
+    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+        found.extend(p.name for p in Path(location).parent.glob("pysigma-*.dist-info"))
+    return ",".join(sorted(found)) or "unknown"
+
+
 class SigmaContent:
+    pipelines: Pipelines
+    pipeline_error: str | None
+    result: LoadResult
+    correlations: Correlations | None
+    from_cache: bool  # the compiled rules came from the cache
+
     def __init__(self, sources: Sequence[Source], placeholders: Mapping[str, Sequence[str]] | None = None,
-                 pipelines_dir: str | None = None) -> None:
+                 pipelines_dir: str | None = None, cache_dir: str | None = None) -> None:
         self.sources = tuple(sources)
         self.placeholders = {k: tuple(v) for k, v in (placeholders or {}).items()}
         self.pipelines_dir = pipelines_dir
+        self.cache_dir = cache_dir
         self._build()
 
+
     def _build(self) -> None:
-        self.pipeline_error: str | None = None
+        cache = ContentCache(Path(self.cache_dir), "sigma") if self.cache_dir else None
+        key = self._key() if cache is not None else ""
+        state = cache.load(key) if cache is not None else None
+        if isinstance(state, dict) and isinstance(state.get("result"), LoadResult):
+            self.pipelines, self.pipeline_error, self.result = state["pipelines"], state["error"], state["result"]
+            self.correlations = None
+            self.from_cache = True
+        else:
+            self._compile()
+            self.from_cache = False
+            if cache is not None and self.correlations is None:  # correlation rules are compiled every run
+                cache.store(key, {"pipelines": self.pipelines, "error": self.pipeline_error, "result": self.result})
+        self.index = RuleIndex(self.result.rules, self.pipelines)
+
+    def _compile(self) -> None:
+        from exhunt.detectors.sigma.loader import RuleLoader  # imports pySigma
+
+        self.pipeline_error = None
         try:
             self.pipelines = load_pipelines(Path(self.pipelines_dir)) if self.pipelines_dir else load_pipelines()
         except PipelineError as exc:
@@ -52,19 +90,40 @@ class SigmaContent:
                 loader.problem(RuleProblem(path, "", "read", "no such file or folder"))
                 continue
             loader.load_tree(root, Path(base) if base else None)
-        self.result: LoadResult = loader.finish()
-        from exhunt.detectors.sigma.correlation import compile_correlations
+        self.result = loader.finish()
+        self.correlations = None
+        if self.result.correlations:
+            from exhunt.detectors.sigma.correlation import compile_correlations
 
-        self.correlations = compile_correlations(self.result, self.pipelines)
-        self.index = RuleIndex(self.result.rules, self.pipelines)
+            self.correlations = compile_correlations(self.result, self.pipelines)
+
+    def _key(self) -> str:
+        """Everything the compiled rules depend on (see ``content/cache.py``)."""
+        key = ContentKey("sigma")
+        key.add("pysigma", _library_version())
+        for source in sorted(PACKAGE_DIR.rglob("*.py")):  # exhunt's own code, by size and time
+            info = source.stat()
+            key.add(source.relative_to(PACKAGE_DIR).as_posix(), str(info.st_size), str(info.st_mtime_ns))
+        pipelines = Path(self.pipelines_dir) if self.pipelines_dir else PIPELINES_DIR
+        key.add("pipelines", str(pipelines))
+        key.add_files(sorted(pipelines.glob("*.yaml")) if pipelines.is_dir() else [], pipelines)
+        for name, values in sorted(self.placeholders.items()):
+            key.add("placeholder", name, *values)
+        for path, base in self.sources:
+            root = Path(path)
+            key.add("source", path, base or "", str(root.exists()))
+            if root.exists():
+                key.add_files(rule_files(root), root)
+        return key.digest()
 
     def new_correlator(self) -> Correlator | None:
-        if not self.correlations.rules:
+        if self.correlations is None or not self.correlations.rules:
             return None
         return self.correlations.correlator()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"sources": self.sources, "placeholders": self.placeholders, "pipelines_dir": self.pipelines_dir}
+        return {"sources": self.sources, "placeholders": self.placeholders, "pipelines_dir": self.pipelines_dir,
+                "cache_dir": self.cache_dir}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -79,7 +138,7 @@ def _warning(problem: RuleProblem) -> InputWarning:
 def load(bundle: ContentBundle) -> None:
     sources: list[Source] = shipped_sources() if bundle.spec.shipped else []
     sources.extend((p, None) for p in bundle.spec.sigma_paths)
-    content = SigmaContent(sources, dict(bundle.spec.sigma_placeholders))
+    content = SigmaContent(sources, dict(bundle.spec.sigma_placeholders), cache_dir=bundle.spec.cache_dir)
     if content.pipeline_error:
         bundle.errors.append(InputWarning(path="pipelines", message=content.pipeline_error, code="pipeline"))
     bundle.errors.extend(_warning(p) for p in content.result.errors)

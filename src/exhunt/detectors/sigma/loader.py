@@ -19,6 +19,7 @@ from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule, SigmaYAMLLoader
 
+from exhunt.content.yamlio import rule_files
 from exhunt.detectors.sigma.compile import CompileContext, condition_trees, lower_trees
 from exhunt.detectors.sigma.compiled import CompiledRule, LoadResult, RuleProblem
 from exhunt.detectors.sigma.extension import Extension, ExtensionError, parse_extension
@@ -46,12 +47,6 @@ def tag_ids(tags: Iterable[Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         elif m := _ATTACK.match(text):
             attack.add(f"T{m.group(1)}" + (f".{m.group(2)}" if m.group(2) else ""))
     return tuple(sorted(cves)), tuple(sorted(attack))
-
-
-def rule_files(root: Path) -> list[Path]:
-    if root.is_file():
-        return [root]
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in (".yml", ".yaml"))
 
 
 def _label(rule: SigmaRule | SigmaCorrelationRule | SigmaFilter) -> str:

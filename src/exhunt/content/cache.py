@@ -1,0 +1,129 @@
+"""The compiled-content cache: compiled detection content kept between runs, keyed by what it came from.
+
+Compiling content means importing the rule libraries and parsing every rule file (a second or more for a
+large Sigma set); running it again on the same rules gives the same result. A family may therefore store
+its compiled state here under a key that hashes everything the result depends on: the rule files' bytes
+and names, the options, the versions of exhunt, Python and the rule library, and exhunt's own compiler
+source. Any change gives a new key, so a cached state is never used for other content.
+
+The cache holds pickles, which can run code when loaded: it lives in the user's own cache folder
+(``$EXHUNT_CACHE_DIR``, else ``$XDG_CACHE_HOME/exhunt``, else ``~/.cache/exhunt``), is created private,
+and a folder or file that another user owns or could write is not read. Anything that goes wrong while
+reading or writing (a damaged file, a full disk, a read-only home) only means compiling again; the cache
+never changes what a scan reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import stat
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from exhunt import __version__
+
+FORMAT = 1  # bumped when what is cached changes shape
+KEEP = 16  # cached states kept per family (the newest)
+
+
+def default_dir() -> Path:
+    explicit = os.environ.get("EXHUNT_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "exhunt"
+
+
+class ContentKey:
+    """Accumulates everything a compiled state depends on; ``digest()`` is the cache key."""
+
+    def __init__(self, family: str) -> None:
+        self._hash = hashlib.sha256()
+        self.add("family", family, "format", str(FORMAT), "exhunt", __version__,
+                 "python", ".".join(map(str, sys.version_info[:3])))
+
+    def add(self, *parts: str) -> None:
+        for part in parts:
+            data = part.encode("utf-8", "surrogatepass")
+            self._hash.update(len(data).to_bytes(8, "little") + data)
+
+    def add_file(self, path: Path, name: str) -> None:
+        """A file's name (as the content will show it) and bytes; an unreadable file is keyed as such."""
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            self.add("file", name, "unreadable", type(exc).__name__)
+            return
+        self.add("file", name, hashlib.sha256(data).hexdigest())
+
+    def add_files(self, paths: Iterable[Path], base: Path) -> None:
+        for path in paths:
+            try:
+                name = path.relative_to(base).as_posix()
+            except ValueError:
+                name = str(path)
+            self.add_file(path, name)
+
+    def digest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def _private(path: Path, info: os.stat_result) -> bool:
+    """Owned by this user and writable by no one else (where the platform has owners)."""
+    if not hasattr(os, "getuid"):
+        return True
+    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+class ContentCache:
+    def __init__(self, directory: Path, family: str) -> None:
+        self.directory = directory / family
+
+    def _path(self, key: str) -> Path:
+        return self.directory / f"{key}.pickle"
+
+    def load(self, key: str) -> Any | None:
+        """The state stored under ``key``, or None (absent, unsafe to read, or damaged)."""
+        path = self._path(key)
+        try:
+            if not (_private(self.directory, self.directory.stat()) and _private(path, path.stat())):
+                return None
+            with path.open("rb") as handle:
+                state = pickle.load(handle)
+            os.utime(path)  # recently used: kept when the folder is pruned
+            return state
+        except Exception:  # a damaged or stale entry only means compiling again
+            return None
+
+    def store(self, key: str, state: Any) -> bool:
+        """Store ``state`` under ``key`` (atomically); False when it cannot be pickled or written."""
+        try:
+            data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # content holding something unpicklable is simply not cached
+            return False
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not _private(self.directory, self.directory.stat()):
+                return False
+            handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(data)
+                os.replace(temporary, self._path(key))
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+            self._prune()
+        except OSError:
+            return False
+        return True
+
+    def _prune(self) -> None:
+        entries = sorted(self.directory.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for stale in entries[KEEP:]:
+            stale.unlink(missing_ok=True)
