@@ -16,8 +16,9 @@ from exhunt.detectors.files.samples import MemoryTree
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.parsers import pool
 from exhunt.parsers.base import ParseReport
+from exhunt.parsers.hashing import HashingReader, HashingTree
 from exhunt.parsers.oab import OabParser
-from exhunt.parsers.pool import HashingReader, HashingTree, PrefilterSpec, parse_in_worker
+from exhunt.parsers.pool import PrefilterSpec, parse_in_worker
 from exhunt.parsers.textblocks import LineReader
 from exhunt.parsers.textfile import BOM
 from exhunt.parsers.w3c import W3CParser
@@ -45,15 +46,15 @@ def iis_log(lines: int = 400, attacks_every: int = 97) -> bytes:
 
 @pytest.fixture
 def rereads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The paths hashed by reading them a second time (``_sha256``)."""
+    """The paths hashed by reading them a second time (``file_sha256``)."""
     seen: list[str] = []
-    original = pool._sha256
+    original = pool.file_sha256
 
     def counted(tree: object, path: str) -> str | None:
         seen.append(path)
         return original(tree, path)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pool, "_sha256", counted)
+    monkeypatch.setattr(pool, "file_sha256", counted)
     return seen
 
 
