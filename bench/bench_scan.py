@@ -109,7 +109,7 @@ class Run:
 TIME = Path("/usr/bin/time")
 
 
-def timed(command: list[str], capture: bool = False) -> Run:
+def timed(command: list[str], capture: bool = False, env: dict[str, str] | None = None) -> Run:
     """Wall time, CPU time, peak RSS, exit status and stdout of one child process.
 
     The peak RSS comes from ``/usr/bin/time`` when it exists: a child's own ``ru_maxrss`` also counts the
@@ -119,7 +119,7 @@ def timed(command: list[str], capture: bool = False) -> Run:
         wrapped = [str(TIME), "-f", "%M", "-o", stats.name, *command] if TIME.exists() else command
         started = time.perf_counter()
         child = subprocess.Popen(wrapped, stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
+                                 stderr=subprocess.DEVNULL, env=env)
         output = child.stdout.read() if child.stdout is not None else b""
         _, status, usage = os.wait4(child.pid, 0)
         elapsed = time.perf_counter() - started
@@ -202,25 +202,41 @@ def main() -> None:
         print(timed([rg[0], "-j1", *rg[1:]]).line("rg -i -F -j1", total))
         exhunt = Path(sys.executable).with_name("exhunt")
         scan = [str(exhunt), "scan", str(root), "--format", "jsonl", "-o", os.devnull, "--no-progress"]
-        driver = [sys.executable, __file__, str(root), "--driver", str(kinds_file)]
-        runs: dict[str, list[Run]] = {"rg": [], "parser": [], "cli": []}
-        for _ in range(max(1, options.repeat)):  # alternating, so that a slow spell of the machine hits both
-            reference = timed(rg)
-            runs["rg"].append(reference)
-            print(reference.line("rg -i -F", total))
-            if options.mode in ("parser", "both"):
-                run = timed(driver, capture=True)
-                runs["parser"].append(run)
-                summary = json.loads(run.output) if run.code == 0 else {"exit code": run.code}
-                print(run.line("exhunt parser", total, reference) + f"\n               {summary}")
+        with tempfile.TemporaryDirectory() as cache:  # a cache of its own, filled by one untimed run
+            env = {**os.environ, "EXHUNT_CACHE_DIR": cache}
             if options.mode in ("cli", "both"):
-                run = timed(scan)
-                runs["cli"].append(run)
-                print(run.line("exhunt scan", total, reference) + f"\n               exit code {run.code}")
-        summarise(runs, total)
+                subprocess.run(scan, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            rounds(options, rg, scan, env, kinds_file, root, total)
+
     if options.per_literal:
         selective(root, artifacts, per_kind)
     print("targets: exhunt >= 0.5x ripgrep's throughput, peak RSS < 300 MiB")
+
+
+def rounds(options: argparse.Namespace, rg: list[str], scan: list[str], env: dict[str, str], kinds_file: Path,
+           root: Path, total: int) -> None:
+    """``--repeat`` rounds of (ripgrep, exhunt ...) alternating, so that a slow spell of the machine hits both.
+
+    ``exhunt scan`` runs twice a round: as a user's second and later scans run, with the compiled rules in
+    the content cache, and with ``--no-cache`` (compiling them, as a first scan does)."""
+    driver = [sys.executable, __file__, str(root), "--driver", str(kinds_file)]
+    runs: dict[str, list[Run]] = {"rg": [], "parser": [], "cli": [], "cli-cold": []}
+    for _ in range(max(1, options.repeat)):
+        reference = timed(rg)
+        runs["rg"].append(reference)
+        print(reference.line("rg -i -F", total))
+        if options.mode in ("parser", "both"):
+            run = timed(driver, capture=True)
+            runs["parser"].append(run)
+            summary = json.loads(run.output) if run.code == 0 else {"exit code": run.code}
+            print(run.line("exhunt parser", total, reference) + f"\n               {summary}")
+        if options.mode in ("cli", "both"):
+            for name, command in (("cli", scan), ("cli-cold", [*scan, "--no-cache"])):
+                run = timed(command, env=env)
+                runs[name].append(run)
+                label = "exhunt scan" if name == "cli" else "  --no-cache"
+                print(run.line(label, total, reference) + f"\n               exit code {run.code}")
+    summarise(runs, total)
 
 
 def summarise(runs: dict[str, list[Run]], total: int) -> None:
@@ -229,7 +245,8 @@ def summarise(runs: dict[str, list[Run]], total: int) -> None:
     rg_best, rg_median = rg_walls[0], statistics.median(rg_walls)
     print(f"over {len(rg_walls)} rounds: rg best {rg_best:.2f} s ({rate(total, rg_best):.0f} MB/s), "
           f"median {rg_median:.2f} s")
-    for name, label in (("parser", "exhunt parser"), ("cli", "exhunt scan")):
+    for name, label in (("parser", "exhunt parser"), ("cli", "exhunt scan (rules cached)"),
+                        ("cli-cold", "exhunt scan --no-cache")):
         if not runs[name]:
             continue
         walls = sorted(r.wall for r in runs[name])
