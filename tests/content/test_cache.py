@@ -14,6 +14,7 @@ from exhunt.cli.main import main
 from exhunt.content.cache import ContentCache, ContentKey, default_dir
 from exhunt.detectors.sigma.family import SigmaContent, shipped_sources
 from exhunt.detectors.sigma.view import EventView
+from exhunt.model.finding import Outcome
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 RULE = """title: Synthetic whoami from w3wp
@@ -93,6 +94,19 @@ def test_sigma_content_comes_from_the_cache_the_second_time(tmp_path: Path) -> N
     rule = next(r for r in second.result.rules if r.title == "Synthetic whoami from w3wp")
     assert rule.matcher(event)
     assert not rule.matcher(EventView({"parentimage": "explorer.exe", "image": "C:\\x\\whoami.exe"}))
+
+
+def test_every_shipped_rule_judges_its_samples_alike_from_the_cache(tmp_path: Path) -> None:
+    cache = str(tmp_path / "cache")
+    fresh = SigmaContent(shipped_sources(), cache_dir=cache)
+    cached = SigmaContent(shipped_sources(), cache_dir=cache)
+    assert cached.from_cache and len(fresh.result.rules) == len(cached.result.rules) > 50
+    views = [EventView(dict(sample)) for rule in fresh.result.rules
+             for samples in rule.ext.samples.values() for sample in samples]
+    for before, after in zip(fresh.result.rules, cached.result.rules, strict=True):
+        assert [before.matcher(v) for v in views] == [after.matcher(v) for v in views], before.rule_id
+        assert [before.ext.outcome(v, Outcome.ATTEMPTED) for v in views] == \
+            [after.ext.outcome(v, Outcome.ATTEMPTED) for v in views], before.rule_id
 
 
 def test_a_changed_rule_file_is_compiled_again(tmp_path: Path) -> None:

@@ -37,9 +37,17 @@ OTRF = SHARED / "otrf"
 EVTX = SHARED / "evtx"
 
 
-@pytest.fixture(scope="module")
-def content() -> SigmaContent:
-    return SigmaContent([(str(SIGMA_DIR), str(RULES_DIR))])
+@pytest.fixture(scope="module", params=["compiled", "cached"])
+def content(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> SigmaContent:
+    """The rules as compiled, and as a later run loads them from the content cache: both must behave."""
+    sources = [(str(SIGMA_DIR), str(RULES_DIR))]
+    if request.param == "compiled":
+        return SigmaContent(sources)
+    cache = str(tmp_path_factory.mktemp("sigma-cache"))
+    SigmaContent(sources, cache_dir=cache)
+    loaded = SigmaContent(sources, cache_dir=cache)
+    assert loaded.from_cache
+    return loaded
 
 
 def findings(content: SigmaContent, records: Iterable[Record], tree: HostTree) -> list[Finding]:
