@@ -49,6 +49,23 @@ def test_load_reports_problems_with_their_file_and_keeps_going(tmp_path: Path) -
     assert isinstance(family.create(bundle, {}), SigmaDetector)
 
 
+def test_a_regex_python_cannot_compile_makes_its_rule_unsupported(tmp_path: Path) -> None:
+    """In the detection and in an exhunt outcome block alike (``\\p{Lu}``: RE2, which pySigma checks
+    regexes with, knows it; Python's ``re`` does not)."""
+    bad = r"'\p{Lu}x'"
+    detection = EXPAND.replace("WorkstationName|expand: '%admin_hosts%'", f"WorkstationName|re: {bad}")
+    outcome = EXPAND.replace("WorkstationName|expand: '%admin_hosts%'", "WorkstationName: ADM01").replace(
+        "0a1b2c3d", "2a1b2c3d") + (f"exhunt:\n  rule_id: EXH-TEST-REGEX\n  outcome:\n"
+                                  f"    succeeded: {{ok: {{WorkstationName|re: {bad}}}, condition: ok}}\n")
+    (tmp_path / "detection.yml").write_text(detection, encoding="utf-8")
+    (tmp_path / "outcome.yml").write_text(outcome, encoding="utf-8")
+    content = SigmaContent([(str(tmp_path), None)])
+    assert sorted((p.file, p.code) for p in content.result.unsupported) == [("detection.yml", "regex"),
+                                                                           ("outcome.yml", "regex")]
+    assert all("not supported by Python" in p.message for p in content.result.unsupported)
+    assert content.result.rules == [] and content.result.errors == []
+
+
 def test_placeholders_from_the_spec(tmp_path: Path) -> None:
     spec = ContentSpec(sigma_paths=(str(user_rules(tmp_path) / "expand.yml"),), shipped=False,
                        sigma_placeholders=(("admin_hosts", ("ADM01",)),))

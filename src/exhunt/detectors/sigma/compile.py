@@ -178,16 +178,17 @@ def lower_trees(trees: Sequence[Any], ctx: CompileContext) -> Program:
     return _any([lower_node(t, ctx) for t in trees if t is not None] or [("false",)])
 
 
+def regex_unsupported(exc: re.error) -> Unsupported:
+    """What a regex Python cannot compile makes of its rule (raised when a program's matchers are built)."""
+    return Unsupported("regex", f"regular expression not supported by Python: {exc}")
+
+
 def checked(program: Program) -> Matcher:
     """The matcher of a program just lowered; a regex Python cannot compile makes the rule unsupported."""
     try:
         return build(program)
     except re.error as exc:
-        raise Unsupported("regex", f"regular expression not supported by Python: {exc}") from exc
-
-
-def compile_trees(trees: Sequence[Any], ctx: CompileContext) -> Matcher:
-    return checked(lower_trees(trees, ctx))
+        raise regex_unsupported(exc) from exc
 
 
 def lower_detections(detections: SigmaDetections, ctx: CompileContext) -> Program:

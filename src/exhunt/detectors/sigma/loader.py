@@ -20,11 +20,10 @@ from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule, SigmaYAMLLoader
 
 from exhunt.content.yamlio import rule_files
-from exhunt.detectors.sigma.compile import CompileContext, condition_trees, lower_trees
+from exhunt.detectors.sigma.compile import CompileContext, checked, condition_trees, lower_trees, regex_unsupported
 from exhunt.detectors.sigma.compiled import CompiledRule, LoadResult, RuleProblem
 from exhunt.detectors.sigma.extension import Extension, ExtensionError, parse_extension
 from exhunt.detectors.sigma.literals import required_numbers, trees_literals
-from exhunt.detectors.sigma.matchers import build
 from exhunt.detectors.sigma.pipeline import Pipelines
 from exhunt.detectors.sigma.requirements import trees_requirements
 from exhunt.detectors.sigma.values import Unsupported
@@ -164,14 +163,14 @@ class RuleLoader:
         try:
             trees = condition_trees(rule.detection)
             program = lower_trees(trees, ctx)
-            matcher = build(program)
+            matcher = checked(program)
             ext = parse_extension(rule.custom_attributes.get("exhunt"), ctx)
         except Unsupported as exc:
             self._result.unsupported.append(RuleProblem(display, _label(rule), exc.code, exc.message))
             return
-        except re.error as exc:
-            self._result.unsupported.append(RuleProblem(
-                display, _label(rule), "regex", f"regular expression not supported by Python: {exc}"))
+        except re.error as exc:  # an outcome block's regex (its matchers are built with the extension)
+            problem = regex_unsupported(exc)
+            self._result.unsupported.append(RuleProblem(display, _label(rule), problem.code, problem.message))
             return
         except ExtensionError as exc:
             self._result.errors.append(RuleProblem(display, _label(rule), "exhunt", str(exc)))

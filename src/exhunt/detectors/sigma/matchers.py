@@ -59,15 +59,12 @@ class ValueTest:
 
 def shapes_test(shapes: Sequence[Sequence[str]]) -> StrTest:
     """One test for OR-linked string shapes of one field: any of them matches."""
-    eq: set[str] = set()
-    prefixes: set[str] = set()
-    suffixes: set[str] = set()
-    contains: set[str] = set()
-    regexes: set[str] = set()
+    by_shape: dict[str, set[str]] = {"eq": set(), "prefix": set(), "suffix": set(), "contains": set(), "regex": set()}
     for shape, payload in shapes:
         if shape == "any":
             return lambda text: True
-        {"eq": eq, "prefix": prefixes, "suffix": suffixes, "contains": contains}.get(shape, regexes).add(payload)
+        by_shape[shape].add(payload)
+    eq, prefixes, suffixes, contains, regexes = by_shape.values()
     tests: list[StrTest] = []
     if eq:
         tests.append(frozenset(eq).__contains__)
