@@ -3,8 +3,8 @@
 Compiling content means importing the rule libraries and parsing every rule file (a second or more for a
 large Sigma set); running it again on the same rules gives the same result. A family may therefore store
 its compiled state here under a key that hashes everything the result depends on: the rule files' bytes
-and names, the options, the versions of exhunt, Python and the rule library, and exhunt's own compiler
-source. Any change gives a new key, so a cached state is never used for other content.
+and names, the options, the versions of exhunt, Python and the rule library, and exhunt's own source
+files (by size and time). Any change gives a new key, so a cached state is never used for other content.
 
 The cache holds pickles, which can run code when loaded: it lives in the user's own cache folder
 (``$EXHUNT_CACHE_DIR``, else ``$XDG_CACHE_HOME/exhunt``, else ``~/.cache/exhunt``), is created private,
@@ -27,6 +27,7 @@ from typing import Any
 
 from exhunt import __version__
 
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/exhunt
 FORMAT = 1  # bumped when what is cached changes shape
 KEEP = 16  # cached states kept per family (the newest)
 
@@ -40,12 +41,18 @@ def default_dir() -> Path:
 
 
 class ContentKey:
-    """Accumulates everything a compiled state depends on; ``digest()`` is the cache key."""
+    """Accumulates everything a compiled state depends on; ``digest()`` is the cache key.
+
+    It starts with the family, the versions of exhunt and Python, and exhunt's own source files by size and
+    modification time, so that an edited checkout never meets a state its old code compiled."""
 
     def __init__(self, family: str) -> None:
         self._hash = hashlib.sha256()
         self.add("family", family, "format", str(FORMAT), "exhunt", __version__,
                  "python", ".".join(map(str, sys.version_info[:3])))
+        for source in sorted(PACKAGE_DIR.rglob("*.py")):
+            info = source.stat()
+            self.add(source.relative_to(PACKAGE_DIR).as_posix(), str(info.st_size), str(info.st_mtime_ns))
 
     def add(self, *parts: str) -> None:
         for part in parts:

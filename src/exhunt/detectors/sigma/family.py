@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 SHIPPED_DIRS = ("sigma", "exchange")
 Source = tuple[str, str | None]  # (path to a folder or file, base for display paths)
-PACKAGE_DIR = Path(__file__).resolve().parents[2]
 
 
 def shipped_sources() -> list[Source]:
@@ -57,7 +56,6 @@ class SigmaContent:
         self.pipelines_dir = pipelines_dir
         self.cache_dir = cache_dir
         self._build()
-
 
     def _build(self) -> None:
         cache = ContentCache(Path(self.cache_dir), "sigma") if self.cache_dir else None
@@ -101,9 +99,6 @@ class SigmaContent:
         """Everything the compiled rules depend on (see ``content/cache.py``)."""
         key = ContentKey("sigma")
         key.add("pysigma", _library_version())
-        for source in sorted(PACKAGE_DIR.rglob("*.py")):  # exhunt's own code, by size and time
-            info = source.stat()
-            key.add(source.relative_to(PACKAGE_DIR).as_posix(), str(info.st_size), str(info.st_mtime_ns))
         pipelines = Path(self.pipelines_dir) if self.pipelines_dir else PIPELINES_DIR
         key.add("pipelines", str(pipelines))
         key.add_files(sorted(pipelines.glob("*.yaml")) if pipelines.is_dir() else [], pipelines)
