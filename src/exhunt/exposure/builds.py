@@ -174,7 +174,8 @@ class BuildTable:
                 note = (f"build {build} is newer than every build the table knows for {prev.product} (the last is "
                         f"{prev.name}, {prev.build}); the table's data ends on {self.data_cutoff}")
             else:
-                note = f"build {build} is no CU in the table; it is later than {prev.product} {prev.name} ({prev.build})"
+                note = (f"build {build} is no CU in the table; it is later than {prev.product} {prev.name} "
+                        f"({prev.build})")
             return BuildInfo(build, product, prev.key if prev else None, None, None, False, note, newer)
         exact = build == cu.build
         update: Update | None = None
@@ -363,8 +364,9 @@ def _cves(data: dict[str, Any], waves: dict[str, Wave], origin: str) -> dict[str
         published = _text(meta.get("published")) or first_wave.get(str(cve_id), "")
         if not published:
             raise BuildTableError(f"{origin}: cves.{cve_id}: fixed by no wave and no published date")
-        out[str(cve_id)] = Cve(str(cve_id), _text(meta.get("title")), _strings(meta.get("products")) or DEFAULT_PRODUCTS,
-                               published, fixed_in, _strings(meta.get("needs")), _strings(meta.get("not_affected")),
+        products = _strings(meta.get("products")) or DEFAULT_PRODUCTS
+        out[str(cve_id)] = Cve(str(cve_id), _text(meta.get("title")), products, published, fixed_in,
+                               _strings(meta.get("needs")), _strings(meta.get("not_affected")),
                                _text(meta.get("source")) or MSRC + str(cve_id), _text(meta.get("notes")).strip())
     return out
 
