@@ -302,17 +302,6 @@ class BuildTable:
                        "were not assessed by Microsoft for it (it is likely open to them)")
         return out
 
-    def fix_released_for(self, product_key: str, cve: str) -> bool:
-        """Whether the product has a fix for ``cve`` (an update or a later CU)."""
-        info = self.cves.get(cve)
-        if info is None or product_key not in info.products:
-            return False
-        return any(cu.key == product_key and self.fix_point(info, cu, cu.last_build)[0] for cu in self.cus)
-
-    def fix_date(self, cve: str) -> str | None:
-        dates = [w.date for w in self.waves.values() if cve in w.cves]
-        return min(dates) if dates else None
-
 
 def _product_of(build: Build, prev: CumulativeUpdate | None) -> str | None:
     if prev is not None:
