@@ -74,3 +74,15 @@ def test_oversized_file_is_refused() -> None:
 def test_is_apphost() -> None:
     assert is_apphost(PATH) and is_apphost("host1/c/windows/system32/inetsrv/config/applicationhost.config")
     assert not is_apphost("C/inetpub/wwwroot/web.config")
+
+
+def test_fipfs_outside_in_override() -> None:
+    from exhunt.exposure.config import FIPFS_CHECK, is_fipfs_config, read_fipfs
+
+    path = "C/Program Files/Microsoft/Exchange Server/V15/FIP-FS/Data/Configuration.xml"
+    assert is_fipfs_config(path)
+    # synthetic fragments: one with an entry re-enabled by the |NO flag, one without
+    flagged = read_fipfs(b"<Configuration>\n<Engine>\n<Module>OutsideInModule.dll|NO</Module>\n</Engine>\n", path)
+    assert flagged[FIPFS_CHECK].seen == "no" and flagged[FIPFS_CHECK].line == 3
+    clean = read_fipfs(b"<Configuration>\n<Engine>\n<Module>OutsideInModule.dll</Module>\n</Engine>\n", path)
+    assert clean[FIPFS_CHECK].seen == "yes"

@@ -19,7 +19,15 @@ from exhunt.exposure import (
     observations_from_directives,
     patched_at,
 )
-from exhunt.exposure.config import MAX_CONFIG_BYTES, ConfigCheck, ConfigError, is_apphost, read_apphost
+from exhunt.exposure.config import (
+    MAX_CONFIG_BYTES,
+    ConfigCheck,
+    ConfigError,
+    is_apphost,
+    is_fipfs_config,
+    read_apphost,
+    read_fipfs,
+)
 from exhunt.model.coverage import HostCoverage, InputWarning
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.finding import Finding, Outcome, Severity
@@ -52,18 +60,23 @@ def exsetup_observations(tree: HostTree, artifacts: list[Artifact], exchange_roo
 
 
 def config_checks(tree: HostTree, artifacts: list[Artifact], coverage: HostCoverage) -> dict[str, ConfigCheck]:
-    """Conditions beyond the build read from the host's IIS ``applicationHost.config`` (the first one, by path).
+    """Conditions beyond the build read from the host's IIS ``applicationHost.config`` and FIP-FS
+    ``Configuration.xml`` (the first readable one of each, by path).
 
     A file that cannot be read or parsed is a warning with its path; its conditions stay "not in evidence"."""
-    for artifact in sorted((a for a in artifacts if is_apphost(a.path)), key=lambda a: a.path):
-        try:
-            with tree.open(artifact.path) as handle:
-                data = handle.read(MAX_CONFIG_BYTES + 1)
-            return read_apphost(data, artifact.path)
-        except (OSError, ConfigError) as exc:
-            coverage.warn(InputWarning(path=artifact.path, code="unreadable",
-                                       message=f"IIS configuration not read for the exposure conditions: {exc}"))
-    return {}
+    checks: dict[str, ConfigCheck] = {}
+    for test, reader, what in ((is_apphost, read_apphost, "IIS configuration"),
+                               (is_fipfs_config, read_fipfs, "FIP-FS configuration")):
+        for artifact in sorted((a for a in artifacts if test(a.path)), key=lambda a: a.path):
+            try:
+                with tree.open(artifact.path) as handle:
+                    data = handle.read(MAX_CONFIG_BYTES + 1)
+                checks.update(reader(data, artifact.path))
+                break
+            except (OSError, ConfigError) as exc:
+                coverage.warn(InputWarning(path=artifact.path, code="unreadable",
+                                           message=f"{what} not read for the exposure conditions: {exc}"))
+    return checks
 
 
 def host_exposure(observations: list[BuildObservation], user_build: str | None,

@@ -11,7 +11,7 @@ from typing import Any
 
 from exhunt.exposure.builds import NEEDS_CONFIG, NOT_ASSESSED, OPEN, BuildInfo, BuildTable, CveStatus, load_table
 from exhunt.exposure.campaigns import Family, load_families
-from exhunt.exposure.config import NOT_IN_EVIDENCE, ConfigCheck
+from exhunt.exposure.config import EVIDENCE_FILES, NOT_IN_EVIDENCE, ConfigCheck
 from exhunt.exposure.version import (
     Build,
     BuildObservation,
@@ -61,7 +61,7 @@ def _condition(table: BuildTable, cond_id: str, config: Mapping[str, ConfigCheck
     cond = table.conditions[cond_id]
     check = config.get(cond.evidence) if cond.evidence else None
     if check is None:
-        detail = ("no IIS applicationHost.config in the evidence" if cond.evidence
+        detail = (f"no {EVIDENCE_FILES.get(cond.evidence, cond.evidence)} in the evidence" if cond.evidence
                   else "not recorded in a collection of this kind")
         return {"id": cond_id, "text": cond.text, "seen": NOT_IN_EVIDENCE, "detail": detail, "path": None,
                 "line": None}

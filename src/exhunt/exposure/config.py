@@ -5,6 +5,8 @@
   configures Windows authentication is read; ``extendedProtection tokenChecking`` "Allow" or "Require" counts
   as enabled, "None" (or no element, IIS's default) as not. Autodiscover is left out (Microsoft leaves it off).
 * ``iis-tokencache``: whether IIS still loads ``TokenCacheModule`` (CVE-2023-21709 / CVE-2023-36434).
+* ``fipfs-outside-in``: whether the FIP-FS ``Configuration.xml`` of the Exchange install re-enables the Outside
+  In module the March 2024 update turned off (ADV24199947): an entry flagged ``|NO`` is such an override.
 
 The file is evidence and may be hostile: it is read bounded, parsed by expat without a DTD (a document that
 declares one is refused), and nothing in it is followed or run. Each answer carries the file and line.
@@ -20,6 +22,10 @@ APPHOST_SUFFIX = "windows/system32/inetsrv/config/applicationhost.config"
 MAX_CONFIG_BYTES = 32 << 20
 EP_CHECK = "iis-extended-protection"
 TOKENCACHE_CHECK = "iis-tokencache"
+FIPFS_CHECK = "fipfs-outside-in"
+FIPFS_SUFFIX = "fip-fs/data/configuration.xml"
+EVIDENCE_FILES = {EP_CHECK: "IIS applicationHost.config", TOKENCACHE_CHECK: "IIS applicationHost.config",
+                  FIPFS_CHECK: "FIP-FS Data/Configuration.xml"}
 EXCHANGE_SITES = ("default web site", "exchange back end")
 EP_VDIRS = frozenset({"ecp", "ews", "owa", "powershell", "rpc", "mapi", "oab", "microsoft-server-activesync"})
 ENABLED = frozenset({"allow", "require"})
@@ -136,3 +142,18 @@ def _tokencache(reader: _Reader, path: str) -> ConfigCheck:
 
 def is_apphost(path: str) -> bool:
     return path.replace("\\", "/").lower().endswith(APPHOST_SUFFIX)
+
+
+def is_fipfs_config(path: str) -> bool:
+    return path.replace("\\", "/").lower().endswith(FIPFS_SUFFIX)
+
+
+def read_fipfs(data: bytes, path: str) -> dict[str, ConfigCheck]:
+    """The Outside In override check from the FIP-FS ``Configuration.xml`` (searched as text, never parsed)."""
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"larger than {MAX_CONFIG_BYTES} bytes: not read as the FIP-FS configuration")
+    for number, line in enumerate(data.splitlines(), 1):
+        if b"|no" in line.lower():
+            return {FIPFS_CHECK: ConfigCheck(FIPFS_CHECK, NO, "an entry flagged |NO re-enables the Outside In "
+                                             "module", path, number)}
+    return {FIPFS_CHECK: ConfigCheck(FIPFS_CHECK, YES, "no entry flagged |NO (Outside In stays off)", path)}
