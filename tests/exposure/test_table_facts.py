@@ -159,11 +159,19 @@ def test_cve_2024_21410(table: BuildTable) -> None:
     ("CVE-2025-33051", "15.1.2507.58", "no-override"),
     ("CVE-2025-59248", "15.2.2562.29", "no-override"),
     ("CVE-2025-53786", "15.2.1748.24", "hybrid-app"),
+    ("CVE-2021-1730", "15.1.2106.2", "download-domains"),
+    ("CVE-2021-1730", "15.2.721.2", "download-domains"),
 ])
 def test_conditions_beyond_the_build(table: BuildTable, cve: str, build: str, condition: str) -> None:
     state = table.status(_b(build), cve)
     assert state.status == NEEDS_CONFIG and condition in state.needs
     assert table.is_fixed(_b(build), cve) is None  # never "patched" on the build alone
+
+
+def test_cve_2021_1730_has_no_fix_before_the_download_domains_cus(table: BuildTable) -> None:
+    assert _status(table, "15.1.2044.4", "CVE-2021-1730") == OPEN  # 2016 CU17
+    assert _status(table, "15.2.659.4", "CVE-2021-1730") == OPEN  # 2019 CU6
+    assert _status(table, "15.0.1497.12", "CVE-2021-1730") == NOT_AFFECTED  # not listed for 2013
 
 
 def test_conditions_read_from_evidence() -> None:
