@@ -52,7 +52,7 @@ def _render(result: dict[str, Any], console: Console) -> None:
     for column in ("family", "exposed", "open CVEs", "patch released", "exploited in the wild from"):
         table.add_column(column)
     for fam in result.get("families") or []:
-        state = {True: "[red]EXPOSED[/red]", False: "[green]patched[/green]", None: "unknown"}[fam["exposed_now"]]
+        state = {True: "[red]EXPOSED[/red]", False: "[green]not exposed[/green]", None: "unknown"}[fam["exposed_now"]]
         timeline = fam["timeline"]
         table.add_row(fam["id"], state, ", ".join(fam["open_cves"]) or "-", timeline["patch_released"],
                       timeline["first_exploited"])
