@@ -78,8 +78,19 @@ def test_august_2023_and_older_cves_are_in_the_table(table: BuildTable) -> None:
     assert _status(table, "15.0.1497.2", "CVE-2020-17141") == NOT_AFFECTED  # 2016/2019 only
 
 
+def test_2019_updates_are_in_the_table(table: BuildTable) -> None:
+    assert {"CVE-2019-1084", "CVE-2019-1373"} <= set(table.open_cves(_b("15.0.1497.2")) or [])  # 2013 CU23
+    assert _status(table, "15.0.1497.3", "CVE-2019-1084") == PATCHED  # Jul19SU
+    assert _status(table, "15.0.1497.4", "CVE-2019-1373") == PATCHED  # Nov19SU
+    assert _status(table, "15.1.1847.3", "CVE-2019-1373") == OPEN  # 2016 CU14 (September 2019)
+    assert _status(table, "15.1.1847.5", "CVE-2019-1373") == PATCHED
+    assert _status(table, "15.1.1847.3", "CVE-2019-1233") == PATCHED  # CU14 came after Sep19SU
+    assert table.gaps(_b("15.1.1847.3")) == []  # 2016 CU14: everything since its release is known
+    assert _status(table, "15.0.1497.2", "CVE-2019-1233") == NOT_AFFECTED  # 2016/2019 only
+
+
 def test_data_cutoff_is_carried(table: BuildTable) -> None:
-    assert table.data_cutoff == "2026-05-07" and table.cves_from == "2020-02-11"
+    assert table.data_cutoff == "2026-05-07" and table.cves_from == "2019-06-11"
     result = assess_exposure([], user_build="15.2.1748.43")
     assert result["data"]["cutoff"] == "2026-05-07"
     assert any("2026-05-07" in line for line in result["summary"])
@@ -90,7 +101,7 @@ def test_data_cutoff_is_carried(table: BuildTable) -> None:
     ("15.2.1748.50", "newer than the last build the table lists"),  # a later update of 2019 CU15
     ("15.2.2600.1", "newer than every build the table knows"),  # a later SE CU
     ("15.2.922.15", "is not listed"),  # an unlisted interim revision
-    ("15.1.1847.3", "CVEs fixed before 2020-02-11 are not in the table"),  # 2016 CU14 (2019)
+    ("15.1.1713.5", "CVEs fixed before 2019-06-11 are not in the table"),  # 2016 CU12 (February 2019)
 ])
 def test_incomplete_knowledge_is_said(build: str, words: str) -> None:
     result = assess_exposure([], user_build=build)
@@ -278,7 +289,7 @@ def test_exchange_2010_sp3(table: BuildTable) -> None:
 def test_every_cve_has_source_products_and_date(table: BuildTable) -> None:
     for cve in table.cves.values():
         assert cve.source.startswith("https://msrc.microsoft.com/update-guide/vulnerability/"), cve.id
-        assert cve.products and cve.published >= "2020-01-01", cve.id
+        assert cve.products and cve.published >= table.cves_from, cve.id
         assert any(cve.id in w.cves for w in table.waves.values()) or cve.fixed_in, cve.id
     for wave in table.waves.values():
         assert wave.kb and wave.date and wave.verified, wave.id
