@@ -154,6 +154,12 @@ def test_extended_protection_cves(table: BuildTable, cve: str) -> None:
     assert _status(table, "15.0.1497.40", cve) == NEEDS_CONFIG  # 2013 CU23 Aug22SU
 
 
+def test_open_cves_say_what_the_update_alone_will_not_do() -> None:
+    result = assess_exposure([], user_build="15.2.1118.9")  # May22SU: before the Extended Protection fixes
+    item = next(c for c in result["open_cves"] if c["cve"] == "CVE-2022-24516")
+    assert item["status"] == OPEN and "Extended Protection" in item["after_update_needs"][0]
+
+
 def test_cve_2024_21410(table: BuildTable) -> None:
     assert _status(table, "15.1.2507.12", "CVE-2024-21410") == NEEDS_CONFIG  # 2016 CU23 Aug22SU + EP
     assert _status(table, "15.1.2507.9", "CVE-2024-21410") == OPEN

@@ -81,6 +81,8 @@ def _cve_dict(state: CveStatus, table: BuildTable, families: Sequence[Family],
         out["status_text"] = f"{NEEDS_CONFIG}: " + "; ".join(f"{c['text']} (seen: {c['seen']})" for c in conds)
     else:
         out["status_text"] = state.status
+        if state.status == OPEN and cve.needs:  # the update alone will not close it
+            out["after_update_needs"] = [table.conditions[c].text for c in cve.needs]
     return out
 
 
