@@ -23,6 +23,7 @@ BUILDS_DIR = Path(__file__).resolve().parent.parent / "rules" / "builds"
 TABLE_PATH = BUILDS_DIR / "exchange_builds.yaml"
 DEFAULT_PRODUCTS = ("2013", "2016", "2019", "SE")
 MSRC = "https://msrc.microsoft.com/update-guide/vulnerability/"
+MEMO_LIMIT = 100_000  # memoised CVE statuses kept at most
 
 # Status words of a CVE at a build.
 OPEN = "open"
@@ -150,6 +151,7 @@ class BuildTable:
     data_cutoff: str = ""
     cves_from: str = ""
     sources: list[str] = field(default_factory=list)
+    _memo: dict[tuple[Build, str], CveStatus] = field(default_factory=dict, repr=False, compare=False)
 
     def cu_for(self, build: Build) -> CumulativeUpdate | None:
         found: CumulativeUpdate | None = None
@@ -232,6 +234,16 @@ class BuildTable:
         return False, first[1] if first else None, first[0] if first else None
 
     def status(self, build: Build, cve_id: str) -> CveStatus:
+        """Where ``cve_id`` stands at ``build`` (memoised: the table does not change once loaded)."""
+        key = (build, cve_id)
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= MEMO_LIMIT:  # many distinct builds (hostile headers): stay bounded
+                self._memo.clear()
+            found = self._memo[key] = self._status(build, cve_id)
+        return found
+
+    def _status(self, build: Build, cve_id: str) -> CveStatus:
         cve = self.cves.get(cve_id)
         cu = self.cu_for(build)
         if cve is None or cu is None:
