@@ -86,3 +86,13 @@ def test_fipfs_outside_in_override() -> None:
     assert flagged[FIPFS_CHECK].seen == "no" and flagged[FIPFS_CHECK].line == 3
     clean = read_fipfs(b"<Configuration>\n<Engine>\n<Module>OutsideInModule.dll</Module>\n</Engine>\n", path)
     assert clean[FIPFS_CHECK].seen == "yes"
+
+
+def test_evidence_text_in_details_cannot_carry_terminal_codes() -> None:
+    # ESC/BEL are not XML characters (expat refuses the file); direction overrides and C1 codes are
+    hostile = _vdir("Default Web Site/owa/x\u202eexe.gnp\x9b31m", "None")
+    detail = read_apphost(_config(hostile), PATH)[EP_CHECK].detail
+    assert "\u202e" not in detail and "\x9b" not in detail
+    assert "\\u202e" in detail and "\\x9b" in detail
+    with pytest.raises(ConfigError):
+        read_apphost(_config(_vdir("Default Web Site/owa\x1b]0;t\x07", "None")), PATH)

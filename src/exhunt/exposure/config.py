@@ -100,6 +100,13 @@ class _Reader:
             self.location = None
 
 
+def _printable(text: str, limit: int = 120) -> str:
+    """Evidence text made safe to print: control characters escaped (no terminal codes), length bounded."""
+    out = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}"
+                  for ch in text[:limit])
+    return out + ("..." if len(text) > limit else "")
+
+
 def _exchange_vdir(location: str) -> bool:
     parts = location.replace("\\", "/").strip("/").lower().split("/")
     return len(parts) >= 2 and parts[0] in EXCHANGE_SITES and parts[1] in EP_VDIRS
@@ -123,7 +130,8 @@ def _extended_protection(reader: _Reader, path: str) -> ConfigCheck:
                            "directory's Windows authentication", path)
     off = [v for v in reader.vdirs if v.token.lower() not in ENABLED]
     if off:
-        names = ", ".join(f"{v.path} ({v.token})" for v in off[:6]) + (" ..." if len(off) > 6 else "")
+        names = ", ".join(f"{_printable(v.path)} ({_printable(v.token, 20)})" for v in off[:6])
+        names += " ..." if len(off) > 6 else ""
         return ConfigCheck(EP_CHECK, NO, f"Extended Protection is off on {len(off)} of {len(reader.vdirs)} Exchange "
                            f"virtual directories: {names}", path, off[0].line)
     return ConfigCheck(EP_CHECK, YES, f"tokenChecking Allow/Require on all {len(reader.vdirs)} Exchange virtual "
