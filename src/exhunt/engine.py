@@ -11,7 +11,13 @@ from typing import Any
 
 from exhunt.content.bundle import ContentBundle
 from exhunt.correlate.coverage import summarise_coverage
-from exhunt.correlate.exposure import build_observations, exsetup_observations, grade_by_exposure, host_exposure
+from exhunt.correlate.exposure import (
+    build_observations,
+    config_checks,
+    exsetup_observations,
+    grade_by_exposure,
+    host_exposure,
+)
 from exhunt.correlate.verdict import conclude
 from exhunt.detectors.base import Detector, HostContext, Interest
 from exhunt.detectors.registry import create_detectors
@@ -189,7 +195,7 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
     for source in coverage.sources.values():
         source.status = _status(source)
     observations.extend(exsetup_observations(tree, layout.artifacts, layout.exchange_root, coverage))
-    exposure = host_exposure(observations, options.get("build"))
+    exposure = host_exposure(observations, options.get("build"), config_checks(tree, layout.artifacts, coverage))
     findings = grade_by_exposure(findings, observations)
     summarise_coverage(ctx, layout.exchange_root)
     return conclude(tree.name, tree.origin, findings, coverage, exposure)

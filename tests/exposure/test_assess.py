@@ -95,13 +95,18 @@ def test_exposed_at() -> None:
     assert exposed_at(HISTORY, "nope", "2021-09-13T00:00:00Z") is None
 
 
-def test_fix_released_for_product() -> None:
+def test_out_of_support_cves_are_not_assessed_not_open() -> None:
+    """Exchange 2013 left support in April 2023: later CVEs were not assessed by Microsoft for it (issue #16:
+    they were listed as open before, with a flag; now they have their own status)."""
     result = assess_exposure([], user_build="15.0.1497.48")  # 2013 CU23 Mar23SU, the last one
-    by_cve = {c["cve"]: c for c in result["open_cves"]}
-    assert by_cve["CVE-2023-32031"]["fix_released_for_product"] is False
-    assert "CVE-2022-41082" not in by_cve
+    unassessed = {c["cve"]: c for c in result["not_assessed"]}
+    assert unassessed["CVE-2023-32031"]["status"] == "not assessed by Microsoft (out of support)"
+    assert "CVE-2023-32031" not in {c["cve"] for c in result["open_cves"]}
+    assert "CVE-2022-41082" not in unassessed
+    assert result["status_counts"]["not_assessed"] == len(unassessed)
     modern = assess_exposure([], user_build="15.2.1118.15")
-    assert {c["cve"]: c for c in modern["open_cves"]}["CVE-2022-41082"]["fix_released_for_product"] is True
+    assert {c["cve"]: c for c in modern["open_cves"]}["CVE-2022-41082"]["fixed_by"] == "Nov22SU"
+    assert modern["not_assessed"] == []
 
 
 def test_accepts_any_observation_shape() -> None:

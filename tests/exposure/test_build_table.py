@@ -56,6 +56,8 @@ def test_unknown_train_is_reported_not_guessed(table: BuildTable) -> None:
     assert "CU11" in info.note
     assert table.open_cves(_b("15.2.1000.1")) is None
     assert table.is_fixed(_b("15.2.1000.1"), "CVE-2021-34473") is None
+    assert table.statuses(_b("15.2.1000.1")) is None
+    assert table.gaps(_b("15.2.1000.1"))  # said in words
 
 
 @pytest.mark.parametrize(("build", "cve", "fixed"), [
@@ -76,11 +78,11 @@ def test_unknown_train_is_reported_not_guessed(table: BuildTable) -> None:
     ("15.1.2242.4", "CVE-2021-34473", False),
     ("15.2.922.7", "CVE-2021-34473", True),  # CU10 (June 2021) includes April and May
     ("15.2.922.7", "CVE-2021-31207", True),
-    # ProxyToken: July 2021 SU
-    ("15.2.922.7", "CVE-2021-33766", False),
-    ("15.2.922.13", "CVE-2021-33766", True),
-    ("15.2.858.12", "CVE-2021-33766", False),
-    ("15.2.858.15", "CVE-2021-33766", True),
+    # ProxyToken: April 2021 SU (its CVE record names the April builds; issue #16)
+    ("15.2.858.5", "CVE-2021-33766", False),
+    ("15.2.858.10", "CVE-2021-33766", True),
+    ("15.2.922.7", "CVE-2021-33766", True),
+    ("15.2.858.12", "CVE-2021-33766", True),
     ("15.2.986.5", "CVE-2021-33766", True),
     # CVE-2021-42321: Nov 2021, not Exchange 2013
     ("15.2.986.9", "CVE-2021-42321", False),

@@ -19,6 +19,15 @@ from exhunt.exposure import (
     observations_from_directives,
     patched_at,
 )
+from exhunt.exposure.config import (
+    MAX_CONFIG_BYTES,
+    ConfigCheck,
+    ConfigError,
+    is_apphost,
+    is_fipfs_config,
+    read_apphost,
+    read_fipfs,
+)
 from exhunt.model.coverage import HostCoverage, InputWarning
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.finding import Finding, Outcome, Severity
@@ -50,11 +59,32 @@ def exsetup_observations(tree: HostTree, artifacts: list[Artifact], exchange_roo
     return found
 
 
-def host_exposure(observations: list[BuildObservation], user_build: str | None) -> dict[str, Any]:
-    """Product, CU, SU, open CVEs and exposure windows; empty when no build is known."""
+def config_checks(tree: HostTree, artifacts: list[Artifact], coverage: HostCoverage) -> dict[str, ConfigCheck]:
+    """Conditions beyond the build read from the host's IIS ``applicationHost.config`` and FIP-FS
+    ``Configuration.xml`` (the first readable one of each, by path).
+
+    A file that cannot be read or parsed is a warning with its path; its conditions stay "not in evidence"."""
+    checks: dict[str, ConfigCheck] = {}
+    for test, reader, what in ((is_apphost, read_apphost, "IIS configuration"),
+                               (is_fipfs_config, read_fipfs, "FIP-FS configuration")):
+        for artifact in sorted((a for a in artifacts if test(a.path)), key=lambda a: a.path):
+            try:
+                with tree.open(artifact.path) as handle:
+                    data = handle.read(MAX_CONFIG_BYTES + 1)
+                checks.update(reader(data, artifact.path))
+                break
+            except (OSError, ConfigError) as exc:
+                coverage.warn(InputWarning(path=artifact.path, code="unreadable",
+                                           message=f"{what} not read for the exposure conditions: {exc}"))
+    return checks
+
+
+def host_exposure(observations: list[BuildObservation], user_build: str | None,
+                  config: dict[str, ConfigCheck] | None = None) -> dict[str, Any]:
+    """Product, CU, SU, CVE statuses and exposure windows; empty when no build is known."""
     if not observations and not user_build:
         return {}
-    return assess_exposure(observations, user_build=user_build)
+    return assess_exposure(observations, user_build=user_build, config=config)
 
 
 def grade_by_exposure(findings: Sequence[Finding], history: Sequence[BuildObservation]) -> list[Finding]:

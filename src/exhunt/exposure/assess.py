@@ -6,11 +6,12 @@ wall-clock times, so the same input gives the same output.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from exhunt.exposure.builds import BuildInfo, BuildTable, load_table
+from exhunt.exposure.builds import NEEDS_CONFIG, NOT_ASSESSED, OPEN, BuildInfo, BuildTable, CveStatus, load_table
 from exhunt.exposure.campaigns import Family, load_families
+from exhunt.exposure.config import EVIDENCE_FILES, NOT_IN_EVIDENCE, ConfigCheck
 from exhunt.exposure.version import (
     Build,
     BuildObservation,
@@ -52,17 +53,78 @@ def family_exposed(build: Build, family: Family, table: BuildTable) -> bool | No
     return all(any(fixed is False for fixed in group) for group in states)
 
 
-def _open_cves(build: Build, table: BuildTable, families: Sequence[Family]) -> list[dict[str, Any]] | None:
-    cves = table.open_cves(build)
-    if cves is None:
-        return None
-    key = table.identify(build).product_key or ""
-    out = []
-    for cve in cves:
-        fams = sorted(f.id for f in families if cve in f.cves)
-        out.append({"cve": cve, "title": table.cve_titles.get(cve, ""), "families": fams,
-                    "fixed_from": table.fix_date(cve), "fix_released_for_product": table.fix_released_for(key, cve)})
+def _families_of(cve: str, families: Sequence[Family]) -> list[str]:
+    return sorted(f.id for f in families if cve in f.cves)
+
+
+def _condition(table: BuildTable, cond_id: str, config: Mapping[str, ConfigCheck]) -> dict[str, Any]:
+    cond = table.conditions[cond_id]
+    check = config.get(cond.evidence) if cond.evidence else None
+    if check is None:
+        detail = (f"no {EVIDENCE_FILES.get(cond.evidence, cond.evidence)} in the evidence" if cond.evidence
+                  else "not recorded in a collection of this kind")
+        return {"id": cond_id, "text": cond.text, "seen": NOT_IN_EVIDENCE, "detail": detail, "path": None,
+                "line": None}
+    return {"id": cond_id, "text": cond.text, "seen": check.seen, "detail": check.detail, "path": check.path,
+            "line": check.line}
+
+
+def _cve_dict(state: CveStatus, table: BuildTable, families: Sequence[Family],
+              config: Mapping[str, ConfigCheck]) -> dict[str, Any]:
+    cve = table.cves[state.cve]
+    out: dict[str, Any] = {"cve": state.cve, "title": cve.title, "families": _families_of(state.cve, families),
+                           "status": state.status, "fixed_by": state.fixed_by, "fixed_from": state.fix_date,
+                           "published": cve.published, "source": cve.source}
+    if state.status == NEEDS_CONFIG:
+        conds = [_condition(table, c, config) for c in state.needs]
+        out["conditions"] = conds
+        out["status_text"] = f"{NEEDS_CONFIG}: " + "; ".join(f"{c['text']} (seen: {c['seen']})" for c in conds)
+    else:
+        out["status_text"] = state.status
+        if state.status == OPEN and cve.needs:  # the update alone will not close it
+            out["after_update_needs"] = [table.conditions[c].text for c in cve.needs]
     return out
+
+
+def _cve_sections(build: Build, table: BuildTable, families: Sequence[Family],
+                  config: Mapping[str, ConfigCheck]) -> dict[str, Any]:
+    """open / needs configuration / not assessed lists and counts for a build (None lists: build unknown)."""
+    states = table.statuses(build)
+    if states is None:
+        return {"open_cves": None, "needs_configuration": None, "not_assessed": None, "status_counts": None}
+    by_status: dict[str, list[dict[str, Any]]] = {OPEN: [], NEEDS_CONFIG: [], NOT_ASSESSED: []}
+    patched = 0
+    for state in states:
+        if state.status in by_status:
+            by_status[state.status].append(_cve_dict(state, table, families, config))
+        else:
+            patched += 1
+    counts = {"open": len(by_status[OPEN]), "needs_configuration": len(by_status[NEEDS_CONFIG]),
+              "not_assessed": len(by_status[NOT_ASSESSED]), "patched": patched}
+    return {"open_cves": by_status[OPEN], "needs_configuration": by_status[NEEDS_CONFIG],
+            "not_assessed": by_status[NOT_ASSESSED], "status_counts": counts}
+
+
+def _summary(result: dict[str, Any], table: BuildTable) -> list[str]:
+    """The answer in words, for any renderer: status counts, knowledge limits, the data's date."""
+    lines: list[str] = []
+    counts = result.get("status_counts")
+    label = f"{result.get('label') or 'unknown build'} ({result.get('build')})"
+    if counts is None:
+        lines.append(f"{label}: exposure unknown (the build is not in the table)")
+    else:
+        unconfirmed = sum(1 for c in result["needs_configuration"]
+                          if any(cond["seen"] != "yes" for cond in c["conditions"]))
+        text = (f"{label}: {counts['open']} CVE(s) open; {counts['needs_configuration']} patched by build but "
+                f"needing configuration ({unconfirmed} not confirmed by the evidence)")
+        if counts["not_assessed"]:
+            text += f"; {counts['not_assessed']} not assessed by Microsoft (out of support)"
+        lines.append(text)
+    for gap in result.get("gaps") or []:
+        lines.append(f"incomplete: {gap}")
+    lines.append(f"build table data to {table.data_cutoff} (CVEs fixed from {table.cves_from}): releases and CVEs "
+                 "after that date are not known to it")
+    return lines
 
 
 def _window_dict(win: Window, family: Family) -> dict[str, Any]:
@@ -113,13 +175,16 @@ def _family_summary(family: Family, exposed_now: bool | None, wins: list[dict[st
 
 
 def assess_exposure(observations: Sequence[ObservationLike], table: BuildTable | None = None,
-                    user_build: str | None = None, families: Sequence[Family] | None = None) -> dict[str, Any]:
+                    user_build: str | None = None, families: Sequence[Family] | None = None,
+                    config: Mapping[str, ConfigCheck] | None = None) -> dict[str, Any]:
     """Exposure of one host from its build observations (and/or a build given by the user).
 
     ``observations``: (timestamp, build, path) from ``#Version:`` log directives, ExSetup.exe and the like.
-    ``user_build`` overrides the current build (the history still dates the windows). Returns plain data.
+    ``user_build`` overrides the current build (the history still dates the windows). ``config``: conditions
+    read from the evidence (``exhunt.exposure.config``), keyed by check. Returns plain data.
     """
     table = table or load_table()
+    config = config or {}
     fams = list(families) if families is not None else load_families()
     notes: list[str] = []
     valid: list[BuildObservation] = []
@@ -152,12 +217,19 @@ def assess_exposure(observations: Sequence[ObservationLike], table: BuildTable |
     result: dict[str, Any] = {"build": current, "build_source": source}
     parsed = parse_build(current) if current else None
     if parsed is None:
-        result.update({"product": None, "cu": None, "su": None, "open_cves": None, "families": [],
-                       "history": [], "notes": [*notes, "no Exchange build found: exposure cannot be assessed"]})
+        result.update({"product": None, "cu": None, "su": None, "open_cves": None, "needs_configuration": None,
+                       "not_assessed": None, "status_counts": None, "families": [], "history": [],
+                       "complete": False, "gaps": ["no Exchange build found: exposure cannot be assessed"],
+                       "data": _data(table), "notes": [*notes, "no Exchange build found: exposure cannot be assessed"]})
+        result["summary"] = _summary(result, table)
         return result
     result.update(describe_build(parsed, table))
     result["build_source"] = source
-    result["open_cves"] = _open_cves(parsed, table, fams)
+    result.update(_cve_sections(parsed, table, fams, config))
+    result["gaps"] = table.gaps(parsed)
+    result["complete"] = not result["gaps"]
+    result["data"] = _data(table)
+    result["support"] = _support(parsed, table)
     result["history"] = [_segment_dict(seg, table) for seg in segments]
     result["families"] = [_family_dict(fam, parsed, segments, table) for fam in fams]
     if not segments:
@@ -166,7 +238,20 @@ def assess_exposure(observations: Sequence[ObservationLike], table: BuildTable |
     notes.append("exposure ignores mitigations (URL Rewrite rules, Emergency Mitigation service): "
                  "a server shown open may have been mitigated")
     result["notes"] = notes
+    result["summary"] = _summary(result, table)
     return result
+
+
+def _data(table: BuildTable) -> dict[str, Any]:
+    return {"cutoff": table.data_cutoff, "cves_from": table.cves_from, "sources": list(table.sources)}
+
+
+def _support(build: Build, table: BuildTable) -> dict[str, Any] | None:
+    info = table.identify(build)
+    support = table.support.get(info.product_key or "")
+    if support is None:
+        return None
+    return {"product": support.name, "ended": support.ended, "note": support.note}
 
 
 def _segment_dict(seg: Segment, table: BuildTable) -> dict[str, Any]:

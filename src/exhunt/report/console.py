@@ -81,6 +81,9 @@ def _exposure(console: Console, exposure: dict[str, Any]) -> None:
     for family in exposure.get("families") or []:
         if family.get("windows") or family.get("exposed_now"):
             console.print(f"  [yellow]•[/] {escape(str(family.get('summary')))}")
+    for line in exposure.get("summary") or []:  # the answer in words: counts, what is unknown, the data's date
+        style = "yellow" if str(line).startswith("incomplete") else "dim"
+        console.print(f"  [{style}]{escape(str(line))}[/]")
 
 
 def render(results: list[HostResult], console: Console) -> None:
