@@ -64,10 +64,11 @@ def _untold_origins(shells: list[Finding], coverage: HostCoverage) -> list[str]:
         if span is None:
             sentences.append(f"Web shell {path}{stamp}: no web or Exchange logs were read, so how it got there "
                              "cannot be told from the logs.")
-        elif not when or not span[0] <= when <= span[1]:
-            sentences.append(f"Web shell {path}{stamp}: the web and Exchange logs cover {span[0][:10]} to "
-                             f"{span[1][:10]} and do not reach back to when it was written, so how it got "
-                             "there cannot be told from the logs.")
+        elif when and when < span[0]:
+            # (a file time after the last log line may be when the evidence was copied: not judged here)
+            sentences.append(f"Web shell {path}{stamp}: the web and Exchange logs begin {span[0][:10]} and do "
+                             "not reach back to when it was written, so how it got there cannot be told from "
+                             "the logs.")
     return sentences
 
 
