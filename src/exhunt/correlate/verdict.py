@@ -118,4 +118,5 @@ def conclude(host: str, origin: str, findings: list[Finding], coverage: HostCove
         reasons.append("Coverage gaps limit this verdict (see coverage notes).")
     return HostResult(host=host, evidence=origin, verdict=verdict, verdict_reasons=reasons, findings=graded,
                       coverage=coverage, exposure=exposure,
-                      timeline=timeline([f for f in graded if f.evidence_class in (COMPROMISE, ATTEMPT)]))
+                      timeline=timeline([f for f in graded if f.evidence_class in (COMPROMISE, ATTEMPT)
+                                         or f.attr_values("corroborates")]))

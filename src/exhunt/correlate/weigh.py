@@ -49,6 +49,8 @@ class Weights:
     staging_folders: re.Pattern[str]
     encrypted_marker: str
     intrusion_margin: timedelta
+    weak_activity_max: Severity
+    weak_activity_steps: frozenset[str]
 
 
 def load_weights(path: Path = WEIGHTS) -> Weights:
@@ -60,7 +62,9 @@ def load_weights(path: Path = WEIGHTS) -> Weights:
         staging_steps=frozenset(staging.get("steps", [])), staging_detectors=frozenset(staging.get("detectors", [])),
         staging_folders=compile_globs(staging.get("staging_folders", [])),
         encrypted_marker=str(staging.get("encrypted_marker", "encrypted")).lower(),
-        intrusion_margin=timedelta(hours=int(staging.get("window_hours", 24))))
+        intrusion_margin=timedelta(hours=int(staging.get("window_hours", 24))),
+        weak_activity_max=Severity.parse(str(weak.get("activity_max_severity", "medium"))),
+        weak_activity_steps=frozenset(weak.get("activity_steps", [])))
 
 
 @cache
@@ -109,6 +113,9 @@ def base_class(finding: Finding, w: Weights | None = None) -> str:
         return WEAK
     if is_webshell_content(finding):
         return COMPROMISE
+    if finding.outcome is Outcome.SUSPICIOUS and step_of(finding) in w.weak_activity_steps and not finding.cves \
+            and finding.severity <= w.weak_activity_max and finding.detector not in w.staging_detectors:
+        return WEAK  # what administrators also do (an account, a group change, forwarding): alone, weak
     if finding.severity >= Severity.HIGH and finding.outcome in (Outcome.SUCCEEDED, Outcome.CONFIRMED):
         return COMPROMISE
     if finding.outcome is Outcome.SUSPICIOUS and step_of(finding) in POST_EXPLOITATION and (
@@ -179,18 +186,25 @@ def weigh(findings: list[Finding], w: Weights | None = None) -> list[Finding]:
                     {*finding.attributes, ("corroborated", why)})))
         weighed.append(dataclasses.replace(finding, evidence_class=cls))
     weak = [f for f in weighed if f.evidence_class == WEAK]
+    corroborates: dict[int, set[str]] = {}
     result: list[Finding] = []
     for finding in weighed:
         if finding.evidence_class not in (COMPROMISE, ATTEMPT) or not weak:
             result.append(finding)
             continue
-        ties = sorted({f"{o.rule_id} ({why})" for o in weak if o is not finding and (why := _shares(o, finding, w))})
-        if not ties:
+        tied = [(o, why) for o in weak if o is not finding and (why := _shares(o, finding, w))]
+        if not tied:
             result.append(finding)
             continue
+        for other, _ in tied:
+            corroborates.setdefault(id(other), set()).add(finding.rule_id)
+        ties = sorted({f"{o.rule_id} ({why})" for o, why in tied})
         result.append(dataclasses.replace(
             finding, confidence=_RAISE[finding.confidence],
             description=(finding.description + " " if finding.description else "")
             + f"Corroborated by weak indicators: {'; '.join(ties)}.",
             attributes=tuple(sorted({*finding.attributes, *(("corroborated_by", t) for t in ties)}))))
-    return result
+    # a weak finding tied to a compromise or an attempt says so (and takes its place in the attack chain)
+    return [dataclasses.replace(f, attributes=tuple(sorted({*f.attributes, *(
+        ("corroborates", r) for r in sorted(corroborates[id(f)])[:20])})))
+        if id(f) in corroborates else f for f in result]
