@@ -133,11 +133,25 @@ def _intrusion_window(findings: list[Finding], w: Weights) -> tuple[datetime, da
     return min(times) - w.intrusion_margin, max(times) + w.intrusion_margin
 
 
-def _staging_corroboration(finding: Finding, window: tuple[datetime, datetime] | None, w: Weights) -> str:
+def _packed_by(finding: Finding, others: list[Finding]) -> str:
+    """A logged command line (a shell or w3wp child packing data) that names this file."""
+    names = [n.lower() for n in finding.attr_values("file_name") if n]
+    for other in others:
+        lines = [v.replace("\\", "/").lower() for v in other.attr_values("command_line")]
+        if other is not finding and any(f"/{name}" in line for line in lines for name in names):
+            return other.rule_id
+    return ""
+
+
+def _staging_corroboration(finding: Finding, window: tuple[datetime, datetime] | None, w: Weights,
+                           others: list[Finding]) -> str:
     """Why a staged file is more than weak, or "" when nothing corroborates it."""
     if finding.outcome is Outcome.CONFIRMED:
         return "tied to " + (", ".join(finding.attr_values("tied_to") or finding.attr_values("tied_by"))
                              or "another finding")
+    packer = _packed_by(finding, others)
+    if packer:
+        return f"a logged command packed it ({packer})"
     if any(w.encrypted_marker in v.lower() for v in finding.attr_values("content_type")):
         return "the archive is encrypted (password-protected)"
     folder = next((p for p in finding.attr_values("path") if w.staging_folders.match(p)), None)
@@ -169,12 +183,14 @@ def weigh(findings: list[Finding], w: Weights | None = None) -> list[Finding]:
     corroborate (attribute ``corroborated_by``); uncorroborated staging is weak."""
     w = w or weights()
     classes = [base_class(f, w) for f in findings]
-    compromise = [f for f, c in zip(findings, classes, strict=True) if c == COMPROMISE and not _is_staging(f, w)]
+    # the intrusion window comes from logged activity: a file's own time may be when the evidence was copied
+    compromise = [f for f, c in zip(findings, classes, strict=True) if c == COMPROMISE and not _is_staging(f, w)
+                  and not f.attr_values("path")]
     window = _intrusion_window(compromise, w)
     weighed: list[Finding] = []
     for finding, cls in zip(findings, classes, strict=True):
         if cls in (COMPROMISE, ATTEMPT) and _is_staging(finding, w):
-            why = _staging_corroboration(finding, window, w)
+            why = _staging_corroboration(finding, window, w, findings)
             if not why:
                 cls = WEAK
                 finding = dataclasses.replace(finding, description=(
