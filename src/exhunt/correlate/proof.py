@@ -106,11 +106,14 @@ def grade_proxytoken(findings: list[Finding]) -> list[Finding]:
     result: list[Finding] = []
     tied_rules: dict[int, set[str]] = {}
     for finding in findings:
-        if finding.rule_id not in PROXYTOKEN_REQUESTS or finding.outcome is Outcome.INFORMATIONAL:
+        if finding.rule_id not in PROXYTOKEN_REQUESTS or finding.outcome not in (Outcome.SUSPICIOUS,
+                                                                                  Outcome.ATTEMPTED):
             result.append(finding)
             continue
-        new_object = any("/inboxrules.svc/newobject" in u.lower() for u in finding.attr_values("url"))
-        proofs = [r for r in rules if new_object and _rule_follows(finding, r)] if new_object else []
+        # the rules grade NewObject answered 2xx "suspicious"; other SecurityToken requests stay attempts
+        new_object = finding.outcome is Outcome.SUSPICIOUS and any(
+            "/inboxrules.svc/newobject" in u.lower() for u in finding.attr_values("url"))
+        proofs = [r for r in rules if _rule_follows(finding, r)] if new_object else []
         if proofs:
             forward = sorted({v for r in proofs for v in r.attr_values("forward_to")})
             names = sorted({v for r in proofs for v in r.attr_values("rule_name")})
