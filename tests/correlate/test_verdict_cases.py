@@ -85,6 +85,34 @@ def test_crawler_user_agents_on_a_plain_site_are_no_sign_found(tmp_path: Path) -
     assert result["timeline"] == []
 
 
+PROBES = [("10:00:00", "POST", "/ecp/y.js", "198.51.100.7", "python-requests/2.25.1", 404),
+          ("10:00:01", "POST", "/owa/auth/x.js", "198.51.100.7", "python-requests/2.25.1", 404)]
+
+
+def test_exchange_probes_answered_404_on_a_site_without_exchange_are_context(tmp_path: Path) -> None:
+    host = tmp_path / "www02"
+    write(host, f"{IIS_DIR}/u_ex210310.log", iis("2021-03-10", [
+        *PROBES, ("10:05:00", "GET", "/", "66.249.66.1", CRAWLERS[0], 200)]))
+    result, findings = scan(tmp_path, host)
+    [probe] = by_rule(findings, "EXH-PL-26855-IIS-POST")
+    assert probe["evidence_class"] == "context" and probe["attributes"]["not_applicable"]
+    assert "nothing to exploit" in probe["description"]
+    assert result["verdict"] == "no sign found"
+
+
+def test_the_same_probes_on_an_exchange_host_stay_attempts(tmp_path: Path) -> None:
+    host = tmp_path / "ex31"
+    write(host, f"{IIS_DIR}/u_ex210310.log", iis("2021-03-10", PROBES))
+    rng = random.Random(5)
+    write(host, f"{V15}/Logging/HttpProxy/Owa/HttpProxy_2021031010-1.LOG",
+          exchange_header("HttpProxy Logs", HTTPPROXY_FIELDS, "2021-03-10")
+          + httpproxy_line(httpproxy_values(rng, "2021-03-10", 36000, "Owa")) + "\r\n")
+    result, findings = scan(tmp_path, host)
+    [probe] = by_rule(findings, "EXH-PL-26855-IIS-POST")
+    assert probe["evidence_class"] == "attempt"
+    assert result["verdict"] == "exploitation attempted"
+
+
 def _iis_host_of(tmp_path: Path, folder: Path) -> Path:
     host = tmp_path / folder.name
     for log in sorted(folder.glob("*.log")):

@@ -23,6 +23,7 @@ from exhunt.model.timefmt import canonical
 
 # the logs that can tell how a file came to be on a web server (requests, exploit traces)
 WRITE_LOGS = ("iis", "httpproxy", "ecp_server", "oabgenerator", "rps_http", "rps_cmdlet")
+EXCHANGE_LOGS = ("httpproxy", "ecp_server", "ecp_activity", "oabgenerator", "rps_http", "rps_cmdlet")
 
 
 def _canonical_times(finding: Finding) -> Finding:
@@ -72,20 +73,25 @@ def _untold_origins(shells: list[Finding], coverage: HostCoverage) -> list[str]:
     return sentences
 
 
-def grade(findings: list[Finding]) -> list[Finding]:
+def exchange_seen(coverage: HostCoverage, exposure: dict[str, Any]) -> bool:
+    """Whether the evidence shows an Exchange server at all: a build, or an Exchange log read."""
+    return bool(exposure) or any(_usable(coverage.sources.get(name)) for name in EXCHANGE_LOGS)
+
+
+def grade(findings: list[Finding], exchange: bool = True) -> list[Finding]:
     """Everything the correlation decides about the findings themselves, before the verdict."""
     graded = confirm_files([_canonical_times(f) for f in findings])
     graded = cves_from_proof(graded)
     graded = grade_proxytoken(graded)
     graded = tie_access_to_files(graded)
-    graded = weigh(mark_known_benign(graded))
+    graded = weigh(mark_known_benign(graded), exchange_seen=exchange)
     graded.sort(key=lambda f: (-f.severity, *f.sort_key()))
     return graded
 
 
 def conclude(host: str, origin: str, findings: list[Finding], coverage: HostCoverage,
              exposure: dict[str, Any]) -> HostResult:
-    graded = grade(findings)
+    graded = grade(findings, exchange_seen(coverage, exposure))
     compromise = [f for f in graded if f.evidence_class == COMPROMISE]
     attempts = [f for f in graded if f.evidence_class == ATTEMPT]
     weak = [f for f in graded if f.evidence_class == WEAK]

@@ -51,6 +51,8 @@ class Weights:
     intrusion_margin: timedelta
     weak_activity_max: Severity
     weak_activity_steps: frozenset[str]
+    not_there_families: frozenset[str]
+    not_there_statuses: frozenset[str]
 
 
 def load_weights(path: Path = WEIGHTS) -> Weights:
@@ -64,7 +66,9 @@ def load_weights(path: Path = WEIGHTS) -> Weights:
         encrypted_marker=str(staging.get("encrypted_marker", "encrypted")).lower(),
         intrusion_margin=timedelta(hours=int(staging.get("window_hours", 24))),
         weak_activity_max=Severity.parse(str(weak.get("activity_max_severity", "medium"))),
-        weak_activity_steps=frozenset(weak.get("activity_steps", [])))
+        weak_activity_steps=frozenset(weak.get("activity_steps", [])),
+        not_there_families=frozenset((data.get("not_there") or {}).get("families", [])),
+        not_there_statuses=frozenset(str(x) for x in (data.get("not_there") or {}).get("statuses", [])))
 
 
 @cache
@@ -126,6 +130,14 @@ def base_class(finding: Finding, w: Weights | None = None) -> str:
     return ATTEMPT
 
 
+def _nothing_there(finding: Finding, w: Weights) -> bool:
+    """An Exchange exploit attempt the web server answered 'not found' (checked on hosts without Exchange)."""
+    statuses = finding.attr_values("http_status")
+    return (finding.outcome is Outcome.ATTEMPTED and bool(statuses) and not finding.attr_values("http_status_more")
+            and any(f in w.not_there_families for f in finding.attr_values("family"))
+            and all(s in w.not_there_statuses for s in statuses))
+
+
 def _intrusion_window(findings: list[Finding], w: Weights) -> tuple[datetime, datetime] | None:
     times = [t for f in findings for t in (_time(f.first_seen), _time(f.last_seen)) if t is not None]
     if not times:
@@ -178,11 +190,22 @@ def _shares(weak: Finding, other: Finding, w: Weights) -> str:
     return ""
 
 
-def weigh(findings: list[Finding], w: Weights | None = None) -> list[Finding]:
+def _not_there(finding: Finding) -> Finding:
+    return dataclasses.replace(
+        finding, attributes=tuple(sorted({*finding.attributes, ("not_applicable", "no Exchange on this host")})),
+        description=(finding.description + " " if finding.description else "")
+        + "Context only: the host shows no Exchange (no Exchange log, no build) and the web server answered "
+          "not found: the probe found nothing to exploit here.")
+
+
+def weigh(findings: list[Finding], w: Weights | None = None, exchange_seen: bool = True) -> list[Finding]:
     """Give every finding its evidence class; weak indicators raise the confidence of the findings they
-    corroborate (attribute ``corroborated_by``); uncorroborated staging is weak."""
+    corroborate (attribute ``corroborated_by``); uncorroborated staging is weak. On a host that shows no
+    Exchange (``exchange_seen`` false), Exchange exploit attempts answered 'not found' are context."""
     w = w or weights()
-    classes = [base_class(f, w) for f in findings]
+    if not exchange_seen:
+        findings = [_not_there(f) if _nothing_there(f, w) else f for f in findings]
+    classes = [CONTEXT if f.attr_values("not_applicable") else base_class(f, w) for f in findings]
     # the intrusion window comes from logged activity: a file's own time may be when the evidence was copied
     compromise = [f for f, c in zip(findings, classes, strict=True) if c == COMPROMISE and not _is_staging(f, w)
                   and not f.attr_values("path")]
