@@ -100,6 +100,18 @@ def test_exchange_probes_answered_404_on_a_site_without_exchange_are_context(tmp
     assert result["verdict"] == "no sign found"
 
 
+def test_proxyshell_probe_redirected_by_a_site_without_exchange_is_not_a_success(tmp_path: Path) -> None:
+    host = tmp_path / "www03"
+    stem = "/autodiscover/autodiscover.json"
+    write(host, f"{IIS_DIR}/u_ex210810.log", iis("2021-08-10", [
+        ("10:00:00", "GET", stem, "198.51.100.8", "Mozilla/5.0+zgrab/0.x", 302)]).replace(
+        f"{stem} - 443", f"{stem} @evil.example/mapi/nspi/?&Email=autodiscover/autodiscover.json%3F@evil.example 443"))
+    result, findings = scan(tmp_path, host)
+    [probe] = by_rule(findings, "EXH-PS-IIS-AUTODISCOVER-SSRF")
+    assert probe["outcome"] == "attempted" and probe["attributes"]["ungraded"]
+    assert result["verdict"] == "exploitation attempted"
+
+
 def test_the_same_probes_on_an_exchange_host_stay_attempts(tmp_path: Path) -> None:
     host = tmp_path / "ex31"
     write(host, f"{IIS_DIR}/u_ex210310.log", iis("2021-03-10", PROBES))

@@ -53,6 +53,7 @@ class Weights:
     weak_activity_steps: frozenset[str]
     not_there_families: frozenset[str]
     not_there_statuses: frozenset[str]
+    not_there_redirects: frozenset[str]
 
 
 def load_weights(path: Path = WEIGHTS) -> Weights:
@@ -68,7 +69,8 @@ def load_weights(path: Path = WEIGHTS) -> Weights:
         weak_activity_max=Severity.parse(str(weak.get("activity_max_severity", "medium"))),
         weak_activity_steps=frozenset(weak.get("activity_steps", [])),
         not_there_families=frozenset((data.get("not_there") or {}).get("families", [])),
-        not_there_statuses=frozenset(str(x) for x in (data.get("not_there") or {}).get("statuses", [])))
+        not_there_statuses=frozenset(str(x) for x in (data.get("not_there") or {}).get("statuses", [])),
+        not_there_redirects=frozenset(str(x) for x in (data.get("not_there") or {}).get("redirects", [])))
 
 
 @cache
@@ -130,12 +132,26 @@ def base_class(finding: Finding, w: Weights | None = None) -> str:
     return ATTEMPT
 
 
+def _answered_only(finding: Finding, statuses: frozenset[str], w: Weights) -> bool:
+    """An Exchange-family finding whose every request was answered with one of ``statuses``."""
+    answers = finding.attr_values("http_status")
+    return (bool(answers) and not finding.attr_values("http_status_more")
+            and any(f in w.not_there_families for f in finding.attr_values("family"))
+            and all(a in statuses for a in answers))
+
+
 def _nothing_there(finding: Finding, w: Weights) -> bool:
     """An Exchange exploit attempt the web server answered 'not found' (checked on hosts without Exchange)."""
-    statuses = finding.attr_values("http_status")
-    return (finding.outcome is Outcome.ATTEMPTED and bool(statuses) and not finding.attr_values("http_status_more")
-            and any(f in w.not_there_families for f in finding.attr_values("family"))
-            and all(s in w.not_there_statuses for s in statuses))
+    return finding.outcome is Outcome.ATTEMPTED and _answered_only(finding, w.not_there_statuses, w)
+
+
+def _redirect_only(finding: Finding) -> Finding:
+    return dataclasses.replace(
+        finding, outcome=Outcome.ATTEMPTED, severity=min(finding.severity, Severity.MEDIUM),
+        attributes=tuple(sorted({*finding.attributes, ("ungraded", "redirect from a host without Exchange")})),
+        description=(finding.description + " " if finding.description else "")
+        + "Graded an attempt: the host shows no Exchange (no Exchange log, no build) and the only answer was a "
+          "redirect, which many web sites give to any unknown path: it does not show the exploit worked.")
 
 
 def _intrusion_window(findings: list[Finding], w: Weights) -> tuple[datetime, datetime] | None:
@@ -204,7 +220,9 @@ def weigh(findings: list[Finding], w: Weights | None = None, exchange_seen: bool
     Exchange (``exchange_seen`` false), Exchange exploit attempts answered 'not found' are context."""
     w = w or weights()
     if not exchange_seen:
-        findings = [_not_there(f) if _nothing_there(f, w) else f for f in findings]
+        findings = [_not_there(f) if _nothing_there(f, w)
+                    else _redirect_only(f) if f.outcome is Outcome.SUCCEEDED
+                    and _answered_only(f, w.not_there_redirects, w) else f for f in findings]
     classes = [CONTEXT if f.attr_values("not_applicable") else base_class(f, w) for f in findings]
     # the intrusion window comes from logged activity: a file's own time may be when the evidence was copied
     compromise = [f for f, c in zip(findings, classes, strict=True) if c == COMPROMISE and not _is_staging(f, w)
