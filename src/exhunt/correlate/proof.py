@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from exhunt.correlate.chains import step_of
@@ -100,8 +101,12 @@ def _rule_follows(request: Finding, rule: Finding) -> bool:
     return not victims or not owners or bool(victims & owners)
 
 
-def grade_proxytoken(findings: list[Finding]) -> list[Finding]:
-    """SecurityToken requests to the inbox rules service succeeded when the rule they create is logged."""
+Patched = Callable[[Finding], bool | None]  # was the server patched for the finding's CVEs at its time?
+
+
+def grade_proxytoken(findings: list[Finding], patched: Patched | None = None) -> list[Finding]:
+    """SecurityToken requests to the inbox rules service succeeded when the rule they create is logged,
+    unless the server's build was already patched for ProxyToken then (``patched``): an attempt."""
     rules = [f for f in findings if f.rule_id in PROXYTOKEN_RULES]
     result: list[Finding] = []
     tied_rules: dict[int, set[str]] = {}
@@ -114,6 +119,16 @@ def grade_proxytoken(findings: list[Finding]) -> list[Finding]:
         new_object = finding.outcome is Outcome.SUSPICIOUS and any(
             "/inboxrules.svc/newobject" in u.lower() for u in finding.attr_values("url"))
         proofs = [r for r in rules if _rule_follows(finding, r)] if new_object else []
+        state = patched(finding) if patched is not None and proofs else None
+        if state is True:
+            result.append(dataclasses.replace(
+                finding, outcome=Outcome.ATTEMPTED,
+                description=(finding.description + " " if finding.description else "")
+                + f"An inbox rule followed ({', '.join(sorted({p.rule_id for p in proofs}))}), but the server's "
+                  f"build was already patched for {', '.join(finding.cves)} at that time: graded as an attempt; "
+                  "check who created the rule.",
+                attributes=tuple(sorted({*finding.attributes, ("exposure", "patched")}))))
+            continue
         if proofs:
             forward = sorted({v for r in proofs for v in r.attr_values("forward_to")})
             names = sorted({v for r in proofs for v in r.attr_values("rule_name")})
@@ -129,7 +144,8 @@ def grade_proxytoken(findings: list[Finding]) -> list[Finding]:
                 + f"Succeeded: the inbox rule it created is logged ({what}; {logged_by}).",
                 attributes=tuple(sorted({*finding.attributes, *(("forward_to", v) for v in forward),
                                          *(("inbox_rule", v) for v in names),
-                                         *(("tied_to", p.rule_id) for p in proofs)}))))
+                                         *(("tied_to", p.rule_id) for p in proofs),
+                                         *((("exposure", "exposed"),) if state is False else ())}))))
             continue
         note = ("The inbox rules service answered, but no inbox rule it created is logged (ECP Server / "
                 "MSExchange Management): graded an attempt; without those logs it cannot be graded further."

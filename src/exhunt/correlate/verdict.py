@@ -9,6 +9,7 @@ and *context* findings stay in every output.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from exhunt.correlate.benign import mark_known_benign
@@ -16,6 +17,7 @@ from exhunt.correlate.chains import confirm_files, timeline
 from exhunt.correlate.coverage import key_sources_read
 from exhunt.correlate.proof import cves_from_proof, grade_proxytoken, tie_access_to_files
 from exhunt.correlate.weigh import ATTEMPT, COMPROMISE, WEAK, is_webshell_content, weigh
+from exhunt.exposure import BuildObservation, patched_at
 from exhunt.model.coverage import HostCoverage, SourceCoverage, SourceStatus
 from exhunt.model.finding import Finding
 from exhunt.model.result import HostResult, Verdict
@@ -78,11 +80,34 @@ def exchange_seen(coverage: HostCoverage, exposure: dict[str, Any]) -> bool:
     return bool(exposure) or any(_usable(coverage.sources.get(name)) for name in EXCHANGE_LOGS)
 
 
-def grade(findings: list[Finding], exchange: bool = True) -> list[Finding]:
+def _build_history(exposure: dict[str, Any]) -> list[BuildObservation]:
+    """The dated builds of the exposure assessment, back as observations (first and last time of each)."""
+    found: list[BuildObservation] = []
+    for entry in exposure.get("history") or []:
+        if not isinstance(entry, dict) or not entry.get("build"):
+            continue
+        path = str((entry.get("paths") or [""])[0])
+        for stamp in {entry.get("first_seen"), entry.get("last_seen")}:
+            if isinstance(stamp, str) and stamp:
+                found.append(BuildObservation(stamp, str(entry["build"]), path))
+    return sorted(found, key=lambda o: (o.timestamp or "", o.build))
+
+
+def _patched(history: list[BuildObservation]) -> Callable[[Finding], bool | None]:
+    """Whether the server was patched for all of a finding's CVEs at its first time (None: unknown)."""
+    def state(finding: Finding) -> bool | None:
+        if not history or not finding.cves or not finding.first_seen:
+            return None
+        states = [patched_at(history, cve, finding.first_seen) for cve in finding.cves]
+        return True if all(s is True for s in states) else False if any(s is False for s in states) else None
+    return state
+
+
+def grade(findings: list[Finding], exchange: bool = True, exposure: dict[str, Any] | None = None) -> list[Finding]:
     """Everything the correlation decides about the findings themselves, before the verdict."""
     graded = confirm_files([_canonical_times(f) for f in findings])
     graded = cves_from_proof(graded)
-    graded = grade_proxytoken(graded)
+    graded = grade_proxytoken(graded, _patched(_build_history(exposure or {})))
     graded = tie_access_to_files(graded)
     graded = weigh(mark_known_benign(graded), exchange_seen=exchange)
     graded.sort(key=lambda f: (-f.severity, *f.sort_key()))
@@ -91,7 +116,7 @@ def grade(findings: list[Finding], exchange: bool = True) -> list[Finding]:
 
 def conclude(host: str, origin: str, findings: list[Finding], coverage: HostCoverage,
              exposure: dict[str, Any]) -> HostResult:
-    graded = grade(findings, exchange_seen(coverage, exposure))
+    graded = grade(findings, exchange_seen(coverage, exposure), exposure)
     compromise = [f for f in graded if f.evidence_class == COMPROMISE]
     attempts = [f for f in graded if f.evidence_class == ATTEMPT]
     weak = [f for f in graded if f.evidence_class == WEAK]
