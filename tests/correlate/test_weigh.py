@@ -11,7 +11,7 @@ import pytest
 from exhunt.content.bundle import RULES_DIR
 from exhunt.content.yamlio import load_yaml
 from exhunt.correlate.benign import SUPPRESSED, catalogue, mark_known_benign
-from exhunt.correlate.proof import cves_from_proof
+from exhunt.correlate.proof import cves_from_proof, tie_access_to_files
 from exhunt.correlate.verdict import conclude
 from exhunt.correlate.weigh import base_class, load_weights, weigh
 from exhunt.model.coverage import HostCoverage, SourceCoverage, SourceStatus
@@ -159,3 +159,16 @@ def test_stock_page_lists_agree_with_the_file_rules(rule_file: str, field: str) 
     pages = {f"/owa/auth/{p}".lower() for p in lists["exchange_owa_auth_pages"] if p.lower().endswith(".aspx")}
     pages |= {f"/ecp/auth/{p}".lower() for p in lists["exchange_ecp_auth_pages"]}
     assert _stock(rule_file, field) == pages
+
+
+def test_a_request_for_a_foreign_page_names_the_file_on_disk() -> None:
+    path = "C/Program Files/Microsoft/Exchange Server/V15/FrontEnd/HttpProxy/owa/auth/RedirSuiteServerProxy.aspx"
+    shell = finding("EXH-YARA-CHOPPER-EVAL", detector="yara", step="webshell-write",
+                    attrs=(("path", path), ("file_name", "redirsuiteserverproxy.aspx")))
+    access = finding("EXH-WS-IIS-FOREIGN-PAGE", step="webshell-use",
+                     attrs=(("url", "/owa/auth/RedirSuiteServerProxy.aspx"),))
+    other = finding("EXH-WS-IIS-FOREIGN-PAGE", Outcome.SUCCEEDED, step="webshell-use",
+                    attrs=(("url", "/aspnet_client/x.aspx"),))
+    tied = tie_access_to_files([shell, access, other])
+    assert tied[1].attr_values("file_on_disk") == [path] and "on disk" in tied[1].description
+    assert tied[2].attr_values("file_on_disk") == []
