@@ -18,7 +18,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 V15 = "C/Program Files/Microsoft/Exchange Server/V15"
 FINDING_KEYS = {"type", "schema", "host", "rule_id", "title", "severity", "confidence", "outcome", "detector",
                 "cves", "attack", "first_seen", "last_seen", "description", "evidence_total", "evidence",
-                "attributes"}
+                "attributes", "evidence_class", "status"}
 HOST_KEYS = {"type", "schema", "host", "evidence", "verdict", "verdict_reasons", "finding_count", "coverage",
              "exposure", "timeline"}
 
@@ -75,6 +75,8 @@ def test_jsonl_schema(tmp_path: Path) -> None:
             assert set(line) == FINDING_KEYS
             assert line["severity"] in {"info", "low", "medium", "high", "critical"}
             assert line["outcome"] in {"attempted", "succeeded", "suspicious", "confirmed", "informational"}
+            assert line["evidence_class"] in {"compromise", "attempt", "weak", "known-benign", "context"}
+            assert line["status"] in {"", "suppressed: known benign"}
             assert line["evidence_total"] >= len(line["evidence"]) >= 1
             for ref in line["evidence"]:
                 assert "path" in ref and not ref["path"].startswith("/")

@@ -33,7 +33,8 @@ from exhunt.parsers.w3c import W3CParser
 from exhunt.sources.directory import DirectoryTree
 
 RULES = Path(__file__).resolve().parents[2] / "src" / "exhunt" / "rules" / "exchange"
-FAMILIES = ("proxyshell", "proxynotshell", "owassrf", "proxytoken", "cve-2020-0688", "cve-2021-42321")
+FAMILIES = ("proxyshell", "proxynotshell", "owassrf", "proxytoken", "cve-2020-0688", "cve-2021-42321",
+            "webshell-access")
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -102,10 +103,13 @@ def test_negative_sample_stays_quiet(rule: CompiledRule, index: int, sample: dic
     ("EXH-PNS-RPSHTTP-SCRIPT-CLIENT", 1, Outcome.ATTEMPTED),
     ("EXH-OWASSRF-IIS-OWA-POWERSHELL", 0, Outcome.SUCCEEDED),
     ("EXH-OWASSRF-IIS-OWA-POWERSHELL", 1, Outcome.ATTEMPTED),
-    ("EXH-PT-IIS-ECP-SECURITYTOKEN", 0, Outcome.SUCCEEDED),
+    ("EXH-PT-IIS-ECP-SECURITYTOKEN", 0, Outcome.SUSPICIOUS),  # graded by the inbox rule: correlate/proof.py
     ("EXH-PT-IIS-ECP-SECURITYTOKEN", 1, Outcome.ATTEMPTED),
     ("EXH-0688-ECP-VIEWSTATE", 0, Outcome.SUCCEEDED),
     ("EXH-0688-ECP-VIEWSTATE", 1, Outcome.ATTEMPTED),
+    ("EXH-WS-IIS-FOREIGN-PAGE", 0, Outcome.SUSPICIOUS),  # GET 200 (the published March 2021 case)
+    ("EXH-WS-IIS-FOREIGN-PAGE", 1, Outcome.SUCCEEDED),  # POST 200
+    ("EXH-WS-HTTPPROXY-FOREIGN-PAGE", 0, Outcome.SUCCEEDED),
 ])
 def test_outcome_grading(rule_id: str, index: int, outcome: Outcome) -> None:
     rule = BY_ID[rule_id]
@@ -385,7 +389,8 @@ def test_attacked_host_line_level(tmp_path: Path) -> None:
         ("EXH-PS-RPS-ROLE-IMPORT-EXPORT", Outcome.SUSPICIOUS),
         ("EXH-PS-RPS-EXPORT-TO-WEBROOT", Outcome.SUCCEEDED),
         ("EXH-PS-RPS-ROLE-IMPORT-EXPORT", Outcome.SUSPICIOUS),
-        ("EXH-PT-IIS-ECP-SECURITYTOKEN", Outcome.SUCCEEDED),
+        # NewObject answered 200: suspicious at the rule; the correlation grades it by the inbox rule it leaves
+        ("EXH-PT-IIS-ECP-SECURITYTOKEN", Outcome.SUSPICIOUS),
         ("EXH-0688-ECP-VIEWSTATE", Outcome.SUCCEEDED),
         ("EXH-OWASSRF-IIS-OWA-POWERSHELL", Outcome.SUCCEEDED),
         ("EXH-PNS-RPSHTTP-SCRIPT-CLIENT", Outcome.SUCCEEDED),

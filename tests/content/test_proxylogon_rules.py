@@ -29,6 +29,7 @@ EXPECTED_IDS = {
     "EXH-PL-26855-SSRF", "EXH-PL-26855-SSRF-PROBE", "EXH-PL-26855-BECOOKIE", "EXH-PL-26855-ANON-BACKEND",
     "EXH-PL-26855-IIS-POST", "EXH-PL-26855-ECP-APP-ERROR", "EXH-PL-26857-UM-CAST", "EXH-PL-26858-OAB-WRITE",
     "EXH-PL-27065-ECP-VDIR-SCRIPT", "EXH-PL-27065-RESET-VDIR", "EXH-PL-27065-MGMT-VDIR-SCRIPT",
+    "EXH-PL-26855-IIS-PROXYLOGON-241",
 }
 
 CONTENT = SigmaContent([(str(PROXYLOGON), str(RULES_DIR))])
@@ -99,6 +100,11 @@ def _by_id(rule_id: str) -> CompiledRule:
 @pytest.mark.parametrize(("rule_id", "index", "outcome"), [
     ("EXH-PL-26855-SSRF", 0, Outcome.SUCCEEDED),
     ("EXH-PL-26855-SSRF", 1, Outcome.ATTEMPTED),
+    ("EXH-PL-26855-SSRF", 2, Outcome.SUCCEEDED),  # 241 from /ecp/proxyLogon.ecp: ProxyLogon authentication
+    ("EXH-PL-26855-IIS-PROXYLOGON-241", 0, Outcome.SUCCEEDED),
+    ("EXH-PL-26855-IIS-PROXYLOGON-241", 1, Outcome.ATTEMPTED),
+    ("EXH-PL-26855-ANON-BACKEND", 0, Outcome.SUSPICIOUS),
+    ("EXH-PL-26855-ANON-BACKEND", 1, Outcome.INFORMATIONAL),  # exporttool manifest: known benign (catalogue)
     ("EXH-PL-26855-SSRF-PROBE", 0, Outcome.ATTEMPTED),
     ("EXH-PL-26855-BECOOKIE", 0, Outcome.SUCCEEDED),
     ("EXH-PL-26855-BECOOKIE", 2, Outcome.ATTEMPTED),  # aimed at autodiscover: an attempt whatever the answer
@@ -122,7 +128,8 @@ def test_ssrf_captures_and_grading() -> None:
     ok = findings[Outcome.SUCCEEDED]
     assert ok.severity.label == "critical"
     assert ok.attr_values("target") == ["ex01.contoso.local"]
-    assert ok.attr_values("target_path") == ["/ecp/DDI/DDIService.svc/GetList"]
+    # the 241 sample (proxyLogon.ecp) is graded succeeded as well
+    assert ok.attr_values("target_path") == ["/ecp/DDI/DDIService.svc/GetList", "/ecp/proxyLogon.ecp"]
     assert ok.attr_values("client_ip") == ["203.0.113.7"]
     assert ok.attr_values("step") == ["initial-access"] and ok.attr_values("family") == ["proxylogon"]
     assert findings[Outcome.ATTEMPTED].severity.label == "medium"

@@ -82,6 +82,10 @@ class Finding:
     evidence: tuple[EvidenceRef, ...] = ()
     evidence_total: int = 0  # how many pieces of evidence matched; ``evidence`` may hold fewer
     attributes: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # e.g. client_ip, written_path
+    # how the verdict weighs it (exhunt.correlate.weigh, docs/verdicts.md): compromise, attempt, weak,
+    # known-benign, context; empty until the correlation has weighed it
+    evidence_class: str = ""
+    status: str = ""  # "" or "suppressed: known benign" (kept in every output, does not move the verdict)
 
     def attr_values(self, name: str) -> list[str]:
         return [v for k, v in self.attributes if k == name]
@@ -109,4 +113,6 @@ class Finding:
             "evidence_total": max(self.evidence_total, len(self.evidence)),
             "evidence": [e.to_dict() for e in self.evidence],
             "attributes": attrs,
+            "evidence_class": self.evidence_class,
+            "status": self.status,
         }

@@ -26,8 +26,10 @@ EVIDENCE_SHOWN = 3
 def _finding(console: Console, finding: Finding) -> None:
     sev = finding.severity.label
     ids = " ".join([*finding.cves, *finding.attack])
+    weight = f"; {finding.status}" if finding.status else "; weak alone" if finding.evidence_class == "weak" else ""
     console.print(f"  [{SEVERITY_STYLE[sev]}]{sev.upper():8}[/] [bold]{escape(finding.rule_id)}[/] "
-                  f"{escape(finding.title)} [dim]({finding.outcome.value}, {finding.confidence.value} confidence)[/]")
+                  f"{escape(finding.title)} [dim]({finding.outcome.value}, {finding.confidence.value} confidence"
+                  f"{escape(weight)})[/]")
     window = finding.first_seen or "?"
     if finding.last_seen and finding.last_seen != finding.first_seen:
         window += f" .. {finding.last_seen}"

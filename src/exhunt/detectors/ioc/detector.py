@@ -29,6 +29,7 @@ MAX_REFS = 50
 MAX_ATTR_VALUES = 20
 DEFAULT_SEVERITY = {IocType.USER_AGENT: Severity.LOW, IocType.MD5: Severity.HIGH, IocType.SHA1: Severity.HIGH,
                     IocType.SHA256: Severity.HIGH}
+CLIENT_FIELDS = ("c-ip", "ClientIpAddress", "ClientIp", "IpAddress", "SourceAddress")  # who sent it
 DEFAULT_ATTACK = {IocType.IP: ("T1190",), IocType.CIDR: ("T1190",), IocType.USER_AGENT: ("T1190",)}
 
 
@@ -39,6 +40,14 @@ class Seen:
     total: int = 0
     times: list[str] = field(default_factory=list)  # first and last only
     attrs: set[tuple[str, str]] = field(default_factory=set)
+
+
+def _client(record: Record) -> str:
+    for name in CLIENT_FIELDS:
+        value = record.fields.get(name)
+        if isinstance(value, str) and value.strip() and value.strip() != "-":
+            return value.strip()
+    return ""
 
 
 class IocDetector(Detector):
@@ -80,7 +89,11 @@ class IocDetector(Detector):
             ref = EvidenceRef(path=record.path, excerpt=clip(record.raw), line=record.line, record=record.record,
                               offset=record.offset, timestamp=record.timestamp,
                               note=f"{hit.field} = {hit.observed[:200]}")
-            self._add(hit, ref, record.timestamp, [("matched_field", hit.field), ("source_kind", record.kind.value)])
+            attrs = [("matched_field", hit.field), ("source_kind", record.kind.value)]
+            client = _client(record)
+            if client:  # ties a weak indicator (user agent, IP) to other findings of the same client
+                attrs.append(("client_ip", client))
+            self._add(hit, ref, record.timestamp, attrs)
 
     def _may_match(self, raw: str) -> bool:
         return self._scan is not None and self._scan.any(raw)
