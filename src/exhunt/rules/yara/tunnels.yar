@@ -25,6 +25,33 @@ rule EXH_Tunnel_Socket_Page
         $req_host1 = "[\"ip\"]" nocase
         $req_host2 = "[\"host\"]" nocase
         $req_host3 = "[\"target\"]" nocase
+        // a socket kept in the session between requests, with the target taken from the request
+        $sess_cast = /\(\s{0,4}Socket\s{0,4}\)\s{0,4}([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}Session\s{0,4}\[/
+        $connect = /\.\s{0,4}(Connect|BeginConnect)\s{0,4}\(/
+        $req = /Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params|Headers)\b|\[|\()/ nocase
     condition:
-        any of ($sock*) and (3 of ($hdr_*) or (any of ($sess_sock*) and $req_port and any of ($req_host*)))
+        any of ($sock*) and (3 of ($hdr_*) or (any of ($sess_sock*) and $req_port and any of ($req_host*)) or
+                             ($sess_cast and $connect and $req))
+}
+
+rule EXH_Packet_Sniffer_Page
+{
+    meta:
+        id = "EXH-YARA-PACKET-SNIFFER"
+        title = "Server page captures network traffic (raw socket in promiscuous mode)"
+        description = "A server page opens a raw IP socket and switches it to receive all packets (IOControlCode.ReceiveAll / SIO_RCVALL), capturing the server's traffic (passwords in FTP, SMTP, HTTP posts). Web shell toolkits carry such sniffer pages; web applications never need one."
+        attack = "T1505.003,T1040"
+        family = "sniffer"
+        step = "webshell-write"
+        severity = "high"
+        confidence = "high"
+    strings:
+        $raw = /SocketType\s{0,4}\.\s{0,4}Raw\b/
+        $rcvall1 = "ReceiveAll" ascii
+        $rcvall2 = "SIO_RCVALL" ascii
+        $iocontrol = /\.\s{0,4}IOControl\s{0,4}\(/
+        $page = "<%@" ascii
+        $runat = /runat\s{0,4}=\s{0,4}["']?server/ nocase
+    condition:
+        ($page or $runat) and $raw and $iocontrol and any of ($rcvall*)
 }

@@ -17,13 +17,15 @@ rule EXH_Webshell_Chopper_Eval
         severity = "high"
         confidence = "high"
     strings:
-        $js_eval = /eval\s{0,8}\(\s{0,8}Request(\.Item|\.Form|\.QueryString)?\s{0,8}[\[\(]/ nocase
+        $js_eval = /eval\s{0,8}\(\s{0,8}([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}Request(\.Item|\.Form|\.QueryString|\.Params)?\s{0,8}[\[\(]/ nocase
         $vb_exec = /Execute(Global)?(\s{1,8}|\s{0,8}\(\s{0,8})Request(\.Item|\.Form|\.QueryString)?\s{0,8}\(/ nocase
         $vb_eval = /Eval\s{0,8}\(\s{0,8}Request\s{0,8}\(/ nocase
         $unsafe = /\]\s{0,8}\)?\s{0,8},\s{0,8}["']unsafe["']/ nocase
+        $unsafe_arg = /,\s{0,8}\\?["']unsafe\\?["']\s{0,8}\\?\)/ nocase
         $eval_call = /eval\s{0,8}\(/ nocase
+        $request = /Request(\.Item|\.Form|\.QueryString|\.Params)?\s{0,8}["'+\s]{0,8}[\[\(]/ nocase
     condition:
-        $js_eval or $vb_exec or $vb_eval or ($unsafe and $eval_call)
+        $js_eval or $vb_exec or $vb_eval or ($unsafe and $eval_call) or ($unsafe_arg and $eval_call and $request)
 }
 
 rule EXH_Webshell_Chopper_Obfuscated
@@ -43,10 +45,66 @@ rule EXH_Webshell_Chopper_Obfuscated
         $charcode = /eval\s{0,8}\(\s{0,8}String\.fromCharCode\s{0,8}\(/ nocase
         $vb_chrw = /Execute\s{0,8}\(?\s{0,8}ChrW?\s{0,8}\(\s{0,8}[0-9]{2,3}\s{0,8}\)\s{0,8}&\s{0,8}ChrW?\s{0,8}\(/ nocase
         $b64_eval = /eval\s{0,8}\(\s{0,8}(System\.)?Text\.Encoding\.[A-Za-z0-9]{2,16}\.GetString\s{0,8}\(\s{0,8}(System\.)?Convert\.FromBase64String\s{0,8}\(\s{0,8}Request/ nocase
+        // 'unsafe' written as escapes: \x75\x6e\x73\x61\x66\x65 or \u0075\u006e...
+        $hex_unsafe = /\\x75\\x6e\\x73/ nocase
+        $uni_unsafe = /\\u0075\\u006e\\u0073/ nocase
+        // code spelled one or two characters at a time: "e"+"v"+"a"+"l"... (comments and typographic quotes allowed between)
+        $char_split = /((["']|\xe2\x80[\x98\x99\x9c\x9d]|\xa1[\xae\xaf\xb0\xb1])[^"'\r\n]{1,2}(["']|\xe2\x80[\x98\x99\x9c\x9d]|\xa1[\xae\xaf\xb0\xb1])\s{0,4}(\/\*[^\"']{0,16}\*\/\s{0,4})?\+\s{0,4}(\/\*[^\"']{0,16}\*\/\s{0,4})?){8}/
+        // base64 of a request accessor ("Request.Item[", "Request.Form[", "Request[") decoded and evaluated
+        $b64_request = /["'](UmVxdWVzdC5JdGVt|UmVxdWVzdC5Gb3Jt|UmVxdWVzdF|UmVxdWVzdC5RdWVyeVN0cmluZ)[A-Za-z0-9+\/=]{0,200}["']/
+        $from_b64 = "FromBase64String" nocase
+        $eval_call = /eval\s{0,8}\(/ nocase
         $page = "<%@" ascii
+        $code = "<%" ascii
         $runat1 = "runat=\"server\"" nocase
         $runat2 = "runat=server" nocase
         $runat3 = "runat='server'" nocase
     condition:
-        $vb_chrw or (($page or any of ($runat*)) and ($split_unsafe or $split_key or $charcode or $b64_eval))
+        $vb_chrw or
+        (($page or any of ($runat*)) and ($split_unsafe or $split_key or $charcode or $b64_eval)) or
+        (($code or any of ($runat*)) and $eval_call and
+         (any of ($hex_unsafe, $uni_unsafe, $char_split) or ($b64_request and $from_b64)))
+}
+
+rule EXH_Webshell_JScript_Eval
+{
+    meta:
+        id = "EXH-YARA-JSCRIPT-EVAL"
+        title = "JScript.NET server code evaluates a variable (eval of input, 'unsafe' mode)"
+        description = "A page, handler or web service written in JScript.NET whose server code calls eval on a variable or a request value rather than a literal; with a second argument it runs with full trust ('unsafe'). Server-side eval of input is what Chopper-style one-liners and their handler/web-service variants do; ordinary pages do not evaluate code."
+        attack = "T1505.003,T1059.007"
+        family = "china-chopper"
+        step = "webshell-write"
+        severity = "high"
+        confidence = "medium"
+    strings:
+        $lang_directive = /<%\s{0,4}@[^>]{0,120}Language\s{0,4}=\s{0,4}["']?JScript/ nocase
+        $lang_script1 = /<script[^>]{0,80}runat\s{0,4}=\s{0,4}["']?server[^>]{0,80}language\s{0,4}=\s{0,4}["']?JScript/ nocase
+        $lang_script2 = /<script[^>]{0,80}language\s{0,4}=\s{0,4}["']?JScript[^>]{0,80}runat\s{0,4}=\s{0,4}["']?server/ nocase
+        // eval( <identifier or member> , ...) or eval( <identifier> ) -- not a string literal
+        $eval_var = /\beval\s{0,8}\((\s|\/\*[^\"']{0,20}\*\/){0,8}[A-Za-z_][A-Za-z0-9_.]{0,60}(\[[^\]\r\n]{1,40}\])?(\s|\/\*[^\"']{0,20}\*\/){0,8}[,)]/
+    condition:
+        any of ($lang*) and $eval_var
+}
+
+rule EXH_Webshell_Script_Control
+{
+    meta:
+        id = "EXH-YARA-SCRIPT-CONTROL"
+        title = "Server page hands request data to a script engine (MSScriptControl)"
+        description = "A server page creates the Windows script engine (MSScriptControl.ScriptControl), gives it the Request object or request values and runs code with it (ExecuteStatement, AddCode, Eval, Run): evaluation of attacker code by another route than eval."
+        attack = "T1505.003,T1059.005"
+        family = "china-chopper"
+        step = "webshell-write"
+        severity = "high"
+        confidence = "high"
+    strings:
+        $control = "MSScriptControl.ScriptControl" nocase
+        $run = /\.\s{0,4}(ExecuteStatement|AddCode|Eval|Run)\s{0,4}[\( ]/ nocase
+        $req = /Request(\.Item|\.Form|\.QueryString)?\s{0,8}["'&+\s]{0,8}[\[\(]/ nocase
+        $add_req = /AddObject\s{0,4}\(?\s{0,4}["']Request["']/ nocase
+        $code = "<%" ascii
+        $runat = /runat\s{0,4}=\s{0,4}["']?server/ nocase
+    condition:
+        ($code or $runat) and $control and $run and ($req or $add_req)
 }

@@ -25,11 +25,43 @@ rule EXH_Webshell_Assembly_Loader
         $in_item2 = "Request.Form[" nocase
         $in_item3 = "Request.Item[" nocase
         $in_item4 = "Request.Params[" nocase
+        // the request body or a request value loaded as an assembly directly
+        $load_req = /Assembly\s{0,4}\.\s{0,4}Load\s{0,4}\(\s{0,4}([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}Request\s{0,4}(\.\s{0,4}(BinaryRead|InputStream|Form|Item|Params|QueryString)\b|\[|\()/ nocase
         $page = "<%@" ascii
         $runat1 = "runat=\"server\"" nocase
         $runat2 = "runat=server" nocase
         $runat3 = "runat='server'" nocase
     condition:
-        ($page or any of ($runat*)) and any of ($load*) and any of ($in_*) and
-        (any of ($dec_aes*) or ($dec_b64 and $instance))
+        ($page or any of ($runat*)) and
+        ($load_req or
+         (any of ($load*) and any of ($in_*) and (any of ($dec_aes*) or ($dec_b64 and $instance))))
+}
+
+rule EXH_Webshell_Code_Compiler
+{
+    meta:
+        id = "EXH-YARA-CODE-COMPILER"
+        title = "Page compiles and runs source code taken from the request (CodeDom / XSLT script)"
+        description = "A server page compiles code at run time from request input (CSharpCodeProvider / CodeDomProvider CompileAssemblyFromSource) and runs it, or transforms with an XSLT stylesheet that embeds script (msxsl:script) fed from the page or the request. Both run arbitrary .NET code in the web server; applications ship compiled code instead."
+        attack = "T1505.003,T1127,T1059"
+        family = "code-compiler"
+        step = "webshell-write"
+        severity = "high"
+        confidence = "medium"
+    strings:
+        $compile1 = "CompileAssemblyFromSource" nocase
+        $compile2 = /(CSharp|VB|JScript)CodeProvider\b/
+        $compile3 = /CodeDomProvider\s{0,4}\.\s{0,4}CreateProvider/
+        $run1 = "CompiledAssembly" ascii
+        $run2 = "CreateInstance" ascii
+        $run3 = /\.\s{0,4}Invoke\s{0,4}\(/
+        $xsl_script = "msxsl:script" nocase
+        $xsl_run1 = /Xsl(Compiled)?Transform\b/
+        $xsl_run2 = "EnableScript" ascii
+        $req = /Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params|BinaryRead|InputStream|Cookies|Headers)\b|\[|\()/ nocase
+        $page = "<%@" ascii
+        $runat = /runat\s{0,4}=\s{0,4}["']?server/ nocase
+    condition:
+        ($page or $runat) and
+        ((any of ($compile*) and any of ($run*) and $req) or ($xsl_script and any of ($xsl_run*)))
 }

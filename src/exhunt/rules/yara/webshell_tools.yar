@@ -1,12 +1,14 @@
 /* exhunt: ASPXSpy-style pages: command runners and file managers driven by request values.
-   Written for exhunt. */
+   Written for exhunt. "Request input" below means a value of the HTTP request (Request[...],
+   Request.Form/QueryString/Item/Params/Cookies/Headers/Files/InputStream) or, in Web Forms pages, the
+   value of a server control (TextBox.Text, HtmlInputText.Value), which also comes from the request. */
 
 rule EXH_Webshell_Command_Runner
 {
     meta:
         id = "EXH-YARA-COMMAND-RUNNER"
-        title = "Webshell command runner: a page starts cmd/powershell with a request value"
-        description = "A server page builds a process start (Process.Start / ProcessStartInfo) of cmd.exe or powershell and takes arguments from the request, returning the output. ASPXSpy and many hand-written shells carry this."
+        title = "Webshell command runner: a page starts a process or shell with request input"
+        description = "A server page starts a process (Process.Start / ProcessStartInfo / WScript.Shell) whose program, arguments or standard input come from the request or a form control, usually cmd.exe /c or powershell, and returns its output. ASPXSpy, Antak and many hand-written shells carry this; a page that runs a fixed command with fixed arguments does not match."
         attack = "T1505.003,T1059.003"
         family = "aspxspy"
         step = "webshell-write"
@@ -14,33 +16,47 @@ rule EXH_Webshell_Command_Runner
         confidence = "high"
     strings:
         $start1 = "ProcessStartInfo" nocase
-        $start2 = "Process.Start(" nocase
+        $start2 = /Process\s{0,4}\.\s{0,4}Start\s{0,4}\(/ nocase
+        $start3 = /\.StartInfo\s{0,4}\.\s{0,4}(FileName|Arguments)\b/ nocase
         $shell1 = "cmd.exe" nocase
         $shell2 = "\"cmd\"" nocase
         $shell3 = "powershell" nocase
+        // the process is fed from a variable: program or arguments assigned from an expression,
+        // a literal prefix joined with a value ("/c " + cmd), a variable passed to Process.Start /
+        // ProcessStartInfo, or a value written to the child's standard input
+        $feed1 = /\b(FileName|Arguments)\s{0,4}=\s{0,4}[A-Za-z_(]/
+        $feed2 = /\b(FileName|Arguments)\s{0,4}=\s{0,4}@?"([^"\\\r\n]|\\.){0,200}"\s{0,4}\+/
+        $feed3 = /Process\s{0,4}\.\s{0,4}Start\s{0,4}\(\s{0,4}("([^"\\\r\n]|\\.){0,200}"\s{0,4}\+\s{0,4})?[A-Za-z_][A-Za-z0-9_.\[\]"]{0,80}\s{0,4}[+,]/
+        $feed4 = /ProcessStartInfo\s{0,4}\(\s{0,4}[A-Za-z_][A-Za-z0-9_.\[\]"]{0,80}\s{0,4}[,)+]/
+        $feed5 = /StandardInput\s{0,4}\.\s{0,4}Write(Line)?\s{0,4}\(\s{0,4}[A-Za-z_]/
+        $wsh = /CreateObject\s{0,4}\(\s{0,4}["']WScript\.Shell["']\s{0,4}\)\s{0,4}\.\s{0,4}(exec|run)\s{0,4}\(/ nocase
         $req1 = "Request[" nocase
-        $req2 = "Request.Form[" nocase
-        $req3 = "Request.QueryString[" nocase
-        $req4 = "Request.Item[" nocase
-        $req5 = "Request.Params[" nocase
+        $req2 = "Request.Form" nocase
+        $req3 = "Request.QueryString" nocase
+        $req4 = "Request.Item" nocase
+        $req5 = "Request.Params" nocase
         $req6 = "Request(\"" nocase
-        $req7 = "Request.Form(\"" nocase
-        $req8 = "Request.QueryString(\"" nocase
+        $req7 = "Request.Cookies" nocase
+        $req8 = "Request.Headers" nocase
+        $ctl = /\b[A-Za-z_][A-Za-z0-9_]{0,40}\.(Text|Value)\b/
         $page = "<%@" ascii
+        $code = "<%" ascii
         $runat1 = "runat=\"server\"" nocase
         $runat2 = "runat=server" nocase
         $runat3 = "runat='server'" nocase
     condition:
-        ($page or any of ($runat*)) and any of ($start*) and any of ($shell*) and any of ($req*)
+        (($page or any of ($runat*)) and any of ($start*) and
+         ((any of ($shell*) and any of ($req*)) or (any of ($feed*) and (any of ($req*) or $ctl)))) or
+        ($code and $wsh and any of ($req*))
 }
 
 rule EXH_Webshell_File_Manager
 {
     meta:
         id = "EXH-YARA-FILE-MANAGER"
-        title = "Webshell file manager: drives, listing, delete and time-stomping from request values"
-        description = "A server page that lists drives and folders, deletes files and rewrites file times on request. ASPXSpy style file managers combine these; ordinary upload pages do not."
-        attack = "T1505.003,T1070.006"
+        title = "Webshell file manager: drives, folders, read, write and delete driven by the request"
+        description = "A server page that lists the server's drives and folders and reads, writes, deletes or re-times files named by the request (or by web-method arguments). ASPXSpy style file managers and Chopper's web-service server combine these; ordinary upload pages and file pickers neither list drives nor open request-named paths."
+        attack = "T1505.003,T1083,T1070.006"
         family = "aspxspy"
         step = "webshell-write"
         severity = "high"
@@ -53,18 +69,31 @@ rule EXH_Webshell_File_Manager
         $fm_time1 = "SetCreationTime" nocase
         $fm_time2 = "SetLastWriteTime" nocase
         $fm_attr = "SetAttributes" nocase
+        $drives2 = /DriveInfo\s{0,4}\.\s{0,4}GetDrives/ nocase
+        $list1 = "GetFiles" nocase
+        $list2 = "new DirectoryInfo" nocase
+        $change1 = "StreamWriter" nocase
+        $change2 = "SaveAs" nocase
+        $change3 = /File\s{0,4}\.\s{0,4}(WriteAll|AppendAll|Move|Copy|Create)/ nocase
+        // a file operation whose path argument is a request value
+        $op_req = /(File\s{0,4}\.\s{0,4}(Delete|ReadAll[A-Za-z]{0,5}|OpenRead|OpenWrite|Open|Copy|Move|WriteAll[A-Za-z]{0,5})|Directory\s{0,4}\.\s{0,4}(Delete|GetFiles|GetDirectories|CreateDirectory|Move)|Response\s{0,4}\.\s{0,4}(WriteFile|TransmitFile)|new\s{1,4}(DirectoryInfo|FileInfo|StreamReader|StreamWriter|FileStream))\s{0,4}\(\s{0,4}([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()/ nocase
         $req1 = "Request[" nocase
-        $req2 = "Request.Form[" nocase
-        $req3 = "Request.QueryString[" nocase
-        $req4 = "Request.Item[" nocase
-        $req5 = "Request.Params[" nocase
+        $req2 = "Request.Form" nocase
+        $req3 = "Request.QueryString" nocase
+        $req4 = "Request.Item" nocase
+        $req5 = "Request.Params" nocase
         $req6 = "Request(\"" nocase
         $req7 = "Request.Form(\"" nocase
         $req8 = "Request.QueryString(\"" nocase
+        $webmethod = "[WebMethod" ascii
         $page = "<%@" ascii
         $runat1 = "runat=\"server\"" nocase
         $runat2 = "runat=server" nocase
         $runat3 = "runat='server'" nocase
     condition:
-        ($page or any of ($runat*)) and any of ($req*) and 4 of ($fm_*)
+        ($page or any of ($runat*)) and
+        ((any of ($req*) and 4 of ($fm_*)) or
+         (#op_req >= 2) or
+         ((any of ($req*) or $webmethod) and ($fm_drives or $drives2) and ($fm_dirs or any of ($list*)) and
+          (any of ($change*) or $fm_del1 or $fm_del2 or $op_req)))
 }

@@ -1,0 +1,52 @@
+/* exhunt: pages that reach data the web application has no business with: databases through a
+   connection string the request supplies, and the registry browsed by request. Written for exhunt. */
+
+rule EXH_Webshell_Sql_Client
+{
+    meta:
+        id = "EXH-YARA-SQL-CLIENT"
+        title = "Page runs SQL on a server and credentials supplied by the request"
+        description = "A server page builds a database connection string from request or form values (server, user, password) and runs SQL text that is also variable: a SQL client / database dumper in a web page. Applications read their connection strings from configuration; they do not take a server and password from the request."
+        attack = "T1505.003,T1213"
+        family = "sql-client"
+        step = "webshell-write"
+        severity = "medium"
+        confidence = "medium"
+    strings:
+        $db = /(Sql|OleDb|MySql|Odbc|Oracle|Npgsql)Connection\b/
+        $cs_concat = /(server|data source|host|uid|user id|username|pwd|password|database|initial catalog|provider)\s{0,4}=\s{0,4}["']\s{0,4}\+/ nocase
+        $cs_format = /(uid|user id|username|user|pwd|password)\s{0,4}=\s{0,4}\{[0-9]\}/ nocase
+        $cs_input = /ConnectionString\s{0,4}=\s{0,4}[^;\r\n]{0,200}(Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()|\.Text\b|\.Value\b)/ nocase
+        $q_var = /(SqlCommand|OleDbCommand|MySqlCommand|OdbcCommand|SqlDataAdapter|OleDbDataAdapter|MySqlDataAdapter|OdbcDataAdapter)\s{0,4}\(\s{0,4}[A-Za-z_]/
+        $q_cmdshell = "xp_cmdshell" nocase
+        $q_oa = "sp_oacreate" nocase
+        $q_concat = /["']\s{0,2}select \* from \s{0,2}["']\s{0,4}\+/ nocase
+        $page = "<%@" ascii
+        $runat = /runat\s{0,4}=\s{0,4}["']?server/ nocase
+    condition:
+        ($page or $runat) and $db and any of ($cs_*) and any of ($q_*)
+}
+
+rule EXH_Webshell_Registry_Browser
+{
+    meta:
+        id = "EXH-YARA-REGISTRY-BROWSER"
+        title = "Page browses the server's registry at a key named by the request"
+        description = "A server page opens registry hives (HKLM, HKCU, HKCR, HKU) at a key taken from the request or a form control and lists its subkeys and values: a registry browser, as carried by web shell toolkits to read configuration, services and credentials."
+        attack = "T1505.003,T1012"
+        family = "recon"
+        step = "webshell-write"
+        severity = "medium"
+        confidence = "medium"
+    strings:
+        $hive = /Registry\s{0,4}\.\s{0,4}(LocalMachine|ClassesRoot|CurrentUser|Users|CurrentConfig)\b/
+        $open = "OpenSubKey" ascii
+        $enum1 = "GetSubKeyNames" ascii
+        $enum2 = "GetValueNames" ascii
+        $req = /Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()/ nocase
+        $ctl = /\b[A-Za-z_][A-Za-z0-9_]{0,40}\.(Text|Value)\b/
+        $page = "<%@" ascii
+        $runat = /runat\s{0,4}=\s{0,4}["']?server/ nocase
+    condition:
+        ($page or $runat) and $hive and $open and any of ($enum*) and ($req or $ctl)
+}
