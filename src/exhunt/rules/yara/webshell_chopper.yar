@@ -49,11 +49,11 @@ rule EXH_Webshell_Chopper_Obfuscated
         $hex_unsafe = /\\x75\\x6e\\x73/ nocase
         $uni_unsafe = /\\u0075\\u006e\\u0073/ nocase
         // code spelled one or two characters at a time: "e"+"v"+"a"+"l"... (comments and typographic quotes allowed between)
-        $char_split = /((["']|\xe2\x80[\x98\x99\x9c\x9d]|\xa1[\xae\xaf\xb0\xb1])[^"'\r\n]{1,2}(["']|\xe2\x80[\x98\x99\x9c\x9d]|\xa1[\xae\xaf\xb0\xb1])\s{0,4}(\/\*[^\"']{0,16}\*\/\s{0,4})?\+\s{0,4}(\/\*[^\"']{0,16}\*\/\s{0,4})?){8}/
+        $char_split = /((["']|\xe2\x80[\x98\x99\x9c\x9d]|\xa1[\xae\xaf\xb0\xb1])[^"'\r\n]{1,2}(["']|\xe2\x80[\x98\x99\x9c\x9d]|\xa1[\xae\xaf\xb0\xb1])\s{0,16}(\/\*[^\"']{0,16}\*\/\s{0,16})?\+\s{0,16}(\/\*[^\"']{0,16}\*\/\s{0,16})?){8}/
         // base64 of a request accessor ("Request.Item[", "Request.Form[", "Request[") decoded and evaluated
         $b64_request = /["'](UmVxdWVzdC5JdGVt|UmVxdWVzdC5Gb3Jt|UmVxdWVzdF|UmVxdWVzdC5RdWVyeVN0cmluZ)[A-Za-z0-9+\/=]{0,200}["']/
         $from_b64 = "FromBase64String" nocase
-        $eval_call = /eval\s{0,8}\(/ nocase
+        $eval_call = /eval\s{0,32}\(/ nocase
         $page = "<%@" ascii
         $code = "<%" ascii
         $runat1 = "runat=\"server\"" nocase
@@ -82,7 +82,7 @@ rule EXH_Webshell_JScript_Eval
         $lang_script1 = /<script[^>]{0,80}runat\s{0,4}=\s{0,4}["']?server[^>]{0,80}language\s{0,4}=\s{0,4}["']?JScript/ nocase
         $lang_script2 = /<script[^>]{0,80}language\s{0,4}=\s{0,4}["']?JScript[^>]{0,80}runat\s{0,4}=\s{0,4}["']?server/ nocase
         // eval( <identifier or member> , ...) or eval( <identifier> ) -- not a string literal
-        $eval_var = /\beval\s{0,8}\((\s|\/\*[^\"']{0,20}\*\/){0,8}[A-Za-z_][A-Za-z0-9_.]{0,60}(\[[^\]\r\n]{1,40}\])?(\s|\/\*[^\"']{0,20}\*\/){0,8}[,)]/
+        $eval_var = /\beval\s{0,32}\((\s|\/\*[^\"']{0,20}\*\/){0,8}[A-Za-z_][A-Za-z0-9_.]{0,60}(\[[^\]\r\n]{1,40}\])?(\s|\/\*[^\"']{0,20}\*\/){0,8}[,)]/
     condition:
         any of ($lang*) and $eval_var
 }
