@@ -25,8 +25,8 @@ rule EXH_Tunnel_Socket_Page
         $req_host1 = "[\"ip\"]" nocase
         $req_host2 = "[\"host\"]" nocase
         $req_host3 = "[\"target\"]" nocase
-        // a socket kept in the session between requests, with the target taken from the request
-        $sess_cast = /\(\s{0,4}Socket\s{0,4}\)\s{0,4}([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}Session\s{0,4}\[/
+        // a socket kept in the session (or application state) between requests, with the target taken from the request
+        $sess_cast = /\(\s{0,4}Socket\s{0,4}\)\s{0,4}([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}(Session|Application|Cache)\s{0,4}\[/
         $connect = /\.\s{0,4}(Connect|BeginConnect)\s{0,4}\(/
         $req = /Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params|Headers)\b|\[|\()/ nocase
     condition:

@@ -82,7 +82,7 @@ rule EXH_Webshell_JScript_Eval
         $lang_script1 = /<script[^>]{0,80}runat\s{0,4}=\s{0,4}["']?server[^>]{0,80}language\s{0,4}=\s{0,4}["']?JScript/ nocase
         $lang_script2 = /<script[^>]{0,80}language\s{0,4}=\s{0,4}["']?JScript[^>]{0,80}runat\s{0,4}=\s{0,4}["']?server/ nocase
         // eval( <identifier or member> , ...) or eval( <identifier> ) -- not a string literal
-        $eval_var = /\beval\s{0,32}\((\s|\/\*[^\"']{0,20}\*\/){0,8}[A-Za-z_][A-Za-z0-9_.]{0,60}(\[[^\]\r\n]{1,40}\])?(\s|\/\*[^\"']{0,20}\*\/){0,8}[,)]/
+        $eval_var = /\beval\s{0,32}\((\s|\/\*[^\"']{0,20}\*\/){0,8}[A-Za-z_][A-Za-z0-9_.]{0,60}(\[[^\]\r\n]{1,40}\]|\([^()\r\n]{0,60}\))?(\s|\/\*[^\"']{0,20}\*\/){0,8}[,)]/
     condition:
         any of ($lang*) and $eval_var
 }

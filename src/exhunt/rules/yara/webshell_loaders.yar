@@ -5,7 +5,7 @@ rule EXH_Webshell_Assembly_Loader
 {
     meta:
         id = "EXH-YARA-ASSEMBLY-LOADER"
-        title = "ASPX loader: request data decoded or decrypted and loaded with Assembly.Load"
+        title = "ASPX loader: request data (decoded, decrypted or raw) loaded with Assembly.Load and run"
         description = "A server page reads the request (body, form or item), decrypts it (AES/Rijndael TransformFinalBlock) or base64-decodes it, loads the result as an assembly and instantiates a type from it. This is how Godzilla and Behinder style webshells run their payloads in memory."
         attack = "T1505.003,T1620"
         family = "assembly-loader"
@@ -16,6 +16,8 @@ rule EXH_Webshell_Assembly_Loader
         $load1 = /Assembly\s{0,4}\.\s{0,4}Load\s{0,4}\(/ nocase
         $load2 = /GetMethod\s{0,4}\(\s{0,4}"Load"/ nocase
         $instance = "CreateInstance" nocase
+        $run1 = /\.\s{0,4}Invoke\s{0,4}\(/
+        $run2 = /\.\s{0,4}Equals\s{0,4}\(\s{0,4}(this|Context|HttpContext)/
         $dec_b64 = "FromBase64String" nocase
         $dec_aes1 = "CreateDecryptor" nocase
         $dec_aes2 = "TransformFinalBlock" nocase
@@ -34,7 +36,8 @@ rule EXH_Webshell_Assembly_Loader
     condition:
         ($page or any of ($runat*)) and
         ($load_req or
-         (any of ($load*) and any of ($in_*) and (any of ($dec_aes*) or ($dec_b64 and $instance))))
+         (any of ($load*) and any of ($in_*) and (any of ($dec_aes*) or ($dec_b64 and $instance))) or
+         (any of ($load*) and any of ($in_body*) and ($instance or any of ($run*))))
 }
 
 rule EXH_Webshell_Code_Compiler
