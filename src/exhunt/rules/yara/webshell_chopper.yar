@@ -48,8 +48,13 @@ rule EXH_Webshell_Chopper_Obfuscated
         // 'unsafe' written as escapes: \x75\x6e\x73\x61\x66\x65 or \u0075\u006e...
         $hex_unsafe = /\\x75\\x6e\\x73/ nocase
         $uni_unsafe = /\\u0075\\u006e\\u0073/ nocase
-        // code spelled one or two characters at a time: "e"+"v"+"a"+"l"... (comments and typographic quotes allowed between)
-        $char_split = /((["']|\xe2\x80[\x98\x99\x9c\x9d]|\xa1[\xae\xaf\xb0\xb1])[^"'\r\n]{1,2}(["']|\xe2\x80[\x98\x99\x9c\x9d]|\xa1[\xae\xaf\xb0\xb1])\s{0,16}(\/\*[^\"']{0,16}\*\/\s{0,16})?\+\s{0,16}(\/\*[^\"']{0,16}\*\/\s{0,16})?){8}/
+        // code spelled one or two characters at a time: "e"+"v"+"a"+"l"... (straight or typographic quotes);
+        // each string matches three pieces in a row, so a count of 3 means five or more pieces joined
+        $sp1 = /"[^"'\r\n]{1,2}"\+"[^"'\r\n]{1,2}"\+"[^"'\r\n]{1,2}"/
+        $sp2 = /'[^"'\r\n]{1,2}'\+'[^"'\r\n]{1,2}'\+'[^"'\r\n]{1,2}'/
+        $sp3 = /"[^"'\r\n]{1,2}" \+ "[^"'\r\n]{1,2}" \+ "[^"'\r\n]{1,2}"/
+        $sp4 = { A1 B1 [1-2] A1 B1 2B A1 B1 [1-2] A1 B1 2B A1 B1 [1-2] A1 B1 }
+        $sp5 = { E2 80 9C [1-2] E2 80 9D 2B E2 80 9C [1-2] E2 80 9D 2B E2 80 9C [1-2] E2 80 9D }
         // base64 of a request accessor ("Request.Item[", "Request.Form[", "Request[") decoded and evaluated
         $b64_request = /["'](UmVxdWVzdC5JdGVt|UmVxdWVzdC5Gb3Jt|UmVxdWVzdF|UmVxdWVzdC5RdWVyeVN0cmluZ)[A-Za-z0-9+\/=]{0,200}["']/
         $from_b64 = "FromBase64String" nocase
@@ -63,7 +68,8 @@ rule EXH_Webshell_Chopper_Obfuscated
         $vb_chrw or
         (($page or any of ($runat*)) and ($split_unsafe or $split_key or $charcode or $b64_eval)) or
         (($code or any of ($runat*)) and $eval_call and
-         (any of ($hex_unsafe, $uni_unsafe, $char_split) or ($b64_request and $from_b64)))
+         (any of ($hex_unsafe, $uni_unsafe) or (#sp1 + #sp2 + #sp3 + #sp4 + #sp5 >= 3) or
+          ($b64_request and $from_b64)))
 }
 
 rule EXH_Webshell_JScript_Eval
@@ -78,13 +84,14 @@ rule EXH_Webshell_JScript_Eval
         severity = "high"
         confidence = "medium"
     strings:
-        $lang_directive = /<%\s{0,4}@[^>]{0,120}Language\s{0,4}=\s{0,4}["']?JScript/ nocase
+        $lang_directive = /<%\s{0,4}@\s{0,4}(Page|WebHandler|WebService|Control|Master|Application)[^>]{0,120}Language\s{0,4}=\s{0,4}["']?JScript/ nocase
         $lang_script1 = /<script[^>]{0,80}runat\s{0,4}=\s{0,4}["']?server[^>]{0,80}language\s{0,4}=\s{0,4}["']?JScript/ nocase
         $lang_script2 = /<script[^>]{0,80}language\s{0,4}=\s{0,4}["']?JScript[^>]{0,80}runat\s{0,4}=\s{0,4}["']?server/ nocase
         // eval( <identifier or member> , ...) or eval( <identifier> ) -- not a string literal
         $eval_var = /\beval\s{0,32}\((\s|\/\*[^\"']{0,20}\*\/){0,8}[A-Za-z_][A-Za-z0-9_.]{0,60}(\[[^\]\r\n]{1,40}\]|\([^()\r\n]{0,60}\))?(\s|\/\*[^\"']{0,20}\*\/){0,8}[,)]/
     condition:
-        any of ($lang*) and $eval_var
+        // the fallback for JScript shells the two Chopper rules above do not already name
+        any of ($lang*) and $eval_var and not EXH_Webshell_Chopper_Eval and not EXH_Webshell_Chopper_Obfuscated
 }
 
 rule EXH_Webshell_Script_Control

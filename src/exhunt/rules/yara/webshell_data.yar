@@ -44,7 +44,7 @@ rule EXH_Webshell_Registry_Browser
         $enum1 = "GetSubKeyNames" ascii
         $enum2 = "GetValueNames" ascii
         $req = /Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()/ nocase
-        $ctl = /\b[A-Za-z_][A-Za-z0-9_]{0,40}\.(Text|Value)\b/
+        $ctl = /\.(Text|Value)\b/
         $page = "<%@" ascii
         $runat = /runat\s{0,4}=\s{0,4}["']?server/ nocase
     condition:

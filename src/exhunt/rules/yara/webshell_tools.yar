@@ -38,7 +38,7 @@ rule EXH_Webshell_Command_Runner
         $req6 = "Request(\"" nocase
         $req7 = "Request.Cookies" nocase
         $req8 = "Request.Headers" nocase
-        $ctl = /\b[A-Za-z_][A-Za-z0-9_]{0,40}\.(Text|Value)\b/
+        $ctl = /\.(Text|Value)\b/
         $page = "<%@" ascii
         $code = "<%" ascii
         $runat1 = "runat=\"server\"" nocase
