@@ -51,7 +51,9 @@ rule EXH_Packet_Sniffer_Page
         $rcvall2 = "SIO_RCVALL" ascii
         $iocontrol = /\.\s{0,4}IOControl\s{0,4}\(/
         $page = "<%@" ascii
-        $runat = /runat\s{0,4}=\s{0,4}["']?server/ nocase
+        $runat1 = "runat=\"server\"" nocase
+        $runat2 = "runat=server" nocase
+        $runat3 = "runat='server'" nocase
     condition:
-        ($page or $runat) and $raw and $iocontrol and any of ($rcvall*)
+        ($page or any of ($runat*)) and $raw and $iocontrol and any of ($rcvall*)
 }

@@ -111,7 +111,9 @@ rule EXH_Webshell_Script_Control
         $req = /Request(\.Item|\.Form|\.QueryString)?\s{0,8}["'&+\s]{0,8}[\[\(]/ nocase
         $add_req = /AddObject\s{0,4}\(?\s{0,4}["']Request["']/ nocase
         $code = "<%" ascii
-        $runat = /runat\s{0,4}=\s{0,4}["']?server/ nocase
+        $runat1 = "runat=\"server\"" nocase
+        $runat2 = "runat=server" nocase
+        $runat3 = "runat='server'" nocase
     condition:
-        ($code or $runat) and $control and $run and ($req or $add_req)
+        ($code or any of ($runat*)) and $control and $run and ($req or $add_req)
 }

@@ -22,9 +22,11 @@ rule EXH_Webshell_Sql_Client
         $q_oa = "sp_oacreate" nocase
         $q_concat = /["']\s{0,2}select \* from \s{0,2}["']\s{0,4}\+/ nocase
         $page = "<%@" ascii
-        $runat = /runat\s{0,4}=\s{0,4}["']?server/ nocase
+        $runat1 = "runat=\"server\"" nocase
+        $runat2 = "runat=server" nocase
+        $runat3 = "runat='server'" nocase
     condition:
-        ($page or $runat) and $db and any of ($cs_*) and any of ($q_*)
+        ($page or any of ($runat*)) and $db and any of ($cs_*) and any of ($q_*)
 }
 
 rule EXH_Webshell_Registry_Browser
@@ -46,7 +48,9 @@ rule EXH_Webshell_Registry_Browser
         $req = /Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()/ nocase
         $ctl = /\.(Text|Value)\b/
         $page = "<%@" ascii
-        $runat = /runat\s{0,4}=\s{0,4}["']?server/ nocase
+        $runat1 = "runat=\"server\"" nocase
+        $runat2 = "runat=server" nocase
+        $runat3 = "runat='server'" nocase
     condition:
-        ($page or $runat) and $hive and $open and any of ($enum*) and ($req or $ctl)
+        ($page or any of ($runat*)) and $hive and $open and any of ($enum*) and ($req or $ctl)
 }

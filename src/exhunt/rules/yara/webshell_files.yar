@@ -52,9 +52,11 @@ rule EXH_Webshell_Page_Dropper
         $body3 = "#include virtual" nocase
         $body4 = /runat\s{0,2}=\s{0,2}\\?["']?server/ nocase
         $page = "<%@" ascii
-        $runat = /runat\s{0,4}=\s{0,4}["']?server/ nocase
+        $runat1 = "runat=\"server\"" nocase
+        $runat2 = "runat=server" nocase
+        $runat3 = "runat='server'" nocase
     condition:
-        ($page or $runat) and $target and $write and any of ($body*)
+        ($page or any of ($runat*)) and $target and $write and any of ($body*)
 }
 
 rule EXH_Webshell_Writable_Probe
@@ -75,7 +77,9 @@ rule EXH_Webshell_Writable_Probe
         $probe_delete = /File\s{0,4}\.\s{0,4}Delete\s{0,4}\(\s{0,4}[A-Za-z_][A-Za-z0-9_.]{0,60}\s{0,4}\+\s{0,4}@?["'](\\\\)?[A-Za-z0-9_.~-]{1,24}["']\s{0,4}\)/ nocase
         $can_write = /\)\s{0,4}\.\s{0,4}CanWrite\b/
         $page = "<%@" ascii
-        $runat = /runat\s{0,4}=\s{0,4}["']?server/ nocase
+        $runat1 = "runat=\"server\"" nocase
+        $runat2 = "runat=server" nocase
+        $runat3 = "runat='server'" nocase
     condition:
-        ($page or $runat) and any of ($walk*) and $probe_create and ($probe_delete or $can_write)
+        ($page or any of ($runat*)) and any of ($walk*) and $probe_create and ($probe_delete or $can_write)
 }

@@ -63,8 +63,10 @@ rule EXH_Webshell_Code_Compiler
         $xsl_run2 = "EnableScript" ascii
         $req = /Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params|BinaryRead|InputStream|Cookies|Headers)\b|\[|\()/ nocase
         $page = "<%@" ascii
-        $runat = /runat\s{0,4}=\s{0,4}["']?server/ nocase
+        $runat1 = "runat=\"server\"" nocase
+        $runat2 = "runat=server" nocase
+        $runat3 = "runat='server'" nocase
     condition:
-        ($page or $runat) and
+        ($page or any of ($runat*)) and
         ((any of ($compile*) and any of ($run*) and $req) or ($xsl_script and any of ($xsl_run*)))
 }
