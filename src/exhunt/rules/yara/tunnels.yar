@@ -57,3 +57,30 @@ rule EXH_Packet_Sniffer_Page
     condition:
         ($page or any of ($runat*)) and $raw and $iocontrol and any of ($rcvall*)
 }
+
+rule EXH_Port_Scanner_Page
+{
+    meta:
+        id = "EXH-YARA-PORT-SCANNER"
+        title = "Server page scans ports: connects in a loop to hosts and port lists from the request"
+        description = "A server page splits a list of ports (or a range) taken from the request or a form control and tries a TCP connection to each: a port scanner run from the web server into the internal network. A connectivity check tries one fixed endpoint; it does not walk a port list."
+        attack = "T1505.003,T1046"
+        family = "recon"
+        step = "webshell-write"
+        severity = "medium"
+        confidence = "medium"
+    strings:
+        $tcp1 = "TcpClient" ascii
+        $tcp2 = "new Socket(" ascii
+        $connect = /\.\s{0,4}(Connect|BeginConnect|ConnectAsync)\s{0,4}\(/
+        $split = /\.\s{0,4}Split\s{0,4}\(\s{0,4}(new\s{1,4}char\s{0,4}\[\s{0,4}\]\s{0,4}\{\s{0,4})?'[,\-]'/
+        $loop = /\b(for|foreach)\s{0,4}\(/
+        $req = /Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()/ nocase
+        $ctl = /\.(Text|Value)\b/
+        $page = "<%@" ascii
+        $runat1 = "runat=\"server\"" nocase
+        $runat2 = "runat=server" nocase
+        $runat3 = "runat='server'" nocase
+    condition:
+        ($page or any of ($runat*)) and any of ($tcp*) and $connect and $split and $loop and ($req or $ctl)
+}

@@ -19,7 +19,7 @@ rule EXH_Webshell_Chopper_Eval
     strings:
         $js_eval = /eval\s{0,8}\(\s{0,8}([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}Request(\.Item|\.Form|\.QueryString|\.Params)?\s{0,8}[\[\(]/ nocase
         $vb_exec = /Execute(Global)?(\s{1,8}|\s{0,8}\(\s{0,8})Request(\.Item|\.Form|\.QueryString)?\s{0,8}\(/ nocase
-        $vb_eval = /Eval\s{0,8}\(\s{0,8}Request\s{0,8}\(/ nocase
+        $vb_eval = /Eval\s{0,8}(\(\s{0,8}|\s)Request\s{0,8}\(/ nocase
         $unsafe = /\]\s{0,8}\)?\s{0,8},\s{0,8}["']unsafe["']/ nocase
         $unsafe_arg = /,\s{0,8}\\?["']unsafe\\?["']\s{0,8}\\?\)/ nocase
         $eval_call = /eval\s{0,8}\(/ nocase

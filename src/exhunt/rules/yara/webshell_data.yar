@@ -5,8 +5,8 @@ rule EXH_Webshell_Sql_Client
 {
     meta:
         id = "EXH-YARA-SQL-CLIENT"
-        title = "Page runs SQL on a server and credentials supplied by the request"
-        description = "A server page builds a database connection string from request or form values (server, user, password) and runs SQL text that is also variable: a SQL client / database dumper in a web page. Applications read their connection strings from configuration; they do not take a server and password from the request."
+        title = "Page runs SQL on a server and credentials supplied by the request, or dumps tables wholesale"
+        description = "A server page builds a database connection string from request or form values (server, user, password) and runs SQL text that is also variable: a SQL client in a web page; or, with credentials written into the page and the script timeout lifted, dumps whole tables (a database dumper). Applications read their connection strings from configuration; they do not take a server and password from the request."
         attack = "T1505.003,T1213"
         family = "sql-client"
         step = "webshell-write"
@@ -21,12 +21,17 @@ rule EXH_Webshell_Sql_Client
         $q_cmdshell = "xp_cmdshell" nocase
         $q_oa = "sp_oacreate" nocase
         $q_concat = /["']\s{0,2}select \* from \s{0,2}["']\s{0,4}\+/ nocase
+        // a dumper: credentials written into the page, the script timeout lifted, every row written out
+        $dump_timeout = /ScriptTimeout\s{0,4}=\s{0,4}(2147483647|int\.MaxValue|Int32\.MaxValue|[0-9]{6,})/
+        $dump_cred = /(pwd|password)\s{0,4}=\s{0,4}[^;"'{}\r\n]{1,40};/ nocase
+        $dump_select = /select \* from/ nocase
         $page = "<%@" ascii
         $runat1 = "runat=\"server\"" nocase
         $runat2 = "runat=server" nocase
         $runat3 = "runat='server'" nocase
     condition:
-        ($page or any of ($runat*)) and $db and any of ($cs_*) and any of ($q_*)
+        ($page or any of ($runat*)) and $db and
+        ((any of ($cs_*) and any of ($q_*)) or ($dump_timeout and $dump_cred and $dump_select))
 }
 
 rule EXH_Webshell_Registry_Browser
@@ -53,4 +58,29 @@ rule EXH_Webshell_Registry_Browser
         $runat3 = "runat='server'" nocase
     condition:
         ($page or any of ($runat*)) and $hive and $open and any of ($enum*) and ($req or $ctl)
+}
+
+rule EXH_Webshell_IIS_Spy
+{
+    meta:
+        id = "EXH-YARA-IIS-SPY"
+        title = "Page reads IIS site settings and account passwords from the metabase (IIS spy)"
+        description = "A server page opens the IIS configuration through ADSI (IIS://localhost/W3SVC) and reads the anonymous-user or application-pool passwords and the sites' paths: reconnaissance and credential theft carried by web shell toolkits. Web applications do not read other sites' credentials."
+        attack = "T1505.003,T1552.001"
+        family = "recon"
+        step = "webshell-write"
+        severity = "high"
+        confidence = "medium"
+    strings:
+        $adsi = /IIS:\/\/localhost\/W3SVC/ nocase
+        $entry = "DirectoryEntry" ascii
+        $secret1 = "AnonymousUserPass" nocase
+        $secret2 = "WAMUserPass" nocase
+        $secret3 = "AppPoolIdentity" nocase
+        $page = "<%@" ascii
+        $runat1 = "runat=\"server\"" nocase
+        $runat2 = "runat=server" nocase
+        $runat3 = "runat='server'" nocase
+    condition:
+        ($page or any of ($runat*)) and $adsi and $entry and any of ($secret*)
 }

@@ -27,6 +27,7 @@ rule EXH_Webshell_Assembly_Loader
         $in_item2 = "Request.Form[" nocase
         $in_item3 = "Request.Item[" nocase
         $in_item4 = "Request.Params[" nocase
+        $in_webmethod = "[WebMethod" ascii
         // the request body or a request value loaded as an assembly directly
         $load_req = /Assembly\s{0,4}\.\s{0,4}Load\s{0,4}\(\s{0,4}([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}Request\s{0,4}(\.\s{0,4}(BinaryRead|InputStream|Form|Item|Params|QueryString)\b|\[|\()/ nocase
         $page = "<%@" ascii

@@ -18,6 +18,13 @@ rule EXH_Webshell_Command_Runner
         $start1 = "ProcessStartInfo" nocase
         $start2 = /Process\s{0,4}\.\s{0,4}Start\s{0,4}\(/ nocase
         $start3 = /\.StartInfo\s{0,4}\.\s{0,4}(FileName|Arguments)\b/ nocase
+        // other ways to a process: WMI Win32_Process.Create, a PowerShell runspace, COM shells by ProgID,
+        // the Process type looked up by name
+        $start4 = /ManagementClass\s{0,4}\(\s{0,4}@?"[^"\r\n]{0,40}Win32_Process"/ nocase
+        $start5 = /PowerShell\s{0,4}\.\s{0,4}Create\s{0,4}\(/
+        $start6 = /RunspaceFactory\s{0,4}\.\s{0,4}CreateRunspace/
+        $start7 = /GetTypeFromProgID\s{0,4}\(\s{0,4}"(WScript\.Shell|Shell\.Application)"/ nocase
+        $start8 = /GetType\s{0,4}\(\s{0,4}"System\.Diagnostics\.Process"/
         $shell1 = "cmd.exe" nocase
         $shell2 = "\"cmd\"" nocase
         $shell3 = "powershell" nocase
@@ -29,7 +36,10 @@ rule EXH_Webshell_Command_Runner
         $feed3 = /Process\s{0,4}\.\s{0,4}Start\s{0,4}\(\s{0,4}("([^"\\\r\n]|\\.){0,200}"\s{0,4}\+\s{0,4})?[A-Za-z_][A-Za-z0-9_.\[\]"]{0,80}\s{0,4}[+,]/
         $feed4 = /ProcessStartInfo\s{0,4}\(\s{0,4}[A-Za-z_][A-Za-z0-9_.\[\]"]{0,80}\s{0,4}[,)+]/
         $feed5 = /StandardInput\s{0,4}\.\s{0,4}Write(Line)?\s{0,4}\(\s{0,4}[A-Za-z_]/
-        $wsh = /CreateObject\s{0,4}\(\s{0,4}["']WScript\.Shell["']\s{0,4}\)\s{0,4}\.\s{0,4}(exec|run)\s{0,4}\(/ nocase
+        $feed6 = /\.\s{0,4}(AddScript|AddCommand)\s{0,4}\(\s{0,4}[A-Za-z_]/
+        $feed7 = /\[\s{0,4}"CommandLine"\s{0,4}\]\s{0,4}=\s{0,4}([A-Za-z_(]|@?"([^"\\\r\n]|\\.){0,200}"\s{0,4}\+)/
+        $feed8 = /\.\s{0,4}(InvokeMember|Invoke)\s{0,4}\(\s{0,4}"(Exec|Run|ShellExecute|Start)"/
+        $wsh = /CreateObject\s{0,4}\(\s{0,4}["'](WScript\.Shell|Shell\.Application)["']\s{0,4}\)\s{0,4}\.\s{0,4}(exec|run|ShellExecute)\s{0,4}[\( ]/ nocase
         $req1 = "Request[" nocase
         $req2 = "Request.Form" nocase
         $req3 = "Request.QueryString" nocase
@@ -97,4 +107,28 @@ rule EXH_Webshell_File_Manager
          (#op_req >= 2) or
          ((any of ($req*) or $webmethod) and ($fm_drives or $drives2) and ($fm_dirs or any of ($list*)) and
           (any of ($change*) or $fm_del1 or $fm_del2 or $op_req)))
+}
+
+rule EXH_Webshell_ServU_Escalation
+{
+    meta:
+        id = "EXH-YARA-SERVU-ESCALATION"
+        title = "Page drives the Serv-U FTP local admin service to run commands (privilege escalation)"
+        description = "A server page logs in to the Serv-U FTP server's local administration port and uses its SITE MAINTENANCE commands to create a user whose login runs a command: a privilege escalation from the web server account, carried by ASPX web shell toolkits."
+        attack = "T1505.003,T1068"
+        family = "privilege-escalation"
+        step = "webshell-write"
+        severity = "high"
+        confidence = "high"
+    strings:
+        $maint = "SITE MAINTENANCE" nocase
+        $setup = "-SETUSERSETUP" nocase
+        $exec = "-SETDOMAIN" nocase
+        $port = "43958" ascii
+        $page = "<%@" ascii
+        $runat1 = "runat=\"server\"" nocase
+        $runat2 = "runat=server" nocase
+        $runat3 = "runat='server'" nocase
+    condition:
+        ($page or any of ($runat*)) and $maint and ($setup or $exec or $port)
 }
