@@ -74,7 +74,9 @@ rule EXH_Port_Scanner_Page
         $tcp2 = "new Socket(" ascii
         $connect = /\.\s{0,4}(Connect|BeginConnect|ConnectAsync)\s{0,4}\(/
         $split = /\.\s{0,4}Split\s{0,4}\(\s{0,4}(new\s{1,4}char\s{0,4}\[\s{0,4}\]\s{0,4}\{\s{0,4})?'[,\-]'/
-        $loop = /\b(for|foreach)\s{0,4}\(/
+        $loop1 = "foreach" ascii
+        $loop2 = "for (" ascii
+        $loop3 = "for(" ascii
         $req = /Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()/ nocase
         $ctl = /\.(Text|Value)\b/
         $page = "<%@" ascii
@@ -82,5 +84,5 @@ rule EXH_Port_Scanner_Page
         $runat2 = "runat=server" nocase
         $runat3 = "runat='server'" nocase
     condition:
-        ($page or any of ($runat*)) and any of ($tcp*) and $connect and $split and $loop and ($req or $ctl)
+        ($page or any of ($runat*)) and any of ($tcp*) and $connect and $split and any of ($loop*) and ($req or $ctl)
 }

@@ -49,12 +49,12 @@ rule EXH_Webshell_Chopper_Obfuscated
         $hex_unsafe = /\\x75\\x6e\\x73/ nocase
         $uni_unsafe = /\\u0075\\u006e\\u0073/ nocase
         // code spelled one or two characters at a time: "e"+"v"+"a"+"l"... (straight or typographic quotes);
-        // each string matches three pieces in a row, so a count of 3 means five or more pieces joined
-        $sp1 = /"[^"'\r\n]{1,2}"\+"[^"'\r\n]{1,2}"\+"[^"'\r\n]{1,2}"/
-        $sp2 = /'[^"'\r\n]{1,2}'\+'[^"'\r\n]{1,2}'\+'[^"'\r\n]{1,2}'/
-        $sp3 = /"[^"'\r\n]{1,2}" \+ "[^"'\r\n]{1,2}" \+ "[^"'\r\n]{1,2}"/
-        $sp4 = { A1 B1 [1-2] A1 B1 2B A1 B1 [1-2] A1 B1 2B A1 B1 [1-2] A1 B1 }
-        $sp5 = { E2 80 9C [1-2] E2 80 9D 2B E2 80 9C [1-2] E2 80 9D 2B E2 80 9C [1-2] E2 80 9D }
+        // each string matches one piece between two joins, so a count of 3 means five or more pieces joined
+        $sp1 = /"\+"[^"'\r\n]{1,2}"\+"/
+        $sp2 = /'\+'[^"'\r\n]{1,2}'\+'/
+        $sp3 = /" \+ "[^"'\r\n]{1,2}" \+ "/
+        $sp4 = { A1 B1 2B A1 B1 [1-2] A1 B1 2B A1 B1 }
+        $sp5 = { E2 80 9D 2B E2 80 9C [1-2] E2 80 9D 2B E2 80 9C }
         // base64 of a request accessor ("Request.Item[", "Request.Form[", "Request[") decoded and evaluated
         $b64_request = /["'](UmVxdWVzdC5JdGVt|UmVxdWVzdC5Gb3Jt|UmVxdWVzdF|UmVxdWVzdC5RdWVyeVN0cmluZ)[A-Za-z0-9+\/=]{0,200}["']/
         $from_b64 = "FromBase64String" nocase
@@ -84,7 +84,7 @@ rule EXH_Webshell_JScript_Eval
         severity = "high"
         confidence = "medium"
     strings:
-        $lang_directive = /<%\s{0,4}@\s{0,4}(Page|WebHandler|WebService|Control|Master|Application)[^>]{0,120}Language\s{0,4}=\s{0,4}["']?JScript/ nocase
+        $lang_directive = /<%@\s{0,4}(Page|WebHandler|WebService|Control|Master|Application)\b[^>]{0,120}Language\s{0,4}=\s{0,4}["']?JScript/ nocase
         $lang_script1 = /<script[^>]{0,80}runat\s{0,4}=\s{0,4}["']?server[^>]{0,80}language\s{0,4}=\s{0,4}["']?JScript/ nocase
         $lang_script2 = /<script[^>]{0,80}language\s{0,4}=\s{0,4}["']?JScript[^>]{0,80}runat\s{0,4}=\s{0,4}["']?server/ nocase
         // eval( <identifier or member> , ...) or eval( <identifier> ) -- not a string literal
@@ -107,7 +107,7 @@ rule EXH_Webshell_Script_Control
         confidence = "high"
     strings:
         $control = "MSScriptControl.ScriptControl" nocase
-        $run = /\.\s{0,4}(ExecuteStatement|AddCode|Eval|Run)\s{0,4}[\( ]/ nocase
+        $run = /\.(ExecuteStatement|AddCode|Eval|Run)\s{0,4}[\( ]/ nocase
         $req = /Request(\.Item|\.Form|\.QueryString)?\s{0,8}["'&+\s]{0,8}[\[\(]/ nocase
         $add_req = /AddObject\s{0,4}\(?\s{0,4}["']Request["']/ nocase
         $code = "<%" ascii

@@ -14,17 +14,17 @@ rule EXH_Webshell_Sql_Client
         confidence = "medium"
     strings:
         $db = /(Sql|OleDb|MySql|Odbc|Oracle|Npgsql)Connection\b/
-        $cs_concat = /(server|data source|host|uid|user id|username|pwd|password|database|initial catalog|provider)\s{0,4}=\s{0,4}["']\s{0,4}\+/ nocase
-        $cs_format = /(uid|user id|username|user|pwd|password)\s{0,4}=\s{0,4}\{[0-9]\}/ nocase
+        $cs_concat = /([Ss]erver|SERVER|[Dd]ata [Ss]ource|[Uu]ser [Ii][Dd]|[Pp]assword|PASSWORD|[Ii]nitial [Cc]atalog)\s{0,2}=\s{0,2}["']\s{0,2}\+/
+        $cs_format = /([Pp]wd|PWD|[Pp]assword|PASSWORD)\s{0,4}=\s{0,4}\{[0-9]\}/
         $cs_input = /ConnectionString\s{0,4}=\s{0,4}[^;\r\n]{0,200}(Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()|\.Text\b|\.Value\b)/ nocase
         $q_var = /(SqlCommand|OleDbCommand|MySqlCommand|OdbcCommand|SqlDataAdapter|OleDbDataAdapter|MySqlDataAdapter|OdbcDataAdapter)\s{0,4}\(\s{0,4}[A-Za-z_]/
         $q_cmdshell = "xp_cmdshell" nocase
         $q_oa = "sp_oacreate" nocase
         $q_concat = /["']\s{0,2}select \* from \s{0,2}["']\s{0,4}\+/ nocase
         // a dumper: credentials written into the page, the script timeout lifted, every row written out
-        $dump_timeout = /ScriptTimeout\s{0,4}=\s{0,4}(2147483647|int\.MaxValue|Int32\.MaxValue|[0-9]{6,})/
-        $dump_cred = /(pwd|password)\s{0,4}=\s{0,4}[^;"'{}\r\n]{1,40};/ nocase
-        $dump_select = /select \* from/ nocase
+        $dump_timeout = /ScriptTimeout\s{0,4}=\s{0,4}(2147483647|int\.MaxValue|Int32\.MaxValue)/
+        $dump_cred = /([Pp]wd|PWD|[Pp]assword|PASSWORD)\s{0,4}=\s{0,4}[^;"'{}\r\n]{1,40};/
+        $dump_select = "select * from" nocase
         $page = "<%@" ascii
         $runat1 = "runat=\"server\"" nocase
         $runat2 = "runat=server" nocase

@@ -14,7 +14,7 @@ rule EXH_Webshell_File_Writer
         confidence = "medium"
     strings:
         // the path argument of a write is (or is mapped from) a request value or a control value
-        $w_req = /(SaveAs|StreamWriter|WriteAllBytes|WriteAllText|AppendAllText|CreateText|FileStream|FileInfo|File\s{0,4}\.\s{0,4}Create)\s{0,4}\(\s{0,4}((Server|HttpContext\.Current\.Server|context\.Server)\s{0,4}\.\s{0,4}MapPath\s{0,4}\(\s{0,4})?([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()/ nocase
+        $w_req = /(SaveAs|StreamWriter|WriteAllBytes|WriteAllText|AppendAllText|CreateText|FileStream|FileInfo|File\.Create)\s{0,4}\(\s{0,4}((Server|HttpContext\.Current\.Server|context\.Server)\s{0,4}\.\s{0,4}MapPath\s{0,4}\(\s{0,4})?([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()/ nocase
         $w_ctl = /(SaveAs|StreamWriter|WriteAllBytes|WriteAllText|AppendAllText|FileStream|FileInfo)\s{0,4}\(\s{0,4}(this\.)?[A-Za-z_][A-Za-z0-9_]{0,40}\.(Text|Value)\s{0,4}[,)]/
         // uploads stored in the page's own folder, where they can be requested and run
         $self1 = "Request.PhysicalPath" nocase
@@ -46,11 +46,10 @@ rule EXH_Webshell_Page_Dropper
         confidence = "high"
     strings:
         $target = /MapPath\s{0,4}\(\s{0,4}@?["'][^"'\r\n]{0,120}\.(aspx|ashx|asmx|asp|asa|cer|cdx|soap|svc)["']\s{0,4}\)/ nocase
-        $write = /(CreateText|StreamWriter|WriteAllText|AppendAllText|AppendText|WriteAllBytes|File\s{0,4}\.\s{0,4}Create)\s{0,4}\(/ nocase
-        $body1 = /["'][^"'\r\n]{0,40}<%/
+        $write = /(CreateText|StreamWriter|WriteAllText|AppendAllText|AppendText|WriteAllBytes|File\.Create)\s{0,4}\(/
+        $body1 = /["']\s{0,4}<%/
         $body2 = "#include file" nocase
         $body3 = "#include virtual" nocase
-        $body4 = /runat\s{0,2}=\s{0,2}\\?["']?server/ nocase
         $page = "<%@" ascii
         $runat1 = "runat=\"server\"" nocase
         $runat2 = "runat=server" nocase
@@ -73,8 +72,8 @@ rule EXH_Webshell_Writable_Probe
     strings:
         $walk1 = "GetDirectories" nocase
         $walk2 = "new DirectoryInfo" nocase
-        $probe_create = /File\s{0,4}\.\s{0,4}Create\s{0,4}\(\s{0,4}[A-Za-z_][A-Za-z0-9_.]{0,60}\s{0,4}\+\s{0,4}@?["'](\\\\)?[A-Za-z0-9_.~-]{1,24}["']\s{0,4}\)/ nocase
-        $probe_delete = /File\s{0,4}\.\s{0,4}Delete\s{0,4}\(\s{0,4}[A-Za-z_][A-Za-z0-9_.]{0,60}\s{0,4}\+\s{0,4}@?["'](\\\\)?[A-Za-z0-9_.~-]{1,24}["']\s{0,4}\)/ nocase
+        $probe_create = /File\.Create\s{0,4}\(\s{0,4}[A-Za-z_][A-Za-z0-9_.]{0,60}\s{0,4}\+\s{0,4}@?["'](\\\\)?[A-Za-z0-9_.~-]{1,24}["']\s{0,4}\)/ nocase
+        $probe_delete = /File\.Delete\s{0,4}\(\s{0,4}[A-Za-z_][A-Za-z0-9_.]{0,60}\s{0,4}\+\s{0,4}@?["'](\\\\)?[A-Za-z0-9_.~-]{1,24}["']\s{0,4}\)/ nocase
         $can_write = /\)\s{0,4}\.\s{0,4}CanWrite\b/
         $page = "<%@" ascii
         $runat1 = "runat=\"server\"" nocase

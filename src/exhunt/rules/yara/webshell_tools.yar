@@ -84,10 +84,10 @@ rule EXH_Webshell_File_Manager
         $list2 = "new DirectoryInfo" nocase
         $change1 = "StreamWriter" nocase
         $change2 = "SaveAs" nocase
-        $change3 = /File\s{0,4}\.\s{0,4}(WriteAll|AppendAll|Move|Copy|Create)/ nocase
-        $change4 = /Response\s{0,4}\.\s{0,4}(WriteFile|TransmitFile)\s{0,4}\(/ nocase
+        $change3 = /File\.(WriteAll|AppendAll|Move|Copy|Create)/ nocase
+        $change4 = /Response\.(WriteFile|TransmitFile)\s{0,4}\(/ nocase
         // a file operation whose path argument is a request value
-        $op_req = /(File\s{0,4}\.\s{0,4}(Delete|ReadAll[A-Za-z]{0,5}|OpenRead|OpenWrite|Open|Copy|Move|WriteAll[A-Za-z]{0,5})|Directory\s{0,4}\.\s{0,4}(Delete|GetFiles|GetDirectories|CreateDirectory|Move)|Response\s{0,4}\.\s{0,4}(WriteFile|TransmitFile)|new\s{1,4}(DirectoryInfo|FileInfo|StreamReader|StreamWriter|FileStream))\s{0,4}\(\s{0,4}([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()/ nocase
+        $op_req = /(File\.(Delete|ReadAll[A-Za-z]{0,5}|OpenRead|OpenWrite|Open|Copy|Move|WriteAll[A-Za-z]{0,5})|Directory\.(Delete|GetFiles|GetDirectories|CreateDirectory|Move)|Response\.(WriteFile|TransmitFile)|new (DirectoryInfo|FileInfo|StreamReader|StreamWriter|FileStream))\s{0,4}\(\s{0,4}([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()/ nocase
         $req1 = "Request[" nocase
         $req2 = "Request.Form" nocase
         $req3 = "Request.QueryString" nocase
