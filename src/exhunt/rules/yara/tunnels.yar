@@ -1,4 +1,40 @@
 /* exhunt: reGeorg / Tunna style HTTP-to-socket tunnels written as ASPX pages. Written for exhunt. */
+/* Shared markers as private rules: referenced by the rules below, never reported alone. Each is
+   defined once per file, because a pattern repeated in every rule is searched once per rule. */
+
+private rule EXH_Tunnels_Server_Page
+{
+    strings:
+        $page = "<%@" ascii
+        $script1 = "<script runat" nocase
+        $script2 = /<script [^>]{0,80}runat=/
+    condition:
+        any of them
+}
+
+private rule EXH_Tunnels_Request_Value
+{
+    strings:
+        $item = "Request[" nocase
+        $form = "Request.Form" nocase
+        $query = "Request.QueryString" nocase
+        $item2 = "Request.Item" nocase
+        $params = "Request.Params" nocase
+        $cookies = "Request.Cookies" nocase
+        $headers = "Request.Headers" nocase
+        $vb1 = "Request(\"" nocase
+        $vb2 = "Request('" nocase
+    condition:
+        any of them
+}
+
+private rule EXH_Tunnels_Control_Value
+{
+    strings:
+        $value = /\.(Text|Value)\b/
+    condition:
+        $value
+}
 
 rule EXH_Tunnel_Socket_Page
 {
@@ -28,10 +64,9 @@ rule EXH_Tunnel_Socket_Page
         // a socket kept in the session (or application state) between requests, with the target taken from the request
         $sess_cast = /\(\s{0,4}Socket\s{0,4}\)\s{0,4}([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}(Session|Application|Cache)\s{0,4}\[/
         $connect = /\.\s{0,4}(Connect|BeginConnect)\s{0,4}\(/
-        $req = /Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params|Headers)\b|\[|\()/ nocase
     condition:
         any of ($sock*) and (3 of ($hdr_*) or (any of ($sess_sock*) and $req_port and any of ($req_host*)) or
-                             ($sess_cast and $connect and $req))
+                             ($sess_cast and $connect and EXH_Tunnels_Request_Value))
 }
 
 rule EXH_Packet_Sniffer_Page
@@ -50,12 +85,8 @@ rule EXH_Packet_Sniffer_Page
         $rcvall1 = "ReceiveAll" ascii
         $rcvall2 = "SIO_RCVALL" ascii
         $iocontrol = /\.\s{0,4}IOControl\s{0,4}\(/
-        $page = "<%@" ascii
-        $runat1 = "runat=\"server\"" nocase
-        $runat2 = "runat=server" nocase
-        $runat3 = "runat='server'" nocase
     condition:
-        ($page or any of ($runat*)) and $raw and $iocontrol and any of ($rcvall*)
+        EXH_Tunnels_Server_Page and $raw and $iocontrol and any of ($rcvall*)
 }
 
 rule EXH_Port_Scanner_Page
@@ -77,12 +108,6 @@ rule EXH_Port_Scanner_Page
         $loop1 = "foreach" ascii
         $loop2 = "for (" ascii
         $loop3 = "for(" ascii
-        $req = /Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()/ nocase
-        $ctl = /\.(Text|Value)\b/
-        $page = "<%@" ascii
-        $runat1 = "runat=\"server\"" nocase
-        $runat2 = "runat=server" nocase
-        $runat3 = "runat='server'" nocase
     condition:
-        ($page or any of ($runat*)) and any of ($tcp*) and $connect and $split and any of ($loop*) and ($req or $ctl)
+        EXH_Tunnels_Server_Page and any of ($tcp*) and $connect and $split and any of ($loop*) and (EXH_Tunnels_Request_Value or EXH_Tunnels_Control_Value)
 }

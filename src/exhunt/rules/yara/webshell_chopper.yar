@@ -4,6 +4,44 @@
   confidence. Samples: samples/<id>/positive-* and negative-* (the .sample suffix is stripped to
   give the file name the rule is scanned under).
 */
+/* Shared markers as private rules: referenced by the rules below, never reported alone. Each is
+   defined once per file, because a pattern repeated in every rule is searched once per rule. */
+
+private rule EXH_Chopper_Server_Page
+{
+    strings:
+        $page = "<%@" ascii
+        $script1 = "<script runat" nocase
+        $script2 = /<script [^>]{0,80}runat=/
+    condition:
+        any of them
+}
+
+private rule EXH_Chopper_Server_Code
+{
+    strings:
+        $code = "<%" ascii
+        $script1 = "<script runat" nocase
+        $script2 = /<script [^>]{0,80}runat=/
+    condition:
+        any of them
+}
+
+private rule EXH_Chopper_Request_Value
+{
+    strings:
+        $item = "Request[" nocase
+        $form = "Request.Form" nocase
+        $query = "Request.QueryString" nocase
+        $item2 = "Request.Item" nocase
+        $params = "Request.Params" nocase
+        $cookies = "Request.Cookies" nocase
+        $headers = "Request.Headers" nocase
+        $vb1 = "Request(\"" nocase
+        $vb2 = "Request('" nocase
+    condition:
+        any of them
+}
 
 rule EXH_Webshell_Chopper_Eval
 {
@@ -50,24 +88,19 @@ rule EXH_Webshell_Chopper_Obfuscated
         $uni_unsafe = /\\u0075\\u006e\\u0073/ nocase
         // code spelled one or two characters at a time: "e"+"v"+"a"+"l"... (straight or typographic quotes);
         // each string matches one piece between two joins, so a count of 3 means five or more pieces joined
-        $sp1 = /"\+"[^"'\r\n]{1,2}"\+"/
-        $sp2 = /'\+'[^"'\r\n]{1,2}'\+'/
-        $sp3 = /" \+ "[^"'\r\n]{1,2}" \+ "/
+        $sp1 = { 22 2B 22 [1-2] 22 2B 22 }
+        $sp2 = { 27 2B 27 [1-2] 27 2B 27 }
+        $sp3 = { 22 20 2B 20 22 [1-2] 22 20 2B 20 22 }
         $sp4 = { A1 B1 2B A1 B1 [1-2] A1 B1 2B A1 B1 }
         $sp5 = { E2 80 9D 2B E2 80 9C [1-2] E2 80 9D 2B E2 80 9C }
         // base64 of a request accessor ("Request.Item[", "Request.Form[", "Request[") decoded and evaluated
         $b64_request = /["'](UmVxdWVzdC5JdGVt|UmVxdWVzdC5Gb3Jt|UmVxdWVzdF|UmVxdWVzdC5RdWVyeVN0cmluZ)[A-Za-z0-9+\/=]{0,200}["']/
         $from_b64 = "FromBase64String" nocase
         $eval_call = /eval\s{0,32}\(/ nocase
-        $page = "<%@" ascii
-        $code = "<%" ascii
-        $runat1 = "runat=\"server\"" nocase
-        $runat2 = "runat=server" nocase
-        $runat3 = "runat='server'" nocase
     condition:
         $vb_chrw or
-        (($page or any of ($runat*)) and ($split_unsafe or $split_key or $charcode or $b64_eval)) or
-        (($code or any of ($runat*)) and $eval_call and
+        (EXH_Chopper_Server_Page and ($split_unsafe or $split_key or $charcode or $b64_eval)) or
+        (EXH_Chopper_Server_Code and $eval_call and
          (any of ($hex_unsafe, $uni_unsafe) or (#sp1 + #sp2 + #sp3 + #sp4 + #sp5 >= 3) or
           ($b64_request and $from_b64)))
 }
@@ -108,12 +141,7 @@ rule EXH_Webshell_Script_Control
     strings:
         $control = "MSScriptControl.ScriptControl" nocase
         $run = /\.(ExecuteStatement|AddCode|Eval|Run)\s{0,4}[\( ]/ nocase
-        $req = /Request(\.Item|\.Form|\.QueryString)?\s{0,8}["'&+\s]{0,8}[\[\(]/ nocase
         $add_req = /AddObject\s{0,4}\(?\s{0,4}["']Request["']/ nocase
-        $code = "<%" ascii
-        $runat1 = "runat=\"server\"" nocase
-        $runat2 = "runat=server" nocase
-        $runat3 = "runat='server'" nocase
     condition:
-        ($code or any of ($runat*)) and $control and $run and ($req or $add_req)
+        EXH_Chopper_Server_Code and $control and $run and (EXH_Chopper_Request_Value or $add_req)
 }

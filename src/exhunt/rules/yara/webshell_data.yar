@@ -1,5 +1,41 @@
 /* exhunt: pages that reach data the web application has no business with: databases through a
    connection string the request supplies, and the registry browsed by request. Written for exhunt. */
+/* Shared markers as private rules: referenced by the rules below, never reported alone. Each is
+   defined once per file, because a pattern repeated in every rule is searched once per rule. */
+
+private rule EXH_Data_Server_Page
+{
+    strings:
+        $page = "<%@" ascii
+        $script1 = "<script runat" nocase
+        $script2 = /<script [^>]{0,80}runat=/
+    condition:
+        any of them
+}
+
+private rule EXH_Data_Request_Value
+{
+    strings:
+        $item = "Request[" nocase
+        $form = "Request.Form" nocase
+        $query = "Request.QueryString" nocase
+        $item2 = "Request.Item" nocase
+        $params = "Request.Params" nocase
+        $cookies = "Request.Cookies" nocase
+        $headers = "Request.Headers" nocase
+        $vb1 = "Request(\"" nocase
+        $vb2 = "Request('" nocase
+    condition:
+        any of them
+}
+
+private rule EXH_Data_Control_Value
+{
+    strings:
+        $value = /\.(Text|Value)\b/
+    condition:
+        $value
+}
 
 rule EXH_Webshell_Sql_Client
 {
@@ -14,7 +50,13 @@ rule EXH_Webshell_Sql_Client
         confidence = "medium"
     strings:
         $db = /(Sql|OleDb|MySql|Odbc|Oracle|Npgsql)Connection\b/
-        $cs_concat = /([Ss]erver|SERVER|[Dd]ata [Ss]ource|[Uu]ser [Ii][Dd]|[Pp]assword|PASSWORD|[Ii]nitial [Cc]atalog)\s{0,2}=\s{0,2}["']\s{0,2}\+/
+        // "server=" + x, "Data Source=" + x, "User ID=" + x, "Password=" + x (a value joined into the string)
+        $cs_concat1 = { (53|73) 65 72 76 65 72 3D 22 [0-1] 2B }
+        $cs_concat2 = { 53 6F 75 72 63 65 3D 22 [0-1] 2B }
+        $cs_concat3 = { 73 6F 75 72 63 65 3D 22 [0-1] 2B }
+        $cs_concat4 = { 20 (49|69) (44|64) 3D 22 [0-1] 2B }
+        $cs_concat5 = { (50|70) 61 73 73 77 6F 72 64 3D 22 [0-1] 2B }
+        $cs_concat6 = { (50|70) (57|77) (44|64) 3D 22 [0-1] 2B }
         $cs_format = /([Pp]wd|PWD|[Pp]assword|PASSWORD)\s{0,4}=\s{0,4}\{[0-9]\}/
         $cs_input = /ConnectionString\s{0,4}=\s{0,4}[^;\r\n]{0,200}(Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()|\.Text\b|\.Value\b)/ nocase
         $q_var = /(SqlCommand|OleDbCommand|MySqlCommand|OdbcCommand|SqlDataAdapter|OleDbDataAdapter|MySqlDataAdapter|OdbcDataAdapter)\s{0,4}\(\s{0,4}[A-Za-z_]/
@@ -25,12 +67,8 @@ rule EXH_Webshell_Sql_Client
         $dump_timeout = /ScriptTimeout\s{0,4}=\s{0,4}(2147483647|int\.MaxValue|Int32\.MaxValue)/
         $dump_cred = /([Pp]wd|PWD|[Pp]assword|PASSWORD)\s{0,4}=\s{0,4}[^;"'{}\r\n]{1,40};/
         $dump_select = "select * from" nocase
-        $page = "<%@" ascii
-        $runat1 = "runat=\"server\"" nocase
-        $runat2 = "runat=server" nocase
-        $runat3 = "runat='server'" nocase
     condition:
-        ($page or any of ($runat*)) and $db and
+        EXH_Data_Server_Page and $db and
         ((any of ($cs_*) and any of ($q_*)) or ($dump_timeout and $dump_cred and $dump_select))
 }
 
@@ -50,14 +88,8 @@ rule EXH_Webshell_Registry_Browser
         $open = "OpenSubKey" ascii
         $enum1 = "GetSubKeyNames" ascii
         $enum2 = "GetValueNames" ascii
-        $req = /Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()/ nocase
-        $ctl = /\.(Text|Value)\b/
-        $page = "<%@" ascii
-        $runat1 = "runat=\"server\"" nocase
-        $runat2 = "runat=server" nocase
-        $runat3 = "runat='server'" nocase
     condition:
-        ($page or any of ($runat*)) and $hive and $open and any of ($enum*) and ($req or $ctl)
+        EXH_Data_Server_Page and $hive and $open and any of ($enum*) and (EXH_Data_Request_Value or EXH_Data_Control_Value)
 }
 
 rule EXH_Webshell_IIS_Spy
@@ -77,10 +109,6 @@ rule EXH_Webshell_IIS_Spy
         $secret1 = "AnonymousUserPass" nocase
         $secret2 = "WAMUserPass" nocase
         $secret3 = "AppPoolIdentity" nocase
-        $page = "<%@" ascii
-        $runat1 = "runat=\"server\"" nocase
-        $runat2 = "runat=server" nocase
-        $runat3 = "runat='server'" nocase
     condition:
-        ($page or any of ($runat*)) and $adsi and $entry and any of ($secret*)
+        EXH_Data_Server_Page and $adsi and $entry and any of ($secret*)
 }

@@ -1,5 +1,27 @@
 /* exhunt: pages that write files where the request says, drop other server pages, or probe which
    folders they can write to. Written for exhunt. */
+/* Shared markers as private rules: referenced by the rules below, never reported alone. Each is
+   defined once per file, because a pattern repeated in every rule is searched once per rule. */
+
+private rule EXH_Files_Server_Page
+{
+    strings:
+        $page = "<%@" ascii
+        $script1 = "<script runat" nocase
+        $script2 = /<script [^>]{0,80}runat=/
+    condition:
+        any of them
+}
+
+private rule EXH_Files_Server_Code
+{
+    strings:
+        $code = "<%" ascii
+        $script1 = "<script runat" nocase
+        $script2 = /<script [^>]{0,80}runat=/
+    condition:
+        any of them
+}
 
 rule EXH_Webshell_File_Writer
 {
@@ -15,7 +37,7 @@ rule EXH_Webshell_File_Writer
     strings:
         // the path argument of a write is (or is mapped from) a request value or a control value
         $w_req = /(SaveAs|StreamWriter|WriteAllBytes|WriteAllText|AppendAllText|CreateText|FileStream|FileInfo|File\.Create)\s{0,4}\(\s{0,4}((Server|HttpContext\.Current\.Server|context\.Server)\s{0,4}\.\s{0,4}MapPath\s{0,4}\(\s{0,4})?([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()/ nocase
-        $w_ctl = /(SaveAs|StreamWriter|WriteAllBytes|WriteAllText|AppendAllText|FileStream|FileInfo)\s{0,4}\(\s{0,4}(this\.)?[A-Za-z_][A-Za-z0-9_]{0,40}\.(Text|Value)\s{0,4}[,)]/
+        $w_ctl = /(SaveAs|StreamWriter|WriteAllBytes|WriteAllText|AppendAllText|FileStream|FileInfo)\(\s{0,4}(this\.)?[A-Za-z_][A-Za-z0-9_]{0,40}\.(Text|Value)\s{0,4}[,)]/
         // uploads stored in the page's own folder, where they can be requested and run
         $self1 = "Request.PhysicalPath" nocase
         $self2 = /MapPath\s{0,4}\(\s{0,4}["']\.\/?["']\s{0,4}\)/
@@ -23,14 +45,9 @@ rule EXH_Webshell_File_Writer
         $upload2 = "PostedFile" nocase
         $sink1 = "FileMode.Create" nocase
         $sink2 = "SaveAs" nocase
-        $page = "<%@" ascii
-        $code = "<%" ascii
-        $runat1 = "runat=\"server\"" nocase
-        $runat2 = "runat=server" nocase
-        $runat3 = "runat='server'" nocase
     condition:
-        ($code or any of ($runat*)) and
-        ($w_req or ($page and $w_ctl) or ($page and any of ($self*) and any of ($upload*) and any of ($sink*)))
+        EXH_Files_Server_Code and
+        ($w_req or (EXH_Files_Server_Page and $w_ctl) or (EXH_Files_Server_Page and any of ($self*) and any of ($upload*) and any of ($sink*)))
 }
 
 rule EXH_Webshell_Page_Dropper
@@ -50,12 +67,8 @@ rule EXH_Webshell_Page_Dropper
         $body1 = /["']\s{0,4}<%/
         $body2 = "#include file" nocase
         $body3 = "#include virtual" nocase
-        $page = "<%@" ascii
-        $runat1 = "runat=\"server\"" nocase
-        $runat2 = "runat=server" nocase
-        $runat3 = "runat='server'" nocase
     condition:
-        ($page or any of ($runat*)) and $target and $write and any of ($body*)
+        EXH_Files_Server_Page and $target and $write and any of ($body*)
 }
 
 rule EXH_Webshell_Writable_Probe
@@ -75,10 +88,6 @@ rule EXH_Webshell_Writable_Probe
         $probe_create = /File\.Create\s{0,4}\(\s{0,4}[A-Za-z_][A-Za-z0-9_.]{0,60}\s{0,4}\+\s{0,4}@?["'](\\\\)?[A-Za-z0-9_.~-]{1,24}["']\s{0,4}\)/ nocase
         $probe_delete = /File\.Delete\s{0,4}\(\s{0,4}[A-Za-z_][A-Za-z0-9_.]{0,60}\s{0,4}\+\s{0,4}@?["'](\\\\)?[A-Za-z0-9_.~-]{1,24}["']\s{0,4}\)/ nocase
         $can_write = /\)\s{0,4}\.\s{0,4}CanWrite\b/
-        $page = "<%@" ascii
-        $runat1 = "runat=\"server\"" nocase
-        $runat2 = "runat=server" nocase
-        $runat3 = "runat='server'" nocase
     condition:
-        ($page or any of ($runat*)) and any of ($walk*) and $probe_create and ($probe_delete or $can_write)
+        EXH_Files_Server_Page and any of ($walk*) and $probe_create and ($probe_delete or $can_write)
 }

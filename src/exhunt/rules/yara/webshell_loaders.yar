@@ -1,5 +1,33 @@
 /* exhunt: ASPX pages that decode or decrypt a request body and load it as a .NET assembly
    (the Godzilla and Behinder memory-loader shape). Written for exhunt. */
+/* Shared markers as private rules: referenced by the rules below, never reported alone. Each is
+   defined once per file, because a pattern repeated in every rule is searched once per rule. */
+
+private rule EXH_Loaders_Server_Page
+{
+    strings:
+        $page = "<%@" ascii
+        $script1 = "<script runat" nocase
+        $script2 = /<script [^>]{0,80}runat=/
+    condition:
+        any of them
+}
+
+private rule EXH_Loaders_Request_Value
+{
+    strings:
+        $item = "Request[" nocase
+        $form = "Request.Form" nocase
+        $query = "Request.QueryString" nocase
+        $item2 = "Request.Item" nocase
+        $params = "Request.Params" nocase
+        $cookies = "Request.Cookies" nocase
+        $headers = "Request.Headers" nocase
+        $vb1 = "Request(\"" nocase
+        $vb2 = "Request('" nocase
+    condition:
+        any of them
+}
 
 rule EXH_Webshell_Assembly_Loader
 {
@@ -29,13 +57,9 @@ rule EXH_Webshell_Assembly_Loader
         $in_item4 = "Request.Params[" nocase
         $in_webmethod = "[WebMethod" ascii
         // the request body or a request value loaded as an assembly directly
-        $load_req = /Assembly\s{0,4}\.\s{0,4}Load\s{0,4}\(\s{0,4}([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}Request\s{0,4}(\.\s{0,4}(BinaryRead|InputStream|Form|Item|Params|QueryString)\b|\[|\()/ nocase
-        $page = "<%@" ascii
-        $runat1 = "runat=\"server\"" nocase
-        $runat2 = "runat=server" nocase
-        $runat3 = "runat='server'" nocase
+        $load_req = /Assembly\.Load\s{0,4}\(\s{0,4}([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}Request(\.(BinaryRead|InputStream|Form|Item|Params|QueryString)\b|\[|\()/
     condition:
-        ($page or any of ($runat*)) and
+        EXH_Loaders_Server_Page and
         ($load_req or
          (any of ($load*) and any of ($in_*) and (any of ($dec_aes*) or ($dec_b64 and $instance))) or
          (any of ($load*) and any of ($in_body*) and ($instance or any of ($run*))))
@@ -62,12 +86,7 @@ rule EXH_Webshell_Code_Compiler
         $xsl_script = "msxsl:script" nocase
         $xsl_run1 = /Xsl(Compiled)?Transform\b/
         $xsl_run2 = "EnableScript" ascii
-        $req = /Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params|BinaryRead|InputStream|Cookies|Headers)\b|\[|\()/ nocase
-        $page = "<%@" ascii
-        $runat1 = "runat=\"server\"" nocase
-        $runat2 = "runat=server" nocase
-        $runat3 = "runat='server'" nocase
     condition:
-        ($page or any of ($runat*)) and
-        ((any of ($compile*) and any of ($run*) and $req) or ($xsl_script and any of ($xsl_run*)))
+        EXH_Loaders_Server_Page and
+        ((any of ($compile*) and any of ($run*) and EXH_Loaders_Request_Value) or ($xsl_script and any of ($xsl_run*)))
 }

@@ -2,6 +2,52 @@
    Written for exhunt. "Request input" below means a value of the HTTP request (Request[...],
    Request.Form/QueryString/Item/Params/Cookies/Headers/Files/InputStream) or, in Web Forms pages, the
    value of a server control (TextBox.Text, HtmlInputText.Value), which also comes from the request. */
+/* Shared markers as private rules: referenced by the rules below, never reported alone. Each is
+   defined once per file, because a pattern repeated in every rule is searched once per rule. */
+
+private rule EXH_Tools_Server_Page
+{
+    strings:
+        $page = "<%@" ascii
+        $script1 = "<script runat" nocase
+        $script2 = /<script [^>]{0,80}runat=/
+    condition:
+        any of them
+}
+
+private rule EXH_Tools_Server_Code
+{
+    strings:
+        $code = "<%" ascii
+        $script1 = "<script runat" nocase
+        $script2 = /<script [^>]{0,80}runat=/
+    condition:
+        any of them
+}
+
+private rule EXH_Tools_Request_Value
+{
+    strings:
+        $item = "Request[" nocase
+        $form = "Request.Form" nocase
+        $query = "Request.QueryString" nocase
+        $item2 = "Request.Item" nocase
+        $params = "Request.Params" nocase
+        $cookies = "Request.Cookies" nocase
+        $headers = "Request.Headers" nocase
+        $vb1 = "Request(\"" nocase
+        $vb2 = "Request('" nocase
+    condition:
+        any of them
+}
+
+private rule EXH_Tools_Control_Value
+{
+    strings:
+        $value = /\.(Text|Value)\b/
+    condition:
+        $value
+}
 
 rule EXH_Webshell_Command_Runner
 {
@@ -40,24 +86,10 @@ rule EXH_Webshell_Command_Runner
         $feed7 = /\[\s{0,4}"CommandLine"\s{0,4}\]\s{0,4}=\s{0,4}([A-Za-z_(]|@?"([^"\\\r\n]|\\.){0,200}"\s{0,4}\+)/
         $feed8 = /\.\s{0,4}(InvokeMember|Invoke)\s{0,4}\(\s{0,4}"(Exec|Run|ShellExecute|Start)"/
         $wsh = /CreateObject\s{0,4}\(\s{0,4}["'](WScript\.Shell|Shell\.Application)["']\s{0,4}\)\s{0,4}\.\s{0,4}(exec|run|ShellExecute)\s{0,4}[\( ]/ nocase
-        $req1 = "Request[" nocase
-        $req2 = "Request.Form" nocase
-        $req3 = "Request.QueryString" nocase
-        $req4 = "Request.Item" nocase
-        $req5 = "Request.Params" nocase
-        $req6 = "Request(\"" nocase
-        $req7 = "Request.Cookies" nocase
-        $req8 = "Request.Headers" nocase
-        $ctl = /\.(Text|Value)\b/
-        $page = "<%@" ascii
-        $code = "<%" ascii
-        $runat1 = "runat=\"server\"" nocase
-        $runat2 = "runat=server" nocase
-        $runat3 = "runat='server'" nocase
     condition:
-        (($page or any of ($runat*)) and any of ($start*) and
-         ((any of ($shell*) and any of ($req*)) or (any of ($feed*) and (any of ($req*) or $ctl)))) or
-        ($code and $wsh and any of ($req*))
+        (EXH_Tools_Server_Page and any of ($start*) and
+         ((any of ($shell*) and EXH_Tools_Request_Value) or (any of ($feed*) and (EXH_Tools_Request_Value or EXH_Tools_Control_Value)))) or
+        (EXH_Tools_Server_Code and $wsh and EXH_Tools_Request_Value)
 }
 
 rule EXH_Webshell_File_Manager
@@ -88,24 +120,12 @@ rule EXH_Webshell_File_Manager
         $change4 = /Response\.(WriteFile|TransmitFile)\s{0,4}\(/ nocase
         // a file operation whose path argument is a request value
         $op_req = /(File\.(Delete|ReadAll[A-Za-z]{0,5}|OpenRead|OpenWrite|Open|Copy|Move|WriteAll[A-Za-z]{0,5})|Directory\.(Delete|GetFiles|GetDirectories|CreateDirectory|Move)|Response\.(WriteFile|TransmitFile)|new (DirectoryInfo|FileInfo|StreamReader|StreamWriter|FileStream))\s{0,4}\(\s{0,4}([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()/ nocase
-        $req1 = "Request[" nocase
-        $req2 = "Request.Form" nocase
-        $req3 = "Request.QueryString" nocase
-        $req4 = "Request.Item" nocase
-        $req5 = "Request.Params" nocase
-        $req6 = "Request(\"" nocase
-        $req7 = "Request.Form(\"" nocase
-        $req8 = "Request.QueryString(\"" nocase
         $webmethod = "[WebMethod" ascii
-        $page = "<%@" ascii
-        $runat1 = "runat=\"server\"" nocase
-        $runat2 = "runat=server" nocase
-        $runat3 = "runat='server'" nocase
     condition:
-        ($page or any of ($runat*)) and
-        ((any of ($req*) and 4 of ($fm_*)) or
+        EXH_Tools_Server_Page and
+        ((EXH_Tools_Request_Value and 4 of ($fm_*)) or
          (#op_req >= 2) or
-         ((any of ($req*) or $webmethod) and ($fm_drives or $drives2) and ($fm_dirs or any of ($list*)) and
+         ((EXH_Tools_Request_Value or $webmethod) and ($fm_drives or $drives2) and ($fm_dirs or any of ($list*)) and
           (any of ($change*) or $fm_del1 or $fm_del2 or $op_req)))
 }
 
@@ -125,10 +145,6 @@ rule EXH_Webshell_ServU_Escalation
         $setup = "-SETUSERSETUP" nocase
         $exec = "-SETDOMAIN" nocase
         $port = "43958" ascii
-        $page = "<%@" ascii
-        $runat1 = "runat=\"server\"" nocase
-        $runat2 = "runat=server" nocase
-        $runat3 = "runat='server'" nocase
     condition:
-        ($page or any of ($runat*)) and $maint and ($setup or $exec or $port)
+        EXH_Tools_Server_Page and $maint and ($setup or $exec or $port)
 }
