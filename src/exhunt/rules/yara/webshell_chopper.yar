@@ -122,9 +122,11 @@ rule EXH_Webshell_JScript_Eval
         $lang_script2 = /<script[^>]{0,80}language\s{0,4}=\s{0,4}["']?JScript[^>]{0,80}runat\s{0,4}=\s{0,4}["']?server/ nocase
         // eval( <identifier or member> , ...) or eval( <identifier> ) -- not a string literal
         $eval_var = /\beval\s{0,32}\((\s|\/\*[^\"']{0,20}\*\/){0,8}[A-Za-z_][A-Za-z0-9_.]{0,60}(\[[^\]\r\n]{1,40}\]|\([^()\r\n]{0,60}\))?(\s|\/\*[^\"']{0,20}\*\/){0,8}[,)]/
+        // eval of code decoded from base64 (the code itself hidden)
+        $eval_decoded = /\beval\s{0,32}\([^;]{0,160}FromBase64String\s{0,4}\(/
     condition:
         // the fallback for JScript shells the two Chopper rules above do not already name
-        any of ($lang*) and $eval_var and not EXH_Webshell_Chopper_Eval and not EXH_Webshell_Chopper_Obfuscated
+        any of ($lang*) and ($eval_var or $eval_decoded) and not EXH_Webshell_Chopper_Eval and not EXH_Webshell_Chopper_Obfuscated
 }
 
 rule EXH_Webshell_Script_Control

@@ -37,7 +37,7 @@ rule EXH_Webshell_File_Writer
     strings:
         // the path argument of a write is (or is mapped from) a request value or a control value
         $w_req = /(SaveAs|StreamWriter|WriteAllBytes|WriteAllText|AppendAllText|CreateText|FileStream|FileInfo|File\.Create)\s{0,4}\(\s{0,4}((Server|HttpContext\.Current\.Server|context\.Server)\s{0,4}\.\s{0,4}MapPath\s{0,4}\(\s{0,4})?([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()/ nocase
-        $w_ctl = /(SaveAs|StreamWriter|WriteAllBytes|WriteAllText|AppendAllText|FileStream|FileInfo)\(\s{0,4}(this\.)?[A-Za-z_][A-Za-z0-9_]{0,40}\.(Text|Value)\s{0,4}[,)]/
+        $w_ctl = /(SaveAs|StreamWriter|WriteAllBytes|WriteAllText|AppendAllText|FileStream|FileInfo)\(\s{0,4}(this\.)?[A-Za-z_][A-Za-z0-9_]{0,40}\.(Text|Value)\s{0,4}[,)+]/
         // uploads stored in the page's own folder, where they can be requested and run
         $self1 = "Request.PhysicalPath" nocase
         $self2 = /MapPath\s{0,4}\(\s{0,4}["']\.\/?["']\s{0,4}\)/
