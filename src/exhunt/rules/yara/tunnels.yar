@@ -1,4 +1,5 @@
 /* exhunt: reGeorg / Tunna style HTTP-to-socket tunnels written as ASPX pages. Written for exhunt. */
+
 /* Shared markers as private rules: referenced by the rules below, never reported alone. Each is
    defined once per file, because a pattern repeated in every rule is searched once per rule. */
 

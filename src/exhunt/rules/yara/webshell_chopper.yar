@@ -4,6 +4,7 @@
   confidence. Samples: samples/<id>/positive-* and negative-* (the .sample suffix is stripped to
   give the file name the rule is scanned under).
 */
+
 /* Shared markers as private rules: referenced by the rules below, never reported alone. Each is
    defined once per file, because a pattern repeated in every rule is searched once per rule. */
 

@@ -1,5 +1,6 @@
 /* exhunt: pages that reach data the web application has no business with: databases through a
    connection string the request supplies, and the registry browsed by request. Written for exhunt. */
+
 /* Shared markers as private rules: referenced by the rules below, never reported alone. Each is
    defined once per file, because a pattern repeated in every rule is searched once per rule. */
 

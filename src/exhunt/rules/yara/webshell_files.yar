@@ -1,5 +1,6 @@
 /* exhunt: pages that write files where the request says, drop other server pages, or probe which
    folders they can write to. Written for exhunt. */
+
 /* Shared markers as private rules: referenced by the rules below, never reported alone. Each is
    defined once per file, because a pattern repeated in every rule is searched once per rule. */
 

@@ -1,5 +1,6 @@
 /* exhunt: ASPX pages that decode or decrypt a request body and load it as a .NET assembly
    (the Godzilla and Behinder memory-loader shape). Written for exhunt. */
+
 /* Shared markers as private rules: referenced by the rules below, never reported alone. Each is
    defined once per file, because a pattern repeated in every rule is searched once per rule. */
 

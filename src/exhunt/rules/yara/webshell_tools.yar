@@ -2,6 +2,7 @@
    Written for exhunt. "Request input" below means a value of the HTTP request (Request[...],
    Request.Form/QueryString/Item/Params/Cookies/Headers/Files/InputStream) or, in Web Forms pages, the
    value of a server control (TextBox.Text, HtmlInputText.Value), which also comes from the request. */
+
 /* Shared markers as private rules: referenced by the rules below, never reported alone. Each is
    defined once per file, because a pattern repeated in every rule is searched once per rule. */
 
