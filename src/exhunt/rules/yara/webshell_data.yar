@@ -59,7 +59,7 @@ rule EXH_Webshell_Sql_Client
         $cs_concat5 = { (50|70) 61 73 73 77 6F 72 64 3D 22 [0-1] 2B }
         $cs_concat6 = { (50|70) (57|77) (44|64) 3D 22 [0-1] 2B }
         $cs_format = /([Pp]wd|PWD|[Pp]assword|PASSWORD)\s{0,4}=\s{0,4}\{[0-9]\}/
-        $cs_input = /ConnectionString\s{0,4}=\s{0,4}[^;\r\n]{0,200}(Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()|\.Text\b|\.Value\b)/ nocase
+        $cs_input = /ConnectionString\s{0,4}=\s{0,4}[^;\r\n]{0,200}([Rr]equest(\.(Form|QueryString|Item|Params)\b|\[|\()|\.Text\b|\.Value\b)/
         $q_var = /(SqlCommand|OleDbCommand|MySqlCommand|OdbcCommand|SqlDataAdapter|OleDbDataAdapter|MySqlDataAdapter|OdbcDataAdapter)\s{0,4}\(\s{0,4}[A-Za-z_]/
         $q_cmdshell = "xp_cmdshell" nocase
         $q_oa = "sp_oacreate" nocase

@@ -37,7 +37,9 @@ rule EXH_Webshell_File_Writer
         confidence = "medium"
     strings:
         // the path argument of a write is (or is mapped from) a request value or a control value
-        $w_req = /(SaveAs|StreamWriter|WriteAllBytes|WriteAllText|AppendAllText|CreateText|FileStream|FileInfo|File\.Create)\s{0,4}\(\s{0,4}((Server|HttpContext\.Current\.Server|context\.Server)\s{0,4}\.\s{0,4}MapPath\s{0,4}\(\s{0,4})?([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()/ nocase
+        $w_req = /(SaveAs|StreamWriter|WriteAllBytes|WriteAllText|AppendAllText|CreateText|FileStream|FileInfo|File\.Create)\s{0,4}\(\s{0,4}((Server|HttpContext\.Current\.Server|context\.Server)\.MapPath\s{0,4}\(\s{0,4})?([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}[Rr]equest(\.(Form|QueryString|Item|Params)\b|\[|\()/
+        // the same in lower case (VB pages are case-insensitive and often written so)
+        $w_req_lc = /(saveas|streamwriter|writeallbytes|writealltext|appendalltext|createtext|filestream|fileinfo|file\.create)\s{0,4}\(\s{0,4}(server\.mappath\s{0,4}\(\s{0,4})?request(\.(form|querystring|item|params)\b|\[|\()/
         $w_ctl = /(SaveAs|StreamWriter|WriteAllBytes|WriteAllText|AppendAllText|FileStream|FileInfo)\(\s{0,4}(this\.)?[A-Za-z_][A-Za-z0-9_]{0,40}\.(Text|Value)\s{0,4}[,)+]/
         // uploads stored in the page's own folder, where they can be requested and run
         $self1 = "Request.PhysicalPath" nocase
@@ -48,7 +50,7 @@ rule EXH_Webshell_File_Writer
         $sink2 = "SaveAs" nocase
     condition:
         EXH_Files_Server_Code and
-        ($w_req or (EXH_Files_Server_Page and $w_ctl) or (EXH_Files_Server_Page and any of ($self*) and any of ($upload*) and any of ($sink*)))
+        ($w_req or $w_req_lc or (EXH_Files_Server_Page and $w_ctl) or (EXH_Files_Server_Page and any of ($self*) and any of ($upload*) and any of ($sink*)))
 }
 
 rule EXH_Webshell_Page_Dropper
@@ -63,9 +65,10 @@ rule EXH_Webshell_Page_Dropper
         severity = "high"
         confidence = "high"
     strings:
-        $target = /MapPath\s{0,4}\(\s{0,4}@?["'][^"'\r\n]{0,120}\.(aspx|ashx|asmx|asp|asa|cer|cdx|soap|svc)["']\s{0,4}\)/ nocase
+        $target = /MapPath\s{0,4}\(\s{0,4}@?["'][^"'\r\n]{0,120}\.([Aa][Ss][Pp][Xx]?|[Aa][Ss][HhMm][Xx]|[Aa][Ss][Aa]|[Cc][Ee][Rr]|[Cc][Dd][Xx]|[Ss][Oo][Aa][Pp]|[Ss][Vv][Cc])["']\s{0,4}\)/
         $write = /(CreateText|StreamWriter|WriteAllText|AppendAllText|AppendText|WriteAllBytes|File\.Create)\s{0,4}\(/
-        $body1 = /["']\s{0,4}<%/
+        $body1 = "\"<%" ascii
+        $body4 = "'<%" ascii
         $body2 = "#include file" nocase
         $body3 = "#include virtual" nocase
     condition:
@@ -86,9 +89,9 @@ rule EXH_Webshell_Writable_Probe
     strings:
         $walk1 = "GetDirectories" nocase
         $walk2 = "new DirectoryInfo" nocase
-        $probe_create = /File\.Create\s{0,4}\(\s{0,4}[A-Za-z_][A-Za-z0-9_.]{0,60}\s{0,4}\+\s{0,4}@?["'](\\\\)?[A-Za-z0-9_.~-]{1,24}["']\s{0,4}\)/ nocase
-        $probe_delete = /File\.Delete\s{0,4}\(\s{0,4}[A-Za-z_][A-Za-z0-9_.]{0,60}\s{0,4}\+\s{0,4}@?["'](\\\\)?[A-Za-z0-9_.~-]{1,24}["']\s{0,4}\)/ nocase
-        $can_write = /\)\s{0,4}\.\s{0,4}CanWrite\b/
+        $probe_create = /File\.Create\s{0,4}\(\s{0,4}[A-Za-z_][A-Za-z0-9_.]{0,60}\s{0,4}\+\s{0,4}@?["'](\\\\)?[A-Za-z0-9_.~-]{1,24}["']\s{0,4}\)/
+        $probe_delete = /File\.Delete\s{0,4}\(\s{0,4}[A-Za-z_][A-Za-z0-9_.]{0,60}\s{0,4}\+\s{0,4}@?["'](\\\\)?[A-Za-z0-9_.~-]{1,24}["']\s{0,4}\)/
+        $can_write = ".CanWrite" ascii
     condition:
         EXH_Files_Server_Page and any of ($walk*) and $probe_create and ($probe_delete or $can_write)
 }

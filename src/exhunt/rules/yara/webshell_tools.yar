@@ -63,14 +63,14 @@ rule EXH_Webshell_Command_Runner
         confidence = "high"
     strings:
         $start1 = "ProcessStartInfo" nocase
-        $start2 = /Process\s{0,4}\.\s{0,4}Start\s{0,4}\(/ nocase
-        $start3 = /\.StartInfo\s{0,4}\.\s{0,4}(FileName|Arguments)\b/ nocase
+        $start2 = /Process\s{0,4}\.\s{0,4}Start\s{0,4}\(/
+        $start3 = /\.StartInfo\s{0,4}\.\s{0,4}(FileName|Arguments)\b/
         // other ways to a process: WMI Win32_Process.Create, a PowerShell runspace, COM shells by ProgID,
         // the Process type looked up by name
-        $start4 = /ManagementClass\s{0,4}\(\s{0,4}@?"[^"\r\n]{0,40}Win32_Process"/ nocase
+        $start4 = /ManagementClass\s{0,4}\(\s{0,4}@?"[^"\r\n]{0,40}Win32_Process"/
         $start5 = /PowerShell\s{0,4}\.\s{0,4}Create\s{0,4}\(/
         $start6 = /RunspaceFactory\s{0,4}\.\s{0,4}CreateRunspace/
-        $start7 = /GetTypeFromProgID\s{0,4}\(\s{0,4}"(WScript\.Shell|Shell\.Application)"/ nocase
+        $start7 = /GetTypeFromProgID\s{0,4}\(\s{0,4}"(WScript\.Shell|Shell\.Application)"/
         $start8 = /GetType\s{0,4}\(\s{0,4}"System\.Diagnostics\.Process"/
         $shell1 = "cmd.exe" nocase
         $shell2 = "\"cmd\"" nocase
@@ -112,15 +112,15 @@ rule EXH_Webshell_File_Manager
         $fm_time1 = "SetCreationTime" nocase
         $fm_time2 = "SetLastWriteTime" nocase
         $fm_attr = "SetAttributes" nocase
-        $drives2 = /DriveInfo\s{0,4}\.\s{0,4}GetDrives/ nocase
+        $drives2 = "DriveInfo.GetDrives" ascii
         $list1 = "GetFiles" nocase
         $list2 = "new DirectoryInfo" nocase
         $change1 = "StreamWriter" nocase
         $change2 = "SaveAs" nocase
-        $change3 = /File\.(WriteAll|AppendAll|Move|Copy|Create)/ nocase
-        $change4 = /Response\.(WriteFile|TransmitFile)\s{0,4}\(/ nocase
+        $change3 = /File\.(WriteAll|AppendAll|Move|Copy|Create)/
+        $change4 = /Response\.(WriteFile|TransmitFile)\s{0,4}\(/
         // a file operation whose path argument is a request value
-        $op_req = /(File\.(Delete|ReadAll[A-Za-z]{0,5}|OpenRead|OpenWrite|Open|Copy|Move|WriteAll[A-Za-z]{0,5})|Directory\.(Delete|GetFiles|GetDirectories|CreateDirectory|Move)|Response\.(WriteFile|TransmitFile)|new (DirectoryInfo|FileInfo|StreamReader|StreamWriter|FileStream))\s{0,4}\(\s{0,4}([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}Request\s{0,4}(\.\s{0,4}(Form|QueryString|Item|Params)\b|\[|\()/ nocase
+        $op_req = /(File\.(Delete|ReadAll[A-Za-z]{0,5}|OpenRead|OpenWrite|Open|Copy|Move|WriteAll[A-Za-z]{0,5})|Directory\.(Delete|GetFiles|GetDirectories|CreateDirectory|Move)|Response\.(WriteFile|TransmitFile)|new (DirectoryInfo|FileInfo|StreamReader|StreamWriter|FileStream))\s{0,4}\(\s{0,4}([A-Za-z_][A-Za-z0-9_]{0,20}\.){0,2}[Rr]equest(\.(Form|QueryString|Item|Params)\b|\[|\()/
         $webmethod = "[WebMethod" ascii
     condition:
         EXH_Tools_Server_Page and
