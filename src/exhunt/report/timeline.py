@@ -30,10 +30,10 @@ def defuse(text: str) -> str:
 def _time_of(ref: EvidenceRef, finding: Finding) -> tuple[str, str] | None:
     own = plausible(ref.timestamp)
     if own:
+        if ref.record is not None:  # an event record (EVTX, or a JSON export's line holding one)
+            return own, "Event record time"
         if ref.line is not None:
             return own, "Log line time"
-        if ref.record is not None:
-            return own, "Event record time"
         return own, "File modification time"
     first = plausible(finding.first_seen)
     return (first, "Finding first seen (the evidence has no time of its own)") if first else None
