@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 
 import orjson
 import pytest
 import stix2
 from stix2patterns.validator import run_validator
 
-from exhunt.model.result import HostResult
+from exhunt.model.finding import EvidenceRef
+from exhunt.model.result import HostResult, Verdict
 from exhunt.report.registry import reporters
 
 HOSTILE = '<script>alert("x")</script>=cmd|\' /c calc\'!A0'
@@ -51,9 +53,20 @@ def test_html_escapes_evidence(results: list[HostResult]) -> None:
 
 def test_csv_defuses_formulas(results: list[HostResult]) -> None:
     rows = list(csv.reader(io.StringIO(render("csv", results))))
-    assert rows[0][0] == "time"
+    assert rows[0][:4] == ["datetime", "timestamp", "timestamp_desc", "message"]
     excerpts = [row[-1] for row in rows[1:]]
     assert all(not e.startswith(("=", "+", "-", "@")) for e in excerpts)
+
+
+def test_csv_defuses_formulas_in_every_column_from_evidence(results: list[HostResult]) -> None:
+    """Host names and paths come from the evidence too (#14): no cell may start a formula."""
+    hostile = HostResult(host="=HYPERLINK(\"http://x\")", evidence="/e", verdict=Verdict.COMPROMISED,
+                         findings=[replace(results[0].findings[0], host="@SUM(1)", evidence=(
+                             EvidenceRef(" -2+3", "+cmd", line=1, timestamp="2021-03-03T04:01:02Z"),))])
+    rows = list(csv.reader(io.StringIO(render("csv", [hostile]))))
+    assert len(rows) == 2
+    for value in rows[1]:
+        assert not value.lstrip(" ").startswith(("=", "+", "-", "@")), value
 
 
 def test_stix_bundle_is_valid_stix21(results: list[HostResult]) -> None:
@@ -70,17 +83,20 @@ def test_stix_bundle_is_valid_stix21(results: list[HostResult]) -> None:
 
 
 def test_misp_event_shape(results: list[HostResult]) -> None:
-    events = orjson.loads(render("misp", results))
+    events = orjson.loads(render("misp", results))["response"]
     event = events[0]["Event"]
     values = {(a["type"], a["value"]) for a in event["Attribute"]}
     assert ("ip-src", "203.0.113.9") in values and ("vulnerability", "CVE-2021-26855") in values
-    assert ("sha256", "b" * 64) in values
-    assert {"name": 'mitre-attack:attack-pattern="T1190"'} in event["Tag"]
+    files = [{a["object_relation"]: a["value"] for a in o["Attribute"]} for o in event["Object"]]
+    assert {"filename": "a.aspx", "path": "C:\\x\\owa\\auth", "sha256": "b" * 64} in files
+    assert {"name": 'misp-galaxy:mitre-attack-pattern="Exploit Public-Facing Application - T1190"'} in event["Tag"]
 
 
 def test_navigator_layer(results: list[HostResult]) -> None:
     layer = orjson.loads(render("navigator", results))
-    assert [t["techniqueID"] for t in layer["techniques"]] == ["T1190", "T1505.003"]
+    assert [t["techniqueID"] for t in layer["techniques"]] == ["T1190", "T1505", "T1505.003"]
+    parent = layer["techniques"][1]
+    assert parent["showSubtechniques"] is True and "score" not in parent, "opened to show its scored sub-technique"
     assert layer["domain"] == "enterprise-attack"
 
 
