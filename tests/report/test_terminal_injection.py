@@ -74,3 +74,15 @@ def test_scan_console_of_a_hostile_folder_name(tmp_path: Path, capsys: object) -
     assert_inert(out.read_text(encoding="utf-8"))
     assert_inert(captured.err)
     assert "\\x1b[2J" in out.read_text(encoding="utf-8")
+
+
+def test_a_folder_that_is_not_evidence_is_refused_early(tmp_path: Path, capsys: object) -> None:
+    """Like /usr/share/doc: many sub-folders of documents, no evidence: one clear message, exit 2, no scan."""
+    for index in range(40):
+        folder = tmp_path / "doc" / f"package-{index}"
+        folder.mkdir(parents=True)
+        (folder / "copyright").write_text("text", encoding="utf-8")
+        (folder / "changelog.json").write_text("{}", encoding="utf-8")
+    assert main(["scan", str(tmp_path / "doc"), "--no-progress"]) == 2
+    err = capsys.readouterr().err  # type: ignore[attr-defined]
+    assert "40 sub-folders" in err and "not scanned as hosts" in err
