@@ -6,6 +6,7 @@ On a terminal, a live bar; elsewhere (a log file, CI), one line per finished hos
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -52,12 +53,29 @@ class ScanProgress:
     def __init__(self, err: Console, paths: list[Path], live: bool) -> None:
         self.err = err
         self.live = live
-        self.hosts_total, self.bytes_total, self.per_host = evidence_totals(paths)
+        self.paths = paths
+        # the totals come from a walk of their own, in a thread, so the scan starts at once (the bar has no
+        # total until the walk is done; a line printed before then says "?")
+        self.hosts_total: int | None = None
+        self.bytes_total: int | None = None
+        self.per_host: dict[tuple[str, str], int] = {}
+        self.walker = threading.Thread(target=self._walk, name="exhunt-progress-walk", daemon=True)
         self.hosts_done = 0
-        self.bytes_hosts_done = 0
+        self.finished: list[tuple[str, str]] = []
+        self.pending = ""
         self.started = time.monotonic()
         self.bar: Progress | None = None
         self.task: TaskID | None = None
+
+    def _walk(self) -> None:
+        try:
+            hosts, total, per_host = evidence_totals(self.paths)
+        except Exception:  # progress must never stop a scan; the totals stay unknown ("?")
+            return
+        self.per_host = per_host
+        self.hosts_total, self.bytes_total = hosts, total
+        if self.bar is not None and self.task is not None:
+            self.bar.update(self.task, total=total or None, description=self._label())
 
     def __enter__(self) -> ScanProgress:
         if self.live:
@@ -65,7 +83,11 @@ class ScanProgress:
                                 TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
                                 console=self.err, transient=True)
             self.bar.__enter__()
-            self.task = self.bar.add_task(self._label(), total=self.bytes_total or None)
+            self.task = self.bar.add_task(self._label(), total=None)
+        if self.live or len(self.paths) > 1:
+            self.walker.start()
+        # one path and no bar: no walk of its own (it would slow a single host's scan for nothing shown); the
+        # lines of a folder of several hosts then say "?" for the totals
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -74,26 +96,44 @@ class ScanProgress:
             self.bar.__exit__(kind, exc, tb)
 
     def _label(self) -> str:
-        return f"hosts {self.hosts_done}/{self.hosts_total}"
+        return f"hosts {self.hosts_done}/{'?' if self.hosts_total is None else self.hosts_total}"
 
     def on_file(self, _path: str, size: int) -> None:
         if self.bar is not None and self.task is not None:
             self.bar.advance(self.task, size)
 
+    @property
+    def bytes_hosts_done(self) -> int:
+        per_host = self.per_host
+        return sum(per_host.get(key, 0) for key in self.finished)
+
     def on_host(self, result: HostResult) -> None:
         self.hosts_done += 1
-        self.bytes_hosts_done += self.per_host.get((result.evidence, result.host), 0)
+        self.finished.append((result.evidence, result.host))
+        if not self.live and self.walker.is_alive():
+            self.walker.join()  # lines, unlike a bar, cannot be corrected later: wait once for the totals
         if self.bar is not None and self.task is not None:
             self.bar.update(self.task, completed=self.bytes_hosts_done, description=self._label())
-        elif self.hosts_total > 1:
-            self.err.print(self._line(result), highlight=False, soft_wrap=True)
+        elif self.hosts_total is not None:
+            if self.hosts_total > 1:
+                self.err.print(self._line(result), highlight=False, soft_wrap=True)
+        elif self.hosts_done == 1:
+            self.pending = self._line(result)  # printed only if a second host follows
+        else:
+            for line in (self.pending, self._line(result)):
+                if line:
+                    self.err.print(line, highlight=False, soft_wrap=True)
+            self.pending = ""
 
     def _line(self, result: HostResult) -> str:
         elapsed = time.monotonic() - self.started
         left = ""
-        if self.bytes_hosts_done and self.bytes_total > self.bytes_hosts_done:
-            rest = elapsed * (self.bytes_total - self.bytes_hosts_done) / self.bytes_hosts_done
+        total = self.bytes_total
+        if total is not None and self.bytes_hosts_done and total > self.bytes_hosts_done:
+            rest = elapsed * (total - self.bytes_hosts_done) / self.bytes_hosts_done
             left = f", about {rest:.0f} s left"
-        return (f"host {self.hosts_done}/{self.hosts_total} done: {markup_safe(result.host)} "
-                f"({markup_safe(result.verdict.value)}); {self.bytes_hosts_done / 1e6:.1f}/"
-                f"{self.bytes_total / 1e6:.1f} MB{left}")
+        line = (f"host {self.hosts_done}/{'?' if self.hosts_total is None else self.hosts_total} done: "
+                f"{markup_safe(result.host)} ({markup_safe(result.verdict.value)})")
+        if total is None:
+            return f"{line}; {elapsed:.0f} s"
+        return f"{line}; {self.bytes_hosts_done / 1e6:.1f}/{total / 1e6:.1f} MB{left}"
