@@ -104,3 +104,56 @@ def test_console_shows_verdict_and_evidence(results: list[HostResult]) -> None:
     text = render("console", results)
     assert "COMPROMISED" in text and "EXH-PL-26855-SSRF" in text and "HttpProxy_1.LOG:12" in text
     assert "IIS W3C logs missing" in text
+
+
+def test_no_time_means_no_date_not_a_false_one() -> None:
+    """A host whose evidence holds no time: STIX writes no report rather than a dated one, MISP no date."""
+    from pymisp import MISPEvent
+
+    bare = HostResult(host="ex09", evidence="/cases/ex09", verdict=Verdict.COULD_NOT_ASSESS)
+    bundle = orjson.loads(render("stix", [bare]))
+    assert [o["type"] for o in bundle["objects"]] == ["marking-definition"]
+    stix2.parse(bundle, allow_custom=False)
+    event = orjson.loads(render("misp", [bare]))
+    assert "date" not in event["Event"]
+    loaded = MISPEvent()
+    loaded.load(event)
+    assert "no time known" in render("misp", [bare])
+
+
+def test_scan_time_is_used_and_said_when_the_evidence_has_none() -> None:
+    from exhunt.report.settings import ReportSettings
+
+    bare = HostResult(host="ex09", evidence="/cases/ex09", verdict=Verdict.COULD_NOT_ASSESS)
+    buffer = io.StringIO()
+    reporters(ReportSettings(scan_time="2026-12-03T08:00:00.000Z"))["stix"].write([bare], buffer)
+    report = next(o for o in orjson.loads(buffer.getvalue())["objects"] if o["type"] == "report")
+    assert report["published"] == "2026-12-03T08:00:00.000Z" and "the scan's time" in report["description"]
+
+
+def test_tlp_clear_is_stix_white(results: list[HostResult]) -> None:
+    from exhunt.report.settings import ReportSettings
+
+    buffer = io.StringIO()
+    reporters(ReportSettings(tlp="clear"))["stix"].write(results, buffer)
+    refs = {r for o in orjson.loads(buffer.getvalue())["objects"] for r in o["object_marking_refs"]}
+    assert refs == {stix2.TLP_WHITE.id}
+    with pytest.raises(ValueError):
+        ReportSettings(tlp="purple")
+
+
+def test_html_puts_verdict_and_chain_before_exposure(results: list[HostResult]) -> None:
+    results[0].exposure = {"build": "15.2.792.3", "label": "Exchange Server 2019 CU8", "build_source": "logs",
+                           "open_cves": [{"cve": "CVE-2021-26855", "title": "SSRF", "fixed_from": "2021-03-02"}],
+                           "history": [{"build": "15.2.792.3", "label": "CU8", "first_seen": "2021-03-01",
+                                        "last_seen": "2021-03-05"}],
+                           "families": [{"id": "proxylogon", "name": "ProxyLogon", "exposed_now": True,
+                                         "open_cves": ["CVE-2021-26855"], "summary": "exposed",
+                                         "windows": [{"builds": ["15.2.792.3"], "from": "2021-03-01",
+                                                      "until": None, "during_exploitation": "yes"}]}]}
+    html = render("html", results)
+    host = html[html.index('<section id="host-1"'):]
+    assert host.index('class="verdict') < host.index("Attack chain") < host.index("<h3>Exposure")
+    assert '<table class="families">' in host and "CVE-2021-26855" in host
+    assert host.index("<h3>Exposure") < host.index("<h3>Findings") < host.index("Exposure assessment as data")
+    assert html.index("TLP:AMBER") < html.index("<h1>")

@@ -30,12 +30,15 @@ INTERNAL = tuple(ipaddress.ip_network(n) for n in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16", "100.64.0.0/10",
     "0.0.0.0/8", "::1/128", "fc00::/7", "fe80::/10"))
 FILE_DETECTORS = ("files", "yara")
+# Outcomes whose findings yield indicators: anything else (informational context, and any grade a later
+# version adds, such as known-benign) shares nothing until it is listed here.
+SHARED_OUTCOMES = frozenset({Outcome.ATTEMPTED, Outcome.SUCCEEDED, Outcome.SUSPICIOUS, Outcome.CONFIRMED})
 TO_IDS = {"ipv4": True, "ipv6": True, "sha256": True, "user-agent": True, "file": False}
 
 # What follows "Mozilla/5.0 (platform)" in an ordinary browser's user agent: nothing else.
 _BROWSER_TOKEN = re.compile(
     r"(?:Gecko/\S+|Firefox/\S+|AppleWebKit/\S+|\(KHTML, like Gecko\)|Chrome/\S+|CriOS/\S+|FxiOS/\S+|Safari/\S+"
-    r"|Version/\S+|Mobile(?:/\S+)?|Edg[AeiA]?/\S+|Edge/\S+|OPR/\S+|like Gecko|Trident/\S+)")
+    r"|Version/\S+|Mobile(?:/\S+)?|Edg(?:A|iOS|e)?/\S+|OPR/\S+|like Gecko|Trident/\S+)")
 _BROWSER_HEAD = re.compile(r"Mozilla/5\.0 \((?:Windows NT|Macintosh|X11|Linux|iPhone|iPad|Android)[^()]*\)")
 _MSIE = re.compile(r"Mozilla/[45]\.0 \(compatible; MSIE \d+\.\d+; Windows NT [\d.]+(?:; [^()]*)?\)")
 
@@ -112,7 +115,7 @@ def subject_files(finding: Finding) -> list[EvidenceRef]:
 def indicators_of(finding: Finding) -> list[SharedIndicator]:
     """Indicators a finding yields; attempts share their source addresses, files their hashes and names."""
     found: set[SharedIndicator] = set()
-    if finding.outcome is Outcome.INFORMATIONAL:
+    if finding.outcome not in SHARED_OUTCOMES:
         return []
     when = plausible(finding.first_seen)
 

@@ -100,8 +100,8 @@ def build_bundle(results: list[HostResult], settings: ReportSettings | None = No
     settings = settings or ReportSettings()
     span = run_range(results, settings.scan_time)
     bundle = _Bundle(settings, span)
-    if bundle.first is None:  # nothing to date anything by: an empty bundle rather than false dates
-        return {"type": "bundle", "id": sid("bundle", "empty")}
+    if bundle.first is None:  # nothing to date anything by: only the (predefined, truly dated) TLP marking
+        return {"type": "bundle", "id": sid("bundle", bundle.marking["id"]), "objects": [bundle.marking]}
     bundle.shared({"type": "identity", "id": bundle.identity, "name": "exhunt", "identity_class": "system",
                    "description": "exhunt, offline Exchange compromise assessment. Times of the objects it "
                                   f"shares are those of the evidence ({span.describe()}), not of the scan."})
