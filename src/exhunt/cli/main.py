@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         else:
-            typer.echo(f"exhunt: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            typer.echo(f"exhunt: internal error: {type(exc).__name__}: {visible(exc)} (run with --debug for details)",
                        err=True)
         return int(ExitCode.INTERNAL)
     return int(returned) if isinstance(returned, int) else int(ExitCode.CLEAN)
