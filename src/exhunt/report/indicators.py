@@ -4,7 +4,7 @@ Other organisations act on these at scale, so only values that point at the intr
 
 - addresses outside private, loopback and link-local ranges (documentation ranges are shared: the examples
   use them);
-- SHA-256 hashes of the files a file or YARA finding is *about* (the web shell, the dump, the archive), never
+- SHA-256 hashes of the files a file, YARA or IOC finding is *about* (the web shell, the dump, the archive), never
   of the log files that merely cite an attack (those hashes are evidence integrity, kept in every report's
   evidence references, not indicators);
 - user agents, except those of ordinary browsers (a stock Firefox or Chrome string would match everyone's
@@ -29,7 +29,7 @@ from exhunt.report.times import plausible
 INTERNAL = tuple(ipaddress.ip_network(n) for n in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16", "100.64.0.0/10",
     "0.0.0.0/8", "::1/128", "fc00::/7", "fe80::/10"))
-FILE_DETECTORS = ("files", "yara")
+FILE_DETECTORS = ("files", "yara", "ioc")  # detectors whose findings may be about a file on disk
 # Outcomes whose findings yield indicators: anything else (informational context, and any grade a later
 # version adds, such as known-benign) shares nothing until it is listed here.
 SHARED_OUTCOMES = frozenset({Outcome.ATTEMPTED, Outcome.SUCCEEDED, Outcome.SUSPICIOUS, Outcome.CONFIRMED})
