@@ -103,8 +103,8 @@ def build_bundle(results: list[HostResult], settings: ReportSettings | None = No
     if bundle.first is None:  # nothing to date anything by: only the (predefined, truly dated) TLP marking
         return {"type": "bundle", "id": sid("bundle", bundle.marking["id"]), "objects": [bundle.marking]}
     bundle.shared({"type": "identity", "id": bundle.identity, "name": "exhunt", "identity_class": "system",
-                   "description": "exhunt, offline Exchange compromise assessment. Times of the objects it "
-                                  f"shares are those of the evidence ({span.describe()}), not of the scan."})
+                   "description": "exhunt, offline Exchange compromise assessment. The times of the objects "
+                                  f"it shares come from {span.describe()}."})
     for result in results:
         _host(bundle, result, settings)
     bundle_id = sid("bundle", *sorted(bundle.objects))

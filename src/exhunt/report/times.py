@@ -31,12 +31,13 @@ def plausible(stamp: str | None) -> str | None:
 class TimeRange:
     first: str | None
     last: str | None
-    basis: str  # "findings", "evidence" (the logs' coverage window), "scan" or "unknown"
+    basis: str  # "findings", "evidence" (the logs' coverage window), "run" (every host's), "scan" or "unknown"
 
     def describe(self) -> str:
         if self.basis == "unknown" or not self.first:
             return "no time known"
         what = {"findings": "the findings' time range", "evidence": "the evidence's time range (log coverage)",
+                "run": "the evidence's time range (findings and log coverage of every host)",
                 "scan": "the scan's time (the evidence gives none)"}[self.basis]
         return f"{what}: {self.first} .. {self.last}"
 
@@ -64,7 +65,7 @@ def run_range(results: list[HostResult], scan_time: str | None = None) -> TimeRa
     for result in results:
         stamps.extend(t for f in result.findings for t in (f.first_seen, f.last_seen))
         stamps.extend(t for s in result.coverage.sources.values() for t in (s.first_time, s.last_time))
-    found = _span(stamps, "evidence")
+    found = _span(stamps, "run")
     if found:
         return found
     scan = plausible(scan_time)
