@@ -20,7 +20,7 @@ FINDING_KEYS = {"type", "schema", "host", "rule_id", "title", "severity", "confi
                 "cves", "attack", "first_seen", "last_seen", "description", "evidence_total", "evidence",
                 "attributes", "evidence_class", "status"}
 HOST_KEYS = {"type", "schema", "host", "evidence", "verdict", "verdict_reasons", "finding_count", "coverage",
-             "exposure", "timeline"}
+             "exposure", "timeline", "tlp"}
 
 
 def scan(tmp_path: Path, *evidence: Path, name: str = "out.jsonl") -> tuple[int, list[dict[str, Any]]]:

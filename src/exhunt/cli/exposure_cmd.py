@@ -50,7 +50,7 @@ def _render(result: dict[str, Any], console: Console) -> None:
                       + (f" ({escape(support['note'])})" if support.get("note") else ""))
     table = Table(title="Exploitation families", show_lines=False)
     for column in ("family", "exposed", "open CVEs", "patch released", "exploited in the wild from"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # identifiers wrap, never cut with "…"
     for fam in result.get("families") or []:
         state = {True: "[red]EXPOSED[/red]", False: "[green]not exposed[/green]", None: "unknown"}[fam["exposed_now"]]
         timeline = fam["timeline"]

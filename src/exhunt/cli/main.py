@@ -11,6 +11,8 @@ import typer
 from exhunt import __version__
 from exhunt.cli import exposure_cmd, rules_cmd, scan_cmd
 from exhunt.cli.status import ExitCode
+from exhunt.report.safetext import visible
+from exhunt.sources.base import EvidenceError
 
 app = typer.Typer(
     name="exhunt",
@@ -57,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     except typer.Exit as exc:
         return int(exc.exit_code)
-    except (typer.BadParameter, typer.Abort) as exc:
-        typer.echo(f"exhunt: {exc}", err=True)
+    except (typer.BadParameter, typer.Abort, EvidenceError) as exc:
+        typer.echo(f"exhunt: {visible(exc)}", err=True)
         return int(ExitCode.USAGE)
     except Exception as exc:  # click's UsageError and friends, and real bugs
         show = getattr(exc, "show", None)
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         else:
-            typer.echo(f"exhunt: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            typer.echo(f"exhunt: internal error: {type(exc).__name__}: {visible(exc)} (run with --debug for details)",
                        err=True)
         return int(ExitCode.INTERNAL)
     return int(returned) if isinstance(returned, int) else int(ExitCode.CLEAN)

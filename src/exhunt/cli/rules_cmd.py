@@ -20,8 +20,8 @@ LISTED = 20  # rules listed per section unless --all
 
 def _render(report: RulesCheckReport, console: Console, show_all: bool) -> None:
     summary = Table(title="Sigma rules", show_header=False)
-    summary.add_column("what")
-    summary.add_column("count", justify="right")
+    summary.add_column("what", overflow="fold")
+    summary.add_column("count", justify="right", overflow="fold")
     for label, value in (("files", report.files), ("rules in the files", report.documents),
                          ("loaded (valid Sigma)", report.loaded), ("evaluable by exhunt", report.evaluable),
                          ("  of which correlation rules", report.correlations),
@@ -35,18 +35,18 @@ def _render(report: RulesCheckReport, console: Console, show_all: bool) -> None:
         console.print(f"[red]pipeline error:[/red] {report.pipeline_error}")
     if report.by_kind:
         kinds = Table(title="Evaluable rules by artifact kind")
-        kinds.add_column("kind")
-        kinds.add_column("rules", justify="right")
-        kinds.add_column("need every record (no required literal)", justify="right")
+        kinds.add_column("kind", overflow="fold")
+        kinds.add_column("rules", justify="right", overflow="fold")
+        kinds.add_column("need every record (no required literal)", justify="right", overflow="fold")
         for kind, count in sorted(report.by_kind.items()):
             kinds.add_row(kind, str(count), str(len(report.full_parse.get(kind, []))))
         console.print(kinds)
     reasons = report.reasons()
     if reasons:
         table = Table(title="Why rules cannot be evaluated")
-        table.add_column("code")
-        table.add_column("reason")
-        table.add_column("rules", justify="right")
+        table.add_column("code", overflow="fold")
+        table.add_column("reason", overflow="fold")
+        table.add_column("rules", justify="right", overflow="fold")
         for code, message, count in reasons if show_all else reasons[:LISTED]:
             table.add_row(code, message, str(count))
         console.print(table)

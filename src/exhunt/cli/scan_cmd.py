@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
+from exhunt.cli.progress import ScanProgress
 from exhunt.cli.status import ExitCode, exit_code_for
 from exhunt.content.bundle import ContentSpec
 from exhunt.content.cache import default_dir
 from exhunt.fleet.local import assess_paths, compiled_content
 from exhunt.report.registry import reporters
+from exhunt.report.safetext import markup_safe
+from exhunt.report.settings import DEFAULT_TLP, TLP_LEVELS, ReportSettings
 
 
 def _content_problems(spec: ContentSpec, err: Console) -> None:
     bundle = compiled_content(spec)
     for problem in bundle.errors:
         where = problem.path + (f":{problem.line}" if problem.line else "")
-        err.print(f"[yellow]content error[/] {where}: {problem.message}", highlight=False)
+        err.print(f"[yellow]content error[/] {markup_safe(where)}: {markup_safe(problem.message)}", highlight=False)
     if bundle.unsupported:
         err.print(f"[dim]{len(bundle.unsupported)} rule(s) cannot be evaluated and were not run; "
                   "`exhunt rules check` lists them with the reason.[/]", highlight=False)
@@ -47,13 +50,20 @@ def scan(
                                     "(tcp://host:8786) or 'local'. Evidence paths must be readable by the workers."),
     store: Path | None = typer.Option(None, "--store", help="Also write results to this DuckDB case store."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Nothing on stderr but errors (no progress, no "
+                               "'wrote' line): for scripts."),
+    tlp: str = typer.Option(DEFAULT_TLP, "--tlp", help="Traffic Light Protocol marking of every output: "
+                            + ", ".join(TLP_LEVELS) + " (default amber)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Compile the detection content afresh and keep "
                                   "nothing (default: compiled rules are kept between runs in $EXHUNT_CACHE_DIR, "
                                   "else ~/.cache/exhunt)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
 ) -> int:
     """Assess Exchange servers' evidence: verdict per host, findings with evidence, what was not checked."""
-    renderers = reporters()
+    if tlp not in TLP_LEVELS:
+        raise typer.BadParameter(f"unknown TLP level {tlp!r}; choose from {', '.join(TLP_LEVELS)}",
+                                 param_hint="--tlp")
+    renderers = reporters(ReportSettings(tlp=tlp, scan_time=_scan_time()))
     if fmt not in renderers:
         raise typer.BadParameter(f"unknown format {fmt!r}; choose from {', '.join(sorted(renderers))}",
                                  param_hint="--format")
@@ -65,19 +75,17 @@ def scan(
     spec = ContentSpec(sigma_paths=tuple(str(p) for p in sigma), yara_paths=tuple(str(p) for p in yara),
                        ioc_paths=tuple(str(p) for p in iocs), cache_dir=None if no_cache else str(default_dir()))
     options: dict[str, Any] = {"exchange_path": exchange_path, "build": build}
-    show_progress = not no_progress and err.is_terminal and not os.environ.get("CI")
+    live = not no_progress and err.is_terminal and not os.environ.get("CI")
     if dask:
         from exhunt.fleet.dask import assess_paths_dask
 
         results = assess_paths_dask(evidence, spec, options, dask)
-    elif show_progress:
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
-                      TransferSpeedColumn(), console=err, transient=True) as bar:
-            task = bar.add_task("scanning", total=None)
-            results = assess_paths(evidence, spec, options, jobs=jobs,
-                                   progress=lambda _path, size: bar.advance(task, size))
-    else:
+    elif quiet or no_progress:
         results = assess_paths(evidence, spec, options, jobs=jobs)
+    else:
+        with ScanProgress(err, evidence, live) as shown:
+            results = assess_paths(evidence, spec, options, jobs=jobs, progress=shown.on_file,
+                                   on_host=shown.on_host)
     _content_problems(spec, err)  # after the scan: a single host's logs are hashed while content compiles
     if store is not None:
         from exhunt.fleet.store import write_results
@@ -89,9 +97,17 @@ def scan(
     else:
         with output.open("w", encoding="utf-8", newline="\n") as handle:
             reporter.write(results, handle)
-        verdicts = ", ".join(f"{r.host}: {r.verdict.value}" for r in results)
-        err.print(f"wrote {output} ({verdicts})", highlight=False)
+        if not quiet:
+            verdicts = ", ".join(f"{r.host}: {r.verdict.value}" for r in results)
+            err.print(f"wrote {markup_safe(output)} ({markup_safe(verdicts)})", highlight=False)
     return int(exit_code_for(results))
+
+
+def _scan_time() -> str:
+    """Now, or SOURCE_DATE_EPOCH for reproducible builds; reports use it only where the evidence has no time."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch.isdigit() else datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,68 +1,134 @@
-"""A DuckDB case store: every host's verdict, findings, evidence and coverage in tables, to query a fleet.
+"""A DuckDB case store: every host's verdict, findings, evidence, indicators and coverage in tables.
 
     exhunt scan evidence/* --store case.duckdb
     duckdb case.duckdb "select rule_id, count(distinct host) from findings group by 1 order by 2 desc"
 
-Re-scanning a host replaces its rows (keyed by host and evidence).
+Schema and example queries: docs/case-store.md. Findings have a stable ``finding_id`` (the same finding of the
+same evidence gets the same id in every run); ``evidence`` and ``indicators`` rows point at it with a foreign
+key; times are TIMESTAMP (UTC; impossible times such as 1601-01-01 are NULL). Re-scanning a host replaces its
+rows (keyed by host and evidence). Writing is one function per host (``write_host``).
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import orjson
 
+from exhunt.model.finding import Finding
 from exhunt.model.result import HostResult
+from exhunt.report.indicators import indicators_of
+from exhunt.report.times import plausible
 
+SCHEMA_VERSION = 2
 SCHEMA = (
+    "create table if not exists store_meta (schema_version integer)",
     "create table if not exists hosts (host varchar, evidence varchar, verdict varchar, reasons varchar,"
-    " finding_count integer, exposure json, timeline json, notes json)",
-    "create table if not exists findings (host varchar, evidence varchar, rule_id varchar, title varchar,"
-    " severity varchar, confidence varchar, outcome varchar, detector varchar, cves varchar[],"
-    " attack varchar[], first_seen varchar, last_seen varchar, evidence_total integer, attributes json,"
-    " description varchar)",
-    "create table if not exists evidence (host varchar, evidence varchar, rule_id varchar, path varchar,"
-    " line bigint, record bigint, byte_offset bigint, sha256 varchar, ts varchar, excerpt varchar)",
+    " finding_count integer, first_time timestamp, last_time timestamp, exposure json, timeline json,"
+    " notes json, primary key (host, evidence))",
+    "create table if not exists findings (finding_id varchar primary key, host varchar, evidence varchar,"
+    " rule_id varchar, title varchar, severity varchar, confidence varchar, outcome varchar, detector varchar,"
+    " cves varchar[], attack varchar[], first_seen timestamp, last_seen timestamp, evidence_total integer,"
+    " attributes json, description varchar)",
+    "create table if not exists evidence (finding_id varchar references findings (finding_id), host varchar,"
+    " evidence varchar, rule_id varchar, seq integer, path varchar, line bigint, record bigint,"
+    " byte_offset bigint, sha256 varchar, ts timestamp, excerpt varchar, note varchar)",
+    "create table if not exists indicators (finding_id varchar references findings (finding_id), host varchar,"
+    " evidence varchar, type varchar, value varchar, directory varchar, to_ids boolean)",
     "create table if not exists coverage (host varchar, evidence varchar, source varchar, status varchar,"
-    " files integer, files_failed integer, bytes bigint, records bigint, first_time varchar, last_time varchar)",
+    " files integer, files_failed integer, bytes bigint, records bigint, first_time timestamp,"
+    " last_time timestamp)",
     "create table if not exists warnings (host varchar, evidence varchar, path varchar, line bigint,"
     " byte_offset bigint, code varchar, message varchar)",
 )
-TABLES = ("hosts", "findings", "evidence", "coverage", "warnings")
+CHILD_TABLES = ("evidence", "indicators")  # reference findings: deleted first, in their own transaction
+HOST_TABLES = ("findings", "coverage", "warnings", "hosts")
+
+
+class StoreError(Exception):
+    """The case store cannot be written (an older layout, not a DuckDB file)."""
+
+
+def finding_ids(result: HostResult) -> list[str]:
+    """A stable id per finding: its host, evidence, rule, time and first evidence; an ordinal for twins."""
+    seen: dict[str, int] = {}
+    ids = []
+    for f in result.findings:
+        first = f.evidence[0] if f.evidence else None
+        key = "|".join(str(x) for x in (result.host, result.evidence, f.rule_id, f.title, f.first_seen,
+                                         f.last_seen, first.path if first else "", first and first.line,
+                                         first and first.record))
+        base = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        ids.append(base if count == 0 else f"{base}-{count}")
+    return ids
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    for statement in SCHEMA:
+        con.execute(statement)
+    columns = {row[0] for row in con.execute(
+        "select column_name from information_schema.columns where table_name = 'findings'").fetchall()}
+    if "finding_id" not in columns:
+        raise StoreError("this case store was written by an older exhunt (no finding_id): use a new --store file")
+    if con.execute("select count(*) from store_meta").fetchone() == (0,):
+        con.execute("insert into store_meta values (?)", (SCHEMA_VERSION,))
+
+
+def write_host(con: duckdb.DuckDBPyConnection, r: HostResult) -> None:
+    """Replace one host's rows (two transactions: DuckDB checks foreign keys against deletes eagerly)."""
+    key = (r.host, r.evidence)
+    con.execute("begin")
+    for table in CHILD_TABLES:
+        con.execute(f"delete from {table} where host = ? and evidence = ?", key)
+    con.execute("commit")
+    con.execute("begin")
+    for table in HOST_TABLES:
+        con.execute(f"delete from {table} where host = ? and evidence = ?", key)
+    times = sorted(t for t in (plausible(x) for f in r.findings for x in (f.first_seen, f.last_seen)) if t)
+    con.execute("insert into hosts values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+        *key, r.verdict.value, " ".join(r.verdict_reasons), len(r.findings), times[0] if times else None,
+        times[-1] if times else None, _json(r.exposure), _json(r.timeline), _json(r.coverage.notes)))
+    for fid, f in zip(finding_ids(r), r.findings, strict=True):
+        _finding(con, key, fid, f)
+    for s in r.coverage.sources.values():
+        con.execute("insert into coverage values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+            *key, s.source, s.status.value, s.files, s.files_failed, s.bytes, s.records, plausible(s.first_time),
+            plausible(s.last_time)))
+    for w in r.coverage.warnings:
+        con.execute("insert into warnings values (?, ?, ?, ?, ?, ?, ?)",
+                    (*key, w.path, w.line, w.offset, w.code, w.message))
+    con.execute("commit")
+
+
+def _finding(con: duckdb.DuckDBPyConnection, key: tuple[str, str], fid: str, f: Finding) -> None:
+    data = f.to_dict()
+    con.execute("insert into findings values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+        fid, *key, f.rule_id, f.title, data["severity"], data["confidence"], data["outcome"], f.detector,
+        list(f.cves), list(f.attack), plausible(f.first_seen), plausible(f.last_seen), data["evidence_total"],
+        _json(data["attributes"]), f.description))
+    for seq, e in enumerate(f.evidence):
+        con.execute("insert into evidence values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+            fid, *key, f.rule_id, seq, e.path, e.line, e.record, e.offset, e.sha256, plausible(e.timestamp),
+            e.excerpt, e.note))
+    for i in indicators_of(f):
+        con.execute("insert into indicators values (?, ?, ?, ?, ?, ?, ?)",
+                    (fid, *key, i.kind, i.value, i.directory, i.to_ids))
 
 
 def write_results(db_path: Path, results: list[HostResult]) -> None:
     con = duckdb.connect(str(db_path))
     try:
-        for statement in SCHEMA:
-            con.execute(statement)
-        con.execute("begin")
+        prepare(con)
         for r in results:
-            key = (r.host, r.evidence)
-            for table in TABLES:
-                con.execute(f"delete from {table} where host = ? and evidence = ?", key)
-            con.execute("insert into hosts values (?, ?, ?, ?, ?, ?, ?, ?)", (
-                *key, r.verdict.value, " ".join(r.verdict_reasons), len(r.findings),
-                orjson.dumps(r.exposure, option=orjson.OPT_SORT_KEYS).decode(),
-                orjson.dumps(r.timeline, option=orjson.OPT_SORT_KEYS).decode(),
-                orjson.dumps(r.coverage.notes).decode()))
-            for f in r.findings:
-                data = f.to_dict()
-                con.execute("insert into findings values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
-                    *key, f.rule_id, f.title, data["severity"], data["confidence"], data["outcome"], f.detector,
-                    list(f.cves), list(f.attack), f.first_seen, f.last_seen, data["evidence_total"],
-                    orjson.dumps(data["attributes"], option=orjson.OPT_SORT_KEYS).decode(), f.description))
-                for e in f.evidence:
-                    con.execute("insert into evidence values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
-                        *key, f.rule_id, e.path, e.line, e.record, e.offset, e.sha256, e.timestamp, e.excerpt))
-            for s in r.coverage.sources.values():
-                con.execute("insert into coverage values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
-                    *key, s.source, s.status.value, s.files, s.files_failed, s.bytes, s.records, s.first_time,
-                    s.last_time))
-            for w in r.coverage.warnings:
-                con.execute("insert into warnings values (?, ?, ?, ?, ?, ?, ?)",
-                            (*key, w.path, w.line, w.offset, w.code, w.message))
-        con.execute("commit")
+            write_host(con, r)
     finally:
         con.close()

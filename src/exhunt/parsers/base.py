@@ -12,6 +12,7 @@ from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.sources.base import HostTree
 
 MAX_WARNINGS_PER_FILE = 50  # further warnings of one file are counted, not listed
+IMPOSSIBLE_BEFORE, IMPOSSIBLE_FROM = "1990-01-01", "2100-01-01"  # event times outside are treated as unknown
 
 
 @dataclass(slots=True)
@@ -31,6 +32,7 @@ class ParseReport:
     # (the Exchange '#Version:' header gives the server's build at the time each file was written)
     directives: list[tuple[int, str, str]] = field(default_factory=list)
     sha256: str | None = None  # the file's SHA-256 when the reader computed it (parse workers do)
+    impossible_times: int = 0  # timestamps before 1990 or from 2100 on (1601-01-01 zero time...): unknown
 
     def warn(self, message: str, code: str = "warning", line: int | None = None,
              offset: int | None = None) -> None:
@@ -41,6 +43,14 @@ class ParseReport:
 
     def see_time(self, stamp: str | None) -> None:
         if not stamp:
+            return
+        if not IMPOSSIBLE_BEFORE <= stamp[:10] < IMPOSSIBLE_FROM:
+            # Windows' zero time (1601-01-01), the Unix epoch, a garbled field: not when anything happened,
+            # so not part of the coverage window; said once per file
+            self.impossible_times += 1
+            if self.impossible_times == 1:
+                self.warn(f"impossible timestamp {stamp[:40]!r} treated as unknown (not part of the time window); "
+                          "further ones in this file are counted in the coverage only", code="impossible-time")
             return
         if self.first_time is None or stamp < self.first_time:
             self.first_time = stamp

@@ -34,4 +34,4 @@ class HtmlReporter(Reporter):
 
     def write(self, results: list[HostResult], out: TextIO) -> None:
         template = _environment().get_template("report.html.j2")
-        out.write(template.render(results=[_view(r) for r in results]))
+        out.write(template.render(results=[_view(r) for r in results], tlp=self.settings.tlp_label))

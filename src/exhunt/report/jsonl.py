@@ -31,4 +31,5 @@ class JsonlReporter(Reporter):
             data = result.to_dict()
             data.pop("findings")
             data["finding_count"] = len(result.findings)
+            data["tlp"] = self.settings.tlp_label
             out.write(dumps({"type": "host", "schema": SCHEMA_VERSION, **data}) + "\n")

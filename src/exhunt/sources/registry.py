@@ -7,6 +7,7 @@ several hosts (one subfolder each), a folder of loose files (EVTX, JSON exports,
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -51,6 +52,11 @@ def split_hosts(tree: HostTree) -> list[HostTree]:
     if roots == [""] or (not roots and not _is_multi_host_folder(paths)):
         return [tree]
     if not roots:
+        if not looks_like_evidence(paths):
+            raise EvidenceError(
+                f"{tree.origin}: {len({p.split('/', 1)[0] for p in paths})} sub-folders and not one file shaped "
+                "like Windows/Exchange evidence (no drive layout, EVTX, IIS or Exchange logs, event exports, web "
+                "pages): not scanned as hosts. Name a host's folder, a collection zip or loose log files directly.")
         roots = sorted({p.split("/", 1)[0] for p in paths})
     if "" in roots:  # drives at the top and also below: the top wins, the rest is part of it
         return [tree]
@@ -63,6 +69,18 @@ def split_hosts(tree: HostTree) -> list[HostTree]:
         seen.add(name.lower())
         hosts.append(RemappedTree(tree, prefix=root, name=name))
     return hosts
+
+
+# What marks evidence of a Windows/Exchange server by name alone (cheap: no file is read to decide).
+_EVIDENCE_SHAPED = re.compile(
+    r"\.(?:evtx|aspx|ashx|asmx|ascx|asp|dmp|pst|jsonl|ndjson)$|(?:^|/)logfiles/w3svc\d+/|(?:^|/)logging/"
+    r"(?:httpproxy|ecp|oabgeneratorlog|rps_http|cmdletinfra)/|(?:^|/)exsetup\.exe$|(?:^|/)\$mft$|winevt/logs/",
+    re.IGNORECASE)
+
+
+def looks_like_evidence(paths: list[str]) -> bool:
+    """Whether any file name is shaped like Windows/Exchange evidence (EVTX, IIS/Exchange logs, web pages...)."""
+    return any(_EVIDENCE_SHAPED.search(p) for p in paths)
 
 
 def _is_multi_host_folder(paths: list[str]) -> bool:
