@@ -13,6 +13,7 @@ The data (weak indicator types, staging folders, windows) is in ``rules/verdict/
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import re
 from dataclasses import dataclass
@@ -206,6 +207,34 @@ def _shares(weak: Finding, other: Finding, w: Weights) -> str:
     return ""
 
 
+class _WeakIndex:
+    """Weak findings by client IP and by evidence time, so that finding what corroborates a finding costs
+    the matches, not a pass over every weak finding (hosts with thousands of findings)."""
+
+    def __init__(self, weak: list[Finding], w: Weights) -> None:
+        self.weak = weak
+        self.window = w.weak_window
+        self.by_ip: dict[str, list[int]] = {}
+        timed: list[tuple[datetime, int]] = []
+        for position, finding in enumerate(weak):
+            for ip in set(finding.attr_values("client_ip")):
+                self.by_ip.setdefault(ip, []).append(position)
+            timed.extend((when, position) for ref in finding.evidence if (when := _time(ref.timestamp)))
+        timed.sort(key=lambda item: item[0])
+        self.times = [when for when, _ in timed]
+        self.positions = [position for _, position in timed]
+
+    def candidates(self, other: Finding) -> list[Finding]:
+        """Weak findings that may share a client IP or a time with ``other``, in their original order."""
+        found = {p for ip in set(other.attr_values("client_ip")) for p in self.by_ip.get(ip, ())}
+        start, end = _time(other.first_seen), _time(other.last_seen) or _time(other.first_seen)
+        if start is not None and end is not None:
+            low = bisect.bisect_left(self.times, start - self.window)
+            high = bisect.bisect_right(self.times, end + self.window)
+            found.update(self.positions[low:high])
+        return [self.weak[p] for p in sorted(found)]
+
+
 def _not_there(finding: Finding) -> Finding:
     return dataclasses.replace(
         finding, attributes=tuple(sorted({*finding.attributes, ("not_applicable", "no Exchange on this host")})),
@@ -244,12 +273,13 @@ def weigh(findings: list[Finding], w: Weights | None = None, exchange_seen: bool
         weighed.append(dataclasses.replace(finding, evidence_class=cls))
     weak = [f for f in weighed if f.evidence_class == WEAK]
     corroborates: dict[int, set[str]] = {}
+    index = _WeakIndex(weak, w)
     result: list[Finding] = []
     for finding in weighed:
         if finding.evidence_class not in (COMPROMISE, ATTEMPT) or not weak:
             result.append(finding)
             continue
-        tied = [(o, why) for o in weak if o is not finding and (why := _shares(o, finding, w))]
+        tied = [(o, why) for o in index.candidates(finding) if o is not finding and (why := _shares(o, finding, w))]
         if not tied:
             result.append(finding)
             continue

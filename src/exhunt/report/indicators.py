@@ -112,10 +112,18 @@ def subject_files(finding: Finding) -> list[EvidenceRef]:
             if ref.line is None and ref.record is None and (not named or ref.path in named)]
 
 
+def _points_at_intruder(finding: Finding) -> bool:
+    """Known-benign and context findings share nothing; a weak one (a user agent, an address, a crawler
+    look-alike) only when it corroborates a compromise or an attempt (docs/verdicts.md)."""
+    if finding.evidence_class in ("known-benign", "context"):
+        return False
+    return finding.evidence_class != "weak" or bool(finding.attr_values("corroborates"))
+
+
 def indicators_of(finding: Finding) -> list[SharedIndicator]:
     """Indicators a finding yields; attempts share their source addresses, files their hashes and names."""
     found: set[SharedIndicator] = set()
-    if finding.outcome not in SHARED_OUTCOMES:
+    if finding.outcome not in SHARED_OUTCOMES or not _points_at_intruder(finding):
         return []
     when = plausible(finding.first_seen)
 
