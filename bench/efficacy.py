@@ -45,6 +45,13 @@ EXAMPLES = {
     "exchange-2019-clean": "no sign found",
 }
 
+# logs that are not IIS W3C logs: nothing in them can be read, so the right answer is "could not assess" (a log
+# not understood must never read as clean)
+UNREADABLE_WEBLOGS = {
+    "ex010320.log": "could not assess",  # IIS native (comma-separated) format, not W3C
+    "pf040903.log": "could not assess",  # a firewall's W3C log (corpus README), not a web server's
+}
+
 
 @dataclass
 class SetResult:
@@ -185,7 +192,7 @@ def verdicts(corpus: Path, work: Path, exhunt: list[str]) -> SetResult:
         target = fleet / name / "C/inetpub/logs/LogFiles/W3SVC1" / f"u_ex{log.stem}.log"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(log, target)
-        expected[name] = "no sign found"
+        expected[name] = UNREADABLE_WEBLOGS.get(log.name, "no sign found")
     for folder in sorted(p for p in (corpus / "evtx").iterdir() if p.is_dir()):
         name = f"evtx-{folder.name}"
         logs = fleet / name / "C/Windows/System32/winevt/Logs"
