@@ -20,7 +20,7 @@ from exhunt.model.coverage import HostCoverage, InputWarning, SourceCoverage, So
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact
 from exhunt.model.finding import Finding
-from exhunt.model.result import HostResult
+from exhunt.model.result import HostResult, Verdict
 from exhunt.model.timefmt import canonical
 from exhunt.parsers.base import Parser, ParseReport, RecordGate
 from exhunt.parsers.pool import ParsePool, PrefilterSpec, parse_all
@@ -83,6 +83,13 @@ def _hashes_filled(finding: Finding, known: set[str], ctx: HostContext) -> Findi
     return replace(finding, evidence=evidence)
 
 
+def _detector_failed(coverage: HostCoverage, detector: Detector, exc: Exception, path: str) -> None:
+    coverage.warn(InputWarning(path=path, code="internal-error", message=(
+        f"the {type(detector).__name__} stopped on an internal error and gave no findings for this host: "
+        f"{type(exc).__name__}: {exc}")))
+    coverage.notes.append(f"{type(detector).__name__} failed: its detections were not checked on this host.")
+
+
 def _status(coverage: SourceCoverage) -> SourceStatus:
     if coverage.files == 0:
         return SourceStatus.MISSING
@@ -94,6 +101,16 @@ def _status(coverage: SourceCoverage) -> SourceStatus:
 
 
 ContentSource = ContentBundle | Callable[[], ContentBundle]  # compiled content, or how to get it
+
+
+def could_not_assess(host: str, origin: str, message: str, code: str = "host-failed") -> HostResult:
+    """The result for a host whose assessment failed as a whole: said in the verdict and in coverage, so a
+    fleet goes on and the failure is never read as clean."""
+    coverage = HostCoverage()
+    coverage.warn(InputWarning(path=origin, code=code, message=message))
+    coverage.notes.append(f"This host could not be assessed ({message}): nothing about it is known.")
+    return HostResult(host=host, evidence=origin, verdict=Verdict.COULD_NOT_ASSESS,
+                      verdict_reasons=[f"The assessment of this host failed: {message}"], coverage=coverage)
 
 
 def assess_host(tree: HostTree, content: ContentSource, options: dict[str, Any] | None = None,
@@ -149,7 +166,10 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
             if ahead_parser.parallel and ahead_spec.mode != "all":
                 pool.submit(queued, ahead_parser, ahead_artifact, ahead_spec)
             queued += 1
-        done = pool.take(position, artifact.path)
+        try:
+            done = pool.take(position, artifact.path)
+        except Exception:  # a worker's fault: the file is parsed again here, where it is contained
+            done = None
         if done is not None and done[0] is not None:
             records: Iterable[Record] = done[0]
             report = done[1]
@@ -157,11 +177,17 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
             report = ParseReport(path=artifact.path)
             records = parse_all(parser, tree, artifact, report, spec, gate)
         cited = False  # the file gave records: it may be cited, so its hash is wanted
-        for record in records:
-            cited = True
-            record.timestamp = canonical(record.timestamp)
-            for detector in wanting:
-                detector.on_record(record, ctx)
+        try:
+            for record in records:
+                cited = True
+                record.timestamp = canonical(record.timestamp)
+                for detector in wanting:
+                    detector.on_record(record, ctx)
+        except Exception as exc:  # one file's fault costs that file, never the host
+            report.failed = report.records == 0
+            report.not_understood = True
+            report.warn(f"reading stopped by an internal error; the rest of this file was not read: "
+                        f"{type(exc).__name__}: {exc}", code="internal-error")
         if report.sha256 is None and cited:
             report.sha256 = pool.digest(artifact.path)
         if report.sha256:
@@ -177,12 +203,22 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
         if progress is not None:
             progress(artifact.path, artifact.size)
 
+    failed: set[int] = set()  # detectors stopped by an internal error: the others go on
     for artifact in layout.artifacts:
-        for detector in detectors:
-            detector.on_file(artifact, ctx)
+        for number, detector in enumerate(detectors):
+            if number not in failed:
+                try:
+                    detector.on_file(artifact, ctx)
+                except Exception as exc:  # contained, reported in coverage
+                    failed.add(number)
+                    _detector_failed(coverage, detector, exc, artifact.path)
     findings: list[Finding] = []
-    for detector in detectors:
-        findings.extend(detector.finish(ctx))
+    for number, detector in enumerate(detectors):
+        if number not in failed:
+            try:
+                findings.extend(detector.finish(ctx))
+            except Exception as exc:  # contained, reported in coverage
+                _detector_failed(coverage, detector, exc, tree.origin)
     known = {artifact.path for artifact in layout.artifacts}
     findings = [_hashes_filled(finding, known, ctx) for finding in findings]
 

@@ -10,6 +10,7 @@ import typer
 
 from exhunt import __version__
 from exhunt.cli import exposure_cmd, rules_cmd, scan_cmd
+from exhunt.cli.scan_cmd import INTERRUPTED
 from exhunt.cli.status import ExitCode
 
 app = typer.Typer(
@@ -57,7 +58,16 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     except typer.Exit as exc:
         return int(exc.exit_code)
-    except (typer.BadParameter, typer.Abort) as exc:
+    except KeyboardInterrupt:
+        typer.echo("exhunt: interrupted", err=True)
+        return INTERRUPTED
+    except typer.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            typer.echo("exhunt: interrupted", err=True)
+            return INTERRUPTED
+        typer.echo(f"exhunt: {exc}", err=True)
+        return int(ExitCode.USAGE)
+    except typer.BadParameter as exc:
         typer.echo(f"exhunt: {exc}", err=True)
         return int(ExitCode.USAGE)
     except Exception as exc:  # click's UsageError and friends, and real bugs

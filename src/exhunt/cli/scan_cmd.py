@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,12 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from exhunt.cli.status import ExitCode, exit_code_for
 from exhunt.content.bundle import ContentSpec
 from exhunt.content.cache import default_dir
-from exhunt.fleet.local import assess_paths, compiled_content
+from exhunt.fleet.local import FleetInterrupted, assess_paths, compiled_content
+from exhunt.model.result import HostResult
+from exhunt.report.base import Reporter
 from exhunt.report.registry import reporters
+from exhunt.sources.base import EvidenceError, shown_name
+from exhunt.sources.registry import evidence_kind
 
 
 def _content_problems(spec: ContentSpec, err: Console) -> None:
@@ -45,7 +50,10 @@ def scan(
                              "host its logs parsed and files swept in parallel (default 0: one per CPU)."),
     dask: str | None = typer.Option(None, "--dask", help="Run on a Dask cluster: scheduler address "
                                     "(tcp://host:8786) or 'local'. Evidence paths must be readable by the workers."),
-    store: Path | None = typer.Option(None, "--store", help="Also write results to this DuckDB case store."),
+    store: Path | None = typer.Option(None, "--store", help="Also write results to this DuckDB case store "
+                                      "(each host as soon as it is assessed)."),
+    resume: bool = typer.Option(False, "--resume", help="With --store: hosts already in the store are not "
+                                "assessed again; their stored results are reported (finish an interrupted scan)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Compile the detection content afresh and keep "
                                   "nothing (default: compiled rules are kept between runs in $EXHUNT_CACHE_DIR, "
@@ -57,41 +65,118 @@ def scan(
     if fmt not in renderers:
         raise typer.BadParameter(f"unknown format {fmt!r}; choose from {', '.join(sorted(renderers))}",
                                  param_hint="--format")
-    for path in [*evidence, *sigma, *yara, *iocs]:
+    for path in [*sigma, *yara, *iocs]:
         if not path.exists():
-            raise typer.BadParameter(f"not found: {path}")
+            raise typer.BadParameter(f"not found: {shown_name(str(path))}")
+    for path in evidence:
+        try:
+            evidence_kind(path)  # a FIFO or a device is refused here, before a byte is read
+        except EvidenceError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+    if resume and store is None:
+        raise typer.BadParameter("--resume needs --store (the case store that holds the finished hosts)")
+    if output is not None:
+        _check_writable(output, "--output")
     err = Console(stderr=True)
     jobs = jobs or os.cpu_count() or 1
     spec = ContentSpec(sigma_paths=tuple(str(p) for p in sigma), yara_paths=tuple(str(p) for p in yara),
                        ioc_paths=tuple(str(p) for p in iocs), cache_dir=None if no_cache else str(default_dir()))
     options: dict[str, Any] = {"exchange_path": exchange_path, "build": build}
     show_progress = not no_progress and err.is_terminal and not os.environ.get("CI")
+    with _Store(store) as case:
+        known = case.finished() if resume else {}
+        if known:
+            err.print(f"resuming: {len(known)} host(s) already in {shown_name(str(store))} are not assessed again",
+                      highlight=False, markup=False)
+        try:
+            results = _run(evidence, spec, options, jobs, dask, show_progress, err, case.write, known)
+        except FleetInterrupted as stop:
+            _write_report(renderers[fmt], stop.finished, output, err)
+            kept = f"; finished hosts are in {shown_name(str(store))}: rerun with --resume to finish" \
+                if store is not None else ""
+            err.print(f"interrupted: {len(stop.finished)} of {stop.total} host(s) assessed and reported{kept}",
+                      highlight=False, markup=False)
+            return INTERRUPTED
+    _content_problems(spec, err)  # after the scan: a single host's logs are hashed while content compiles
+    _write_report(renderers[fmt], results, output, err)
+    return int(exit_code_for(results))
+
+
+INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C (SIGINT)
+
+
+def _run(evidence: list[Path], spec: ContentSpec, options: dict[str, Any], jobs: int, dask: str | None,
+         show_progress: bool, err: Console, on_host: Callable[[HostResult], None],
+         known: dict[tuple[str, str], HostResult]) -> list[HostResult]:
     if dask:
         from exhunt.fleet.dask import assess_paths_dask
 
-        results = assess_paths_dask(evidence, spec, options, dask)
-    elif show_progress:
+        return assess_paths_dask(evidence, spec, options, dask, on_host=on_host, known=known)
+    if show_progress:
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
                       TransferSpeedColumn(), console=err, transient=True) as bar:
             task = bar.add_task("scanning", total=None)
-            results = assess_paths(evidence, spec, options, jobs=jobs,
-                                   progress=lambda _path, size: bar.advance(task, size))
-    else:
-        results = assess_paths(evidence, spec, options, jobs=jobs)
-    _content_problems(spec, err)  # after the scan: a single host's logs are hashed while content compiles
-    if store is not None:
-        from exhunt.fleet.store import write_results
+            return assess_paths(evidence, spec, options, jobs=jobs, on_host=on_host, known=known,
+                                progress=lambda _path, size: bar.advance(task, size))
+    return assess_paths(evidence, spec, options, jobs=jobs, on_host=on_host, known=known)
 
-        write_results(store, results)
-    reporter = renderers[fmt]
+
+def _check_writable(path: Path, option: str) -> None:
+    """An output that cannot be written is a usage error found before the scan, not after it."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise typer.BadParameter(f"{shown_name(str(path))} is a folder", param_hint=option)
+    if not folder.is_dir():
+        raise typer.BadParameter(f"folder does not exist: {shown_name(str(folder))}", param_hint=option)
+    if (path.exists() and not os.access(path, os.W_OK)) or (not path.exists() and not os.access(folder, os.W_OK)):
+        raise typer.BadParameter(f"cannot write {shown_name(str(path))}: permission denied", param_hint=option)
+
+
+class _Store:
+    """The case store, opened before the scan (an unusable store is a usage error) and written per host."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.con: Any = None
+
+    def __enter__(self) -> _Store:
+        if self.path is not None:
+            from exhunt.fleet.store import open_store
+
+            _check_writable(self.path, "--store")
+            try:
+                self.con = open_store(self.path)
+            except Exception as exc:  # duckdb.Error: not a DuckDB file, locked by another process...
+                raise typer.BadParameter(f"cannot open {shown_name(str(self.path))}: {exc}",
+                                         param_hint="--store") from exc
+        return self
+
+    def finished(self) -> dict[tuple[str, str], HostResult]:
+        from exhunt.fleet.store import stored_results
+
+        return {} if self.path is None else stored_results(self.con)
+
+    def write(self, result: HostResult) -> None:
+        if self.con is not None:
+            from exhunt.fleet.store import write_host
+
+            write_host(self.con, result)
+
+    def __exit__(self, *_: object) -> None:
+        if self.con is not None:
+            self.con.close()
+
+
+def _write_report(reporter: Reporter, results: list[HostResult], output: Path | None, err: Console) -> None:
     if output is None:
         reporter.write(results, sys.stdout)
-    else:
-        with output.open("w", encoding="utf-8", newline="\n") as handle:
-            reporter.write(results, handle)
-        verdicts = ", ".join(f"{r.host}: {r.verdict.value}" for r in results)
-        err.print(f"wrote {output} ({verdicts})", highlight=False)
-    return int(exit_code_for(results))
+        return
+    partial = output.with_name(output.name + ".partial")  # replaced in one step: never a truncated report
+    with partial.open("w", encoding="utf-8", newline="\n") as handle:
+        reporter.write(results, handle)
+    partial.replace(output)
+    verdicts = ", ".join(f"{r.host}: {r.verdict.value}" for r in results)
+    err.print(f"wrote {shown_name(str(output))} ({verdicts})", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:
