@@ -62,7 +62,9 @@ def _requirement_key(requirement: Sequence[frozenset[str]]) -> list[list[str]]:
     return [sorted(group) for group in requirement]
 
 
-def _account(coverage: SourceCoverage, report: ParseReport, artifact: Artifact) -> None:
+def _account(coverage: SourceCoverage, report: ParseReport, artifact: Artifact, partial: set[str]) -> None:
+    if report.partial:
+        partial.add(coverage.source)
     coverage.files += 1
     coverage.bytes += artifact.size
     coverage.records += report.records
@@ -90,12 +92,12 @@ def _detector_failed(coverage: HostCoverage, detector: Detector, exc: Exception,
     coverage.notes.append(f"{type(detector).__name__} failed: its detections were not checked on this host.")
 
 
-def _status(coverage: SourceCoverage) -> SourceStatus:
+def _status(coverage: SourceCoverage, partial: set[str]) -> SourceStatus:
     if coverage.files == 0:
         return SourceStatus.MISSING
     if coverage.files_failed == coverage.files:
         return SourceStatus.UNREADABLE
-    if coverage.files_failed:
+    if coverage.files_failed or coverage.source in partial:
         return SourceStatus.PARTIAL
     return SourceStatus.READ
 
@@ -159,6 +161,7 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
                      _record_gate(interests)))
 
     observations: list[BuildObservation] = []
+    partial: set[str] = set()  # sources with a file read only in part
     queued = 0
     for position, (artifact, parser, wanting, spec, gate) in enumerate(plan):
         while pool.active and queued < len(plan) and queued < position + pool.workers * 2:
@@ -185,7 +188,7 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
                     detector.on_record(record, ctx)
         except Exception as exc:  # one file's fault costs that file, never the host
             report.failed = report.records == 0
-            report.not_understood = True
+            report.partial = True
             report.warn(f"reading stopped by an internal error; the rest of this file was not read: "
                         f"{type(exc).__name__}: {exc}", code="internal-error")
         if report.sha256 is None and cited:
@@ -194,7 +197,7 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
             ctx.digests.setdefault(artifact.path, {})["sha256"] = report.sha256
         report.bytes_read = artifact.size
         report.first_time, report.last_time = canonical(report.first_time), canonical(report.last_time)
-        _account(coverage.source(artifact.kind.value), report, artifact)
+        _account(coverage.source(artifact.kind.value), report, artifact, partial)
         coverage.warnings.extend(report.warnings)
         if report.warnings_dropped:
             coverage.warn(InputWarning(path=artifact.path, code="more-warnings", message=(
@@ -223,7 +226,7 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
     findings = [_hashes_filled(finding, known, ctx) for finding in findings]
 
     for source in coverage.sources.values():
-        source.status = _status(source)
+        source.status = _status(source, partial)
     observations.extend(exsetup_observations(tree, layout.artifacts, layout.exchange_root, coverage))
     exposure = host_exposure(observations, options.get("build"))
     findings = grade_by_exposure(findings, observations)
