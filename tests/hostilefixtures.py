@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from exhunt.cli.main import main
 from logfixtures import (
     HTTPPROXY_ATTACK_CHANGES,
     HTTPPROXY_FIELDS,
@@ -20,8 +22,6 @@ from logfixtures import (
     iis_header,
     iis_line,
 )
-
-from exhunt.cli.main import main
 
 DAY = "2021-03-03"
 IIS_LOG = "C/inetpub/logs/LogFiles/W3SVC1/u_ex210303.log"

@@ -12,6 +12,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from exhunt.sources.directory import DirectoryTree
+from exhunt.sources.registry import open_evidence
+from exhunt.sources.ziparchive import ZipTree
 from hostilefixtures import (
     ATTACK_STEM,
     IIS_LOG,
@@ -26,10 +30,6 @@ from hostilefixtures import (
     warnings,
     zip_folder,
 )
-
-from exhunt.sources.directory import DirectoryTree
-from exhunt.sources.registry import open_evidence
-from exhunt.sources.ziparchive import ZipTree
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX file names and FIFOs")
 
