@@ -113,6 +113,7 @@ class YaraDetector(Detector):
                 cover.files_failed += 1
             if result.hits:
                 self._record(artifact, location, result, ctx)
+        self._scanner = None  # dropped on the thread that made it: a yara_x Scanner is unsendable (Dask threads)
         cover.status = SourceStatus.PARTIAL if cover.files_failed else SourceStatus.READ
 
     def _scan_all(self, chosen: list[tuple[Artifact, str]], ctx: HostContext) -> Iterator[ScanResult]:
