@@ -167,7 +167,10 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
         while pool.active and queued < len(plan) and queued < position + pool.workers * 2:
             ahead_artifact, ahead_parser, _, ahead_spec, _ = plan[queued]
             if ahead_parser.parallel and ahead_spec.mode != "all":
-                pool.submit(queued, ahead_parser, ahead_artifact, ahead_spec)
+                try:
+                    pool.submit(queued, ahead_parser, ahead_artifact, ahead_spec)
+                except Exception:  # a broken pool (a worker died): the rest is parsed here
+                    pool.executor = None
             queued += 1
         try:
             done = pool.take(position, artifact.path)
@@ -192,7 +195,10 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
             report.warn(f"reading stopped by an internal error; the rest of this file was not read: "
                         f"{type(exc).__name__}: {exc}", code="internal-error")
         if report.sha256 is None and cited:
-            report.sha256 = pool.digest(artifact.path)
+            try:
+                report.sha256 = pool.digest(artifact.path)
+            except Exception:  # hashed ahead by a worker that died: hashed here instead, when cited
+                report.sha256 = None
         if report.sha256:
             ctx.digests.setdefault(artifact.path, {})["sha256"] = report.sha256
         report.bytes_read = artifact.size

@@ -172,9 +172,13 @@ def _write_report(reporter: Reporter, results: list[HostResult], output: Path | 
         reporter.write(results, sys.stdout)
         return
     partial = output.with_name(output.name + ".partial")  # replaced in one step: never a truncated report
-    with partial.open("w", encoding="utf-8", newline="\n") as handle:
-        reporter.write(results, handle)
-    partial.replace(output)
+    try:
+        with partial.open("w", encoding="utf-8", newline="\n") as handle:
+            reporter.write(results, handle)
+        partial.replace(output)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     verdicts = ", ".join(f"{r.host}: {r.verdict.value}" for r in results)
     err.print(f"wrote {shown_name(str(output))} ({verdicts})", highlight=False, markup=False)
 
