@@ -186,15 +186,27 @@ def test_the_whole_archive_expansion_is_bounded(tmp_path: Path, monkeypatch: pyt
     assert read <= max(1 << 20, 100 * archive.stat().st_size)
 
 
-def test_a_zip_holding_a_host_zip_says_it_was_not_opened(tmp_path: Path) -> None:
-    inner = zip_folder(make_host(tmp_path / "src"), tmp_path / "ex01.zip")
+def test_a_zip_of_host_zips_is_opened_one_level_deep(tmp_path: Path) -> None:
+    first = zip_folder(make_host(tmp_path / "src1"), tmp_path / "ex01.zip")
+    second = zip_folder(make_host(tmp_path / "src2"), tmp_path / "ex02.zip")
     outer = tmp_path / "outer.zip"
     with zipfile.ZipFile(outer, "w") as out:
-        out.write(inner, "ex01.zip")
+        out.write(first, "ex01.zip")
+        out.write(second, "triage/ex02.zip")
     out_file = tmp_path / "out.jsonl"
-    assert scan(outer, "-f", "jsonl", "-o", out_file) == 3
+    assert scan(outer, "-f", "jsonl", "-o", out_file) == 1
+    found = hosts(jsonl(out_file))
+    assert sorted(found) == ["ex01", "ex02"]
+    assert all(h["verdict"] == "compromised" for h in found.values())
+    assert found["ex01"]["evidence"].endswith("outer.zip!ex01.zip")
+    assert warnings(found["ex01"], "nested-archive")
+
+    deeper = tmp_path / "deeper.zip"  # a zip of a zip of host zips: the second level is not opened
+    with zipfile.ZipFile(deeper, "w") as out:
+        out.write(outer, "outer.zip")
+    assert scan(deeper, "-f", "jsonl", "-o", out_file) == 3
     [host] = hosts(jsonl(out_file)).values()
-    assert warnings(host, "nested-archive")
+    assert "not opened" in str(warnings(host, "nested-archive"))
 
 
 def test_unsafe_member_names_and_single_member_bombs_are_refused(tmp_path: Path) -> None:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import stat
 import struct
+import tempfile
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO, cast
 
+from exhunt.model.coverage import InputWarning
 from exhunt.sources.base import EvidenceError, HostTree, shown_name
 from exhunt.sources.directory import DirectoryTree, open_regular
 from exhunt.sources.remap import RemappedTree, velociraptor_path
@@ -105,6 +108,43 @@ def _looks_like_zip(path: Path) -> bool:
         return False
 
 
+MAX_NESTING = 1  # a zip of host zips is opened; a zip inside those is not (said by a warning)
+_SPOOL_BLOCK = 1 << 20
+
+
+def _nested_hosts(outer: ZipTree, depth: int) -> list[HostTree] | None:
+    """The hosts of a zip that holds only zips (one host zip each), each spooled to an anonymous temporary
+    file (bounded: members passed the archive's expansion guards); None when ``outer`` is not such a zip."""
+    entries = list(outer.walk())
+    if depth >= MAX_NESTING or not entries or not all(e.path.lower().endswith(".zip") for e in entries):
+        return None
+    kept = [w for w in outer.warnings if w.code != "nested-archive"]
+    hosts: list[HostTree] = []
+    for entry in entries:
+        origin = f"{outer.origin}!{entry.path}"
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - owned by the inner tree, closed with it
+        try:
+            with outer.open(entry.path) as member:
+                while block := member.read(_SPOOL_BLOCK):
+                    spool.write(block)
+            inner = ZipTree(Path(entry.path), name=entry.path.rsplit("/", 1)[-1].rsplit(".", 1)[0],
+                            handle=cast(BinaryIO, spool), origin=origin)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, UnicodeDecodeError, NotImplementedError,
+                struct.error) as exc:
+            spool.close()
+            kept.append(InputWarning(path=entry.path, code="damaged-zip", message=(
+                f"nested archive cannot be opened, not read: {type(exc).__name__}: {shown_name(str(exc))}")))
+            continue
+        inner.warnings[:0] = [InputWarning(path=entry.path, code="nested-archive", message=(
+            f"host archive inside {shown_name(outer.archive.name)}: opened and read in place (spooled to a "
+            "temporary file)"))]
+        hosts.extend(split_hosts(inner))
+    if not hosts:
+        return None
+    hosts[0].warnings.extend(kept)
+    return hosts
+
+
 def open_evidence(path: Path) -> list[HostTree]:
     """One tree per host found in ``path``. Raises EvidenceError when nothing can be opened."""
     kind = evidence_kind(path)
@@ -117,5 +157,9 @@ def open_evidence(path: Path) -> list[HostTree]:
                 NotImplementedError, struct.error) as exc:
             raise EvidenceError(f"damaged zip, cannot be opened: {shown_name(str(path))}: "
                                 f"{type(exc).__name__}: {shown_name(str(exc))}") from exc
+        nested = _nested_hosts(tree, 0)
+        if nested is not None:
+            tree.close()
+            return nested
         return split_hosts(tree)
     return [SingleFileTree(path)]

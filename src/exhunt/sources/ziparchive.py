@@ -64,17 +64,23 @@ class _Guarded(io.RawIOBase):
 
 
 class ZipTree(HostTree):
-    def __init__(self, archive: Path, name: str | None = None) -> None:
-        super().__init__(shown_name(name or archive.stem), shown_name(str(archive)))
+    """``handle``: the archive already open (a nested archive spooled to a temporary file), which the tree
+    then owns; ``origin`` says where it came from (``outer.zip!ex01.zip``)."""
+
+    def __init__(self, archive: Path, name: str | None = None, handle: BinaryIO | None = None,
+                 origin: str | None = None) -> None:
+        super().__init__(shown_name(name or archive.stem), shown_name(origin or str(archive)))
         self.archive = archive
-        self._handle = open_regular(archive)
+        self._handle = handle if handle is not None else open_regular(archive)
         try:
+            size = self._handle.seek(0, io.SEEK_END)
+            self._handle.seek(0)
             self._zip = zipfile.ZipFile(self._handle)
         except BaseException:
             self._handle.close()
             raise
         self._members: dict[str, zipfile.ZipInfo] = {}
-        self._budget = max(MIN_TOTAL_BUDGET, MAX_TOTAL_RATIO * archive.stat().st_size)
+        self._budget = max(MIN_TOTAL_BUDGET, MAX_TOTAL_RATIO * size)
         self._scan()
 
     def _scan(self) -> None:
