@@ -201,3 +201,26 @@ def test_workers_die_with_their_parent(tmp_path: Path) -> None:
     while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in workers)
+
+
+def test_yara_scanners_are_kept_per_thread() -> None:
+    """A yara_x Scanner is unsendable: each thread keeps its own, so none is dropped by another thread (Dask
+    workers logged 'Scanner is unsendable, but is being dropped on another thread')."""
+    import threading
+
+    from exhunt.detectors.yara.parallel import release_thread_scanner, thread_scanner
+    from exhunt.fleet.local import compiled_content
+
+    data = compiled_content(ContentSpec()).parts["yara"].data
+    here = thread_scanner(data, 60, 1 << 20, False)
+    assert thread_scanner(data, 60, 1 << 20, False) is here
+    other: list[bool] = []
+
+    def work() -> None:
+        other.append(thread_scanner(data, 60, 1 << 20, False) is here)
+        release_thread_scanner()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join()
+    assert other == [False]
