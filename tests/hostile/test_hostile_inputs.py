@@ -307,3 +307,21 @@ def test_an_output_in_a_missing_folder_or_a_folder_is_exit_2(tmp_path: Path) -> 
     (tmp_path / "not-a-store.duckdb").write_text("plain text")
     assert scan(host, "--store", tmp_path / "not-a-store.duckdb") == 2
     assert scan(host, "--resume") == 2  # --resume needs a store
+
+
+@posix_only
+def test_an_output_that_is_not_a_regular_file_is_written_to_not_replaced(tmp_path: Path) -> None:
+    """``-o /dev/null`` or a pipe: written to as it is (the report is otherwise written to FILE.partial and
+    renamed, which must never replace a device or a pipe)."""
+    import threading
+
+    host = make_host(tmp_path / "ex01")
+    pipe = tmp_path / "report.pipe"
+    os.mkfifo(pipe)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(pipe.read_bytes()))
+    reader.start()
+    assert scan(host, "-f", "jsonl", "-o", pipe) == 1
+    reader.join(timeout=60)
+    assert stat.S_ISFIFO(pipe.lstat().st_mode) and not (tmp_path / "report.pipe.partial").exists()
+    assert b'"type":"host"' in got[0]

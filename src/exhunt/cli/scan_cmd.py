@@ -171,14 +171,18 @@ def _write_report(reporter: Reporter, results: list[HostResult], output: Path | 
     if output is None:
         reporter.write(results, sys.stdout)
         return
-    partial = output.with_name(output.name + ".partial")  # replaced in one step: never a truncated report
-    try:
-        with partial.open("w", encoding="utf-8", newline="\n") as handle:
+    if output.exists() and not output.is_file():  # /dev/null, /dev/stdout, a pipe: written to as it is
+        with output.open("w", encoding="utf-8", newline="\n") as handle:
             reporter.write(results, handle)
-        partial.replace(output)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    else:
+        partial = output.with_name(output.name + ".partial")  # replaced in one step: never a truncated report
+        try:
+            with partial.open("w", encoding="utf-8", newline="\n") as handle:
+                reporter.write(results, handle)
+            partial.replace(output)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
     verdicts = ", ".join(f"{r.host}: {r.verdict.value}" for r in results)
     err.print(f"wrote {shown_name(str(output))} ({verdicts})", highlight=False, markup=False)
 
