@@ -26,7 +26,7 @@ from exhunt.model.coverage import HostCoverage, InputWarning, SourceCoverage, So
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact
 from exhunt.model.finding import Finding
-from exhunt.model.result import HostResult
+from exhunt.model.result import HostResult, Verdict
 from exhunt.model.timefmt import canonical
 from exhunt.parsers.base import Parser, ParseReport, RecordGate
 from exhunt.parsers.pool import ParsePool, PrefilterSpec, parse_all
@@ -68,7 +68,9 @@ def _requirement_key(requirement: Sequence[frozenset[str]]) -> list[list[str]]:
     return [sorted(group) for group in requirement]
 
 
-def _account(coverage: SourceCoverage, report: ParseReport, artifact: Artifact) -> None:
+def _account(coverage: SourceCoverage, report: ParseReport, artifact: Artifact, partial: set[str]) -> None:
+    if report.partial:
+        partial.add(coverage.source)
     coverage.files += 1
     coverage.bytes += artifact.size
     coverage.records += report.records
@@ -89,17 +91,34 @@ def _hashes_filled(finding: Finding, known: set[str], ctx: HostContext) -> Findi
     return replace(finding, evidence=evidence)
 
 
-def _status(coverage: SourceCoverage) -> SourceStatus:
+def _detector_failed(coverage: HostCoverage, detector: Detector, exc: Exception, path: str) -> None:
+    coverage.warn(InputWarning(path=path, code="internal-error", message=(
+        f"the {type(detector).__name__} stopped on an internal error and gave no findings for this host: "
+        f"{type(exc).__name__}: {exc}")))
+    coverage.notes.append(f"{type(detector).__name__} failed: its detections were not checked on this host.")
+
+
+def _status(coverage: SourceCoverage, partial: set[str]) -> SourceStatus:
     if coverage.files == 0:
         return SourceStatus.MISSING
     if coverage.files_failed == coverage.files:
         return SourceStatus.UNREADABLE
-    if coverage.files_failed:
+    if coverage.files_failed or coverage.source in partial:
         return SourceStatus.PARTIAL
     return SourceStatus.READ
 
 
 ContentSource = ContentBundle | Callable[[], ContentBundle]  # compiled content, or how to get it
+
+
+def could_not_assess(host: str, origin: str, message: str, code: str = "host-failed") -> HostResult:
+    """The result for a host whose assessment failed as a whole: said in the verdict and in coverage, so a
+    fleet goes on and the failure is never read as clean."""
+    coverage = HostCoverage()
+    coverage.warn(InputWarning(path=origin, code=code, message=message))
+    coverage.notes.append(f"This host could not be assessed ({message}): nothing about it is known.")
+    return HostResult(host=host, evidence=origin, verdict=Verdict.COULD_NOT_ASSESS,
+                      verdict_reasons=[f"The assessment of this host failed: {message}"], coverage=coverage)
 
 
 def assess_host(tree: HostTree, content: ContentSource, options: dict[str, Any] | None = None,
@@ -148,14 +167,21 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
                      _record_gate(interests)))
 
     observations: list[BuildObservation] = []
+    partial: set[str] = set()  # sources with a file read only in part
     queued = 0
     for position, (artifact, parser, wanting, spec, gate) in enumerate(plan):
         while pool.active and queued < len(plan) and queued < position + pool.workers * 2:
             ahead_artifact, ahead_parser, _, ahead_spec, _ = plan[queued]
             if ahead_parser.parallel and ahead_spec.mode != "all":
-                pool.submit(queued, ahead_parser, ahead_artifact, ahead_spec)
+                try:
+                    pool.submit(queued, ahead_parser, ahead_artifact, ahead_spec)
+                except Exception:  # a broken pool (a worker died): the rest is parsed here
+                    pool.executor = None
             queued += 1
-        done = pool.take(position, artifact.path)
+        try:
+            done = pool.take(position, artifact.path)
+        except Exception:  # a worker's fault: the file is parsed again here, where it is contained
+            done = None
         if done is not None and done[0] is not None:
             records: Iterable[Record] = done[0]
             report = done[1]
@@ -163,18 +189,27 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
             report = ParseReport(path=artifact.path)
             records = parse_all(parser, tree, artifact, report, spec, gate)
         cited = False  # the file gave records: it may be cited, so its hash is wanted
-        for record in records:
-            cited = True
-            record.timestamp = canonical(record.timestamp)
-            for detector in wanting:
-                detector.on_record(record, ctx)
+        try:
+            for record in records:
+                cited = True
+                record.timestamp = canonical(record.timestamp)
+                for detector in wanting:
+                    detector.on_record(record, ctx)
+        except Exception as exc:  # one file's fault costs that file, never the host
+            report.failed = report.records == 0
+            report.partial = True
+            report.warn(f"reading stopped by an internal error; the rest of this file was not read: "
+                        f"{type(exc).__name__}: {exc}", code="internal-error")
         if report.sha256 is None and cited:
-            report.sha256 = pool.digest(artifact.path)
+            try:
+                report.sha256 = pool.digest(artifact.path)
+            except Exception:  # hashed ahead by a worker that died: hashed here instead, when cited
+                report.sha256 = None
         if report.sha256:
             ctx.digests.setdefault(artifact.path, {})["sha256"] = report.sha256
         report.bytes_read = artifact.size
         report.first_time, report.last_time = canonical(report.first_time), canonical(report.last_time)
-        _account(coverage.source(artifact.kind.value), report, artifact)
+        _account(coverage.source(artifact.kind.value), report, artifact, partial)
         coverage.warnings.extend(report.warnings)
         if report.warnings_dropped:
             coverage.warn(InputWarning(path=artifact.path, code="more-warnings", message=(
@@ -183,17 +218,27 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
         if progress is not None:
             progress(artifact.path, artifact.size)
 
+    failed: set[int] = set()  # detectors stopped by an internal error: the others go on
     for artifact in layout.artifacts:
-        for detector in detectors:
-            detector.on_file(artifact, ctx)
+        for number, detector in enumerate(detectors):
+            if number not in failed:
+                try:
+                    detector.on_file(artifact, ctx)
+                except Exception as exc:  # contained, reported in coverage
+                    failed.add(number)
+                    _detector_failed(coverage, detector, exc, artifact.path)
     findings: list[Finding] = []
-    for detector in detectors:
-        findings.extend(detector.finish(ctx))
+    for number, detector in enumerate(detectors):
+        if number not in failed:
+            try:
+                findings.extend(detector.finish(ctx))
+            except Exception as exc:  # contained, reported in coverage
+                _detector_failed(coverage, detector, exc, tree.origin)
     known = {artifact.path for artifact in layout.artifacts}
     findings = [_hashes_filled(finding, known, ctx) for finding in findings]
 
     for source in coverage.sources.values():
-        source.status = _status(source)
+        source.status = _status(source, partial)
     observations.extend(exsetup_observations(tree, layout.artifacts, layout.exchange_root, coverage))
     exposure = host_exposure(observations, options.get("build"), config_checks(tree, layout.artifacts, coverage))
     findings = grade_by_exposure(findings, observations)

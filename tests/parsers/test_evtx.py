@@ -137,6 +137,8 @@ def test_truncated_file_keeps_the_complete_chunks(tmp_path: Path) -> None:
     records, report = parse(DirectoryTree(tmp_path), "cut.evtx")
     assert records and report.records == len(records)
     assert not report.not_understood
+    cut = [w for w in report.warnings if w.code == "truncated"]  # #14: it read without a word before
+    assert report.partial and len(cut) == 1 and "whole chunk" in cut[0].message
 
 
 @pytest.mark.parametrize(("content", "why"), [

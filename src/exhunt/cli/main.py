@@ -10,6 +10,7 @@ import typer
 
 from exhunt import __version__
 from exhunt.cli import exposure_cmd, rules_cmd, scan_cmd
+from exhunt.cli.scan_cmd import INTERRUPTED
 from exhunt.cli.status import ExitCode
 from exhunt.report.safetext import visible
 from exhunt.sources.base import EvidenceError
@@ -59,7 +60,16 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     except typer.Exit as exc:
         return int(exc.exit_code)
-    except (typer.BadParameter, typer.Abort, EvidenceError) as exc:
+    except KeyboardInterrupt:
+        typer.echo("exhunt: interrupted", err=True)
+        return INTERRUPTED
+    except typer.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            typer.echo("exhunt: interrupted", err=True)
+            return INTERRUPTED
+        typer.echo(f"exhunt: {visible(exc)}", err=True)
+        return int(ExitCode.USAGE)
+    except (typer.BadParameter, EvidenceError) as exc:
         typer.echo(f"exhunt: {visible(exc)}", err=True)
         return int(ExitCode.USAGE)
     except Exception as exc:  # click's UsageError and friends, and real bugs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,17 +16,21 @@ from exhunt.cli.progress import ScanProgress
 from exhunt.cli.status import ExitCode, exit_code_for
 from exhunt.content.bundle import ContentSpec
 from exhunt.content.cache import default_dir
-from exhunt.fleet.local import assess_paths, compiled_content
+from exhunt.fleet.local import FleetInterrupted, assess_paths, compiled_content
+from exhunt.model.result import HostResult
+from exhunt.report.base import Reporter
 from exhunt.report.registry import reporters
 from exhunt.report.safetext import markup_safe
 from exhunt.report.settings import DEFAULT_TLP, TLP_LEVELS, ReportSettings
+from exhunt.sources.base import EvidenceError, shown_name
+from exhunt.sources.registry import evidence_kind
 
 
 def _content_problems(spec: ContentSpec, err: Console) -> None:
     bundle = compiled_content(spec)
     for problem in bundle.errors:
         where = problem.path + (f":{problem.line}" if problem.line else "")
-        err.print(f"[yellow]content error[/] {markup_safe(where)}: {markup_safe(problem.message)}", highlight=False)
+        err.print(f"[yellow]content error[/] {where}: {problem.message}", highlight=False)
     if bundle.unsupported:
         err.print(f"[dim]{len(bundle.unsupported)} rule(s) cannot be evaluated and were not run; "
                   "`exhunt rules check` lists them with the reason.[/]", highlight=False)
@@ -48,7 +53,10 @@ def scan(
                              "host its logs parsed and files swept in parallel (default 0: one per CPU)."),
     dask: str | None = typer.Option(None, "--dask", help="Run on a Dask cluster: scheduler address "
                                     "(tcp://host:8786) or 'local'. Evidence paths must be readable by the workers."),
-    store: Path | None = typer.Option(None, "--store", help="Also write results to this DuckDB case store."),
+    store: Path | None = typer.Option(None, "--store", help="Also write results to this DuckDB case store "
+                                      "(each host as soon as it is assessed)."),
+    resume: bool = typer.Option(False, "--resume", help="With --store: hosts already in the store are not "
+                                "assessed again; their stored results are reported (finish an interrupted scan)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Nothing on stderr but errors (no progress, no "
                                "'wrote' line): for scripts."),
@@ -67,40 +75,132 @@ def scan(
     if fmt not in renderers:
         raise typer.BadParameter(f"unknown format {fmt!r}; choose from {', '.join(sorted(renderers))}",
                                  param_hint="--format")
-    for path in [*evidence, *sigma, *yara, *iocs]:
+    for path in [*sigma, *yara, *iocs]:
         if not path.exists():
-            raise typer.BadParameter(f"not found: {path}")
+            raise typer.BadParameter(f"not found: {shown_name(str(path))}")
+    for path in evidence:
+        try:
+            evidence_kind(path)  # a FIFO or a device is refused here, before a byte is read
+        except EvidenceError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+    if resume and store is None:
+        raise typer.BadParameter("--resume needs --store (the case store that holds the finished hosts)")
+    if output is not None:
+        _check_writable(output, "--output")
     err = Console(stderr=True)
     jobs = jobs or os.cpu_count() or 1
     spec = ContentSpec(sigma_paths=tuple(str(p) for p in sigma), yara_paths=tuple(str(p) for p in yara),
                        ioc_paths=tuple(str(p) for p in iocs), cache_dir=None if no_cache else str(default_dir()))
     options: dict[str, Any] = {"exchange_path": exchange_path, "build": build}
     live = not no_progress and err.is_terminal and not os.environ.get("CI")
+    show_progress = not (quiet or no_progress)
+    with _Store(store) as case:
+        known = case.finished() if resume else {}
+        if known:
+            err.print(f"resuming: {len(known)} host(s) already in {shown_name(str(store))} are not assessed again",
+                      highlight=False, markup=False)
+        try:
+            results = _run(evidence, spec, options, jobs, dask, show_progress, live, err, case.write, known)
+        except FleetInterrupted as stop:
+            _write_report(renderers[fmt], stop.finished, output, err, quiet)
+            kept = f"; finished hosts are in {shown_name(str(store))}: rerun with --resume to finish" \
+                if store is not None else ""
+            err.print(f"interrupted: {len(stop.finished)} of {stop.total} host(s) assessed and reported{kept}",
+                      highlight=False, markup=False)
+            return INTERRUPTED
+    _content_problems(spec, err)  # after the scan: a single host's logs are hashed while content compiles
+    _write_report(renderers[fmt], results, output, err, quiet)
+    return int(exit_code_for(results))
+
+
+INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C (SIGINT)
+
+
+def _run(evidence: list[Path], spec: ContentSpec, options: dict[str, Any], jobs: int, dask: str | None,
+         show_progress: bool, live: bool, err: Console, on_host: Callable[[HostResult], None],
+         known: dict[tuple[str, str], HostResult]) -> list[HostResult]:
     if dask:
         from exhunt.fleet.dask import assess_paths_dask
 
-        results = assess_paths_dask(evidence, spec, options, dask)
-    elif quiet or no_progress:
-        results = assess_paths(evidence, spec, options, jobs=jobs)
-    else:
-        with ScanProgress(err, evidence, live) as shown:
-            results = assess_paths(evidence, spec, options, jobs=jobs, progress=shown.on_file,
-                                   on_host=shown.on_host)
-    _content_problems(spec, err)  # after the scan: a single host's logs are hashed while content compiles
-    if store is not None:
-        from exhunt.fleet.store import write_results
+        return assess_paths_dask(evidence, spec, options, dask, on_host=on_host, known=known)
+    if not show_progress:
+        return assess_paths(evidence, spec, options, jobs=jobs, on_host=on_host, known=known)
+    with ScanProgress(err, evidence, live) as shown:
 
-        write_results(store, results)
-    reporter = renderers[fmt]
+        def finished(result: HostResult) -> None:
+            on_host(result)
+            shown.on_host(result)
+
+        return assess_paths(evidence, spec, options, jobs=jobs, progress=shown.on_file, on_host=finished,
+                            known=known)
+
+
+def _check_writable(path: Path, option: str) -> None:
+    """An output that cannot be written is a usage error found before the scan, not after it."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise typer.BadParameter(f"{shown_name(str(path))} is a folder", param_hint=option)
+    if not folder.is_dir():
+        raise typer.BadParameter(f"folder does not exist: {shown_name(str(folder))}", param_hint=option)
+    if (path.exists() and not os.access(path, os.W_OK)) or (not path.exists() and not os.access(folder, os.W_OK)):
+        raise typer.BadParameter(f"cannot write {shown_name(str(path))}: permission denied", param_hint=option)
+
+
+class _Store:
+    """The case store, opened before the scan (an unusable store is a usage error) and written per host."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.con: Any = None
+
+    def __enter__(self) -> _Store:
+        if self.path is not None:
+            from exhunt.fleet.store import open_store
+
+            _check_writable(self.path, "--store")
+            try:
+                self.con = open_store(self.path)
+            except Exception as exc:  # duckdb.Error: not a DuckDB file, locked by another process...
+                raise typer.BadParameter(f"cannot open {shown_name(str(self.path))}: {exc}",
+                                         param_hint="--store") from exc
+        return self
+
+    def finished(self) -> dict[tuple[str, str], HostResult]:
+        from exhunt.fleet.store import stored_results
+
+        return {} if self.path is None else stored_results(self.con)
+
+    def write(self, result: HostResult) -> None:
+        if self.con is not None:
+            from exhunt.fleet.store import write_host
+
+            write_host(self.con, result)
+
+    def __exit__(self, *_: object) -> None:
+        if self.con is not None:
+            self.con.close()
+
+
+def _write_report(reporter: Reporter, results: list[HostResult], output: Path | None, err: Console,
+                  quiet: bool) -> None:
     if output is None:
         reporter.write(results, sys.stdout)
-    else:
+        return
+    if output.exists() and not output.is_file():  # /dev/null, /dev/stdout, a pipe: written to as it is
         with output.open("w", encoding="utf-8", newline="\n") as handle:
             reporter.write(results, handle)
-        if not quiet:
-            verdicts = ", ".join(f"{r.host}: {r.verdict.value}" for r in results)
-            err.print(f"wrote {markup_safe(output)} ({markup_safe(verdicts)})", highlight=False)
-    return int(exit_code_for(results))
+    else:
+        partial = output.with_name(output.name + ".partial")  # replaced in one step: never a truncated report
+        try:
+            with partial.open("w", encoding="utf-8", newline="\n") as handle:
+                reporter.write(results, handle)
+            partial.replace(output)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    if not quiet:
+        verdicts = ", ".join(f"{r.host}: {r.verdict.value}" for r in results)
+        err.print(f"wrote {markup_safe(shown_name(str(output)))} ({markup_safe(verdicts)})", highlight=False)
 
 
 def _scan_time() -> str:

@@ -62,6 +62,9 @@ class ContentKey:
     def add_file(self, path: Path, name: str) -> None:
         """A file's name (as the content will show it) and bytes; an unreadable file is keyed as such."""
         try:
+            if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device would block or never end
+                self.add("file", name, "not a regular file")
+                return
             data = path.read_bytes()
         except OSError as exc:
             self.add("file", name, "unreadable", type(exc).__name__)
@@ -98,7 +101,9 @@ class ContentCache:
         """The state stored under ``key``, or None (absent, unsafe to read, or damaged)."""
         path = self._path(key)
         try:
-            if not (_private(self.directory, self.directory.stat()) and _private(path, path.stat())):
+            info = path.stat()
+            if not (_private(self.directory, self.directory.stat()) and _private(path, info)) \
+                    or not stat.S_ISREG(info.st_mode):  # a FIFO planted as an entry must not hang the scan
                 return None
             with path.open("rb") as handle:
                 state = pickle.load(handle)

@@ -2,20 +2,36 @@
 
 Only plain data crosses process boundaries: (evidence path, host index, content spec, options) in,
 HostResult out. Each worker process compiles the content once and reuses it.
+
+Faults stay with their host: an error while opening or assessing one host gives that host a "could not
+assess" result naming the error (``assess_one`` never raises). A worker process that dies (killed, out of
+memory) costs only the hosts it was running: they are run again, each alone, once; a host whose worker
+dies a second time is reported as failed. Each result is handed to ``on_host`` as soon as it is known (the
+CLI writes it to the case store there). On Ctrl-C the pool is stopped at once and ``FleetInterrupted``
+carries the hosts that finished. Workers ignore Ctrl-C (the parent stops them) and die with their parent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from exhunt.content.bundle import ContentBundle, ContentSpec
 from exhunt.detectors.registry import load_content
-from exhunt.engine import Progress, assess_host
+from exhunt.engine import Progress, assess_host, could_not_assess
+from exhunt.fleet.identity import evidence_identity
 from exhunt.model.result import HostResult
+from exhunt.sources.base import EvidenceError, shown_name
 from exhunt.sources.registry import open_evidence
 
 
@@ -25,43 +41,200 @@ def compiled_content(spec: ContentSpec) -> ContentBundle:
     return load_content(ContentBundle(spec))
 
 
-def host_count(path: Path) -> int:
-    trees = open_evidence(path)
-    for tree in trees:
-        tree.close()
-    return len(trees)
+@dataclass(frozen=True, slots=True)
+class HostJob:
+    """One host to assess: the evidence path as given, the host's index in it, its name and identity."""
+
+    path: str
+    index: int
+    host: str
+    origin: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.host, evidence_identity(self.origin))
 
 
-def assess_one(path: str, index: int, spec: ContentSpec, options: dict[str, Any],
-               progress: Progress | None = None) -> HostResult:
-    trees = open_evidence(Path(path))
+class FleetInterrupted(Exception):  # it is an outcome, not an error
+    """Ctrl-C during a fleet scan: the hosts that finished (in the order given), the rest not assessed."""
+
+    def __init__(self, finished: list[HostResult], total: int) -> None:
+        super().__init__(f"interrupted after {len(finished)} of {total} hosts")
+        self.finished, self.total = finished, total
+
+
+def _fallback_name(path: str, index: int) -> str:
+    stem = shown_name(Path(path).name.rsplit(".", 1)[0] if Path(path).suffix.lower() == ".zip" else Path(path).name)
+    return stem if index == 0 else f"{stem}#{index}"
+
+
+def host_jobs(path: Path) -> list[HostJob]:
+    """The hosts in ``path``; evidence that cannot be opened is one host, which will fail with the reason."""
     try:
-        return assess_host(trees[index], lambda: compiled_content(spec), options, progress)
+        trees = open_evidence(path)
+    except Exception:  # reported when the host is assessed
+        return [HostJob(str(path), 0, _fallback_name(str(path), 0), shown_name(str(path)))]
+    try:
+        return [HostJob(str(path), n, tree.name, tree.origin) for n, tree in enumerate(trees)]
     finally:
         for tree in trees:
             tree.close()
 
 
+def host_count(path: Path) -> int:
+    return len(host_jobs(path))
+
+
+def assess_one(path: str, index: int, spec: ContentSpec, options: dict[str, Any],
+               progress: Progress | None = None) -> HostResult:
+    """One host's result; never raises (but on Ctrl-C): a fault gives a "could not assess" result."""
+    name, origin = _fallback_name(path, index), shown_name(path)
+    try:
+        trees = open_evidence(Path(path))
+    except EvidenceError as exc:
+        return could_not_assess(name, origin, shown_name(str(exc)), code="unreadable")
+    except Exception as exc:  # contained: this host only
+        return could_not_assess(name, origin, f"cannot open the evidence: {type(exc).__name__}: "
+                                f"{shown_name(str(exc))}", code="unreadable")
+    try:
+        if index >= len(trees):
+            return could_not_assess(name, origin, "the evidence changed while it was scanned (host not found)")
+        tree = trees[index]
+        try:
+            return assess_host(tree, lambda: compiled_content(spec), options, progress)
+        except Exception as exc:  # contained: this host only
+            return could_not_assess(tree.name, tree.origin, f"internal error while assessing: "
+                                    f"{type(exc).__name__}: {shown_name(str(exc))}", code="internal-error")
+    finally:
+        for tree in trees:
+            with contextlib.suppress(Exception):  # closing a damaged archive must not fail the host
+                tree.close()
+
+
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to their parent, and die with it (Linux: a signal when the parent dies;
+    elsewhere a thread that watches the parent)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0:  # PR_SET_PDEATHSIG
+            if os.getppid() != parent:  # the parent died before the call
+                os._exit(1)
+            return
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _kill(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool now: queued work cancelled, running workers killed (not waited for)."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, AttributeError):
+            process.kill()
+    for process in processes:
+        process.join(timeout=5)
+
+
+OnHost = Callable[[HostResult], None]
+
+
 def assess_paths(paths: list[Path], spec: ContentSpec, options: dict[str, Any], jobs: int = 1,
-                 progress: Progress | None = None,
-                 on_host: Callable[[HostResult], None] | None = None) -> list[HostResult]:
-    """Every host of every path, in the order given (hosts in their stable order inside each path)."""
-    work = [(str(path), index) for path in paths for index in range(host_count(path))]
-    results: list[HostResult] = []
-    if len(work) == 1 and jobs > 1:  # one host: its log parsing and file sweep get the processes instead
+                 progress: Progress | None = None, on_host: OnHost | None = None,
+                 known: Mapping[tuple[str, str], HostResult] | None = None) -> list[HostResult]:
+    """Every host of every path, in the order given (hosts in their stable order inside each path).
+
+    ``known``: results already in hand (``--resume``), by ``HostJob.key``: those hosts are not assessed
+    again and their results take their place. Raises ``FleetInterrupted`` on Ctrl-C."""
+    work = [job for path in paths for job in host_jobs(path)]
+    return run_jobs(work, spec, options, jobs, progress, on_host, known)
+
+
+def run_jobs(work: list[HostJob], spec: ContentSpec, options: dict[str, Any], jobs: int = 1,
+             progress: Progress | None = None, on_host: OnHost | None = None,
+             known: Mapping[tuple[str, str], HostResult] | None = None) -> list[HostResult]:
+    results: list[HostResult | None] = [None] * len(work)
+    todo: list[int] = []
+    for number, job in enumerate(work):
+        found = (known or {}).get(job.key)
+        if found is not None:
+            results[number] = found
+        else:
+            todo.append(number)
+    if len(work) == 1 and todo and jobs > 1:  # one host: its log parsing and file sweep get the processes
         options = {**options, "yara_workers": jobs, "parse_workers": jobs}
-    if jobs <= 1 or len(work) <= 1:
-        for path, index in work:
-            result = assess_one(path, index, spec, options, progress)
-            results.append(result)
-            if on_host:
-                on_host(result)
-        return results
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(assess_one, path, index, spec, options) for path, index in work]
-        for future in futures:
-            result = future.result()
-            results.append(result)
-            if on_host:
-                on_host(result)
-    return results
+    try:
+        if jobs <= 1 or len(todo) <= 1:
+            for number in todo:
+                job = work[number]
+                results[number] = assess_one(job.path, job.index, spec, options, progress)
+                if on_host:
+                    on_host(results[number])  # type: ignore[arg-type]
+        else:
+            _run_pool(work, todo, results, spec, options, jobs, on_host)
+    except KeyboardInterrupt:
+        raise FleetInterrupted([r for r in results if r is not None], len(work)) from None
+    return [r for r in results if r is not None]
+
+
+def _run_pool(work: list[HostJob], todo: list[int], results: list[HostResult | None], spec: ContentSpec,
+              options: dict[str, Any], jobs: int, on_host: OnHost | None) -> None:
+    """At most ``jobs`` hosts in flight; the hosts of a dead worker's pool are run again, each alone."""
+    queue = list(reversed(todo))
+    retry: list[int] = []  # hosts that were running when a worker died
+    alone = False  # second attempts run one at a time, so that a host that kills its worker is known
+    while queue or retry:
+        if not queue:
+            queue, retry, alone = list(reversed(retry)), [], True
+        pool = ProcessPoolExecutor(max_workers=1 if alone else jobs, initializer=_worker_init)
+        running: dict[Future[HostResult], int] = {}
+        try:
+            while queue or running:
+                while queue and len(running) < (1 if alone else jobs):
+                    number = queue.pop()
+                    job = work[number]
+                    running[pool.submit(assess_one, job.path, job.index, spec, options)] = number
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                broken = False
+                for future in sorted(done, key=lambda f: running[f]):
+                    number = running.pop(future)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        if alone:
+                            job = work[number]
+                            result = could_not_assess(job.host, job.origin, (
+                                "the worker process assessing this host died twice (killed, or out of memory)"),
+                                code="worker-died")
+                        else:
+                            retry.append(number)
+                            continue
+                    except Exception as exc:  # e.g. a result that could not be sent back
+                        job = work[number]
+                        result = could_not_assess(job.host, job.origin, f"internal error in the worker: "
+                                                  f"{type(exc).__name__}: {exc}", code="internal-error")
+                    results[number] = result
+                    if on_host:
+                        on_host(result)
+                if broken:  # every other host in flight shared the dead pool: each is run again, alone
+                    retry.extend(running.values())
+                    running.clear()
+                    break
+        except BaseException:
+            _kill(pool)
+            raise
+        if running:
+            _kill(pool)
+        else:
+            pool.shutdown(wait=True)

@@ -6,7 +6,9 @@
 Schema and example queries: docs/case-store.md. Findings have a stable ``finding_id`` (the same finding of the
 same evidence gets the same id in every run); ``evidence`` and ``indicators`` rows point at it with a foreign
 key; times are TIMESTAMP (UTC; impossible times such as 1601-01-01 are NULL). Re-scanning a host replaces its
-rows (keyed by host and evidence). Writing is one function per host (``write_host``).
+rows, keyed by host and a normalised identity of its evidence (the resolved absolute path, in the ``evidence``
+column), so another spelling of the same path does not add rows. Each host is written as soon as it is assessed
+(``write_host``); the ``results`` table keeps each host's whole result as JSON for ``exhunt scan --resume``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 import duckdb
 import orjson
 
+from exhunt.fleet.identity import evidence_identity
+from exhunt.fleet.serial import dumps, loads
 from exhunt.model.finding import Finding
 from exhunt.model.result import HostResult
 from exhunt.report.indicators import indicators_of
@@ -43,9 +47,10 @@ SCHEMA = (
     " last_time timestamp)",
     "create table if not exists warnings (host varchar, evidence varchar, path varchar, line bigint,"
     " byte_offset bigint, code varchar, message varchar)",
+    "create table if not exists results (host varchar, evidence varchar, result json)",
 )
 CHILD_TABLES = ("evidence", "indicators")  # reference findings: deleted first, in their own transaction
-HOST_TABLES = ("findings", "coverage", "warnings", "hosts")
+HOST_TABLES = ("findings", "coverage", "warnings", "hosts", "results")
 
 
 class StoreError(Exception):
@@ -56,9 +61,10 @@ def finding_ids(result: HostResult) -> list[str]:
     """A stable id per finding: its host, evidence, rule, time and first evidence; an ordinal for twins."""
     seen: dict[str, int] = {}
     ids = []
+    identity = evidence_identity(result.evidence)
     for f in result.findings:
         first = f.evidence[0] if f.evidence else None
-        key = "|".join(str(x) for x in (result.host, result.evidence, f.rule_id, f.title, f.first_seen,
+        key = "|".join(str(x) for x in (result.host, identity, f.rule_id, f.title, f.first_seen,
                                          f.last_seen, first.path if first else "", first and first.line,
                                          first and first.record))
         base = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
@@ -83,14 +89,47 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("insert into store_meta values (?)", (SCHEMA_VERSION,))
 
 
+def open_store(db_path: Path) -> duckdb.DuckDBPyConnection:
+    """Open (create) the store and its tables. Raises duckdb.Error, StoreError or OSError when it cannot."""
+    con = duckdb.connect(str(db_path))
+    try:
+        prepare(con)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def stored_results(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], HostResult]:
+    """Every host result kept in an open store, by (host, evidence identity): what ``--resume`` skips."""
+    rows = con.execute("select host, evidence, result from results").fetchall()
+    found: dict[tuple[str, str], HostResult] = {}
+    for host, evidence, text in rows:
+        try:
+            found[(host, evidence)] = loads(text)
+        except (ValueError, TypeError, KeyError):
+            continue  # a damaged row: that host is assessed again
+    return found
+
+
 def write_host(con: duckdb.DuckDBPyConnection, r: HostResult) -> None:
-    """Replace one host's rows (two transactions: DuckDB checks foreign keys against deletes eagerly)."""
-    key = (r.host, r.evidence)
+    """Replace one host's rows (two transactions: DuckDB checks foreign keys against deletes eagerly; the
+    host's new rows go in one, so a crash keeps every finished host whole)."""
+    key = (r.host, evidence_identity(r.evidence))
     con.execute("begin")
     for table in CHILD_TABLES:
         con.execute(f"delete from {table} where host = ? and evidence = ?", key)
     con.execute("commit")
     con.execute("begin")
+    try:
+        _write_rows(con, key, r)
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
+def _write_rows(con: duckdb.DuckDBPyConnection, key: tuple[str, str], r: HostResult) -> None:
     for table in HOST_TABLES:
         con.execute(f"delete from {table} where host = ? and evidence = ?", key)
     times = sorted(t for t in (plausible(x) for f in r.findings for x in (f.first_seen, f.last_seen)) if t)
@@ -106,7 +145,7 @@ def write_host(con: duckdb.DuckDBPyConnection, r: HostResult) -> None:
     for w in r.coverage.warnings:
         con.execute("insert into warnings values (?, ?, ?, ?, ?, ?, ?)",
                     (*key, w.path, w.line, w.offset, w.code, w.message))
-    con.execute("commit")
+    con.execute("insert into results values (?, ?, ?)", (*key, dumps(r)))
 
 
 def _finding(con: duckdb.DuckDBPyConnection, key: tuple[str, str], fid: str, f: Finding) -> None:
@@ -125,9 +164,8 @@ def _finding(con: duckdb.DuckDBPyConnection, key: tuple[str, str], fid: str, f: 
 
 
 def write_results(db_path: Path, results: list[HostResult]) -> None:
-    con = duckdb.connect(str(db_path))
+    con = open_store(db_path)
     try:
-        prepare(con)
         for r in results:
             write_host(con, r)
     finally:

@@ -26,6 +26,7 @@ class ParseReport:
     last_time: str | None = None
     not_understood: bool = False  # the file is not what its name says (wrong format, binary, empty)
     failed: bool = False  # the file could not be read at all
+    partial: bool = False  # the file was read, but part of it is known to be lost (cut short, damaged)
     warnings: list[InputWarning] = field(default_factory=list)
     warnings_dropped: int = 0
     # header directives met in the file, as (line, name, value): '#Version', '#Software', '#Log-type'...

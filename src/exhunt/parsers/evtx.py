@@ -37,6 +37,24 @@ MAX_CONSECUTIVE_ERRORS = 10_000  # a file this broken is given up, with a warnin
 _BLOCK = 1 << 20
 
 
+FILE_HEADER, CHUNK = 4096, 64 << 10
+
+
+def truncation(header: bytes, size: int) -> str | None:
+    """What a file cut short is missing, from its header's chunk count and its real size; None when whole."""
+    if len(header) < 44 or not header.startswith(EVTX_MAGIC):
+        return None
+    chunks = int.from_bytes(header[42:44], "little")
+    expected = FILE_HEADER + chunks * CHUNK
+    if size >= expected:
+        return None
+    whole, rest = divmod(max(0, size - FILE_HEADER), CHUNK)
+    next_record = int.from_bytes(header[24:32], "little")
+    return (f"truncated: the header declares {chunks} chunk(s) ({expected} bytes) but the file holds {size} bytes "
+            f"({whole} whole chunk(s){' and part of one' if rest else ''}): the records of the missing "
+            f"{chunks - whole} chunk(s) are lost (the header's next record number is {next_record})")
+
+
 class EvtxParser(Parser):
     name = "evtx"
     kinds = frozenset({ArtifactKind.EVTX})
@@ -70,6 +88,13 @@ class EvtxParser(Parser):
         with stream:
             yield from self._records(stream, artifact, report, prefilter)
         report.bytes_read = artifact.size
+        try:
+            missing = truncation(tree.read_head(artifact.path, FILE_HEADER), artifact.size)
+        except OSError:
+            missing = None
+        if missing:
+            report.partial = True
+            report.warn(f"{missing}; {report.records} record(s) read", code="truncated", offset=artifact.size)
 
     def _records(self, stream: IO[bytes], artifact: Artifact, report: ParseReport,
                  prefilter: Prefilter | None) -> Iterator[Record]:

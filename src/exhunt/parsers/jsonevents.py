@@ -61,7 +61,7 @@ class JsonEventsParser(Parser):
         whole = False
         try:
             with handle:
-                for item in self._lines(handle, artifact, report, probe):
+                for item in self._lines(handle, artifact, report, probe, allow_whole=True):
                     if item is None:  # the file is JSON but not one object per line
                         whole = True
                         break
@@ -74,7 +74,10 @@ class JsonEventsParser(Parser):
                         offset=report.bytes_read)
             return
         if whole:
-            yield from self._whole(tree, artifact, report, probe)
+            invalid: list[str] = []
+            yield from self._whole(tree, artifact, report, probe, invalid)
+            if invalid:  # not one JSON document either: one bad line (the first) must not cost the file
+                yield from self._lines_again(tree, artifact, report, probe)
         if probe.understood == 0 and not report.failed and not report.not_understood:
             report.not_understood = True
             if report.bytes_read == 0:
@@ -83,8 +86,23 @@ class JsonEventsParser(Parser):
             report.warn("no Windows event of a known JSON shape (evtx_dump, Velociraptor, Winlogbeat, "
                         "Splunk, PowerShell, flat EventID/Channel) in this file", code="not-understood")
 
+    def _lines_again(self, tree: HostTree, artifact: Artifact, report: ParseReport,
+                     probe: _Probe) -> Iterator[Record]:
+        report.warn("not valid JSON as a whole: read line by line, invalid lines skipped", code="bad-json")
+        try:
+            with tree.open(artifact.path) as handle:
+                for item in self._lines(handle, artifact, report, probe, allow_whole=False):
+                    if item is not None:
+                        yield item
+                    if probe.given_up:
+                        break
+        except OSError as exc:
+            report.failed = True
+            report.warn(f"read error after {report.bytes_read} bytes: {exc}", code="unreadable",
+                        offset=report.bytes_read)
+
     def _lines(self, handle: IO[bytes], artifact: Artifact, report: ParseReport,
-               probe: _Probe) -> Iterator[Record | None]:
+               probe: _Probe, allow_whole: bool) -> Iterator[Record | None]:
         """Records of a file read line by line; yields None when it must be read whole instead.
 
         An object opened by a line holding only ``{`` (pretty-printed: ``evtx_dump``'s default output,
@@ -129,7 +147,7 @@ class JsonEventsParser(Parser):
                 continue
             body = line.strip()
             if not started:
-                if number == 1 and body.startswith(_BOMS_UTF16):
+                if number == 1 and body.startswith(_BOMS_UTF16) and allow_whole:
                     yield None
                     return
                 body = body.removeprefix(_BOM_UTF8).lstrip()
@@ -150,7 +168,8 @@ class JsonEventsParser(Parser):
             try:
                 obj = orjson.loads(element)
             except orjson.JSONDecodeError as exc:
-                if probe.understood == 0 and probe.failed == 0 and (body[:1] == b"[" or not body.endswith(b"}")):
+                if allow_whole and probe.understood == 0 and probe.failed == 0 and (
+                        body[:1] == b"[" or not body.endswith(b"}")):
                     yield None  # an array on one line, or an unusual layout: read the file whole
                     return
                 probe.failed += 1
@@ -169,7 +188,9 @@ class JsonEventsParser(Parser):
                         offset=pending.offset)
 
     def _whole(self, tree: HostTree, artifact: Artifact, report: ParseReport,
-               probe: _Probe) -> Iterator[Record]:
+               probe: _Probe, invalid: list[str]) -> Iterator[Record]:
+        """The file as one JSON document; when it is not one, ``invalid`` gets the reason (and the file is
+        read line by line instead, unless it is UTF-16)."""
         if artifact.size > MAX_WHOLE:
             report.failed = True
             report.warn(f"JSON that is not one event per line is read whole, up to {MAX_WHOLE} bytes; "
@@ -188,8 +209,11 @@ class JsonEventsParser(Parser):
                 data = data.decode("utf-16").encode("utf-8")
             parsed = orjson.loads(data.removeprefix(_BOM_UTF8))
         except (UnicodeDecodeError, orjson.JSONDecodeError) as exc:
-            report.not_understood = True
-            report.warn(f"not valid JSON: {exc}", code="not-understood")
+            if data.startswith(_BOMS_UTF16):
+                report.not_understood = True
+                report.warn(f"not valid JSON: {exc}", code="not-understood")
+            else:
+                invalid.append(str(exc))
             return
         report.warn("JSON not written one event per line: read whole into memory", code="read-whole")
         items = parsed if isinstance(parsed, list) else [parsed]

@@ -15,7 +15,7 @@ from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.parsers.base import Parser, ParseReport, Prefilter
 from exhunt.parsers.textblocks import LineReader
-from exhunt.parsers.textfile import HEAD_SIZE, DirectiveLog, LineDecoder, check_head
+from exhunt.parsers.textfile import HEAD_SIZE, DirectiveLog, LineDecoder, check_head, open_text
 from exhunt.sources.base import HostTree
 
 _STAMP = re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d(?:\.\d{1,7})?)(?:Z|[+-]00:?00)?(?=[,\s]|\Z)")
@@ -34,7 +34,8 @@ class OabParser(Parser):
 
     def parse(self, tree: HostTree, artifact: Artifact, report: ParseReport,
               prefilter: Prefilter | None = None) -> Iterator[Record]:
-        if check_head(lambda: tree.read_head(artifact.path, HEAD_SIZE), report) is None:
+        head = check_head(lambda: tree.read_head(artifact.path, HEAD_SIZE), report)
+        if head is None:
             return
         decoder = LineDecoder(report)
         directives = DirectiveLog(report)
@@ -42,7 +43,7 @@ class OabParser(Parser):
         undated = 0
         first_undated: tuple[int, int] | None = None
         try:
-            with tree.open(artifact.path) as handle:
+            with open_text(tree, artifact.path, head, report) as handle:
                 for line in LineReader(report, prefilter).lines(handle):
                     text = decoder.decode(line)
                     if line.directive:

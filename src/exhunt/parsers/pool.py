@@ -3,8 +3,9 @@
 The expensive part of a text log is reading and scanning it; only the few candidate lines become records.
 Workers read, scan and parse whole files and send back those records with the file's report; the calling
 process consumes them in artifact order and runs the detectors, so the result is the same as a serial run.
-A file that yields more than ``RECORD_LIMIT`` records is parsed again by the caller, streaming, so memory
-stays bounded whatever a file holds.
+A file that yields more than ``RECORD_LIMIT`` records, or records holding more than ``RECORD_BYTES`` of raw
+text, is parsed again by the caller, streaming, so memory stays bounded whatever a file holds (however many
+records, however wide its lines).
 
 A file that gives records is cited, so it is hashed (SHA-256). The pool can start hashing the logs before
 the detection content is compiled (``prehash``), while a core would otherwise wait; files not yet begun
@@ -29,6 +30,7 @@ from exhunt.parsers.prefilter import build_prefilter
 from exhunt.sources.base import HostTree
 
 RECORD_LIMIT = 20_000  # records a worker sends back for one file; beyond, the caller parses it itself
+RECORD_BYTES = 2 << 20  # ... and raw text they may hold: wide lines (500 columns) make a record cost ~50x its line
 AHEAD = 2  # files in flight per worker
 
 
@@ -64,11 +66,13 @@ def parse_in_worker(parser: Parser, tree: HostTree, artifact: Artifact,
     report = ParseReport(path=artifact.path)
     hashing = HashingTree(tree, artifact.path) if hash_it else None
     records: list[Record] = []
+    held = 0
     for record in parse_all(parser, tree if hashing is None else hashing, artifact, report, spec):
         if hashing is not None and not records:
             hashing.start()  # the file will be cited: hash it from here (see HashingTree)
         records.append(record)
-        if len(records) > RECORD_LIMIT:
+        held += len(record.raw)
+        if len(records) > RECORD_LIMIT or held > RECORD_BYTES:
             return None, ParseReport(path=artifact.path)
     if hashing is not None and records and not report.failed:  # only a file with records can be cited
         report.sha256 = hashing.sha256(artifact.size) or file_sha256(tree, artifact.path)

@@ -186,6 +186,14 @@ class LineReader:
             if start < end and start not in candidates:
                 stop = buf.find(b"\n", start, end)
                 candidates[start] = end if stop < 0 else stop
+        if self.odd_lines:  # a line holding a NUL byte (a damaged region) is odd too, wherever the NUL is
+            nul = buf.find(b"\x00", 0, end)
+            while nul >= 0:
+                start = buf.rfind(b"\n", 0, nul) + 1
+                stop = buf.find(b"\n", nul, end)
+                stop = end if stop < 0 else stop
+                candidates.setdefault(start, stop)
+                nul = buf.find(b"\x00", stop, end) if stop < end else -1
         wanted = set(candidates).union(directives, self._edges(buf, end, directives))
 
         previous, number = 0, base_line

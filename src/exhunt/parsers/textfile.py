@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
+import io
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from exhunt.parsers.base import ParseReport
+from exhunt.sources.base import HostTree
 
 if TYPE_CHECKING:
     from exhunt.parsers.textblocks import TextLine
@@ -14,30 +18,147 @@ BOM = b"\xef\xbb\xbf"
 HEAD_SIZE = 64 << 10  # bytes looked at to decide whether a file is what its name says
 
 
-def check_head(read_head: Callable[[], bytes], report: ParseReport) -> bytes | None:
-    """The head of a file, or None when it cannot be read, is empty or is binary (reported)."""
+class TextHead(bytes):
+    """A file's head as UTF-8 bytes, knowing whether the file itself is UTF-16."""
+
+    utf16: bool = False
+
+
+def check_head(read_head: Callable[[], bytes], report: ParseReport, marker: bytes | None = None) -> bytes | None:
+    """The head of a file, or None when it cannot be read, is empty or is binary (reported).
+
+    ``marker``: a lowercase string that, found in the head, makes the file's format clear (``#fields:``):
+    NUL bytes then do not make the file binary; each line is judged on its own (``NulLines``). A UTF-16
+    head (with its BOM) comes back transcoded to UTF-8 (``open_text`` reads the file the same way)."""
     try:
         head = read_head()
     except OSError as exc:
         report.failed = True
         report.warn(f"cannot read: {exc}", code="unreadable")
         return None
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        report.not_understood = True
-        report.warn("UTF-16 text, not a UTF-8/ASCII log", code="binary", line=1, offset=0)
-        return None
-    if b"\x00" in head:
+    utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if utf16:
+        head = _utf16_head(head)
+        report.warn("UTF-16 text: read transcoded to UTF-8 (line numbers exact; byte offsets count UTF-8 "
+                    "bytes of the text)", code="utf-16", line=1, offset=0)
+    if b"\x00" in head and (marker is None or marker not in head.replace(b"\x00", b"").lower()):
         report.not_understood = True
         where = head.index(b"\x00")
         report.warn("binary data (NUL bytes) in the first bytes: not a text log", code="binary",
                     line=head.count(b"\n", 0, where) + 1, offset=where)
         return None
-    body = head[len(BOM):] if head.startswith(BOM) else head
-    if not body.strip():
+    body = TextHead(head[len(BOM):] if head.startswith(BOM) else head)
+    body.utf16 = utf16
+    if not body.replace(b"\x00", b"").strip():
         report.not_understood = True
         report.warn("empty file" if not body else "file holds only white space", code="empty")
         return None
     return body
+
+
+def _utf16_head(head: bytes) -> bytes:
+    decoder = codecs.getincrementaldecoder("utf-16")(errors="replace")
+    return decoder.decode(head).encode("utf-8")
+
+
+class _Utf16(io.RawIOBase):
+    """A UTF-16 file (with BOM) read as UTF-8, in bounded pieces."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self.inner = inner
+        self.decoder = codecs.getincrementaldecoder("utf-16")(errors="replace")
+        self.pending = b""
+        self.done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while not self.pending and not self.done:
+            chunk = self.inner.read(1 << 20)
+            self.done = not chunk
+            self.pending = self.decoder.decode(chunk, final=self.done).encode("utf-8")
+        size = min(len(buffer), len(self.pending))
+        buffer[:size] = self.pending[:size]
+        self.pending = self.pending[size:]
+        return size
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
+
+
+class _CrOnly(io.RawIOBase):
+    """A file whose lines end with a bare CR (old Mac style) read with LF endings: same bytes, same offsets."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self.inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.inner.read(len(buffer))
+        buffer[: len(data)] = data.replace(b"\r", b"\n")
+        return len(data)
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
+
+
+def open_text(tree: HostTree, path: str, head: bytes, report: ParseReport) -> BinaryIO:
+    """Open a text log for line reading: UTF-16 transcoded, CR-only line endings read as line ends."""
+    handle = tree.open(path)
+    if isinstance(head, TextHead) and head.utf16:
+        return cast(BinaryIO, io.BufferedReader(_Utf16(handle), buffer_size=1 << 20))
+    if b"\r" in head and b"\n" not in head:
+        report.warn("lines end with a bare CR (no LF): read as line ends", code="cr-only", line=1, offset=0)
+        return cast(BinaryIO, io.BufferedReader(_CrOnly(handle), buffer_size=1 << 20))
+    return handle
+
+
+class NulLines:
+    """NUL bytes inside a text log (a damaged or preallocated region): judged per line. NULs around a
+    line are dropped and the rest read; a line with NULs inside is skipped. Reported once, with the
+    damaged line ranges."""
+
+    MAX_RANGES = 20
+
+    def __init__(self, report: ParseReport) -> None:
+        self.report = report
+        self.ranges: list[list[int]] = []
+        self.lines = 0
+        self.skipped = 0
+        self.first: tuple[int, int] | None = None
+
+    def clean(self, line: TextLine) -> TextLine | None:
+        """``line`` without its surrounding NULs, or None when it cannot be read (counted, reported)."""
+        self.lines += 1
+        if self.first is None:
+            self.first = (line.number, line.offset)
+        if self.ranges and self.ranges[-1][1] + 1 >= line.number:
+            self.ranges[-1][1] = line.number
+        elif len(self.ranges) < self.MAX_RANGES:
+            self.ranges.append([line.number, line.number])
+        data = line.data.lstrip(b"\x00")
+        lead = len(line.data) - len(data)
+        data = data.rstrip(b"\x00")
+        if not data or b"\x00" in data:
+            self.skipped += 1
+            return None
+        return replace(line, data=data, offset=line.offset + lead, directive=data[:1] == b"#")
+
+    def finish(self) -> None:
+        if not self.lines or self.first is None:
+            return
+        self.report.partial = self.report.partial or self.skipped > 0
+        shown = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in self.ranges)
+        more = " and more" if len(self.ranges) >= self.MAX_RANGES else ""
+        self.report.warn(f"NUL bytes (damaged or preallocated region) in {self.lines} line(s), lines {shown}{more}: "
+                         f"{self.skipped} line(s) unreadable and skipped, the others read without the NULs",
+                         code="nul-bytes", line=self.first[0], offset=self.first[1])
+        self.lines = 0
 
 
 class LineDecoder:

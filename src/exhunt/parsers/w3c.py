@@ -18,7 +18,7 @@ from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.parsers.base import Parser, ParseReport, Prefilter
 from exhunt.parsers.textblocks import LineReader, TextLine
-from exhunt.parsers.textfile import HEAD_SIZE, DirectiveLog, LineDecoder, check_head
+from exhunt.parsers.textfile import HEAD_SIZE, DirectiveLog, LineDecoder, NulLines, check_head, open_text
 from exhunt.sources.base import HostTree
 
 EXCHANGE_KINDS = frozenset({ArtifactKind.HTTPPROXY, ArtifactKind.ECP_SERVER, ArtifactKind.ECP_ACTIVITY,
@@ -60,6 +60,17 @@ class Binding:
         return not self.csv and any(n.lower().startswith(_WEB_FIELD_PREFIXES) for n in self.names)
 
 
+def _csv_module(text: str) -> list[str]:
+    """``csv.reader``'s answer for one line; a line it refuses (a bare CR in a plain field, which it takes
+    for a line break) is split again with each CR kept as data: no line can stop a file."""
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error:
+        stand_in = next(chr(c) for c in range(0xE000, 0xF900) if chr(c) not in text)  # a private-use char
+        fields = next(csv.reader([text.replace("\r", stand_in)]), [])
+        return [field.replace(stand_in, "\r") for field in fields]
+
+
 def split_csv(text: str) -> list[str]:
     """The fields of one RFC 4180 CSV line: ``csv.reader``'s answer, faster for the usual line (a few
     quoted fields among many plain ones); malformed quoting falls back to the csv module itself."""
@@ -71,14 +82,14 @@ def split_csv(text: str) -> list[str]:
     while quote >= 0:
         start = text.rfind(",", pos, quote) + 1 or pos
         if start != quote:
-            return next(csv.reader([text]))  # a quote inside a plain field
+            return _csv_module(text)  # a quote inside a plain field
         if start > pos:
             out.extend(text[pos:start - 1].split(","))
         end = text.find('"', quote + 1)
         while 0 <= end < size - 1 and text[end + 1] == '"':
             end = text.find('"', end + 2)
         if end < 0 or (end + 1 < size and text[end + 1] != ","):
-            return next(csv.reader([text]))  # unclosed, or text after the closing quote
+            return _csv_module(text)  # unclosed, or text after the closing quote
         out.append(text[quote + 1:end].replace('""', '"'))
         pos = end + 2
         if pos > size:
@@ -125,6 +136,7 @@ class _W3CFile:
         self.missing = _Tally("missing-columns", "line(s) with fewer columns than the #Fields header "
                               "(missing values read as empty)")
         self.bad_time = _Tally("bad-time", "line(s) without a readable timestamp")
+        self.nul = NulLines(report)
 
     def directive(self, line: TextLine) -> bool:
         """Handle a '#' line; False when the file turns out not to be of its kind."""
@@ -133,6 +145,11 @@ class _W3CFile:
             day = value[:10]
             self.header_date = day if _DATE.match(day) else None
         elif name == "fields":
+            if value[:1] in ("[", "(", "'", '"') or "'" in value:
+                self.report.warn(f"malformed #Fields header (quotes or brackets around the names): "
+                                 f"{value[:200]!r}; read with them removed", code="bad-header",
+                                 line=line.number, offset=line.offset)
+                value = value.strip("[]()").replace("'", "").replace('"', "")
             binding = Binding.parse(value)
             if self.binding is None and not binding.fits(self.artifact.kind):
                 self.report.not_understood = True
@@ -148,6 +165,7 @@ class _W3CFile:
         if binding is None:
             self.report.warn("data line before any #Fields header: skipped", code="no-header",
                              line=line.number, offset=line.offset)
+            self.report.records -= 1  # not a record read
             return None
         text = self.decoder.decode(line)
         if binding.csv:
@@ -165,6 +183,7 @@ class _W3CFile:
             elif count * 2 < width:
                 self.report.warn(f"{count} columns where the #Fields header has {width}: skipped",
                                  code="bad-line", line=line.number, offset=line.offset)
+                self.report.records -= 1  # garbled: not a record read
                 return None
             else:
                 self.missing.add(line)
@@ -173,6 +192,7 @@ class _W3CFile:
             if count > 2 * width + 2:
                 self.report.warn(f"{count} columns where the #Fields header has {width}: skipped",
                                  code="bad-line", line=line.number, offset=line.offset)
+                self.report.records -= 1  # garbled: not a record read
                 return None
             extra = values[width:]
             del values[width:]
@@ -219,6 +239,7 @@ class _W3CFile:
         return None
 
     def finish(self) -> None:
+        self.nul.finish()
         self.missing.report(self.report)
         self.bad_time.report(self.report)
         self.decoder.finish()
@@ -235,10 +256,10 @@ class W3CParser(Parser):
 
     def parse(self, tree: HostTree, artifact: Artifact, report: ParseReport,
               prefilter: Prefilter | None = None) -> Iterator[Record]:
-        head = check_head(lambda: tree.read_head(artifact.path, HEAD_SIZE), report)
+        head = check_head(lambda: tree.read_head(artifact.path, HEAD_SIZE), report, marker=b"#fields:")
         if head is None:
             return
-        if b"#fields:" not in head.lower():
+        if b"#fields:" not in head.replace(b"\x00", b"").lower():
             report.not_understood = True
             report.warn(f"no '#Fields' header in the first {HEAD_SIZE} bytes: not a W3C extended-format log",
                         code="no-header", line=1, offset=0)
@@ -247,8 +268,19 @@ class W3CParser(Parser):
         reader = LineReader(report, prefilter, odd_lines=True) if self.block_size is None else \
             LineReader(report, prefilter, block_size=self.block_size, odd_lines=True)
         try:
-            with tree.open(artifact.path) as handle:
+            with open_text(tree, artifact.path, head, report) as handle:
                 for line in reader.lines(handle):
+                    if b"\x00" in line.data:
+                        cleaned = state.nul.clean(line)
+                        if cleaned is None:
+                            if not line.directive:
+                                report.records -= 1  # unreadable: not a record read
+                            continue
+                        if line.directive and not cleaned.directive:
+                            report.records += 1
+                        elif cleaned.directive and not line.directive:
+                            report.records -= 1
+                        line = cleaned
                     if line.directive:
                         if not state.directive(line):
                             return

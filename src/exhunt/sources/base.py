@@ -50,5 +50,21 @@ class HostTree(ABC):
         """Release what the tree holds open (zip handles)."""
 
 
+def shown_name(name: str) -> str:
+    """A name safe to carry everywhere (JSON, DuckDB, a terminal's encoder): a file name that is not valid
+    UTF-8 (kept by Python as surrogate escapes) is shown with its bytes escaped, ``a\\xff\\xfe.aspx``, so
+    the original bytes can still be read off it. Valid names come back unchanged."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # lone surrogates that are not escapes of bytes
+        raw = name.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "backslashreplace")
+
+
 class EvidenceError(Exception):
     """The evidence cannot be opened at all (not found, not a supported container)."""

@@ -8,12 +8,17 @@ several hosts (one subfolder each), a folder of loose files (EVTX, JSON exports,
 from __future__ import annotations
 
 import re
+import stat
+import struct
+import tempfile
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO, cast
 
-from exhunt.sources.base import EvidenceError, HostTree
-from exhunt.sources.directory import DirectoryTree
+from exhunt.model.coverage import InputWarning
+from exhunt.sources.base import EvidenceError, HostTree, shown_name
+from exhunt.sources.directory import DirectoryTree, open_regular
 from exhunt.sources.remap import RemappedTree, velociraptor_path
 from exhunt.sources.singlefile import SingleFileTree
 from exhunt.sources.ziparchive import ZipTree
@@ -90,17 +95,89 @@ def _is_multi_host_folder(paths: list[str]) -> bool:
     return len(tops) >= 2 and not loose
 
 
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+
+
+def evidence_kind(path: Path) -> str:
+    """'folder' or 'file' for what can be evidence; raises EvidenceError for anything else (a FIFO, a
+    device, a socket), checked before a single byte is read: reading ``/dev/zero`` or a pipe never ends."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise EvidenceError(f"evidence not found or not readable: {shown_name(str(path))} "
+                            f"({exc.strerror or exc})") from exc
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if stat.S_ISREG(mode):
+        return "file"
+    kind = "named pipe (FIFO)" if stat.S_ISFIFO(mode) else "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) \
+        else "socket" if stat.S_ISSOCK(mode) else "special file"
+    raise EvidenceError(f"not a regular file or folder ({kind}): {shown_name(str(path))}; only regular "
+                        "files and folders are evidence")
+
+
+def _looks_like_zip(path: Path) -> bool:
+    if path.suffix.lower() == ".zip":
+        return True
+    try:
+        with open_regular(path) as handle:
+            return handle.read(4) in ZIP_MAGICS
+    except OSError:
+        return False
+
+
+MAX_NESTING = 1  # a zip of host zips is opened; a zip inside those is not (said by a warning)
+_SPOOL_BLOCK = 1 << 20
+
+
+def _nested_hosts(outer: ZipTree, depth: int) -> list[HostTree] | None:
+    """The hosts of a zip that holds only zips (one host zip each), each spooled to an anonymous temporary
+    file (bounded: members passed the archive's expansion guards); None when ``outer`` is not such a zip."""
+    entries = list(outer.walk())
+    if depth >= MAX_NESTING or not entries or not all(e.path.lower().endswith(".zip") for e in entries):
+        return None
+    kept = [w for w in outer.warnings if w.code != "nested-archive"]
+    hosts: list[HostTree] = []
+    for entry in entries:
+        origin = f"{outer.origin}!{entry.path}"
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - owned by the inner tree, closed with it
+        try:
+            with outer.open(entry.path) as member:
+                while block := member.read(_SPOOL_BLOCK):
+                    spool.write(block)
+            inner = ZipTree(Path(entry.path), name=entry.path.rsplit("/", 1)[-1].rsplit(".", 1)[0],
+                            handle=cast(BinaryIO, spool), origin=origin)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, UnicodeDecodeError, NotImplementedError,
+                struct.error) as exc:
+            spool.close()
+            kept.append(InputWarning(path=entry.path, code="damaged-zip", message=(
+                f"nested archive cannot be opened, not read: {type(exc).__name__}: {shown_name(str(exc))}")))
+            continue
+        inner.warnings[:0] = [InputWarning(path=entry.path, code="nested-archive", message=(
+            f"host archive inside {shown_name(outer.archive.name)}: opened and read in place (spooled to a "
+            "temporary file)"))]
+        hosts.extend(split_hosts(inner))
+    if not hosts:
+        return None
+    hosts[0].warnings.extend(kept)
+    return hosts
+
+
 def open_evidence(path: Path) -> list[HostTree]:
     """One tree per host found in ``path``. Raises EvidenceError when nothing can be opened."""
-    if not path.exists():
-        raise EvidenceError(f"evidence not found: {path}")
-    if path.is_dir():
+    kind = evidence_kind(path)
+    if kind == "folder":
         return split_hosts(DirectoryTree(path))
-    if zipfile.is_zipfile(path):
+    if _looks_like_zip(path) or zipfile.is_zipfile(path):
         try:
-            return split_hosts(ZipTree(path))
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise EvidenceError(f"cannot open zip {path}: {exc}") from exc
-    if path.is_file():
-        return [SingleFileTree(path)]
-    raise EvidenceError(f"not a file or folder: {path}")
+            tree = ZipTree(path)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, UnicodeDecodeError,
+                NotImplementedError, struct.error) as exc:
+            raise EvidenceError(f"damaged zip, cannot be opened: {shown_name(str(path))}: "
+                                f"{type(exc).__name__}: {shown_name(str(exc))}") from exc
+        nested = _nested_hosts(tree, 0)
+        if nested is not None:
+            tree.close()
+            return nested
+        return split_hosts(tree)
+    return [SingleFileTree(path)]

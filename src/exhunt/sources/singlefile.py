@@ -6,23 +6,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from exhunt.sources.base import FileEntry, HostTree
-from exhunt.sources.directory import iso_utc
+from exhunt.sources.base import FileEntry, HostTree, shown_name
+from exhunt.sources.directory import iso_utc, open_regular
 
 
 class SingleFileTree(HostTree):
     def __init__(self, path: Path) -> None:
-        super().__init__(path.stem, str(path))
+        super().__init__(shown_name(path.stem), shown_name(str(path)))
         self.path = path.resolve()
+        self.shown = shown_name(self.path.name)
 
     def walk(self) -> Iterator[FileEntry]:
         info = self.path.stat()
-        yield FileEntry(self.path.name, info.st_size, iso_utc(info.st_mtime))
+        yield FileEntry(self.shown, info.st_size, iso_utc(info.st_mtime))
 
     def open(self, path: str) -> BinaryIO:
-        if path != self.path.name:
+        if path != self.shown:
             raise OSError(f"no such file: {path}")
-        return self.path.open("rb")
+        return open_regular(self.path)
 
     def local_path(self, path: str) -> Path | None:
-        return self.path if path == self.path.name else None
+        return self.path if path == self.shown else None

@@ -16,7 +16,7 @@ from exhunt.detectors.base import Detector, HostContext, Interest
 from exhunt.detectors.yara.compiled import source_page
 from exhunt.detectors.yara.compiler import CompiledRules
 from exhunt.detectors.yara.findings import RequestSeen, build_finding
-from exhunt.detectors.yara.parallel import picklable, scan_files, scan_one
+from exhunt.detectors.yara.parallel import picklable, scan_files, scan_one, thread_scanner
 from exhunt.detectors.yara.scanner import DEFAULT_WINDOW, FileScanner, Hit, ScanResult
 from exhunt.detectors.yara.sweep import FileHashes, hash_file, select
 from exhunt.detectors.yara.vdirs import virtual_roots
@@ -113,6 +113,7 @@ class YaraDetector(Detector):
                 cover.files_failed += 1
             if result.hits:
                 self._record(artifact, location, result, ctx)
+        self._scanner = None  # the thread keeps it (``thread_scanner``)
         cover.status = SourceStatus.PARTIAL if cover.files_failed else SourceStatus.READ
 
     def _scan_all(self, chosen: list[tuple[Artifact, str]], ctx: HostContext) -> Iterator[ScanResult]:
@@ -124,8 +125,7 @@ class YaraDetector(Detector):
                                   self.hash_all)
             return
         if self._scanner is None:
-            self._scanner = FileScanner(self.compiled.data, timeout=self.timeout, window=self.window,
-                                        hash_all=self.hash_all)
+            self._scanner = thread_scanner(self.compiled.data, self.timeout, self.window, self.hash_all)
         for path, size in jobs:
             yield scan_one(self._scanner, ctx.tree, path, size)
 

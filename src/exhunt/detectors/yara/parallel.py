@@ -10,6 +10,7 @@ parallel too.
 from __future__ import annotations
 
 import pickle
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -24,6 +25,26 @@ def _init(rules_data: bytes, tree_blob: bytes, timeout: int, window: int, hash_a
     global _WORKER
     _WORKER = (FileScanner(rules_data, timeout=timeout, window=window, hash_all=hash_all),
                pickle.loads(tree_blob))
+
+
+_PER_THREAD = threading.local()
+
+
+def thread_scanner(data: bytes, timeout: int, window: int, hash_all: bool) -> FileScanner:
+    """One scanner per thread, kept by the thread: a yara_x Scanner is unsendable, and a Dask worker's
+    profiler holds task frames and drops them on its event-loop thread, where a scanner last referenced by
+    such a frame would be dropped ("Scanner is unsendable, but is being dropped on another thread")."""
+    key = (data, timeout, window, hash_all)
+    kept: tuple[tuple[bytes, int, int, bool], FileScanner] | None = getattr(_PER_THREAD, "scanner", None)
+    if kept is None or kept[0] != key:
+        kept = (key, FileScanner(data, timeout=timeout, window=window, hash_all=hash_all))
+        _PER_THREAD.scanner = kept
+    return kept[1]
+
+
+def release_thread_scanner() -> None:
+    """Drop this thread's scanner, here (a thread that ends may leave it to be dropped elsewhere)."""
+    _PER_THREAD.scanner = None
 
 
 def scan_one(scanner: FileScanner, tree: HostTree, path: str, size: int | None = None) -> ScanResult:

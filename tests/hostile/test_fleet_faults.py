@@ -1,0 +1,226 @@
+"""Fault injection in a fleet scan (#14): a worker killed, Ctrl-C, the parent killed. Finished hosts are kept
+(store and output), a dead worker's host is retried once, and a resumed run ends with the same output as a run
+that was never interrupted."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from exhunt.content.bundle import ContentSpec
+from exhunt.fleet import local, store
+from exhunt.fleet.local import HostJob, run_jobs
+from exhunt.model.result import HostResult
+from hostilefixtures import hosts, jsonl, make_host, scan
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses fork and /proc")
+
+
+def _fleet(tmp_path: Path, count: int) -> list[Path]:
+    return [make_host(tmp_path / f"ex{n:02d}") for n in range(1, count + 1)]
+
+
+def _jobs(paths: list[Path]) -> list[HostJob]:
+    return [job for path in paths for job in local.host_jobs(path)]
+
+
+def _plain(results: list[HostResult]) -> list[dict[str, Any]]:
+    return [r.to_dict() for r in results]
+
+
+def _killing(victim: str, marker: Path | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers (forked) kill themselves while assessing ``victim``: once when ``marker`` is given (the
+    marker file says the first attempt happened), every time otherwise."""
+    real = local.assess_host
+
+    def assess(tree, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if tree.name == victim and (marker is None or not marker.exists()):
+            if marker is not None:
+                marker.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(tree, *args, **kwargs)
+
+    monkeypatch.setattr(local, "assess_host", assess)
+
+
+@linux_only
+def test_a_killed_worker_costs_nothing_its_host_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    work = _jobs(_fleet(tmp_path, 3))
+    serial = run_jobs(work, ContentSpec(), {})
+    _killing("ex02", tmp_path / "killed-once", monkeypatch)
+    seen: list[str] = []
+    pooled = run_jobs(work, ContentSpec(), {}, jobs=2, on_host=lambda r: seen.append(r.host))
+    assert (tmp_path / "killed-once").exists()
+    assert _plain(pooled) == _plain(serial) and sorted(seen) == ["ex01", "ex02", "ex03"]
+
+
+@linux_only
+def test_a_host_that_kills_its_worker_twice_is_reported_failed(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    work = _jobs(_fleet(tmp_path, 3))
+    serial = run_jobs(work, ContentSpec(), {})
+    _killing("ex02", None, monkeypatch)
+    pooled = run_jobs(work, ContentSpec(), {}, jobs=2)
+    assert [r.host for r in pooled] == ["ex01", "ex02", "ex03"]
+    assert _plain([pooled[0], pooled[2]]) == _plain([serial[0], serial[2]])
+    failed = pooled[1]
+    assert failed.verdict.value == "could not assess"
+    assert [w.code for w in failed.coverage.warnings] == ["worker-died"]
+
+
+def _store_hosts(path: Path) -> list[tuple[str, str]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute("select host, verdict from hosts order by host").fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_keeps_finished_hosts_and_resume_completes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          jobs: str) -> None:
+    fleet = _fleet(tmp_path, 4)
+    full = tmp_path / "full.jsonl"
+    assert scan(*fleet, "-j", jobs, "-f", "jsonl", "-o", full) == 1
+
+    case, partial = tmp_path / "case.duckdb", tmp_path / "partial.jsonl"
+    real = store.write_host
+    written: list[str] = []
+
+    def interrupted(con: Any, result: HostResult) -> None:
+        real(con, result)
+        written.append(result.host)
+        if len(written) == 2:
+            raise KeyboardInterrupt  # Ctrl-C, just after the second host was stored
+
+    monkeypatch.setattr(store, "write_host", interrupted)
+    assert scan(*fleet, "-j", jobs, "-f", "jsonl", "-o", partial, "--store", case) == 130
+    monkeypatch.setattr(store, "write_host", real)
+    kept = hosts(jsonl(partial))
+    assert sorted(kept) == sorted(written) and len(kept) == 2  # the finished hosts, in the output ...
+    assert [h for h, _ in _store_hosts(case)] == sorted(written)  # ... and in the store
+
+    resumed = tmp_path / "resumed.jsonl"
+    assert scan(*fleet, "-j", jobs, "-f", "jsonl", "-o", resumed, "--store", case, "--resume") == 1
+    assert resumed.read_bytes() == full.read_bytes()
+    assert [h for h, _ in _store_hosts(case)] == ["ex01", "ex02", "ex03", "ex04"]
+
+
+def test_another_spelling_of_the_same_path_does_not_duplicate_rows(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    host = make_host(tmp_path / "ex01")
+    case = tmp_path / "case.duckdb"
+    assert scan(host, "--store", case, "-o", tmp_path / "a.txt") == 1
+    monkeypatch.chdir(tmp_path)
+    assert scan(Path("ex01/"), "--store", case, "-o", tmp_path / "b.txt") == 1
+    assert scan(Path("./ex01/../ex01"), "--store", case, "-o", tmp_path / "c.txt") == 1
+    assert _store_hosts(case) == [("ex01", "compromised")]
+    con = duckdb.connect(str(case), read_only=True)
+    try:
+        assert con.execute("select count(distinct evidence), count(*) from results").fetchone() == (1, 1)
+    finally:
+        con.close()
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found |= {int(p) for p in (task / "children").read_text().split()}
+        except OSError:
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _start(args: list[str], tmp_path: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-c", "import sys; from exhunt.cli.main import main; sys.exit(main())",
+               "scan", "--no-progress", *args]
+    return subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_for_workers(process: subprocess.Popen[bytes], count: int, timeout: float = 120) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        children = _children(process.pid)
+        if len(children) >= count:
+            return children
+        time.sleep(0.05)
+    return set()
+
+
+@linux_only
+def test_a_real_sigint_stops_the_fleet_cleanly(tmp_path: Path) -> None:
+    fleet = [str(p) for p in _fleet(tmp_path, 8)]
+    case, out = tmp_path / "case.duckdb", tmp_path / "out.jsonl"
+    process = _start([*fleet, "-j", "2", "-f", "jsonl", "-o", str(out), "--store", str(case)], tmp_path)
+    workers = _wait_for_workers(process, 2)
+    if not workers:
+        process.wait(timeout=600)
+        pytest.skip("the scan ended before its workers could be seen")
+    time.sleep(1.0)
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    if process.returncode == 1:
+        pytest.skip("the scan finished before the signal arrived")
+    assert process.returncode == 130, err.decode()
+    assert time.monotonic() - started < 60  # prompt: not the rest of the queue
+    assert b"interrupted" in err and b"--resume" in err
+    assert not any(_alive(pid) for pid in workers)
+    finished = hosts(jsonl(out))
+    assert sorted(h for h, _ in _store_hosts(case)) == sorted(finished)
+
+
+@linux_only
+def test_workers_die_with_their_parent(tmp_path: Path) -> None:
+    fleet = [str(p) for p in _fleet(tmp_path, 8)]
+    process = _start([*fleet, "-j", "2", "-f", "jsonl", "-o", str(tmp_path / "out.jsonl")], tmp_path)
+    workers = _wait_for_workers(process, 2)
+    if not workers:
+        process.wait(timeout=600)
+        pytest.skip("the scan ended before its workers could be seen")
+    process.kill()
+    process.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)
+
+
+def test_yara_scanners_are_kept_per_thread() -> None:
+    """A yara_x Scanner is unsendable: each thread keeps its own, so none is dropped by another thread (Dask
+    workers logged 'Scanner is unsendable, but is being dropped on another thread')."""
+    import threading
+
+    from exhunt.detectors.yara.parallel import release_thread_scanner, thread_scanner
+    from exhunt.fleet.local import compiled_content
+
+    data = compiled_content(ContentSpec()).parts["yara"].data
+    here = thread_scanner(data, 60, 1 << 20, False)
+    assert thread_scanner(data, 60, 1 << 20, False) is here
+    other: list[bool] = []
+
+    def work() -> None:
+        other.append(thread_scanner(data, 60, 1 << 20, False) is here)
+        release_thread_scanner()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join()
+    assert other == [False]
