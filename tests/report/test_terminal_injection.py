@@ -77,12 +77,16 @@ def test_scan_console_of_a_hostile_folder_name(tmp_path: Path, capsys: object) -
 
 
 def test_a_folder_that_is_not_evidence_is_refused_early(tmp_path: Path, capsys: object) -> None:
-    """Like /usr/share/doc: many sub-folders of documents, no evidence: one clear message, exit 2, no scan."""
+    """Like /usr/share/doc: many sub-folders of documents, no evidence: one clear message, no host scanned.
+    The folder is reported as a host that could not be assessed (exit 3), as any evidence argument that cannot
+    be opened is: in a fleet, one wrong argument must not cancel the others."""
     for index in range(40):
         folder = tmp_path / "doc" / f"package-{index}"
         folder.mkdir(parents=True)
         (folder / "copyright").write_text("text", encoding="utf-8")
         (folder / "changelog.json").write_text("{}", encoding="utf-8")
-    assert main(["scan", str(tmp_path / "doc"), "--no-progress"]) == 2
-    err = capsys.readouterr().err  # type: ignore[attr-defined]
-    assert "40 sub-folders" in err and "not scanned as hosts" in err
+    assert main(["scan", str(tmp_path / "doc"), "--no-progress"]) == 3
+    captured = capsys.readouterr()  # type: ignore[attr-defined]
+    shown = " ".join((captured.out + captured.err).split())
+    assert "40 sub-folders" in shown and "not scanned as hosts" in shown
+    assert shown.count("Verdict:") == 1  # one refusal, not 40 hosts
