@@ -43,7 +43,7 @@ class OabParser(Parser):
         first_undated: tuple[int, int] | None = None
         try:
             with tree.open(artifact.path) as handle:
-                for line in LineReader(report, prefilter).lines(handle):
+                for line in LineReader(report, prefilter).lines(handle, artifact.size):
                     text = decoder.decode(line)
                     if line.directive:
                         directives.note(line.number, text)

@@ -13,6 +13,7 @@ import csv
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
@@ -235,7 +236,25 @@ class W3CParser(Parser):
 
     def parse(self, tree: HostTree, artifact: Artifact, report: ParseReport,
               prefilter: Prefilter | None = None) -> Iterator[Record]:
-        head = check_head(lambda: tree.read_head(artifact.path, HEAD_SIZE), report)
+        try:  # one handle for the head check and the lines (a host holds thousands of small hourly logs)
+            handle = tree.open(artifact.path)
+        except OSError as exc:
+            report.failed = True
+            report.warn(f"cannot read: {exc}", code="unreadable")
+            return
+        with handle:
+            yield from self._parse_open(handle, artifact, report, prefilter)
+
+    def _parse_open(self, handle: BinaryIO, artifact: Artifact, report: ParseReport,
+                    prefilter: Prefilter | None) -> Iterator[Record]:
+        raw_head = b""
+
+        def read_head() -> bytes:
+            nonlocal raw_head
+            raw_head = handle.read(HEAD_SIZE)
+            return raw_head
+
+        head = check_head(read_head, report)
         if head is None:
             return
         if b"#fields:" not in head.lower():
@@ -247,15 +266,14 @@ class W3CParser(Parser):
         reader = LineReader(report, prefilter, odd_lines=True) if self.block_size is None else \
             LineReader(report, prefilter, block_size=self.block_size, odd_lines=True)
         try:
-            with tree.open(artifact.path) as handle:
-                for line in reader.lines(handle):
-                    if line.directive:
-                        if not state.directive(line):
-                            return
-                        continue
-                    record = state.data(line)
-                    if record is not None and line.candidate:
-                        yield record
+            for line in reader.lines(handle, artifact.size, raw_head):
+                if line.directive:
+                    if not state.directive(line):
+                        return
+                    continue
+                record = state.data(line)
+                if record is not None and line.candidate:
+                    yield record
         except OSError as exc:
             report.failed = report.bytes_read == 0
             report.warn(f"read error: {exc}", code="unreadable", offset=report.bytes_read)
