@@ -25,24 +25,24 @@ class DirectoryTree(HostTree):
         self._folders: dict[str, Path] = {}  # host-relative folder -> resolved real folder
 
     def walk(self) -> Iterator[FileEntry]:
-        stack = [self.root]
+        stack = [(str(self.root), "")]  # (real folder, its host-relative prefix): no pathlib per file
         entries: list[FileEntry] = []
         while stack:
-            folder = stack.pop()
+            folder, prefix = stack.pop()
             try:
                 children = sorted(os.scandir(folder), key=lambda e: e.name)
             except OSError as exc:
-                self.warnings.append(InputWarning(path=self._rel(Path(folder)), message=f"cannot list: {exc}",
+                self.warnings.append(InputWarning(path=prefix[:-1] or ".", message=f"cannot list: {exc}",
                                                   code="unreadable"))
                 continue
             for child in children:
-                rel = self._rel(Path(child.path))
+                rel = prefix + child.name
                 if child.is_symlink():
                     self.warnings.append(InputWarning(path=rel, message="symbolic link not followed", code="link"))
                     continue
                 try:
                     if child.is_dir(follow_symlinks=False):
-                        stack.append(Path(child.path))
+                        stack.append((child.path, rel + "/"))
                     elif child.is_file(follow_symlinks=False):
                         info = child.stat(follow_symlinks=False)
                         entries.append(FileEntry(rel, info.st_size, iso_utc(info.st_mtime)))
