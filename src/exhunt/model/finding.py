@@ -81,6 +81,9 @@ class Finding:
     description: str = ""
     evidence: tuple[EvidenceRef, ...] = ()
     evidence_total: int = 0  # how many pieces of evidence matched; ``evidence`` may hold fewer
+    # every file that gave evidence, with how many pieces (sorted by path), also those beyond ``evidence``;
+    # empty when the detector does not count per file
+    evidence_files: tuple[tuple[str, int], ...] = ()
     attributes: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # e.g. client_ip, written_path
 
     def attr_values(self, name: str) -> list[str]:
@@ -109,4 +112,5 @@ class Finding:
             "evidence_total": max(self.evidence_total, len(self.evidence)),
             "evidence": [e.to_dict() for e in self.evidence],
             "attributes": attrs,
-        }
+        } | ({"evidence_files": [{"path": p, "count": n} for p, n in self.evidence_files]}
+             if self.evidence_files else {})
