@@ -61,6 +61,20 @@ class Binding:
         return not self.csv and any(n.lower().startswith(_WEB_FIELD_PREFIXES) for n in self.names)
 
 
+_BINDINGS: dict[str, Binding] = {}  # per #Fields layout: a host's thousands of hourly logs share a few
+_BINDINGS_KEPT = 64
+
+
+def _binding(value: str) -> Binding:
+    found = _BINDINGS.get(value)
+    if found is None:
+        found = Binding.parse(value)
+        if len(_BINDINGS) >= _BINDINGS_KEPT:
+            _BINDINGS.pop(next(iter(_BINDINGS)))
+        _BINDINGS[value] = found
+    return found
+
+
 def split_csv(text: str) -> list[str]:
     """The fields of one RFC 4180 CSV line: ``csv.reader``'s answer, faster for the usual line (a few
     quoted fields among many plain ones); malformed quoting falls back to the csv module itself."""
@@ -134,7 +148,7 @@ class _W3CFile:
             day = value[:10]
             self.header_date = day if _DATE.match(day) else None
         elif name == "fields":
-            binding = Binding.parse(value)
+            binding = _binding(value)
             if self.binding is None and not binding.fits(self.artifact.kind):
                 self.report.not_understood = True
                 self.report.records = 0
