@@ -1,11 +1,15 @@
 """Generate a SYNTHETIC Exchange host tree of IIS, HttpProxy and ECP Server logs for benchmarks.
 
     python bench/gen_logs.py bench/out/host1 --size-gb 1.0
+    python bench/gen_logs.py bench/out/many1 --size-gb 0.9 --shape many   # ~5,000 hourly/daily files
 
 Mostly benign traffic built from the line makers of ``tests/logfixtures.py`` (real headers and
 column lists, made-up values), with a few attack lines (ProxyLogon SSRF, POSTs to /owa/auth/x.js,
 ProxyShell autodiscover, OAB virtual directory tampering) at random places. Writes big chunks: about a
-minute per GB. The output must stay out of git (``bench/out/`` is ignored).
+minute per GB. ``--shape big`` (the default) writes few large files (Exchange rolled by size); ``--shape many``
+writes what a real server keeps for twenty days: an HttpProxy file per protocol per hour and an ECP Server file
+per hour (sizes by protocol and hour of day), daily IIS files, and one ProxyLogon intrusion in a few of them.
+The output must stay out of git (``bench/out/`` is ignored).
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ class Writer:
         self.rng = random.Random(seed)
         self.attacks: list[dict[str, object]] = []
         self.bytes = 0
+        self.pools: dict[tuple[str, str, str], list[str]] = {}
 
     def _write(self, path: Path, header: str, body_for: list[str], size: int, stamp: str, attack: list[str],
                start_second: int = 0) -> None:
@@ -79,7 +84,8 @@ class Writer:
             index = 0
             while written < size:
                 lines = []
-                wanted = min(CHUNK, max(1000, int((size - written) / average) + 1))
+                floor = 1000 if size >= 16 << 20 else 1  # small files: no 1000-line minimum
+                wanted = min(CHUNK, max(floor, int((size - written) / average) + 1))
                 for body in rng.choices(body_for, k=wanted):
                     if attack_at and index == attack_at[0]:
                         attack_at.pop(0)
@@ -98,31 +104,36 @@ class Writer:
                 written += len(chunk)
         self.bytes += written
 
-    def iis(self, day: str, short: str, size: int) -> None:
+    def iis(self, day: str, short: str, size: int, attacks_in_file: int = ATTACKS_PER_FILE) -> None:
         pool = [iis_line(self.rng, day, 0).split(" ", 2)[2] for _ in range(POOL)]
         attacks = [a.format(d="{STAMP}", t="").replace("{STAMP}  ", "{STAMP}", 1) for a in IIS_ATTACKS]
-        chosen = self.rng.sample(attacks, ATTACKS_PER_FILE)
+        chosen = self.rng.sample(attacks, attacks_in_file)
         path = self.root / "C/inetpub/logs/LogFiles/W3SVC1" / f"u_ex{short}.log"
         self._write(path, iis_header(day), pool, size, f"{day} {{clock}} ", chosen)
 
-    def httpproxy(self, day: str, protocol: str, number: int, size: int) -> None:
-        pool = [httpproxy_line(httpproxy_values(self.rng, day, 0, protocol)).split(",", 1)[1]
-                for _ in range(POOL // 4)]
+    def httpproxy(self, day: str, protocol: str, number: int, size: int, attacks_in_file: int = ATTACKS_PER_FILE,
+                  hour: int = 0) -> None:
+        key = ("httpproxy", day, protocol)
+        pool = self.pools.get(key) or self.pools.setdefault(key, [
+            httpproxy_line(httpproxy_values(self.rng, day, 0, protocol)).split(",", 1)[1] for _ in range(POOL // 4)])
         attacks = []
         for change in HTTPPROXY_ATTACK_CHANGES:
             values = httpproxy_values(self.rng, day, 0, protocol)
             values.update(change)
             attacks.append("{STAMP}" + httpproxy_line(values).split(",", 1)[1])
-        path = self.root / EXCHANGE / "HttpProxy" / protocol / f"HttpProxy_{day.replace('-', '')}00-{number}.LOG"
+        path = (self.root / EXCHANGE / "HttpProxy" / protocol
+                / f"HttpProxy_{day.replace('-', '')}{hour:02d}-{number}.LOG")
         self._write(path, exchange_header("HttpProxy Logs", HTTPPROXY_FIELDS, day), pool, size,
-                    f"{day}T{{clock}}.{{ms:03d}}Z,", attacks[:ATTACKS_PER_FILE])
+                    f"{day}T{{clock}}.{{ms:03d}}Z,", attacks[:attacks_in_file], hour * 3600)
 
-    def ecp(self, day: str, number: int, size: int) -> None:
-        pool = [ecp_server_line(self.rng, day, 0, ecp_benign_event(self.rng)).split(",", 1)[1] for _ in range(POOL)]
+    def ecp(self, day: str, number: int, size: int, attacks_in_file: int = 1, hour: int = 0) -> None:
+        key = ("ecp", day, "")
+        pool = self.pools.get(key) or self.pools.setdefault(key, [
+            ecp_server_line(self.rng, day, 0, ecp_benign_event(self.rng)).split(",", 1)[1] for _ in range(POOL)])
         attack = "{STAMP}" + ecp_server_line(self.rng, day, 0, ECP_ATTACK_EVENT).split(",", 1)[1]
-        path = self.root / EXCHANGE / "ECP" / "Server" / f"ECPServer_{day.replace('-', '')}00-{number}.LOG"
+        path = self.root / EXCHANGE / "ECP" / "Server" / f"ECPServer_{day.replace('-', '')}{hour:02d}-{number}.LOG"
         self._write(path, exchange_header("ECP Server Logs", ECP_SERVER_FIELDS, day), pool, size,
-                    f"{day}T{{clock}}.{{ms:03d}}Z,", [attack])
+                    f"{day}T{{clock}}.{{ms:03d}}Z,", [attack][:attacks_in_file], hour * 3600)
 
 
 def generate(root: Path, size_gb: float, seed: int = 2021) -> Writer:
@@ -142,18 +153,50 @@ def generate(root: Path, size_gb: float, seed: int = 2021) -> Writer:
     return writer
 
 
+# Relative size of one hour of HttpProxy log per protocol on a mid-size server, and of each hour of the day.
+PROTOCOL_WEIGHT = {"Owa": 8, "Ews": 6, "Eas": 7, "Mapi": 6, "RpcHttp": 2, "Autodiscover": 3, "Ecp": 1.2,
+                   "PowerShell": 0.6, "Oab": 0.4}
+HOUR_WEIGHT = [0.3] * 6 + [0.8, 1.5, 2, 2, 2, 1.8, 1.5, 2, 2, 2, 1.8, 1.2, 0.8, 0.6, 0.5, 0.4, 0.3, 0.3]
+INTRUSION_DAY = 2  # the third day: one ProxyLogon intrusion, early morning
+
+
+def generate_many(root: Path, size_gb: float, seed: int = 2021, days: int = 20) -> Writer:
+    """Twenty days as a real Exchange server writes them: ~4,800 hourly files and the daily IIS logs."""
+    total = int(size_gb * (1 << 30))
+    writer = Writer(root, seed)
+    rng = random.Random(seed + 1)
+    iis_share, proxy_share, ecp_share = int(total * 0.40), int(total * 0.55), int(total * 0.05)
+    calendar = _days(days)
+    protocol_total = sum(PROTOCOL_WEIGHT.values()) * sum(HOUR_WEIGHT) * days
+    for index, (day, short) in enumerate(calendar):
+        attack_day = index == INTRUSION_DAY
+        writer.iis(day, short, int(iis_share / days * rng.uniform(0.8, 1.2)), 2 if attack_day else 0)
+        for hour, hour_weight in enumerate(HOUR_WEIGHT):
+            for protocol, weight in PROTOCOL_WEIGHT.items():
+                size = int(proxy_share * weight * hour_weight / protocol_total * rng.uniform(0.7, 1.3))
+                attacks = 2 if attack_day and hour == 4 and protocol == "Ecp" else 0
+                writer.httpproxy(day, protocol, 1, max(size, 2000), attacks, hour)
+            size = int(ecp_share * hour_weight / (sum(HOUR_WEIGHT) * days) * rng.uniform(0.7, 1.3))
+            writer.ecp(day, 1, max(size, 1000), 1 if attack_day and hour == 5 else 0, hour)
+    return writer
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="output folder (the host root); use bench/out/... or /tmp")
     parser.add_argument("--size-gb", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=2021)
+    parser.add_argument("--shape", choices=("big", "many"), default="big",
+                        help="few big files (default) or ~5,000 hourly/daily files as a real server keeps them")
     args = parser.parse_args()
     started = time.perf_counter()
-    writer = generate(args.out, args.size_gb, args.seed)
+    make = generate_many if args.shape == "many" else generate
+    writer = make(args.out, args.size_gb, args.seed)
     listing = args.out.parent / f"{args.out.name}.attacks.json"  # beside the host, not inside it
     listing.write_text(json.dumps(writer.attacks, indent=1) + "\n")
     elapsed = time.perf_counter() - started
-    print(f"wrote {writer.bytes / (1 << 20):.0f} MiB under {args.out} in {elapsed:.1f} s; "
+    files = sum(1 for p in args.out.rglob("*") if p.is_file())
+    print(f"wrote {writer.bytes / (1 << 20):.0f} MiB in {files} files under {args.out} in {elapsed:.1f} s; "
           f"{len(writer.attacks)} attack lines listed in {listing}")
 
 

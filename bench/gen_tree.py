@@ -1,6 +1,8 @@
 """Generate a synthetic Exchange/IIS host tree for the YARA sweep benchmark.
 
     python bench/gen_tree.py OUT --files 50000 --size-gb 2
+    python bench/gen_tree.py OUT --files 15000 --size-gb 0.5 --shells 3500   # thousands of hits
+    python bench/gen_tree.py OUT --files 12000 --size-gb 0.33 --shells 0     # benign pages only
 
 Web roots full of benign pages (written here from templates), compiled-page caches, a few large files
 (a PST exported under a web root, minidumps, big assemblies and scripts) and a few webshells copied from
@@ -90,15 +92,17 @@ def large_files(rng: random.Random, budget: int) -> list[tuple[str, bytes]]:
     ]
 
 
-def generate(out: Path, files: int, size_gb: float, seed: int = 1) -> tuple[int, int]:
+def generate(out: Path, files: int, size_gb: float, seed: int = 1, shells: int = -1) -> tuple[int, int]:
+    """``shells``: web shells placed (the rule samples in turn); -1: each sample once; 0: a benign tree."""
     rng = random.Random(seed)
     budget = int(size_gb * (1 << 30))
     count = total = 0
     for rel, data in large_files(rng, budget // 2):
         total += write(out, rel, data)
         count += 1
-    shells = sorted(SAMPLES.glob("*/positive-*.sample"))
-    for i, sample in enumerate(shells):
+    samples = sorted(SAMPLES.glob("*/positive-*.sample"))
+    chosen = samples if shells < 0 else [samples[i % len(samples)] for i in range(shells)]
+    for i, sample in enumerate(chosen):
         name = sample.name.removesuffix(".sample").removeprefix("positive-")
         place, _ = folder(rng)
         total += write(out, f"{place}/s{i}_{name}", sample.read_bytes())
@@ -133,13 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=50000)
     parser.add_argument("--size-gb", type=float, default=2.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--shells", type=int, default=-1,
+                        help="web shells to place (the rule samples in turn); default each sample once; 0: none")
     args = parser.parse_args(argv)
     repo = Path(__file__).resolve().parents[1]
     if args.out.resolve().is_relative_to(repo) and not args.out.resolve().is_relative_to(repo / "bench" / "out"):
         parser.error("write generated trees under /tmp or bench/out, never into the repository")
     if args.out.exists() and any(args.out.iterdir()):
         parser.error(f"{args.out} is not empty")
-    count, total = generate(args.out, args.files, args.size_gb, args.seed)
+    count, total = generate(args.out, args.files, args.size_gb, args.seed, args.shells)
     print(f"wrote {count} files, {total / (1 << 20):.0f} MiB under {args.out}")
     return 0
 

@@ -24,7 +24,7 @@ from exhunt.detectors.registry import create_detectors
 from exhunt.exposure import BuildObservation
 from exhunt.model.coverage import HostCoverage, InputWarning, SourceCoverage, SourceStatus
 from exhunt.model.event import Record
-from exhunt.model.evidence import Artifact
+from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.finding import Finding
 from exhunt.model.result import HostResult, Verdict
 from exhunt.model.timefmt import canonical
@@ -153,18 +153,22 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
 
     parsers = {kind: parser for parser in all_parsers() for kind in parser.kinds}
     plan: list[tuple[Artifact, Parser, list[Detector], PrefilterSpec, RecordGate | None]] = []
+    per_kind: dict[ArtifactKind, tuple[list[Detector], PrefilterSpec, RecordGate | None]] = {}
     for artifact in layout.artifacts:
         parser = parsers.get(artifact.kind)
         if parser is None:
             continue
-        interested: list[tuple[Detector, Interest]] = []
-        for detector in detectors:
-            interest = detector.interest(artifact.kind)
-            if interest is not None:
-                interested.append((detector, interest))
-        interests = [i for _, i in interested]
-        plan.append((artifact, parser, [d for d, _ in interested], _prefilter_spec(interests),
-                     _record_gate(interests)))
+        wanted = per_kind.get(artifact.kind)
+        if wanted is None:  # interests depend on the kind only: asked once per kind, not per file
+            interested: list[tuple[Detector, Interest]] = []
+            for detector in detectors:
+                interest = detector.interest(artifact.kind)
+                if interest is not None:
+                    interested.append((detector, interest))
+            interests = [i for _, i in interested]
+            wanted = per_kind[artifact.kind] = ([d for d, _ in interested], _prefilter_spec(interests),
+                                                _record_gate(interests))
+        plan.append((artifact, parser, *wanted))
 
     observations: list[BuildObservation] = []
     partial: set[str] = set()  # sources with a file read only in part

@@ -72,7 +72,9 @@ def test_jsonl_schema(tmp_path: Path) -> None:
     for line in lines:
         assert line["schema"] == 1
         if line["type"] == "finding":
-            assert set(line) == FINDING_KEYS
+            assert FINDING_KEYS <= set(line) <= FINDING_KEYS | {"evidence_files"}
+            if "evidence_files" in line:  # every file that gave evidence, counted
+                assert sum(f["count"] for f in line["evidence_files"]) == line["evidence_total"]
             assert line["severity"] in {"info", "low", "medium", "high", "critical"}
             assert line["outcome"] in {"attempted", "succeeded", "suspicious", "confirmed", "informational"}
             assert line["evidence_class"] in {"compromise", "attempt", "weak", "known-benign", "context"}

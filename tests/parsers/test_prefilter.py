@@ -152,3 +152,29 @@ def test_lines_that_do_not_look_like_records_are_always_looked_at() -> None:
     assert prefilter is not None
     data = b"1 ok\n2 ok\ngarbage here\n3 ok\n\x00\x01binary\n4 ServerInfo~x\n5 ok\n"
     assert _lines_through(prefilter, data) == [b"garbage here", b"\x00\x01binary", b"4 ServerInfo~x"]
+
+
+@pytest.mark.parametrize("prefilter", [None, build_prefilter(["needle"])])
+@pytest.mark.parametrize("hint", [None, 0, 10, "exact", 1 << 30])
+@pytest.mark.parametrize("prefix", [0, 2, 3, 100, "all"])
+def test_size_hint_and_prefix_change_nothing(prefilter: Prefilter | None, hint: object, prefix: object) -> None:
+    """The buffer sized from a (possibly wrong) size hint, grown while blocks fill it, and a head already
+    read by the caller give the same lines, numbers, offsets and counts as the plain read."""
+    rng = random.Random(7)
+    lines = [b"#Fields: x"] + [b"%d %s" % (i, rng.choice((b"hay", b"needle", b"x" * 3000, b""))) for i in range(400)]
+    data = b"\xef\xbb\xbf" + b"\r\n".join(lines) + b"\r\n" + b"9 needle" * 9000  # a long last line, no newline
+
+    def read(size_hint: int | None, head: int) -> tuple[list[tuple[int, int, bytes, bool, bool]], int, int]:
+        report = ParseReport("f.log")
+        handle = io.BytesIO(data)
+        already = handle.read(head)
+        got = LineReader(report, prefilter, block_size=1 << 16).lines(handle, size_hint, already)
+        return [(t.number, t.offset, t.data, t.candidate, t.terminated) for t in got], report.records, \
+            report.bytes_read
+
+    expected = read(None, 0)
+    size_hint = len(data) if hint == "exact" else hint
+    assert isinstance(size_hint, int | None)
+    head = len(data) if prefix == "all" else prefix
+    assert isinstance(head, int)
+    assert read(size_hint, head) == expected

@@ -44,6 +44,22 @@ def test_symlink_out_of_root_is_not_followed(tmp_path: Path) -> None:
         tree.open("C/link.txt")
 
 
+def test_links_and_dot_names_never_lead_out_of_the_root(tmp_path: Path) -> None:
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "x.txt").write_text("secret")
+    host = tmp_path / "host"
+    _write(host, "C/Windows/win.ini")
+    (host / "C" / "out").symlink_to(tmp_path / "outside")  # a folder link leading out
+    (host / "C" / "Windows" / "in.ini").symlink_to(host / "C" / "Windows" / "win.ini")  # a link inside
+    [tree] = open_evidence(host)
+    for path in ("C/out/x.txt", "C/Windows/in.ini", "C/../../outside/x.txt", "C/Windows/.."):
+        with pytest.raises(OSError):
+            tree.open(path)
+    assert tree.local_path("C/Windows/in.ini") == (host / "C" / "Windows" / "win.ini").resolve()
+    with tree.open("C/Windows/win.ini") as handle:
+        assert handle.read() == (host / "C" / "Windows" / "win.ini").read_bytes()
+
+
 def test_folder_of_several_hosts(tmp_path: Path) -> None:
     for host in ("ex01", "ex02"):
         _write(tmp_path, f"{host}/C/{HTTPPROXY}")

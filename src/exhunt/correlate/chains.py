@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from exhunt.model.finding import Confidence, Finding, Outcome, Severity
 
@@ -10,42 +12,110 @@ CHAIN_STEPS = ("reconnaissance", "initial-access", "vdir-tamper", "webshell-writ
                "credential-access", "discovery", "persistence", "collection", "staging", "exfiltration")
 _JOIN_KEYS = ("written_path", "url", "uri", "target", "target_path", "requested", "export_path")
 
+_Key = tuple[str, str]  # (detector, rule_id): findings of the same rule never confirm each other
+
 
 def _norm_path(text: str) -> str:
     return text.replace("\\", "/").lower().rstrip()
 
 
-def _ties(finding: Finding, others: list[Finding]) -> list[Finding]:
-    """Other findings that name this finding's file: the path it was written to, or a request for it."""
-    names = [n.lower() for n in finding.attr_values("file_name") if n]
-    paths = [_norm_path(p) for p in finding.attr_values("path") if p]
-    if not names:
-        return []
-    tied: list[Finding] = []
-    for other in others:
-        if other is finding or (other.detector == finding.detector and other.rule_id == finding.rule_id):
-            continue
-        values = [_norm_path(v) for k, v in other.attributes if k in _JOIN_KEYS]
-        values += [_norm_path(e.excerpt) for e in other.evidence if e.path not in paths]
-        written = [_norm_path(v) for v in other.attr_values("written_path")]
-        if any(w.split(":", 1)[-1] and any(p.endswith(w.split(":", 1)[-1].lstrip("/")) for p in paths)
-               for w in written) or any(f"/{name}" in value for value in values for name in names):
-            tied.append(other)
-    return tied
+@dataclass(slots=True)
+class _Mentions:
+    """Where one file name occurs (after a '/') in one rule's findings."""
+
+    in_attribute: bool = False  # in a join attribute: counts whatever the confirmed file's own path
+    evidence_paths: set[str] = field(default_factory=set)  # in an excerpt of evidence from these paths
+
+    def ties(self, own_paths: set[str]) -> bool:
+        return self.in_attribute or any(p not in own_paths for p in self.evidence_paths)
+
+
+@dataclass(slots=True)
+class _TieIndex:
+    """Every finding's join values indexed once, so each suspicious file is tied in time linear in the findings.
+
+    A file finding F is tied to another finding O (not F, not F's own rule) when O wrote F's path (one of O's
+    ``written_path`` values, drive stripped, ends F's path) or when one of O's join attributes, or an excerpt of
+    O's evidence from a file other than F's, holds ``/<F's file name>``. The index keeps, per file name asked
+    for, the rules that mention it after a '/', and per written path suffix the rules that wrote it.
+    """
+
+    names: set[str]
+    lengths: list[int] = field(default_factory=list)
+    mentions: dict[str, dict[_Key, _Mentions]] = field(default_factory=dict)
+    written: dict[str, set[_Key]] = field(default_factory=dict)
+    written_lengths: set[int] = field(default_factory=set)
+
+    def add(self, other: Finding) -> None:
+        key = (other.detector, other.rule_id)
+        for k, v in other.attributes:
+            if k in _JOIN_KEYS:
+                self._scan(_norm_path(v), key, None)
+            if k == "written_path":
+                suffix = _norm_path(v).split(":", 1)[-1]
+                if suffix:
+                    tail = suffix.lstrip("/")
+                    self.written.setdefault(tail, set()).add(key)
+                    self.written_lengths.add(len(tail))
+        for ref in other.evidence:
+            self._scan(_norm_path(ref.excerpt), key, ref.path)
+
+    def _scan(self, value: str, key: _Key, evidence_path: str | None) -> None:
+        """Record every asked-for name that follows a '/' in ``value`` (``"/" + name in value``)."""
+        slash = value.find("/")
+        while slash >= 0:
+            start = slash + 1
+            for length in self.lengths:
+                name = value[start:start + length]
+                if len(name) == length and name in self.names:
+                    entry = self.mentions.setdefault(name, {}).setdefault(key, _Mentions())
+                    if evidence_path is None:
+                        entry.in_attribute = True
+                    else:
+                        entry.evidence_paths.add(evidence_path)
+            slash = value.find("/", start)
+
+    def reasons(self, finding: Finding, names: Iterable[str], paths: list[str]) -> list[str]:
+        own = (finding.detector, finding.rule_id)
+        own_paths = set(paths)
+        tied: set[str] = set()
+        for name in names:
+            for key, entry in self.mentions.get(name, {}).items():
+                if key != own and key[1] not in tied and entry.ties(own_paths):
+                    tied.add(key[1])
+        for path in paths:
+            for length in self.written_lengths:
+                if length > len(path):
+                    continue
+                for key in self.written.get(path[len(path) - length:], ()):
+                    if key != own:
+                        tied.add(key[1])
+        return sorted(tied)
+
+
+def _file_names(finding: Finding) -> list[str]:
+    return [n.lower() for n in finding.attr_values("file_name") if n]
 
 
 def confirm_files(findings: list[Finding]) -> list[Finding]:
     """A suspicious file named by another finding (requested, written there) becomes confirmed."""
+    asked = [f for f in findings if f.outcome is Outcome.SUSPICIOUS and _file_names(f)]
+    if not asked:
+        return list(findings)
+    names = {n for f in asked for n in _file_names(f)}
+    index = _TieIndex(names=names, lengths=sorted({len(n) for n in names}))
+    for other in findings:
+        index.add(other)
     result: list[Finding] = []
     for finding in findings:
-        if finding.outcome is not Outcome.SUSPICIOUS or not finding.attr_values("file_name"):
+        names_here = _file_names(finding)
+        if finding.outcome is not Outcome.SUSPICIOUS or not names_here:
             result.append(finding)
             continue
-        tied = _ties(finding, findings)
-        if not tied:
+        reasons = index.reasons(finding, names_here, [_norm_path(p) for p in finding.attr_values("path") if p])
+        if not reasons:
             result.append(finding)
             continue
-        reasons = sorted({f"{t.rule_id}" for t in tied})
         result.append(dataclasses.replace(
             finding,
             outcome=Outcome.CONFIRMED,

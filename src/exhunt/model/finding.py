@@ -81,6 +81,9 @@ class Finding:
     description: str = ""
     evidence: tuple[EvidenceRef, ...] = ()
     evidence_total: int = 0  # how many pieces of evidence matched; ``evidence`` may hold fewer
+    # every file that gave evidence, with how many pieces (sorted by path), also those beyond ``evidence``;
+    # empty when the detector does not count per file
+    evidence_files: tuple[tuple[str, int], ...] = ()
     attributes: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # e.g. client_ip, written_path
     # how the verdict weighs it (exhunt.correlate.weigh, docs/verdicts.md): compromise, attempt, weak,
     # known-benign, context; empty until the correlation has weighed it
@@ -115,4 +118,5 @@ class Finding:
             "attributes": attrs,
             "evidence_class": self.evidence_class,
             "status": self.status,
-        }
+        } | ({"evidence_files": [{"path": p, "count": n} for p, n in self.evidence_files]}
+             if self.evidence_files else {})

@@ -15,7 +15,7 @@ from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.parsers.base import Parser, ParseReport, Prefilter
 from exhunt.parsers.textblocks import LineReader
-from exhunt.parsers.textfile import HEAD_SIZE, DirectiveLog, LineDecoder, check_head, open_text
+from exhunt.parsers.textfile import HEAD_SIZE, DirectiveLog, LineDecoder, check_head, needs_transcoding, open_text
 from exhunt.sources.base import HostTree
 
 _STAMP = re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d(?:\.\d{1,7})?)(?:Z|[+-]00:?00)?(?=[,\s]|\Z)")
@@ -44,7 +44,8 @@ class OabParser(Parser):
         first_undated: tuple[int, int] | None = None
         try:
             with open_text(tree, artifact.path, head, report) as handle:
-                for line in LineReader(report, prefilter).lines(handle):
+                for line in LineReader(report, prefilter).lines(
+                        handle, None if needs_transcoding(head) else artifact.size):
                     text = decoder.decode(line)
                     if line.directive:
                         directives.note(line.number, text)

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import cast
 
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact
@@ -43,11 +44,26 @@ class PrefilterSpec:
     requirements: tuple[tuple[frozenset[str], ...], ...] = field(default_factory=tuple)
 
     def build(self) -> Prefilter | None:
+        """The prefilter, built once per thread and spec: a host of thousands of hourly logs asks for the
+        same few (one per kind of log) once per file."""
         if self.mode == "all":
             return None
         if self.mode == "nothing":
             return MatchNothing()
-        return build_prefilter(self.literals, requirements=self.requirements)
+        cache: dict[PrefilterSpec, object] = _built.__dict__.setdefault("specs", {})
+        built = cache.get(self, _MISSING)
+        if built is _MISSING:
+            built = build_prefilter(self.literals, requirements=self.requirements)
+            if len(cache) >= _BUILT_LIMIT:
+                cache.pop(next(iter(cache)))
+            cache[self] = built
+        assert built is not _MISSING
+        return cast("Prefilter | None", built)
+
+
+_MISSING = object()
+_BUILT_LIMIT = 16
+_built = threading.local()  # per thread, as the prefilters' Hyperscan scratch spaces must be
 
 
 def parse_all(parser: Parser, tree: HostTree, artifact: Artifact, report: ParseReport,

@@ -25,6 +25,7 @@ from exhunt.parsers.prefilter import BlockMarks, BlockPrefilter, PythonPrefilter
 from exhunt.parsers.textfile import BOM
 
 BLOCK_SIZE = 16 << 20  # bytes read at once
+FIRST_BLOCK = 64 << 10  # the buffer a file of unknown size starts with; it doubles while blocks fill it
 MAX_LINE = 1 << 20  # longest line parsed; longer ones are reported and skipped
 _EDGE_STEPS = 64  # lines stepped over (blank or directive) when looking for an edge data line
 _HASH, _LF, _CR = 0x23, 0x0A, 0x0D
@@ -52,11 +53,14 @@ class LineReader:
         self.block_size = max(block_size, 16)
         self.max_line = max_line
 
-    def lines(self, handle: BinaryIO) -> Iterator[TextLine]:
-        buf = bytearray(self.block_size)
+    def lines(self, handle: BinaryIO, size_hint: int | None = None, prefix: bytes = b"") -> Iterator[TextLine]:
+        """``size_hint``: the file's size when known (a small log then does not pay for a 16 MiB buffer);
+        ``prefix``: the bytes the caller already read from the start of ``handle`` (its head check)."""
+        buf = bytearray(self._first_size(size_hint))  # grown (doubled) while blocks fill it, up to block_size
         view = memoryview(buf)
-        readinto = _readinto(handle)
-        head = handle.read(len(BOM))
+        readinto = _readinto(handle) if not prefix else _Prefixed(prefix, _readinto(handle)).readinto
+        head_buf = bytearray(len(BOM))
+        head = bytes(head_buf[: readinto(memoryview(head_buf))])
         base_offset, base_line, carry = 0, 1, 0
         self.report.bytes_read += len(head)
         if head == BOM:
@@ -91,6 +95,10 @@ class LineReader:
                 if total < len(buf):
                     carry = total
                     continue
+                if len(buf) < self.block_size:
+                    buf, view = self._grow(buf, total)
+                    carry = total
+                    continue
                 self.report.records += 1
                 self.report.warn(f"line longer than the {len(buf)}-byte read buffer: skipped", code="too-long",
                                  line=base_line, offset=base_offset)
@@ -103,6 +111,18 @@ class LineReader:
             base_line += newlines
             base_offset += end
             carry = self._keep(buf, view, end, total)
+            if total == len(buf) and len(buf) < self.block_size:
+                buf, view = self._grow(buf, carry)
+
+    def _first_size(self, size_hint: int | None) -> int:
+        """The whole file in one block when its size is known; a size that is wrong only costs a regrowth."""
+        size = FIRST_BLOCK if size_hint is None or size_hint < 0 else size_hint + 1
+        return min(self.block_size, max(FIRST_BLOCK, size))
+
+    def _grow(self, buf: bytearray, keep: int) -> tuple[bytearray, memoryview]:
+        bigger = bytearray(min(self.block_size, 2 * len(buf)))
+        bigger[:keep] = buf[:keep]
+        return bigger, memoryview(bigger)
 
     @staticmethod
     def _keep(buf: bytearray, view: memoryview, start: int, total: int) -> int:
@@ -279,6 +299,23 @@ def _prev_data(buf: bytearray, start: int, end: int) -> int | None:
             return None
         start = buf.rfind(b"\n", 0, start - 1) + 1
     return None
+
+
+class _Prefixed:
+    """Reads ``prefix`` (bytes already read from the handle) and then the handle, as one stream."""
+
+    def __init__(self, prefix: bytes, read_into: Callable[[memoryview], int]) -> None:
+        self.rest = memoryview(prefix)
+        self.read_into = read_into
+
+    def readinto(self, target: memoryview) -> int:
+        served = min(len(target), len(self.rest))
+        if served:
+            target[:served] = self.rest[:served]
+            self.rest = self.rest[served:]
+            if served == len(target):
+                return served
+        return served + self.read_into(target[served:])
 
 
 def _readinto(handle: BinaryIO) -> Callable[[memoryview], int]:

@@ -107,6 +107,11 @@ class _CrOnly(io.RawIOBase):
         super().close()
 
 
+def needs_transcoding(head: bytes) -> bool:
+    """Whether a file with this head (from ``check_head``) must be read through ``open_text``."""
+    return (isinstance(head, TextHead) and head.utf16) or (b"\r" in head and b"\n" not in head)
+
+
 def open_text(tree: HostTree, path: str, head: bytes, report: ParseReport) -> BinaryIO:
     """Open a text log for line reading: UTF-16 transcoded, CR-only line endings read as line ends."""
     handle = tree.open(path)

@@ -9,16 +9,26 @@ when the file has no ``date`` column) and ``DateTime`` for Exchange logs.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.parsers.base import Parser, ParseReport, Prefilter
 from exhunt.parsers.textblocks import LineReader, TextLine
-from exhunt.parsers.textfile import HEAD_SIZE, DirectiveLog, LineDecoder, NulLines, check_head, open_text
+from exhunt.parsers.textfile import (
+    HEAD_SIZE,
+    DirectiveLog,
+    LineDecoder,
+    NulLines,
+    check_head,
+    needs_transcoding,
+    open_text,
+)
 from exhunt.sources.base import HostTree
 
 EXCHANGE_KINDS = frozenset({ArtifactKind.HTTPPROXY, ArtifactKind.ECP_SERVER, ArtifactKind.ECP_ACTIVITY,
@@ -69,6 +79,20 @@ def _csv_module(text: str) -> list[str]:
         stand_in = next(chr(c) for c in range(0xE000, 0xF900) if chr(c) not in text)  # a private-use char
         fields = next(csv.reader([text.replace("\r", stand_in)]), [])
         return [field.replace(stand_in, "\r") for field in fields]
+
+
+_BINDINGS: dict[str, Binding] = {}  # per #Fields layout: a host's thousands of hourly logs share a few
+_BINDINGS_KEPT = 64
+
+
+def _binding(value: str) -> Binding:
+    found = _BINDINGS.get(value)
+    if found is None:
+        found = Binding.parse(value)
+        if len(_BINDINGS) >= _BINDINGS_KEPT:
+            _BINDINGS.pop(next(iter(_BINDINGS)))
+        _BINDINGS[value] = found
+    return found
 
 
 def split_csv(text: str) -> list[str]:
@@ -150,7 +174,7 @@ class _W3CFile:
                                  f"{value[:200]!r}; read with them removed", code="bad-header",
                                  line=line.number, offset=line.offset)
                 value = value.strip("[]()").replace("'", "").replace('"', "")
-            binding = Binding.parse(value)
+            binding = _binding(value)
             if self.binding is None and not binding.fits(self.artifact.kind):
                 self.report.not_understood = True
                 self.report.records = 0
@@ -256,7 +280,25 @@ class W3CParser(Parser):
 
     def parse(self, tree: HostTree, artifact: Artifact, report: ParseReport,
               prefilter: Prefilter | None = None) -> Iterator[Record]:
-        head = check_head(lambda: tree.read_head(artifact.path, HEAD_SIZE), report, marker=b"#fields:")
+        try:  # one handle for the head check and the lines (a host holds thousands of small hourly logs)
+            handle = tree.open(artifact.path)
+        except OSError as exc:
+            report.failed = True
+            report.warn(f"cannot read: {exc}", code="unreadable")
+            return
+        with handle:
+            yield from self._parse_open(tree, handle, artifact, report, prefilter)
+
+    def _parse_open(self, tree: HostTree, handle: BinaryIO, artifact: Artifact, report: ParseReport,
+                    prefilter: Prefilter | None) -> Iterator[Record]:
+        raw_head = b""
+
+        def read_head() -> bytes:
+            nonlocal raw_head
+            raw_head = handle.read(HEAD_SIZE)
+            return raw_head
+
+        head = check_head(read_head, report, marker=b"#fields:")
         if head is None:
             return
         if b"#fields:" not in head.replace(b"\x00", b"").lower():
@@ -268,8 +310,12 @@ class W3CParser(Parser):
         reader = LineReader(report, prefilter, odd_lines=True) if self.block_size is None else \
             LineReader(report, prefilter, block_size=self.block_size, odd_lines=True)
         try:
-            with open_text(tree, artifact.path, head, report) as handle:
-                for line in reader.lines(handle):
+            with contextlib.ExitStack() as stack:
+                if needs_transcoding(head):  # UTF-16 or CR-only: read again from the start, transcoded
+                    lines = reader.lines(stack.enter_context(open_text(tree, artifact.path, head, report)))
+                else:
+                    lines = reader.lines(handle, artifact.size, raw_head)
+                for line in lines:
                     if b"\x00" in line.data:
                         cleaned = state.nul.clean(line)
                         if cleaned is None:

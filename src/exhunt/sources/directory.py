@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -11,6 +12,8 @@ from typing import BinaryIO
 
 from exhunt.model.coverage import InputWarning
 from exhunt.sources.base import FileEntry, HostTree, shown_name
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # POSIX; elsewhere links are checked with lstat
 
 
 def iso_utc(epoch: float) -> str:
@@ -57,7 +60,9 @@ class DirectoryTree(HostTree):
     def __init__(self, root: Path, name: str | None = None, origin: str | None = None) -> None:
         super().__init__(shown_name(name or root.name), shown_name(origin or str(root)))
         self.root = root.resolve()
-        self._folders: dict[str, Path] = {}  # host-relative folder -> resolved real folder
+        self._root = str(self.root)
+        self._prefix = os.path.join(self._root, "")  # the root with a trailing separator
+        self._folders: dict[str, str] = {}  # host-relative folder -> resolved real folder
         self._entries: list[FileEntry] | None = None
         self._real: dict[str, str] = {}  # shown path -> real path, for names that are not valid UTF-8
 
@@ -73,26 +78,26 @@ class DirectoryTree(HostTree):
         return state
 
     def _list(self) -> list[FileEntry]:
-        stack = [self.root]
+        stack = [(self._root, "")]  # (real folder, its host-relative prefix): no pathlib per file
         entries: list[FileEntry] = []
         while stack:
-            folder = stack.pop()
+            folder, prefix = stack.pop()
             try:
                 with os.scandir(folder) as listing:
                     children = sorted(listing, key=lambda e: e.name)
             except OSError as exc:
-                self.warnings.append(InputWarning(path=self._shown(self._rel(Path(folder))),
+                self.warnings.append(InputWarning(path=self._shown(prefix[:-1] or "."),
                                                   message=f"cannot list: {exc.strerror or exc}",
                                                   code="unreadable"))
                 continue
             for child in children:
-                rel = self._shown(self._rel(Path(child.path)))
+                rel = self._shown(prefix + child.name)
                 if child.is_symlink():
                     self.warnings.append(InputWarning(path=rel, message="symbolic link not followed", code="link"))
                     continue
                 try:
                     if child.is_dir(follow_symlinks=False):
-                        stack.append(Path(child.path))
+                        stack.append((child.path, prefix + child.name + "/"))
                     elif child.is_file(follow_symlinks=False):
                         info = child.stat(follow_symlinks=False)
                         entries.append(FileEntry(rel, info.st_size, iso_utc(info.st_mtime)))
@@ -107,9 +112,11 @@ class DirectoryTree(HostTree):
         return entries
 
     def _shown(self, rel: str) -> str:
+        if rel.isascii():
+            return rel
         shown = shown_name(rel)
         if shown != rel:
-            if shown in self._real or (self.root / shown).exists():
+            if shown in self._real or os.path.lexists(os.path.join(self._root, shown)):
                 self.warnings.append(InputWarning(path=shown, code="name-collision", message=(
                     "a name that is not valid UTF-8 reads the same, escaped, as another name: only the "
                     "first is read")))
@@ -120,26 +127,33 @@ class DirectoryTree(HostTree):
                     "file name is not valid UTF-8: shown with its bytes escaped (\\xNN)")))
         return shown
 
-    def _rel(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix()
-
     def local_path(self, path: str) -> Path:
-        # resolve each folder once (a sweep opens tens of thousands of files in a few thousand folders);
-        # the file itself is resolved in full only when it is a link or a dot name
+        return Path(self._real_path(path))
+
+    def _real_path(self, path: str, refuse_link: bool = False, checked_by_open: bool = False) -> str:
+        """The real path of host file ``path``, inside the root (else OSError), as a string: a sweep opens
+        tens of thousands of files, so each folder is resolved once and the file itself only when it is
+        a link or a dot name; no pathlib per file. ``refuse_link``: a link is an error, not followed;
+        ``checked_by_open``: the caller opens with O_NOFOLLOW, which refuses a link itself."""
         path = self._real.get(path, path)
         parent, _, name = path.rpartition("/")
         folder = self._folders.get(parent)
         if folder is None:
-            folder = self._folders[parent] = (self.root / parent).resolve()
-        target = folder / name
-        if name in ("", ".", "..") or os.path.islink(target):
-            target = target.resolve()
-        if not target.is_relative_to(self.root):
-            raise OSError(f"path escapes the evidence root: {path}")
+            folder = self._folders[parent] = os.path.realpath(os.path.join(self._root, parent))
+        target = os.path.join(folder, name)
+        if name in ("", ".", "..") or (not checked_by_open and os.path.islink(target)):
+            if refuse_link and os.path.islink(os.path.join(self._root, path)):
+                raise OSError(f"symbolic link not followed: {shown_name(path)}")
+            target = os.path.realpath(target)
+        if target != self._root and not target.startswith(self._prefix):
+            raise OSError(f"path escapes the evidence root: {shown_name(path)}")
         return target
 
     def open(self, path: str) -> BinaryIO:
-        target = self.root / self._real.get(path, path)
-        if target.is_symlink():
-            raise OSError(f"symbolic link not followed: {path}")
-        return open_regular(self.local_path(path))
+        real = self._real_path(path, refuse_link=True, checked_by_open=bool(_NOFOLLOW))
+        try:  # open_regular opens with O_NOFOLLOW: the kernel refuses a link as the last component
+            return open_regular(Path(real))
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise OSError(f"symbolic link not followed: {shown_name(path)}") from exc
+            raise

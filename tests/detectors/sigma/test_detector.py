@@ -99,6 +99,21 @@ def test_evidence_is_bounded_but_every_hit_counted(tmp_path: Path, make_ctx: Mak
     assert [e.line for e in finding.evidence] == list(range(1, 51))
     assert len(finding.attr_values("client_ip")) == 50  # of 200 distinct addresses
     assert finding.attr_values("client_ip_more") == ["150"]
+    assert finding.evidence_files == ((LOG, 399),)
+
+
+def test_every_file_is_listed_with_its_count_beyond_the_evidence_cap(tmp_path: Path, make_ctx: MakeCtx) -> None:
+    """60 early hits in one file fill the evidence list; the one later hit in a second file is still named."""
+    records = [proxy_record(i, "ServerInfo~x]@h:444/ecp/a", "500", "", "192.0.2.1",
+                            f"2021-03-04T01:{i:02d}:00Z") for i in range(1, 61)]
+    late = proxy_record(7, "ServerInfo~x]@h:444/ecp/a", "500", "", "192.0.2.1", "2021-03-05T01:00:00Z")
+    other = "C/Program Files/Microsoft/Exchange Server/V15/Logging/HttpProxy/Ecp/HttpProxy_2021030501-1.LOG"
+    late = Record(late.kind, other, late.fields, raw=late.raw, line=7, offset=700, timestamp=late.timestamp)
+    (finding,) = run(tmp_path, [*records, late], make_ctx)
+    assert finding.evidence_total == 61 and len(finding.evidence) == 50
+    assert other not in {e.path for e in finding.evidence}
+    assert finding.evidence_files == tuple(sorted([(LOG, 60), (other, 1)]))
+    assert finding.to_dict()["evidence_files"] == [{"path": p, "count": n} for p, n in finding.evidence_files]
 
 
 def test_interest_gives_the_rule_literals_for_its_kind_only(tmp_path: Path, make_ctx: MakeCtx) -> None:

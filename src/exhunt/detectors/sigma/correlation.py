@@ -206,7 +206,14 @@ def _finding(corr: CompiledCorrelation, fired: list[tuple[tuple[str, ...], list[
                    confidence=Confidence.MEDIUM, outcome=Outcome.SUSPICIOUS, detector="sigma",
                    cves=corr.cves, attack=corr.attack, first_seen=entries[0].stamp or None,
                    last_seen=entries[-1].stamp or None, description=corr.description, evidence=evidence,
-                   evidence_total=len(entries), attributes=tuple(attrs))
+                   evidence_total=len(entries), evidence_files=_per_file(entries), attributes=tuple(attrs))
+
+
+def _per_file(entries: list[_Entry]) -> tuple[tuple[str, int], ...]:
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry.path] = counts.get(entry.path, 0) + 1
+    return tuple(sorted(counts.items()))
 
 
 @dataclass

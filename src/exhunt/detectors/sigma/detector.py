@@ -1,7 +1,8 @@
 """The per-host Sigma detector: evaluates candidate rules on each record, groups hits into findings.
 
 One finding per (rule, outcome) per host; every hit is counted, at most ``MAX_EVIDENCE`` references
-are kept (the earliest by time, path, line), captured values are de-duplicated, sorted and bounded.
+are kept (the earliest by time, path, line) and every file that gave hits is listed with its count, so the
+cap never hides which files matched; captured values are de-duplicated, sorted and bounded.
 """
 
 from __future__ import annotations
@@ -51,11 +52,13 @@ class _Group:
     first: str | None = None
     last: str | None = None
     hits: list[_Hit] = field(default_factory=list)
+    per_file: dict[str, int] = field(default_factory=dict)  # every file that gave a hit: how many
     captures: dict[str, set[str]] = field(default_factory=dict)
     captures_more: dict[str, int] = field(default_factory=dict)
 
     def add(self, hit: _Hit) -> None:
         self.count += 1
+        self.per_file[hit.path] = self.per_file.get(hit.path, 0) + 1
         stamp = hit.timestamp
         if stamp:
             if self.first is None or stamp < self.first:
@@ -188,4 +191,5 @@ def finding_of(group: _Group, ctx: HostContext) -> Finding:
         severity=rule.ext.severity.get(group.outcome, rule.level), confidence=rule.confidence,
         outcome=group.outcome, detector="sigma", cves=rule.cves, attack=rule.attack,
         first_seen=group.first, last_seen=group.last, description=rule.description,
-        evidence=evidence_refs(group.hits, ctx), evidence_total=group.count, attributes=tuple(attrs))
+        evidence=evidence_refs(group.hits, ctx), evidence_total=group.count,
+        evidence_files=tuple(sorted(group.per_file.items())), attributes=tuple(attrs))

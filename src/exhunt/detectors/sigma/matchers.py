@@ -27,7 +27,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from ipaddress import ip_address, ip_network
+from functools import lru_cache
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from typing import Any, Literal
 
 from exhunt.detectors.sigma.regex import compile_test
@@ -211,13 +212,22 @@ def _compare_test(op: str, bound: float | int) -> Callable[[Any], bool]:
     return compare_test
 
 
+@lru_cache(maxsize=4096)
+def _address(text: str) -> IPv4Address | IPv6Address | None:
+    """An address parsed once for every cidr test that reads it (rule sets test one field against many
+    networks; records repeat the same few addresses)."""
+    try:
+        return ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+
+
 def _cidr_test(cidr: str) -> Callable[[Any], bool]:
     network = ip_network(cidr, strict=False)
 
     def cidr_test(raw: Any) -> bool:
-        try:
-            address = ip_address(as_text(raw).strip().strip("[]"))
-        except ValueError:
+        address = _address(as_text(raw))
+        if address is None:
             return False
         if address in network:
             return True

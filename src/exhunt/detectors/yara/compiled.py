@@ -34,8 +34,20 @@ def read_map(tree: HostTree, path: str) -> tuple[str, str] | None:
     return None
 
 
-def source_page(tree: HostTree, artifacts: list[Artifact], hit_path: str) -> str | None:
-    """The virtual path of the page behind ``hit_path`` (an assembly or a map in the cache), if known."""
+def compiled_maps(artifacts: list[Artifact]) -> dict[str, list[str]]:
+    """Per folder of the compilation cache, its ``.compiled`` maps (in artifact order): built once per host
+    so that tying thousands of hits to their pages does not look through every file for each."""
+    maps: dict[str, list[str]] = {}
+    for artifact in artifacts:
+        folder, _, name = artifact.path.rpartition("/")
+        if name.lower().endswith(".compiled") and in_cache(artifact.path):
+            maps.setdefault(folder, []).append(artifact.path)
+    return maps
+
+
+def source_page(tree: HostTree, artifacts: list[Artifact] | dict[str, list[str]], hit_path: str) -> str | None:
+    """The virtual path of the page behind ``hit_path`` (an assembly or a map in the cache), if known.
+    ``artifacts``: the host's files, or their ``compiled_maps``."""
     if not in_cache(hit_path):
         return None
     folder, _, name = hit_path.rpartition("/")
@@ -46,11 +58,9 @@ def source_page(tree: HostTree, artifacts: list[Artifact], hit_path: str) -> str
     if not low.endswith(".dll"):
         return None
     assembly = name[:-4].lower()
-    for artifact in artifacts:
-        sibling_folder, _, sibling = artifact.path.rpartition("/")
-        if sibling_folder != folder or not sibling.lower().endswith(".compiled"):
-            continue
-        mapped = read_map(tree, artifact.path)
+    maps = artifacts if isinstance(artifacts, dict) else compiled_maps(artifacts)
+    for path in maps.get(folder, ()):
+        mapped = read_map(tree, path)
         if mapped and mapped[1].lower() == assembly:
             return mapped[0]
     return None

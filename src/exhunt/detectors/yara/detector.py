@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exhunt.detectors.base import Detector, HostContext, Interest
-from exhunt.detectors.yara.compiled import source_page
+from exhunt.detectors.yara.compiled import compiled_maps, source_page
 from exhunt.detectors.yara.compiler import CompiledRules
 from exhunt.detectors.yara.findings import RequestSeen, build_finding
 from exhunt.detectors.yara.parallel import picklable, scan_files, scan_one, thread_scanner
@@ -61,6 +61,7 @@ class YaraDetector(Detector):
         self._found: dict[str, FileHit] = {}  # path -> hits
         self._by_name: dict[str, list[FileHit]] = {}  # lowercase file name -> hits
         self._windowed = 0  # files larger than one window, scanned in overlapping windows
+        self._compiled_maps: dict[str, list[str]] | None = None  # per host, built at the first hit
         self._web_roots: tuple[str, ...] = ()  # site and virtual directory folders from applicationHost.config
 
     # -- sweep -------------------------------------------------------------------------------
@@ -137,13 +138,18 @@ class YaraDetector(Detector):
             except OSError as exc:
                 self._warn(ctx, artifact.path, f"cannot hash: {exc}", "unreadable")
         found = FileHit(artifact, location, hashes, sorted(result.hits, key=lambda h: h.key),
-                        source_page=source_page(ctx.tree, ctx.artifacts, artifact.path))
+                        source_page=source_page(ctx.tree, self._maps(ctx), artifact.path))
         self._found[artifact.path] = found
         names = {artifact.path.rsplit("/", 1)[-1].lower()}
         if found.source_page:  # a request for the page confirms its compiled trace too
             names.add(found.source_page.rstrip("/").rsplit("/", 1)[-1].lower())
         for name in sorted(names):
             self._by_name.setdefault(name, []).append(found)
+
+    def _maps(self, ctx: HostContext) -> dict[str, list[str]]:
+        if self._compiled_maps is None:
+            self._compiled_maps = compiled_maps(ctx.artifacts)
+        return self._compiled_maps
 
     @staticmethod
     def _warn(ctx: HostContext, path: str, message: str, code: str) -> None:

@@ -92,12 +92,17 @@ class FileScanner:
         self.hash_all = hash_all  # MD5/SHA-1/SHA-256 of every file scanned, from the bytes read for the scan
         self.scanner = yara_x.Scanner(_rules(rules_data))
         self.scanner.set_timeout(max(1, int(timeout)))
+        self._globals: dict[str, str] = {}  # the external variables as last set
         self.window = max(window, 2 * HEAD_BYTES)
         self.overlap = min(max(overlap, 0), self.window // 2)
 
     def _set(self, facts: FileFacts) -> None:
+        """Set the external variables that differ from the previous file's (a call per variable per file
+        adds up over a sweep of tens of thousands of files)."""
         for name, value in facts.externals().items():
-            self.scanner.set_global(name, value)
+            if self._globals.get(name) != value:
+                self.scanner.set_global(name, value)
+                self._globals[name] = value
 
     def _hits(self, results: Any, excerpt: Callable[[int, int], str], shift: int = 0,
               skip_below: int = 0) -> list[Hit]:
