@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 _BUILD_RE = re.compile(r"^\s*v?(\d{1,2})\.(\d{1,2})\.(\d{1,5})\.(\d{1,5})\s*$")
@@ -39,6 +40,7 @@ class Build:
         return f"{self.major}.{self.minor}.{self.build}.{self.revision}"
 
 
+@lru_cache(maxsize=4096)  # a host's thousands of hourly logs carry a handful of builds, read many times each
 def parse_build(text: str) -> Build | None:
     """``15.2.986.5`` or ``15.02.0986.005`` -> Build; anything else (e.g. W3C ``#Version: 1.0``) -> None."""
     match = _BUILD_RE.match(text or "")
