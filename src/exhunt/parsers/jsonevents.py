@@ -69,9 +69,7 @@ class JsonEventsParser(Parser):
                     if probe.given_up:
                         break
         except OSError as exc:
-            report.failed = True
-            report.warn(f"read error after {report.bytes_read} bytes: {exc}", code="unreadable",
-                        offset=report.bytes_read)
+            _read_error(report, exc)
             return
         if whole:
             invalid: list[str] = []
@@ -97,9 +95,7 @@ class JsonEventsParser(Parser):
                     if probe.given_up:
                         break
         except OSError as exc:
-            report.failed = True
-            report.warn(f"read error after {report.bytes_read} bytes: {exc}", code="unreadable",
-                        offset=report.bytes_read)
+            _read_error(report, exc)
 
     def _lines(self, handle: IO[bytes], artifact: Artifact, report: ParseReport,
                probe: _Probe, allow_whole: bool) -> Iterator[Record | None]:
@@ -287,3 +283,8 @@ def _record(obj: Any, artifact: Artifact, report: ParseReport, probe: _Probe, li
     return Record(kind=ArtifactKind.JSON_EVENTS, path=artifact.path, fields=fields,
                   raw=raw.decode("utf-8", "replace").rstrip("\r\n"), line=line, record=where, offset=offset,
                   timestamp=stamp, attrs={"channel": channel} if channel else {})
+
+
+def _read_error(report: ParseReport, exc: OSError) -> None:
+    report.failed = True
+    report.warn(f"read error after {report.bytes_read} bytes: {exc}", code="unreadable", offset=report.bytes_read)
