@@ -12,6 +12,7 @@ from typing import Any
 from exhunt.content.bundle import ContentBundle
 from exhunt.correlate.coverage import summarise_coverage
 from exhunt.correlate.exposure import build_observations, exsetup_observations, grade_by_exposure, host_exposure
+from exhunt.correlate.filetimes import true_times
 from exhunt.correlate.verdict import conclude
 from exhunt.detectors.base import Detector, HostContext, Interest
 from exhunt.detectors.registry import create_detectors
@@ -185,6 +186,7 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
         findings.extend(detector.finish(ctx))
     known = {artifact.path for artifact in layout.artifacts}
     findings = [_hashes_filled(finding, known, ctx) for finding in findings]
+    findings = true_times(findings, layout.artifacts, ctx.file_times, coverage)
 
     for source in coverage.sources.values():
         source.status = _status(source)

@@ -93,7 +93,8 @@ def render(results: list[HostResult], console: Console) -> None:
         if result.timeline:
             console.print("[bold]Attack chain[/]")
             for entry in result.timeline:
-                console.print(f"  {escape(str(entry['time'] or '?'))}  {escape(str(entry['step'] or '-')):18} "
+                when = entry["time"] or entry.get("time_note") or "?"  # a file's unknown write time says so
+                console.print(f"  {escape(str(when))}  {escape(str(entry['step'] or '-')):18} "
                               f"{escape(str(entry['rule_id']))} {escape(str(entry['title']))} "
                               f"[dim]({entry['outcome']})[/]")
         if result.findings:

@@ -1,0 +1,423 @@
+"""Per-host file-system detector: $MFT entries and USN journal records -> true file times and findings.
+
+It keeps only what the rules select (bounded memory, whatever the size of the $MFT or the journal):
+
+- the NTFS times of every file present in the evidence (``ctx.file_times``, by evidence path), which the
+  correlation step puts in place of the copy's modification time;
+- per file reference, a summary of the USN records whose name a rule can select (created, written,
+  renamed, deleted, with up to ``REFS`` records cited);
+- the $MFT entries that a rule selects by path, and the folders that journal records name as parents (a
+  USN record holds only the name and the parent's entry number: its folder comes from the $MFT).
+
+``finish`` reports each selected file that is gone (USN FILE_DELETE, or an $MFT entry no longer in use) and
+each selected file whose $STANDARD_INFORMATION times were set back (timestomping).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from exhunt.detectors.base import Detector, HostContext, Interest
+from exhunt.detectors.fs.rules import FsRule, FsRuleSet
+from exhunt.model.coverage import InputWarning
+from exhunt.model.event import Record
+from exhunt.model.evidence import ArtifactKind
+from exhunt.model.filetimes import FileTimes
+from exhunt.model.finding import Confidence, EvidenceRef, Finding, Outcome, Severity, clip
+from exhunt.model.timefmt import canonical
+from exhunt.parsers.usn import FILE_CREATE, FILE_DELETE, RENAME_NEW, RENAME_OLD, WRITE
+
+REFS = 6  # journal records cited per file
+MAX_LIVES = 200_000  # file references followed in the journal; beyond, counted and warned about
+MAX_ENTRIES = 50_000  # selected $MFT entries kept
+MAX_DIRS = 500_000  # folders kept to name the parents of journal records
+MAX_REQUEST_NAMES = 5_000  # page names whose requests are kept to tie gone files to them
+MAX_REQUESTS_PER_NAME = 20
+TIE_SLACK = 60  # seconds before creation / after deletion a request still ties to the file
+BULK_WINDOW = 600  # seconds: deletions of one rule in one folder this close together are a bulk change
+
+
+@dataclass
+class Life:
+    """What the journal says about one file reference (drive, entry, sequence)."""
+
+    drive: str
+    entry: int
+    seq: int
+    parent: tuple[int, int]
+    names: list[str] = field(default_factory=list)
+    created: str | None = None
+    deleted: str | None = None
+    first: str | None = None
+    last: str | None = None
+    reasons: set[str] = field(default_factory=set)
+    refs: list[EvidenceRef] = field(default_factory=list)
+    records: int = 0
+
+
+@dataclass
+class Kept:
+    """A selected $MFT entry."""
+
+    path: str  # host path (C/inetpub/...)
+    times: FileTimes
+    ref: EvidenceRef
+
+
+@dataclass
+class Gone:
+    rule: FsRule
+    path: str
+    life: Life | None
+    kept: Kept | None
+
+    @property
+    def when(self) -> str:
+        return (self.life.deleted if self.life and self.life.deleted else None) or self.created or ""
+
+    @property
+    def created(self) -> str | None:
+        if self.life and self.life.created:
+            return self.life.created
+        return self.kept.times.get("si_created") if self.kept else None
+
+
+def _hms(stamp: str | None) -> str:
+    return stamp[:19].replace("T", " ") if stamp else "?"
+
+
+def _seconds(stamp: str) -> int:
+    day = int(stamp[8:10]) + 31 * int(stamp[5:7]) + 372 * int(stamp[:4])
+    return ((day * 24 + int(stamp[11:13])) * 60 + int(stamp[14:16])) * 60 + int(stamp[17:19])
+
+
+class FsDetector(Detector):
+    name = "fs"
+
+    def __init__(self, rules: FsRuleSet, options: dict[str, Any]) -> None:
+        self.rules = rules.rules
+        self.options = options
+        self.present: dict[str, str] = {}  # lowercased host path -> evidence path (case as stored)
+        self.lives: dict[tuple[str, int, int], Life] = {}
+        self.lives_dropped = 0
+        self.parents: set[tuple[str, int]] = set()
+        self.dirs: dict[tuple[str, int], tuple[int, str]] = {}
+        self.kept: dict[tuple[str, int, int], Kept] = {}
+        self.dropped = 0
+        self.requests: dict[str, list[tuple[str, str, str, EvidenceRef]]] = {}  # name -> (time, stem, ip, ref)
+        self.requests_dropped = 0
+        prefixes = sorted({p for r in self.rules for p in r.requested_under})
+        exts = sorted({e for r in self.rules if r.requested_under for e in r.extensions})
+        methods = sorted({m.lower() for r in self.rules if r.requested_under for m in r.request_methods})
+        groups = [frozenset(g) for g in (methods, exts, prefixes) if g]
+        self.request_interest = Interest(frozenset().union(*groups), (tuple(groups),)) if prefixes else None
+
+    def start(self, ctx: HostContext) -> None:
+        self.present = {a.path.lower(): a.path for a in ctx.artifacts if a.kind is ArtifactKind.FILE}
+
+    def interest(self, kind: ArtifactKind) -> Interest | None:
+        if kind in (ArtifactKind.MFT, ArtifactKind.USN):
+            return Interest(literals=None)
+        if kind is ArtifactKind.IIS:
+            return self.request_interest
+        return None
+
+    def on_record(self, record: Record, ctx: HostContext) -> None:
+        if record.kind is ArtifactKind.USN:
+            self._usn(record)
+        elif record.kind is ArtifactKind.MFT:
+            self._mft(record, ctx)
+        elif record.kind is ArtifactKind.IIS:
+            self._request(record)
+
+    def _request(self, record: Record) -> None:
+        """Keep requests that could reach a selected page (its name tells which files they may tie to)."""
+        stem = str(record.get("cs-uri-stem") or "").lower()
+        method = str(record.get("cs-method") or "").upper()
+        name = stem.rsplit("/", 1)[-1]
+        if not record.timestamp or not any(
+                stem.startswith(p) and (not r.request_methods or method in r.request_methods)
+                and name.endswith(tuple(r.extensions)) for r in self.rules for p in r.requested_under):
+            return
+        slot = self.requests.get(name)
+        if slot is None:
+            if len(self.requests) >= MAX_REQUEST_NAMES:
+                self.requests_dropped += 1
+                return
+            slot = self.requests[name] = []
+        if len(slot) < MAX_REQUESTS_PER_NAME:
+            slot.append((record.timestamp, stem, str(record.get("c-ip") or ""), EvidenceRef(
+                path=record.path, excerpt=clip(record.raw), line=record.line, offset=record.offset,
+                timestamp=record.timestamp, note="request for this file while it existed")))
+
+    # -- the journal ---------------------------------------------------------------------------------------
+
+    def _usn(self, record: Record) -> None:
+        fields = record.fields
+        name: str = fields["name"]
+        if not any(rule.name_matches(name) for rule in self.rules):
+            return
+        drive = record.attrs.get("drive", "C")
+        key = (drive, int(fields["file_entry"]), int(fields["file_seq"]))
+        life = self.lives.get(key)
+        if life is None:
+            if len(self.lives) >= MAX_LIVES:
+                self.lives_dropped += 1
+                return
+            life = self.lives[key] = Life(drive, key[1], key[2], (int(fields["parent_entry"]),
+                                                                 int(fields["parent_seq"])))
+        reason: int = fields["reason"]
+        when: str | None = fields["time"]
+        life.records += 1
+        if name not in life.names:
+            life.names.append(name)
+        if reason & RENAME_NEW:
+            life.parent = (int(fields["parent_entry"]), int(fields["parent_seq"]))
+        self.parents.add((drive, life.parent[0]))
+        if when:
+            life.first = min(life.first or when, when)
+            life.last = max(life.last or when, when)
+            if reason & FILE_CREATE and (life.created is None or when < life.created):
+                life.created = when
+            if reason & FILE_DELETE:
+                life.deleted = max(life.deleted or when, when)
+        life.reasons.update(r for r in str(fields["reasons"]).split("|") if r != "CLOSE")
+        notable = reason & (FILE_CREATE | FILE_DELETE | RENAME_NEW | RENAME_OLD) or (
+            reason & WRITE and not any("DATA" in (r.note or "") for r in life.refs))
+        if notable and len(life.refs) < REFS:
+            life.refs.append(EvidenceRef(path=record.path, excerpt=clip(record.raw), offset=record.offset,
+                                         timestamp=when, note=f"USN {fields['reasons']}"))
+
+    # -- the $MFT ------------------------------------------------------------------------------------------
+
+    def _mft(self, record: Record, ctx: HostContext) -> None:
+        fields = record.fields
+        drive = record.attrs.get("drive", "C")
+        path = f"{drive}/{fields['path']}"
+        number = int(fields["entry"])
+        if fields["directory"]:
+            if fields["in_use"] and ((drive, number) in self.parents or any(
+                    rule.folder_may_match(path) for rule in self.rules)):
+                if len(self.dirs) < MAX_DIRS:
+                    self.dirs[(drive, number)] = (int(fields["sequence"]), path)
+                else:
+                    self.dropped += 1
+            return
+        lowered = path.lower()
+        present = self.present.get(lowered) if fields["in_use"] else None
+        selected = any(rule.matches(path) for rule in self.rules)
+        if present is None and not selected:
+            return
+        times: FileTimes = fields["times"]()
+        if present is not None:
+            ctx.file_times[present] = times
+        if selected:
+            if len(self.kept) >= MAX_ENTRIES:
+                self.dropped += 1
+                return
+            stamp, which = times.written()
+            ref = EvidenceRef(path=record.path, excerpt=clip(f"{record.raw}; {times.describe()}"),
+                              record=record.record, offset=record.offset, timestamp=stamp,
+                              note="$MFT entry " + ("in use" if times.in_use else "not in use (deleted)")
+                              + (f"; time shown: {which}" if which else ""))
+            self.kept[(drive, number, int(fields["sequence"]))] = Kept(path, times, ref)
+
+    # -- findings ------------------------------------------------------------------------------------------
+
+    def _life_path(self, life: Life) -> str | None:
+        folder = self.dirs.get((life.drive, life.parent[0]))
+        if folder is None:
+            return None
+        return f"{folder[1]}/{life.names[-1]}"
+
+    def finish(self, ctx: HostContext) -> list[Finding]:
+        if self.requests_dropped:
+            ctx.coverage.warn(InputWarning(path="", code="fs-limit", message=(
+                f"requests for {self.requests_dropped} further page names were not kept to tie deleted files")))
+        if self.lives_dropped or self.dropped:
+            ctx.coverage.warn(InputWarning(path="", code="fs-limit", message=(
+                f"file-system records beyond exhunt's limits were not followed: {self.lives_dropped} journal "
+                f"file references, {self.dropped} $MFT entries or folders")))
+        gone: list[Gone] = []
+        seen: set[tuple[str, int, int]] = set()
+        for key in sorted(self.lives):
+            life = self.lives[key]
+            path = self._life_path(life)
+            kept = self.kept.get(key)
+            if kept is None:  # NTFS bumps an entry's sequence number when the entry is freed
+                later = self.kept.get((key[0], key[1], key[2] + 1))
+                kept = later if later is not None and not later.times.in_use else None
+            if kept is not None:
+                seen.add((key[0], key[1], kept.times.sequence))
+            if path is None and kept is not None:
+                path = kept.path
+            if path is None:
+                path = f"{life.drive}/?/{life.names[-1]}"  # the folder is not in the $MFT (or no $MFT)
+            deleted = life.deleted is not None or (kept is not None and not kept.times.in_use)
+            if not deleted or (kept is not None and kept.times.in_use):
+                continue
+            rule = self._rule_for(path, folder_known="/?/" not in path)
+            if rule is None:
+                continue
+            seen.add(key)
+            gone.append(Gone(rule, path, life, kept))
+        for key in sorted(self.kept):
+            kept = self.kept[key]
+            if key in seen or kept.times.in_use:
+                continue
+            rule = self._rule_for(kept.path, folder_known=True)
+            if rule is not None:
+                gone.append(Gone(rule, kept.path, None, kept))
+        findings = self._gone_findings(ctx.host, gone)
+        findings.extend(self._stomp_findings(ctx.host))
+        return findings
+
+    def _rule_for(self, path: str, folder_known: bool) -> FsRule | None:
+        for rule in self.rules:
+            if folder_known and rule.matches(path):
+                return rule
+            if not folder_known and rule.paths is None and rule.name_matches(path.rsplit("/", 1)[-1]):
+                return rule
+        return None
+
+    def _gone_findings(self, host: str, gone: list[Gone]) -> list[Finding]:
+        bulk: dict[tuple[str, str], list[Gone]] = {}
+        for item in gone:
+            bulk.setdefault((item.rule.rule_id, item.path.rsplit("/", 1)[0].lower()), []).append(item)
+        findings: list[Finding] = []
+        for (_rule_id, _folder), items in sorted(bulk.items()):
+            rule = items[0].rule
+            groups = _bulk_groups(items, rule.bulk) if rule.bulk else [[i] for i in items]
+            for group in groups:
+                if len(group) == 1:
+                    findings.append(self._gone_finding(host, group[0]))
+                else:
+                    findings.append(self._bulk_finding(host, group))
+        return findings
+
+    def _gone_finding(self, host: str, item: Gone) -> Finding:
+        rule, life, kept = item.rule, item.life, item.kept
+        name = item.path.rsplit("/", 1)[-1]
+        short = "/".join(item.path.split("/")[-3:])
+        created, deleted = item.created, life.deleted if life else None
+        when = f"created {_hms(created)}" + (f", deleted {_hms(deleted)}" if deleted else ", deletion time unknown")
+        evidence: list[EvidenceRef] = list(life.refs if life else [])
+        if kept is not None:
+            evidence.append(kept.ref)
+        evidence.sort(key=lambda e: (e.timestamp or "", e.path, e.offset or 0))
+        sources = sorted({"$UsnJrnl:$J" if life else "", "$MFT" if kept else ""} - {""})
+        attributes: list[tuple[str, str]] = [
+            ("file_name", name.lower()), ("path", item.path), ("step", rule.step), ("family", rule.family),
+            ("state", "deleted"), ("time_source", " and ".join(sources))]
+        if created:
+            attributes.append(("created", canonical(created) or created))
+        if deleted:
+            attributes.append(("deleted", canonical(deleted) or deleted))
+        if life and len(life.names) > 1:
+            attributes.extend(("renamed_from", n) for n in life.names[:-1])
+        if kept is not None:
+            attributes.append(("mft_entry", str(kept.times.entry)))
+            attributes.extend(kept.times.attributes())
+        description = (f"{rule.description} {rule.what.capitalize()} {item.path}: {when} "
+                       f"(from the {' and the '.join(sources)}).")
+        if "/?/" in item.path:
+            description += " Its folder is unknown: the $MFT does not name the journal record's parent folder."
+        ties = self._ties(item)
+        outcome, severity, confidence = Outcome.SUSPICIOUS, rule.severity, rule.confidence
+        if ties:
+            outcome, severity, confidence = Outcome.CONFIRMED, rule.confirmed, Confidence.HIGH
+            attributes.append(("tied_by", "iis-request"))
+            attributes.extend(("url", stem) for _, stem, _, _ in ties)
+            attributes.extend(("client_ip", ip) for _, _, ip, _ in ties if ip)
+            description += (f" Requested over HTTP {len(ties)} time(s) while it existed, from "
+                            f"{_hms(ties[0][0])} to {_hms(ties[-1][0])}.")
+            evidence.extend(ref for *_, ref in ties[:5])
+        stamps = sorted(t for t in (created, deleted, *(e.timestamp for e in evidence)) if t)
+        return Finding(
+            host=host, rule_id=rule.rule_id, title=f"{rule.what.capitalize()} {short} {when}",
+            severity=severity, confidence=confidence, outcome=outcome, detector=self.name,
+            cves=rule.cves, attack=rule.attack, first_seen=stamps[0] if stamps else None,
+            last_seen=stamps[-1] if stamps else None, description=description, evidence=tuple(evidence),
+            evidence_total=len(evidence) + (max(0, life.records - len(life.refs)) if life else 0),
+            attributes=tuple(sorted(set(attributes))))
+
+    def _ties(self, item: Gone) -> list[tuple[str, str, str, EvidenceRef]]:
+        """Requests for the gone file's name under the rule's prefixes, made while it existed."""
+        name = item.path.rsplit("/", 1)[-1].lower()
+        start = item.created
+        end = item.life.deleted if item.life and item.life.deleted else None
+        out = []
+        for stamp, stem, ip, ref in self.requests.get(name, []):
+            if start and _seconds(stamp) < _seconds(start) - TIE_SLACK:
+                continue
+            if end and _seconds(stamp) > _seconds(end) + TIE_SLACK:
+                continue
+            out.append((stamp, stem, ip, ref))
+        return sorted(out, key=lambda t: (t[0], t[3].line or 0))
+
+    def _bulk_finding(self, host: str, items: list[Gone]) -> Finding:
+        rule = items[0].rule
+        folder = items[0].path.rsplit("/", 1)[0]
+        evidence = [ref for item in items[:10] for ref in ((item.life.refs[:1] if item.life else [])
+                                                           + ([item.kept.ref] if item.kept else []))]
+        stamps = sorted(i.when for i in items if i.when)
+        return Finding(
+            host=host, rule_id=rule.rule_id, title=f"{len(items)} {rule.what} files deleted together from {folder}",
+            severity=Severity.INFO, confidence=rule.confidence, outcome=Outcome.INFORMATIONAL,
+            detector=self.name, cves=(), attack=(), first_seen=stamps[0] if stamps else None,
+            last_seen=stamps[-1] if stamps else None,
+            description=(f"{len(items)} files selected by {rule.rule_id} went from {folder} within "
+                         f"{BULK_WINDOW // 60} minutes of each other: an update or a clean-up rather than an "
+                         "intruder removing a file; listed so nothing is dropped silently."),
+            evidence=tuple(evidence), evidence_total=len(items),
+            attributes=tuple(sorted({("bulk", "true"), ("folder", folder),
+                                     *(("path", i.path) for i in items[:50])})))
+
+    def _stomp_findings(self, host: str) -> list[Finding]:
+        findings: list[Finding] = []
+        for key in sorted(self.kept):
+            kept = self.kept[key]
+            times = kept.times
+            rule = next((r for r in self.rules if r.timestomp and r.matches(kept.path)), None)
+            if rule is None or not (times.stomped() or times.whole_seconds()):
+                continue
+            if times.stomped():
+                why = (f"$STANDARD_INFORMATION created {times.si_created} is earlier than $FILE_NAME created "
+                       f"{times.fn_created}")
+            else:
+                why = "every $STANDARD_INFORMATION time is a whole second while the $FILE_NAME times are not"
+            name = kept.path.rsplit("/", 1)[-1]
+            written, which = times.written()
+            findings.append(Finding(
+                host=host, rule_id="EXH-FS-TIMESTOMP", title=f"File times set back (timestomping): {name}",
+                severity=Severity.HIGH, confidence=rule.confidence, outcome=Outcome.SUSPICIOUS,
+                detector=self.name, cves=(), attack=("T1070.006",), first_seen=written, last_seen=written,
+                description=(f"{kept.path} ({rule.what}): {why}. Programs can set $STANDARD_INFORMATION times; "
+                             f"the $FILE_NAME times are set by NTFS. Its real write time is taken from {which}."),
+                evidence=(kept.ref,), evidence_total=1,
+                attributes=tuple(sorted({("file_name", name.lower()), ("path", kept.path), ("step", rule.step),
+                                         ("family", rule.family), ("selected_by", rule.rule_id),
+                                         ("state", "present" if times.in_use else "deleted"),
+                                         *times.attributes()}))))
+        return findings
+
+
+def _bulk_groups(items: list[Gone], limit: int) -> list[list[Gone]]:
+    """Split one folder's deletions into runs whose times lie within BULK_WINDOW; runs over ``limit`` stay
+    together (a bulk change), the others fall apart into single files."""
+    ordered = sorted(items, key=lambda i: (i.when, i.path))
+    runs: list[list[Gone]] = []
+    for item in ordered:
+        if runs and item.when and runs[-1][-1].when and \
+                _seconds(item.when) - _seconds(runs[-1][-1].when) <= BULK_WINDOW:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    out: list[list[Gone]] = []
+    for run in runs:
+        if len(run) > limit:
+            out.append(run)
+        else:
+            out.extend([i] for i in run)
+    return out

@@ -1,0 +1,181 @@
+"""NTFS ``$MFT``: one record per FILE entry, read with the ``mft`` package (Rust), streaming.
+
+A record's fields are the cheap facts (entry, sequence, in use, folder, path below the volume root, name,
+size); its eight times cost a conversion each, so ``fields["times"]`` is a function that reads them
+(``FileTimes``) for the few entries a detector wants. The path is the volume's (``inetpub/wwwroot/x.aspx``);
+``attrs["drive"]`` is the drive the ``$MFT`` was collected from (``C``).
+
+Damage never stops the read: an entry with a bad signature is a warning with its entry number and offset;
+an entry whose update sequence (fixup) bytes do not match is read as the package returns it and warned
+about; a file that does not end on a whole entry is warned about as truncated.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import warnings
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import IO, Any
+
+import mft
+
+from exhunt.model.event import Record
+from exhunt.model.evidence import Artifact, ArtifactKind
+from exhunt.model.filetimes import FileTimes
+from exhunt.parsers.base import MatchNothing, Parser, ParseReport, Prefilter
+from exhunt.parsers.evtx import _seekable
+from exhunt.sources.base import HostTree
+
+SIGNATURES = (b"FILE", b"BAAD")
+DEFAULT_ENTRY_SIZE = 1024
+MAX_CONSECUTIVE_ERRORS = 100_000  # an $MFT this broken is given up, with a warning
+_WARN_ENTRY = re.compile(r"\[entry: (\d+)\]")
+SI, FN = 0x10, 0x30
+
+
+def stamp(when: datetime | None) -> str | None:
+    """A timezone-aware datetime as ISO 8601 UTC with microseconds (what the package keeps of 100 ns)."""
+    if when is None:
+        return None
+    return f"{when:%Y-%m-%dT%H:%M:%S}.{when.microsecond:06d}Z"
+
+
+def entry_times(entry: Any, source: str) -> FileTimes:
+    """The $STANDARD_INFORMATION and (first) $FILE_NAME times of one ``mft`` entry."""
+    si: list[str | None] = [None] * 4
+    fn: list[str | None] = [None] * 4
+    for attribute in entry.attributes():
+        if isinstance(attribute, Exception):
+            continue
+        code = attribute.type_code
+        if code == SI and si[0] is None:
+            content = attribute.attribute_content
+            si = [stamp(content.created), stamp(content.modified), stamp(content.mft_modified),
+                  stamp(content.accessed)]
+        elif code == FN and fn[0] is None:
+            content = attribute.attribute_content
+            fn = [stamp(content.created), stamp(content.modified), stamp(content.mft_modified),
+                  stamp(content.accessed)]
+    return FileTimes(source, int(entry.entry_id), int(entry.sequence), bool(_in_use(entry)), *si, *fn)
+
+
+def _in_use(entry: Any) -> bool:
+    return "ALLOCATED" in str(entry.flags)
+
+
+def _drive(path: str) -> str:
+    first = path.split("/", 1)[0]
+    return first.upper() if len(first) == 1 and first.isalpha() else "C"
+
+
+class MftParser(Parser):
+    name = "mft"
+    kinds = frozenset({ArtifactKind.MFT})
+
+    def parse(self, tree: HostTree, artifact: Artifact, report: ParseReport,
+              prefilter: Prefilter | None = None) -> Iterator[Record]:
+        try:
+            head = tree.read_head(artifact.path, 0x20)
+        except OSError as exc:
+            report.failed = True
+            report.warn(f"cannot read: {exc}", code="unreadable")
+            return
+        if head[:4] not in SIGNATURES:
+            report.not_understood = True
+            report.warn(f"not an NTFS $MFT (first bytes {head[:4]!r}, expected b'FILE')", code="not-understood")
+            return
+        size = struct.unpack_from("<I", head, 0x1C)[0] if len(head) >= 0x20 else 0
+        entry_size = size if size in (1024, 4096) else DEFAULT_ENTRY_SIZE
+        if artifact.size % entry_size:
+            report.warn(f"truncated: the last {artifact.size % entry_size} bytes are not a whole "
+                        f"{entry_size}-byte entry", code="truncated", offset=artifact.size - artifact.size % entry_size)
+        if isinstance(prefilter, MatchNothing):  # nobody needs the entries: count them
+            report.records = artifact.size // entry_size
+            return
+        try:
+            stream = _seekable(tree, artifact, report)
+        except OSError as exc:
+            report.failed = True
+            report.warn(f"cannot read: {exc}", code="unreadable")
+            return
+        if stream is None:
+            return
+        with stream:
+            yield from self._entries(stream, artifact, report, entry_size)
+        report.bytes_read = artifact.size
+
+    def _entries(self, stream: IO[bytes], artifact: Artifact, report: ParseReport,
+                 entry_size: int) -> Iterator[Record]:
+        drive = _drive(artifact.path)
+        source = artifact.path
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            pending: list[str] = []
+
+            def keep(message: Any, *_args: Any, **_kwargs: Any) -> None:
+                pending.append(str(message))
+
+            warnings.showwarning = keep
+            try:
+                parser = mft.PyMftParser(stream)
+                entries = parser.entries()
+            except (OSError, RuntimeError, ValueError) as exc:
+                report.failed = True
+                report.warn(f"the mft package cannot read this $MFT: {exc}", code="unreadable")
+                return
+            index = -1
+            errors = 0
+            while True:
+                index += 1
+                try:
+                    entry = next(entries)
+                except StopIteration:
+                    break
+                except BaseException as exc:  # a Rust panic surfaces as a BaseException: damage, not a stop
+                    if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+                        raise
+                    entry = exc
+                self._flush(pending, report, entry_size)
+                report.records += 1
+                if isinstance(entry, BaseException):
+                    errors += 1
+                    report.warn(f"$MFT entry {index}: {entry}", code="bad-record", offset=index * entry_size)
+                    if errors >= MAX_CONSECUTIVE_ERRORS:
+                        report.warn(f"{errors} damaged entries in a row: the rest of this $MFT is not read",
+                                    code="given-up", offset=index * entry_size)
+                        return
+                    continue
+                errors = 0
+                yield self._record(entry, artifact.path, source, drive, entry_size)
+            self._flush(pending, report, entry_size)
+
+    @staticmethod
+    def _flush(pending: list[str], report: ParseReport, entry_size: int) -> None:
+        for message in pending:
+            found = _WARN_ENTRY.search(message)
+            number = int(found.group(1)) if found else None
+            text = message.split("]", 2)[-1].strip() if found else message
+            report.warn(f"$MFT entry {number if number is not None else '?'}: {text}",
+                        code="bad-fixup" if "fixup" in message else "bad-record",
+                        offset=None if number is None else number * entry_size)
+        pending.clear()
+
+    @staticmethod
+    def _record(entry: Any, path: str, source: str, drive: str, entry_size: int) -> Record:
+        number = int(entry.entry_id)
+        flags = str(entry.flags)
+        in_use = "ALLOCATED" in flags
+        directory = "INDEX_PRESENT" in flags
+        full = str(entry.full_path).replace("\\", "/")
+        name = full.rsplit("/", 1)[-1]
+        times: Callable[[], FileTimes] = lambda: entry_times(entry, source)  # noqa: E731 - read on demand
+        fields: dict[str, Any] = {
+            "entry": number, "sequence": int(entry.sequence), "in_use": in_use, "directory": directory,
+            "path": full, "name": name, "size": int(entry.file_size), "times": times,
+        }
+        raw = (f"$MFT entry {number} seq {entry.sequence} {'in use' if in_use else 'NOT IN USE'}"
+               f"{' folder' if directory else ''} {drive}:\\{full.replace('/', chr(92))}")
+        return Record(kind=ArtifactKind.MFT, path=path, fields=fields, raw=raw, record=number,
+                      offset=number * entry_size, attrs={"drive": drive})
