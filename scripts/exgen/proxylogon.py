@@ -156,9 +156,11 @@ def _file_system_traces(b: Builder, shell2: str, later: str, w3: Proc) -> None:
                       Change(volume_path, written, USN_FILE_CREATE | USN_DATA_EXTEND),
                       Change(volume_path, written, USN_FILE_CREATE | USN_DATA_EXTEND | USN_CLOSE),
                       Change(volume_path, deleted, USN_FILE_DELETE | USN_CLOSE)])
-    for i, at in enumerate(("2021-03-05 09:15:10.000", "2021-03-05 09:21:47.000", "2021-03-05 09:33:05.000")):
-        _iis(b, utc(at), later, SHELL_UA, "POST", f"/owa/auth/{gone}", 200,
-             "web shell used before it was deleted (POST 200)" if i == 0 else "")
+    for i, (at, taken) in enumerate((("2021-03-05 09:15:10.000", 187), ("2021-03-05 09:21:47.000", 342),
+                                     ("2021-03-05 09:33:05.000", 95))):
+        b.add_req(Req(t=utc(at), ip=later, method="POST", stem=f"/owa/auth/{gone}", query="", ua=SHELL_UA,
+                      status=200, taken=taken,  # fixed: the rest of the host's random draws stay as they were
+                      iis_mark="web shell used before it was deleted (POST 200)" if i == 0 else ""))
     b.host.marks.append(Mark("C/$Extend/$J", None, f"USN journal: owa/auth/{gone} created {created:%H:%M:%S}, "
                                                    f"deleted {deleted:%H:%M:%S} on 2021-03-05"))
     b.host.marks.append(Mark("C/$MFT", None, f"$MFT entry of owa/auth/{gone}, no longer in use"))

@@ -148,6 +148,10 @@ class MftParser(Parser):
                         return
                     continue
                 errors = 0
+                if index == 0:  # the $MFT's own entry: when the volume was formatted, last grown
+                    own = entry_times(entry, source)
+                    report.see_time(own.si_created)
+                    report.see_time(own.si_changed)
                 yield self._record(entry, artifact.path, source, drive, entry_size)
             self._flush(pending, report, entry_size)
 
