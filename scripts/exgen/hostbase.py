@@ -92,7 +92,8 @@ class Builder:
         changes.extend(self.journal)
         changes.sort(key=lambda c: (c.when, c.path.lower(), c.reason))
         self.host.add("C/$MFT", mft, self.host_collected())
-        self.host.add("C/$Extend/$J", compose_usn(volume, changes), self.host_collected())
+        self.host.add("C/$Extend/$J", compose_usn(volume, changes, sparse_head=8192),
+                      self.host_collected())
 
     def host_collected(self) -> datetime:
         return max(self.host.mtimes.values()) + timedelta(hours=2)

@@ -54,6 +54,9 @@ def indicators_of(finding: Finding) -> list[SharedIndicator]:
                 add("sha256", ref.sha256)
         for value in finding.attr_values("file_name"):
             add("file-name", value)
+    if finding.detector == "fs":  # a file the $MFT or the USN journal remember: its name (its bytes are gone)
+        for value in finding.attr_values("file_name"):
+            add("file-name", value)
     for value in finding.attr_values("written_path"):
         add("file-path", value)
     return sorted(found)
