@@ -1,7 +1,7 @@
 """NTFS ``$MFT``: one record per FILE entry, read with the ``mft`` package (Rust), streaming.
 
-A record's fields are the cheap facts (entry, sequence, in use, folder, path below the volume root, name,
-size); its eight times cost a conversion each, so ``fields["times"]`` is a function that reads them
+A record's fields are the cheap facts (entry, sequence, in use, folder, path below the volume root,
+name); its eight times cost a conversion each, so ``fields["times"]`` is a function that reads them
 (``FileTimes``) for the few entries a detector wants. The path is the volume's (``inetpub/wwwroot/x.aspx``);
 ``attrs["drive"]`` is the drive the ``$MFT`` was collected from (``C``).
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import struct
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import IO, Any
 
@@ -94,6 +94,11 @@ class MftParser(Parser):
         if isinstance(prefilter, MatchNothing):  # nobody needs the entries: count them
             report.records = artifact.size // entry_size
             return
+        local = tree.local_path(artifact.path)
+        if local is not None:  # the package reads a path twice as fast as a Python file object
+            yield from self._entries(str(local), artifact, report, entry_size)
+            report.bytes_read = artifact.size
+            return
         try:
             stream = _seekable(tree, artifact, report)
         except OSError as exc:
@@ -106,7 +111,7 @@ class MftParser(Parser):
             yield from self._entries(stream, artifact, report, entry_size)
         report.bytes_read = artifact.size
 
-    def _entries(self, stream: IO[bytes], artifact: Artifact, report: ParseReport,
+    def _entries(self, stream: IO[bytes] | str, artifact: Artifact, report: ParseReport,
                  entry_size: int) -> Iterator[Record]:
         drive = _drive(artifact.path)
         source = artifact.path
@@ -137,7 +142,8 @@ class MftParser(Parser):
                     if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
                         raise
                     entry = exc
-                self._flush(pending, report, entry_size)
+                if pending:
+                    self._flush(pending, report, entry_size)
                 report.records += 1
                 if isinstance(entry, BaseException):
                     errors += 1
@@ -168,18 +174,18 @@ class MftParser(Parser):
 
     @staticmethod
     def _record(entry: Any, path: str, source: str, drive: str, entry_size: int) -> Record:
-        number = int(entry.entry_id)
-        flags = str(entry.flags)
+        number: int = entry.entry_id
+        flags: str = entry.flags
+        full: str = entry.full_path
         in_use = "ALLOCATED" in flags
         directory = "INDEX_PRESENT" in flags
-        full = str(entry.full_path).replace("\\", "/")
-        name = full.rsplit("/", 1)[-1]
-        times: Callable[[], FileTimes] = lambda: entry_times(entry, source)  # noqa: E731 - read on demand
-        fields: dict[str, Any] = {
-            "entry": number, "sequence": int(entry.sequence), "in_use": in_use, "directory": directory,
-            "path": full, "name": name, "size": int(entry.file_size), "times": times,
-        }
-        raw = (f"$MFT entry {number} seq {entry.sequence} {'in use' if in_use else 'NOT IN USE'}"
-               f"{' folder' if directory else ''} {drive}:\\{full.replace('/', chr(92))}")
+        sequence: int = entry.sequence
+
+        def times() -> FileTimes:  # read on demand: eight datetime conversions
+            return entry_times(entry, source)
+
+        fields: dict[str, Any] = {"entry": number, "sequence": sequence, "in_use": in_use, "directory": directory,
+                                  "path": full, "name": full.rpartition("/")[2], "times": times}
+        raw = f"$MFT entry {number} seq {sequence} {'in use' if in_use else 'NOT IN USE'}: {drive}:/{full}"
         return Record(kind=ArtifactKind.MFT, path=path, fields=fields, raw=raw, record=number,
                       offset=number * entry_size, attrs={"drive": drive})

@@ -14,6 +14,7 @@ middle of a record is warned about as truncated. V4 records (ranges, no name) ar
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,8 +30,12 @@ _ZERO = bytes(BLOCK)
 _V2 = struct.Struct("<IHHQQqqIIIIHH")  # 60 bytes
 _V3 = struct.Struct("<IHH16s16sqqIIIIHH")  # 76 bytes
 _HEAD = struct.Struct("<IHH")
+_TIME_V2 = struct.Struct("<q")  # TimeStamp at offset 32 (V2) or 48 (V3)
+_TIME_V3 = _TIME_V2
 _EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 MAX_RECORD = 64 * 1024
+_NON_ZERO = re.compile(rb"[^\x00]")
+_REASON_TEXT: dict[int, str] = {}
 
 REASONS = (
     (0x00000001, "DATA_OVERWRITE"), (0x00000002, "DATA_EXTEND"), (0x00000004, "DATA_TRUNCATION"),
@@ -48,18 +53,29 @@ BASIC_INFO_CHANGE = 0x8000
 
 
 def reason_text(reason: int) -> str:
-    return "|".join(name for bit, name in REASONS if reason & bit) or f"0x{reason:08x}"
+    text = _REASON_TEXT.get(reason)
+    if text is None:
+        text = "|".join(name for bit, name in REASONS if reason & bit) or f"0x{reason:08x}"
+        if len(_REASON_TEXT) < 4096:
+            _REASON_TEXT[reason] = text
+    return text
+
+
+_LAST_SECOND: list[object] = [-1, ""]  # records come in time order: one conversion per second of journal
 
 
 def filetime_iso(ticks: int) -> str | None:
     """FILETIME (100 ns since 1601) as ISO 8601 UTC with the full 7-digit fraction; None when impossible."""
     if ticks <= 0:
         return None
-    try:
-        when = _EPOCH + timedelta(microseconds=ticks // 10)
-    except OverflowError:
-        return None
-    return f"{when:%Y-%m-%dT%H:%M:%S}.{ticks % 10_000_000:07d}Z"
+    second, fraction = divmod(ticks, 10_000_000)
+    if _LAST_SECOND[0] != second:
+        try:
+            text = (_EPOCH + timedelta(seconds=second)).isoformat()[:19]
+        except OverflowError:
+            return None
+        _LAST_SECOND[0], _LAST_SECOND[1] = second, text
+    return f"{_LAST_SECOND[1]}.{fraction:07d}Z"
 
 
 def _drive(path: str) -> str:
@@ -83,14 +99,20 @@ class UsnParser(Parser):
             return
         drive = _drive(artifact.path)
         count_only = isinstance(prefilter, MatchNothing)
+        names = None if count_only or prefilter is None else prefilter
+        span = [0, 0]  # earliest and latest FILETIME seen
         with handle:
-            yield from self._read(handle, artifact, report, drive, count_only)
+            yield from self._read(handle, artifact, report, drive, count_only, names, span)
+        report.see_time(filetime_iso(span[0]))
+        report.see_time(filetime_iso(span[1]))
         report.bytes_read = artifact.size
         if report.records == 0 and not report.failed and not report.warnings:
             report.warn("no USN record in this journal (only zeros)", code="empty")
 
-    def _read(self, handle: object, artifact: Artifact, report: ParseReport, drive: str,
-              count_only: bool) -> Iterator[Record]:
+    def _read(self, handle: object, artifact: Artifact, report: ParseReport, drive: str, count_only: bool,
+              names: Prefilter | None, span: list[int]) -> Iterator[Record]:
+        """Every record counted and its time kept for the journal's window; a record is decoded and yielded
+        only when ``names`` (the detectors' literals, matched on the lowercased file name) may want it."""
         read = handle.read  # type: ignore[attr-defined]
         base = 0  # file offset of buf[0]
         buf = b""
@@ -114,11 +136,11 @@ class UsnParser(Parser):
                 length, major, _minor = _HEAD.unpack_from(buf, pos)
                 if length == 0:
                     # padding to the end of a page, or a zero run: find the next non-zero byte
-                    rest = buf[pos:].lstrip(b"\0")
-                    if not rest:
+                    found = _NON_ZERO.search(buf, pos)
+                    if found is None:
                         pos = end
                         break
-                    pos = (end - len(rest)) & ~7
+                    pos = found.start() & ~7
                     continue
                 if length < _HEAD.size or length > MAX_RECORD or length % 8 or major not in (2, 3, 4):
                     report.warn(f"damaged USN record at offset {base + pos} (length {length}, version {major}): "
@@ -129,9 +151,17 @@ class UsnParser(Parser):
                     break  # the record continues in the next block
                 report.records += 1
                 if major != 4:
-                    record = self._record(buf, pos, length, major, base + pos, artifact, report, drive)
-                    if record is not None and not count_only:
-                        yield record
+                    ticks = _TIME_V2.unpack_from(buf, pos + 32)[0] if major == 2 else \
+                        _TIME_V3.unpack_from(buf, pos + 48)[0]
+                    if ticks > 0:
+                        if not span[0] or ticks < span[0]:
+                            span[0] = ticks
+                        if ticks > span[1]:
+                            span[1] = ticks
+                    if not count_only and (names is None or self._wanted(buf, pos, length, major, names)):
+                        record = self._record(buf, pos, length, major, base + pos, artifact, report, drive)
+                        if record is not None:
+                            yield record
                 pos += length
             if pos >= end:
                 skip, buf, base = pos - end, b"", base + end
@@ -140,6 +170,15 @@ class UsnParser(Parser):
         if buf.strip(b"\0"):
             report.warn(f"truncated: {len(buf)} bytes at offset {base} end in the middle of a USN record",
                         code="truncated", offset=base)
+
+    @staticmethod
+    def _wanted(buf: bytes, pos: int, length: int, major: int, names: Prefilter) -> bool:
+        at = pos + (56 if major == 2 else 72)
+        if at + 4 > pos + length:
+            return True  # damaged: decoded, and warned about there
+        name_len, name_off = struct.unpack_from("<HH", buf, at)
+        name = buf[pos + name_off:pos + name_off + name_len].decode("utf-16-le", "replace").lower()
+        return bool(names.scan(name.encode("utf-8")))
 
     @staticmethod
     def _record(buf: bytes, pos: int, length: int, major: int, offset: int, artifact: Artifact,
@@ -166,7 +205,6 @@ class UsnParser(Parser):
             return None
         name = buf[pos + name_off:pos + name_off + name_len].decode("utf-16-le", "replace")
         when = filetime_iso(ticks)
-        report.see_time(when)
         reasons = reason_text(reason)
         raw = (f"USN {usn} {when or '?'} {reasons} entry {file_entry}-{file_seq} parent {parent_entry}-"
                f"{parent_seq} {name}")

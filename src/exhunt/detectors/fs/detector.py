@@ -15,11 +15,12 @@ each selected file whose $STANDARD_INFORMATION times were set back (timestomping
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from exhunt.detectors.base import Detector, HostContext, Interest
-from exhunt.detectors.fs.rules import FsRule, FsRuleSet
+from exhunt.detectors.fs.rules import FsRule, FsRuleSet, name_literals
 from exhunt.model.coverage import InputWarning
 from exhunt.model.event import Record
 from exhunt.model.evidence import ArtifactKind
@@ -111,14 +112,23 @@ class FsDetector(Detector):
         exts = sorted({e for r in self.rules if r.requested_under for e in r.extensions})
         methods = sorted({m.lower() for r in self.rules if r.requested_under for m in r.request_methods})
         groups = [frozenset(g) for g in (methods, exts, prefixes) if g]
+        # a file name no rule can select is dropped at once (most of an $MFT, most of a journal)
+        exts = sorted({re.escape(e) for r in self.rules if r.names is None for e in r.extensions})
+        names = [r.names.pattern for r in self.rules if r.names is not None]
+        parts = ([f"(?:{'|'.join(exts)})\\Z"] if exts else []) + [f"\\A{n}" for n in names]
+        self.selectable = re.compile("|".join(parts), re.IGNORECASE | re.DOTALL) if parts else None
+        literals = name_literals(self.rules)
+        self.usn_interest = Interest(None if literals is None else frozenset(literals))
         self.request_interest = Interest(frozenset().union(*groups), (tuple(groups),)) if prefixes else None
 
     def start(self, ctx: HostContext) -> None:
         self.present = {a.path.lower(): a.path for a in ctx.artifacts if a.kind is ArtifactKind.FILE}
 
     def interest(self, kind: ArtifactKind) -> Interest | None:
-        if kind in (ArtifactKind.MFT, ArtifactKind.USN):
+        if kind is ArtifactKind.MFT:  # every entry: the files present need their times too
             return Interest(literals=None)
+        if kind is ArtifactKind.USN:  # records whose file name a rule may select
+            return self.usn_interest
         if kind is ArtifactKind.IIS:
             return self.request_interest
         return None
@@ -151,12 +161,16 @@ class FsDetector(Detector):
                 path=record.path, excerpt=clip(record.raw), line=record.line, offset=record.offset,
                 timestamp=record.timestamp, note="request for this file while it existed")))
 
+    def _may_select(self, name: str) -> bool:
+        """Whether some rule may select a file of this name (one regular expression for every rule)."""
+        return self.selectable is not None and self.selectable.search(name) is not None
+
     # -- the journal ---------------------------------------------------------------------------------------
 
     def _usn(self, record: Record) -> None:
         fields = record.fields
         name: str = fields["name"]
-        if not any(rule.name_matches(name) for rule in self.rules):
+        if not self._may_select(name):
             return
         drive = record.attrs.get("drive", "C")
         key = (drive, int(fields["file_entry"]), int(fields["file_seq"]))
@@ -206,7 +220,7 @@ class FsDetector(Detector):
             return
         lowered = path.lower()
         present = self.present.get(lowered) if fields["in_use"] else None
-        selected = any(rule.matches(path) for rule in self.rules)
+        selected = self._may_select(fields["name"]) and any(rule.matches(path) for rule in self.rules)
         if present is None and not selected:
             return
         times: FileTimes = fields["times"]()

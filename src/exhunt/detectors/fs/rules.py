@@ -43,6 +43,7 @@ class FsRule:
     positive: tuple[tuple[str, bool], ...] = ()  # (path, deleted)
     negative: tuple[tuple[str, bool], ...] = ()
     origin: str = ""
+    name_literals: tuple[str, ...] = ()  # for rules without extensions: the longest plain part of each name
 
     def name_matches(self, name: str) -> bool:
         """Whether a file name alone can be selected (before its folder is known)."""
@@ -65,9 +66,28 @@ class FsRule:
         return self.paths is None or self.paths.match(folder + "/x") is not None
 
 
+def name_literals(rules: list[FsRule]) -> set[str] | None:
+    """Lowercase literals one of which every selectable file name holds (its extension, or the longest
+    plain part of a name glob); None when some rule may select any name."""
+    out: set[str] = set()
+    for rule in rules:
+        if rule.extensions:
+            out.update(rule.extensions)
+        elif rule.names is not None and all(rule.name_literals):
+            out.update(rule.name_literals)
+        else:
+            return None
+    return out
+
+
 @dataclass
 class FsRuleSet:
     rules: list[FsRule] = field(default_factory=list)
+
+
+def _longest_plain(glob: str) -> str:
+    parts = [p for p in re.split(r"[*?{}\[\],$]", glob.lower()) if p]
+    return max(parts, key=len) if parts else ""
 
 
 def _samples(raw: Any, line: int | None) -> tuple[tuple[str, bool], ...]:
@@ -117,7 +137,7 @@ def _rule(raw: Any, lists: dict[str, list[str]], origin: str) -> FsRule:
                                                                line)),
             bulk=int(raw.get("bulk", 0) or 0),
             positive=_samples(samples.get("positive"), line), negative=_samples(samples.get("negative"), line),
-            origin=origin)
+            origin=origin, name_literals=tuple(_longest_plain(n) for n in names))
     except (KeyError, ValueError, GlobError) as exc:
         if isinstance(exc, RuleError):
             raise
