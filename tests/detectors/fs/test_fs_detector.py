@@ -22,7 +22,7 @@ from exhunt.model.coverage import HostCoverage
 from exhunt.model.event import Record
 from exhunt.model.evidence import ArtifactKind
 from exhunt.model.filetimes import FileTimes
-from exhunt.model.finding import Outcome, Severity
+from exhunt.model.finding import EvidenceRef, Outcome, Severity
 from exhunt.model.result import HostResult
 from exhunt.sources.directory import DirectoryTree
 from logfixtures import iis_header
@@ -153,10 +153,14 @@ def _shipped() -> FsRuleSet:
     return rules
 
 
-def _ids(rules: FsRuleSet, path: str, deleted: bool, times: FileTimes, tmp_path: Path) -> set[str]:
+def _ids(rules: FsRuleSet, path: str, deleted: bool, times: FileTimes, tmp_path: Path,
+         written: bool = False) -> set[str]:
     detector = FsDetector(rules, {})
     ctx = HostContext(host="h", tree=DirectoryTree(tmp_path), artifacts=[], coverage=HostCoverage())
     detector.start(ctx)
+    if written:  # as a logged exploit's line naming the path would (see test_exploit_written_path_...)
+        source = next(name for r in rules.rules for name in r.written_by)
+        detector.written[path.lower()] = (source, EvidenceRef(path="C/x.LOG", line=5, note="written"))
     detector.on_record(_record(path, not deleted, times), ctx)
     return {f.rule_id for f in detector.finish(ctx) if f.outcome is not Outcome.INFORMATIONAL}
 
@@ -168,10 +172,12 @@ PLAIN = FileTimes("C/$MFT", 40, 1, True, *(["2021-03-05T09:14:02.418000Z"] * 8))
 def test_shipped_fs_rule_samples(rule: object, tmp_path: Path) -> None:
     rules = _shipped()
     assert rule in rules.rules
-    for path, deleted in rule.positive:  # type: ignore[attr-defined]
-        assert rule.rule_id in _ids(rules, path, deleted, PLAIN, tmp_path), path  # type: ignore[attr-defined]
-    for path, deleted in rule.negative:  # type: ignore[attr-defined]
-        assert rule.rule_id not in _ids(rules, path, deleted, PLAIN, tmp_path), path  # type: ignore[attr-defined]
+    for path, deleted, written in rule.positive:  # type: ignore[attr-defined]
+        found = _ids(rules, path, deleted, PLAIN, tmp_path, written)
+        assert rule.rule_id in found, path  # type: ignore[attr-defined]
+    for path, deleted, written in rule.negative:  # type: ignore[attr-defined]
+        found = _ids(rules, path, deleted, PLAIN, tmp_path, written)
+        assert rule.rule_id not in found, path  # type: ignore[attr-defined]
     assert rule.positive and rule.negative  # type: ignore[attr-defined]
 
 
@@ -197,3 +203,24 @@ def test_bulk_deletion_is_informational(tmp_path: Path) -> None:
     findings = detector.finish(ctx)
     assert len(findings) == 1 and findings[0].outcome is Outcome.INFORMATIONAL
     assert findings[0].evidence_total == 12 and "12 web shell files deleted together" in findings[0].title
+
+
+def test_exploit_written_path_deleted_outside_the_web_folders(tmp_path: Path, bundle: ContentBundle) -> None:
+    """CVE-2021-26858 wrote a file where no folder rule looks; the OAB generator's line names it; it was
+    deleted: the $MFT entry, tied to the line, is a confirmed finding."""
+    when = utc("2021-03-03 02:21:40.512")
+    t4 = (when, when, when, when)
+    target = "ProgramData/Microsoft/Crypto/up.aspx"
+    mft, _ = compose_mft([NtfsFile(target, t4, in_use=False, size=200)], utc("2019-06-14 08:02:11"))
+    (tmp_path / "C").mkdir()
+    (tmp_path / "C" / "$MFT").write_bytes(mft)
+    oab = tmp_path / "C/Program Files/Microsoft/Exchange Server/V15/Logging/OABGeneratorLog/OABGenerator_1.LOG"
+    oab.parent.mkdir(parents=True)
+    oab.write_text("2021-03-03T02:21:40.512Z,0x1F3A,OABGen,Download failed and temporary file "
+                   "'C:\\ProgramData\\Microsoft\\Crypto\\up.aspx' needs to be removed.\r\n", newline="")
+    result = _scan(tmp_path, bundle)
+    [finding] = [f for f in result.findings if f.rule_id == "EXH-FS-EXPLOIT-WRITTEN-GONE"]
+    assert finding.outcome is Outcome.CONFIRMED and finding.severity is Severity.CRITICAL
+    assert ("written_by", "oab-temporary-file") in finding.attributes
+    assert any(e.path == str(oab.relative_to(tmp_path)) and e.line == 1 for e in finding.evidence)
+    assert finding.first_seen == "2021-03-03T02:21:40.512Z"

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exhunt.detectors.base import Detector, HostContext, Interest
+from exhunt.detectors.files.detector import windows_path_key
+from exhunt.detectors.files.rules import WrittenPathSource
 from exhunt.detectors.fs.rules import FsRule, FsRuleSet, name_literals
 from exhunt.model.coverage import InputWarning
 from exhunt.model.event import Record
@@ -31,7 +33,7 @@ from exhunt.parsers.usn import FILE_CREATE, FILE_DELETE, RENAME_NEW, RENAME_OLD,
 
 REFS = 6  # journal records cited per file
 MAX_LIVES = 200_000  # file references followed in the journal; beyond, counted and warned about
-MAX_ENTRIES = 50_000  # selected $MFT entries kept
+MAX_ENTRIES = 20_000  # selected $MFT entries kept
 MAX_DIRS = 500_000  # folders kept to name the parents of journal records
 MAX_REQUEST_NAMES = 5_000  # page names whose requests are kept to tie gone files to them
 MAX_REQUESTS_PER_NAME = 20
@@ -96,9 +98,14 @@ def _seconds(stamp: str) -> int:
 class FsDetector(Detector):
     name = "fs"
 
-    def __init__(self, rules: FsRuleSet, options: dict[str, Any]) -> None:
+    def __init__(self, rules: FsRuleSet, options: dict[str, Any],
+                 written_paths: list[WrittenPathSource] | None = None) -> None:
         self.rules = rules.rules
         self.options = options
+        wanted = {name for r in self.rules for name in r.written_by}
+        self.sources = [w for w in written_paths or [] if w.name in wanted]
+        # lowercased host path written by a logged exploit -> (source name, evidence of the log line)
+        self.written: dict[str, tuple[str, EvidenceRef]] = {}
         self.present: dict[str, str] = {}  # lowercased host path -> evidence path (case as stored)
         self.lives: dict[tuple[str, int, int], Life] = {}
         self.lives_dropped = 0
@@ -129,17 +136,34 @@ class FsDetector(Detector):
             return Interest(literals=None)
         if kind is ArtifactKind.USN:  # records whose file name a rule may select
             return self.usn_interest
+        literals = {w.literal for w in self.sources if w.kind == kind}
         if kind is ArtifactKind.IIS:
-            return self.request_interest
-        return None
+            if literals and self.request_interest is not None:  # either kind of line is of use
+                return Interest(self.request_interest.literals | frozenset(literals) if
+                                self.request_interest.literals is not None else None)
+            return self.request_interest if not literals else Interest(frozenset(literals))
+        return Interest(frozenset(literals)) if literals else None
 
     def on_record(self, record: Record, ctx: HostContext) -> None:
         if record.kind is ArtifactKind.USN:
             self._usn(record)
         elif record.kind is ArtifactKind.MFT:
             self._mft(record, ctx)
-        elif record.kind is ArtifactKind.IIS:
-            self._request(record)
+        else:
+            if record.kind is ArtifactKind.IIS:
+                self._request(record)
+            self._written_path(record)
+
+    def _written_path(self, record: Record) -> None:
+        for source in self.sources:
+            if source.kind != record.kind:
+                continue
+            match = source.regex.search(str(record.get(source.field) or ""))
+            if match and match.group(1) and len(self.written) < MAX_REQUEST_NAMES:
+                key = windows_path_key(match.group(1))
+                self.written.setdefault(key, (source.name, EvidenceRef(
+                    path=record.path, excerpt=clip(record.raw), line=record.line, offset=record.offset,
+                    timestamp=record.timestamp, note=f"a logged exploit wrote {match.group(1)}")))
 
     def _request(self, record: Record) -> None:
         """Keep requests that could reach a selected page (its name tells which files they may tie to)."""
@@ -220,7 +244,8 @@ class FsDetector(Detector):
             return
         lowered = path.lower()
         present = self.present.get(lowered) if fields["in_use"] else None
-        selected = self._may_select(fields["name"]) and any(rule.matches(path) for rule in self.rules)
+        selected = self._may_select(fields["name"]) and any(
+            rule.matches(path) and (not rule.written_by or not fields["in_use"]) for rule in self.rules)
         if present is None and not selected:
             return
         times: FileTimes = fields["times"]()
@@ -289,6 +314,9 @@ class FsDetector(Detector):
 
     def _rule_for(self, path: str, folder_known: bool) -> FsRule | None:
         for rule in self.rules:
+            if rule.written_by and (not folder_known or path.lower() not in self.written
+                                    or self.written[path.lower()][0] not in rule.written_by):
+                continue
             if folder_known and rule.matches(path):
                 return rule
             if not folder_known and rule.paths is None and rule.name_matches(path.rsplit("/", 1)[-1]):
@@ -339,6 +367,12 @@ class FsDetector(Detector):
             description += " Its folder is unknown: the $MFT does not name the journal record's parent folder."
         ties = self._ties(item)
         outcome, severity, confidence = Outcome.SUSPICIOUS, rule.severity, rule.confidence
+        written = self.written.get(item.path.lower())
+        if written is not None:
+            outcome, severity, confidence = Outcome.CONFIRMED, rule.confirmed, Confidence.HIGH
+            attributes.extend([("tied_by", "written-path"), ("written_by", written[0])])
+            description += f" The path was written by a logged exploit ({written[0]})."
+            evidence.append(written[1])
         if ties:
             outcome, severity, confidence = Outcome.CONFIRMED, rule.confirmed, Confidence.HIGH
             attributes.append(("tied_by", "iis-request"))

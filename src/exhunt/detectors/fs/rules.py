@@ -37,11 +37,12 @@ class FsRule:
     extensions: frozenset[str] = frozenset()
     exclude: re.Pattern[str] | None = None
     timestomp: bool = False
+    written_by: tuple[str, ...] = ()  # names of rules/files `written_paths` sources: only files they name
     requested_under: tuple[str, ...] = ()  # IIS cs-uri-stem prefixes serving these files (lowercase)
     request_methods: tuple[str, ...] = ()  # only requests with these methods are kept (none: any)
     bulk: int = 0
-    positive: tuple[tuple[str, bool], ...] = ()  # (path, deleted)
-    negative: tuple[tuple[str, bool], ...] = ()
+    positive: tuple[tuple[str, bool, bool], ...] = ()  # (path, deleted, written by a logged exploit)
+    negative: tuple[tuple[str, bool, bool], ...] = ()
     origin: str = ""
     name_literals: tuple[str, ...] = ()  # for rules without extensions: the longest plain part of each name
 
@@ -90,12 +91,12 @@ def _longest_plain(glob: str) -> str:
     return max(parts, key=len) if parts else ""
 
 
-def _samples(raw: Any, line: int | None) -> tuple[tuple[str, bool], ...]:
-    out: list[tuple[str, bool]] = []
+def _samples(raw: Any, line: int | None) -> tuple[tuple[str, bool, bool], ...]:
+    out: list[tuple[str, bool, bool]] = []
     for sample in raw or []:
         if not isinstance(sample, dict) or not isinstance(sample.get("path"), str):
             raise RuleError("samples: each sample needs a 'path'", line)
-        out.append((sample["path"], bool(sample.get("deleted", True))))
+        out.append((sample["path"], bool(sample.get("deleted", True)), bool(sample.get("written", False))))
     return tuple(out)
 
 
@@ -131,6 +132,7 @@ def _rule(raw: Any, lists: dict[str, list[str]], origin: str) -> FsRule:
             names=compile_globs(names, lists) if names else None, extensions=extensions,
             exclude=compile_globs(excluded, lists) if excluded else None,
             timestomp=bool(raw.get("timestomp", False)),
+            written_by=tuple(_str_list(raw.get("written_by"), "written_by", line)),
             requested_under=tuple(p.lower() for p in _str_list(raw.get("requested_under"), "requested_under",
                                                                line)),
             request_methods=tuple(m.upper() for m in _str_list(raw.get("request_methods"), "request_methods",
