@@ -16,19 +16,18 @@ each selected file whose $STANDARD_INFORMATION times were set back (timestomping
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from exhunt.detectors.base import Detector, HostContext, Interest
 from exhunt.detectors.files.detector import windows_path_key
 from exhunt.detectors.files.rules import WrittenPathSource
+from exhunt.detectors.fs.findings import Gone, Kept, Life, Tie, gone_findings, seconds, stomp_findings
 from exhunt.detectors.fs.rules import FsRule, FsRuleSet, name_literals
 from exhunt.model.coverage import InputWarning
 from exhunt.model.event import Record
 from exhunt.model.evidence import ArtifactKind
 from exhunt.model.filetimes import FileTimes
-from exhunt.model.finding import Confidence, EvidenceRef, Finding, Outcome, Severity, clip
-from exhunt.model.timefmt import canonical
+from exhunt.model.finding import EvidenceRef, Finding, clip
 from exhunt.parsers.usn import FILE_CREATE, FILE_DELETE, RENAME_NEW, RENAME_OLD, WRITE
 
 REFS = 6  # journal records cited per file
@@ -38,61 +37,6 @@ MAX_DIRS = 500_000  # folders kept to name the parents of journal records
 MAX_REQUEST_NAMES = 5_000  # page names whose requests are kept to tie gone files to them
 MAX_REQUESTS_PER_NAME = 20
 TIE_SLACK = 60  # seconds before creation / after deletion a request still ties to the file
-BULK_WINDOW = 600  # seconds: deletions of one rule in one folder this close together are a bulk change
-
-
-@dataclass
-class Life:
-    """What the journal says about one file reference (drive, entry, sequence)."""
-
-    drive: str
-    entry: int
-    seq: int
-    parent: tuple[int, int]
-    names: list[str] = field(default_factory=list)
-    created: str | None = None
-    deleted: str | None = None
-    first: str | None = None
-    last: str | None = None
-    reasons: set[str] = field(default_factory=set)
-    refs: list[EvidenceRef] = field(default_factory=list)
-    records: int = 0
-
-
-@dataclass
-class Kept:
-    """A selected $MFT entry."""
-
-    path: str  # host path (C/inetpub/...)
-    times: FileTimes
-    ref: EvidenceRef
-
-
-@dataclass
-class Gone:
-    rule: FsRule
-    path: str
-    life: Life | None
-    kept: Kept | None
-
-    @property
-    def when(self) -> str:
-        return (self.life.deleted if self.life and self.life.deleted else None) or self.created or ""
-
-    @property
-    def created(self) -> str | None:
-        if self.life and self.life.created:
-            return self.life.created
-        return self.kept.times.get("si_created") if self.kept else None
-
-
-def _hms(stamp: str | None) -> str:
-    return stamp[:19].replace("T", " ") if stamp else "?"
-
-
-def _seconds(stamp: str) -> int:
-    day = int(stamp[8:10]) + 31 * int(stamp[5:7]) + 372 * int(stamp[:4])
-    return ((day * 24 + int(stamp[11:13])) * 60 + int(stamp[14:16])) * 60 + int(stamp[17:19])
 
 
 class FsDetector(Detector):
@@ -308,8 +252,8 @@ class FsDetector(Detector):
             rule = self._rule_for(kept.path, folder_known=True)
             if rule is not None:
                 gone.append(Gone(rule, kept.path, None, kept))
-        findings = self._gone_findings(ctx.host, gone)
-        findings.extend(self._stomp_findings(ctx.host))
+        findings = gone_findings(ctx.host, gone, self._ties, self.written)
+        findings.extend(stomp_findings(ctx.host, self.kept, self.rules))
         return findings
 
     def _rule_for(self, path: str, folder_known: bool) -> FsRule | None:
@@ -323,149 +267,18 @@ class FsDetector(Detector):
                 return rule
         return None
 
-    def _gone_findings(self, host: str, gone: list[Gone]) -> list[Finding]:
-        bulk: dict[tuple[str, str], list[Gone]] = {}
-        for item in gone:
-            bulk.setdefault((item.rule.rule_id, item.path.rsplit("/", 1)[0].lower()), []).append(item)
-        findings: list[Finding] = []
-        for (_rule_id, _folder), items in sorted(bulk.items()):
-            rule = items[0].rule
-            groups = _bulk_groups(items, rule.bulk) if rule.bulk else [[i] for i in items]
-            for group in groups:
-                if len(group) == 1:
-                    findings.append(self._gone_finding(host, group[0]))
-                else:
-                    findings.append(self._bulk_finding(host, group))
-        return findings
-
-    def _gone_finding(self, host: str, item: Gone) -> Finding:
-        rule, life, kept = item.rule, item.life, item.kept
-        name = item.path.rsplit("/", 1)[-1]
-        short = "/".join(item.path.split("/")[-3:])
-        created, deleted = item.created, life.deleted if life else None
-        when = f"created {_hms(created)}" + (f", deleted {_hms(deleted)}" if deleted else ", deletion time unknown")
-        evidence: list[EvidenceRef] = list(life.refs if life else [])
-        if kept is not None:
-            evidence.append(kept.ref)
-        evidence.sort(key=lambda e: (e.timestamp or "", e.path, e.offset or 0))
-        sources = sorted({"$UsnJrnl:$J" if life else "", "$MFT" if kept else ""} - {""})
-        attributes: list[tuple[str, str]] = [
-            ("file_name", name.lower()), ("path", item.path), ("step", rule.step), ("family", rule.family),
-            ("state", "deleted"), ("time_source", " and ".join(sources))]
-        if created:
-            attributes.append(("created", canonical(created) or created))
-        if deleted:
-            attributes.append(("deleted", canonical(deleted) or deleted))
-        if life and len(life.names) > 1:
-            attributes.extend(("renamed_from", n) for n in life.names[:-1])
-        if kept is not None:
-            attributes.append(("mft_entry", str(kept.times.entry)))
-            attributes.extend(kept.times.attributes())
-        description = (f"{rule.description} {rule.what.capitalize()} {item.path}: {when} "
-                       f"(from the {' and the '.join(sources)}).")
-        if "/?/" in item.path:
-            description += " Its folder is unknown: the $MFT does not name the journal record's parent folder."
-        ties = self._ties(item)
-        outcome, severity, confidence = Outcome.SUSPICIOUS, rule.severity, rule.confidence
-        written = self.written.get(item.path.lower())
-        if written is not None:
-            outcome, severity, confidence = Outcome.CONFIRMED, rule.confirmed, Confidence.HIGH
-            attributes.extend([("tied_by", "written-path"), ("written_by", written[0])])
-            description += f" The path was written by a logged exploit ({written[0]})."
-            evidence.append(written[1])
-        if ties:
-            outcome, severity, confidence = Outcome.CONFIRMED, rule.confirmed, Confidence.HIGH
-            attributes.append(("tied_by", "iis-request"))
-            attributes.extend(("url", stem) for _, stem, _, _ in ties)
-            attributes.extend(("client_ip", ip) for _, _, ip, _ in ties if ip)
-            description += (f" Requested over HTTP {len(ties)} time(s) while it existed, from "
-                            f"{_hms(ties[0][0])} to {_hms(ties[-1][0])}.")
-            evidence.extend(ref for *_, ref in ties[:5])
-        stamps = sorted(t for t in (created, deleted, *(e.timestamp for e in evidence)) if t)
-        return Finding(
-            host=host, rule_id=rule.rule_id, title=f"{rule.what.capitalize()} {short} {when}",
-            severity=severity, confidence=confidence, outcome=outcome, detector=self.name,
-            cves=rule.cves, attack=rule.attack, first_seen=stamps[0] if stamps else None,
-            last_seen=stamps[-1] if stamps else None, description=description, evidence=tuple(evidence),
-            evidence_total=len(evidence) + (max(0, life.records - len(life.refs)) if life else 0),
-            attributes=tuple(sorted(set(attributes))))
-
-    def _ties(self, item: Gone) -> list[tuple[str, str, str, EvidenceRef]]:
+    def _ties(self, item: Gone) -> list[Tie]:
         """Requests for the gone file's name under the rule's prefixes, made while it existed."""
         name = item.path.rsplit("/", 1)[-1].lower()
         start = item.created
         end = item.life.deleted if item.life and item.life.deleted else None
         out = []
         for stamp, stem, ip, ref in self.requests.get(name, []):
-            if start and _seconds(stamp) < _seconds(start) - TIE_SLACK:
+            if start and seconds(stamp) < seconds(start) - TIE_SLACK:
                 continue
-            if end and _seconds(stamp) > _seconds(end) + TIE_SLACK:
+            if end and seconds(stamp) > seconds(end) + TIE_SLACK:
                 continue
             out.append((stamp, stem, ip, ref))
         return sorted(out, key=lambda t: (t[0], t[3].line or 0))
 
-    def _bulk_finding(self, host: str, items: list[Gone]) -> Finding:
-        rule = items[0].rule
-        folder = items[0].path.rsplit("/", 1)[0]
-        evidence = [ref for item in items[:10] for ref in ((item.life.refs[:1] if item.life else [])
-                                                           + ([item.kept.ref] if item.kept else []))]
-        stamps = sorted(i.when for i in items if i.when)
-        return Finding(
-            host=host, rule_id=rule.rule_id, title=f"{len(items)} {rule.what} files deleted together from {folder}",
-            severity=Severity.INFO, confidence=rule.confidence, outcome=Outcome.INFORMATIONAL,
-            detector=self.name, cves=(), attack=(), first_seen=stamps[0] if stamps else None,
-            last_seen=stamps[-1] if stamps else None,
-            description=(f"{len(items)} files selected by {rule.rule_id} went from {folder} within "
-                         f"{BULK_WINDOW // 60} minutes of each other: an update or a clean-up rather than an "
-                         "intruder removing a file; listed so nothing is dropped silently."),
-            evidence=tuple(evidence), evidence_total=len(items),
-            attributes=tuple(sorted({("bulk", "true"), ("folder", folder),
-                                     *(("path", i.path) for i in items[:50])})))
 
-    def _stomp_findings(self, host: str) -> list[Finding]:
-        findings: list[Finding] = []
-        for key in sorted(self.kept):
-            kept = self.kept[key]
-            times = kept.times
-            rule = next((r for r in self.rules if r.timestomp and r.matches(kept.path)), None)
-            if rule is None or not (times.stomped() or times.whole_seconds()):
-                continue
-            if times.stomped():
-                why = (f"$STANDARD_INFORMATION created {times.si_created} is earlier than $FILE_NAME created "
-                       f"{times.fn_created}")
-            else:
-                why = "every $STANDARD_INFORMATION time is a whole second while the $FILE_NAME times are not"
-            name = kept.path.rsplit("/", 1)[-1]
-            written, which = times.written()
-            findings.append(Finding(
-                host=host, rule_id="EXH-FS-TIMESTOMP", title=f"File times set back (timestomping): {name}",
-                severity=Severity.HIGH, confidence=rule.confidence, outcome=Outcome.SUSPICIOUS,
-                detector=self.name, cves=(), attack=("T1070.006",), first_seen=written, last_seen=written,
-                description=(f"{kept.path} ({rule.what}): {why}. Programs can set $STANDARD_INFORMATION times; "
-                             f"the $FILE_NAME times are set by NTFS. Its real write time is taken from {which}."),
-                evidence=(kept.ref,), evidence_total=1,
-                attributes=tuple(sorted({("file_name", name.lower()), ("path", kept.path), ("step", rule.step),
-                                         ("family", rule.family), ("selected_by", rule.rule_id),
-                                         ("state", "present" if times.in_use else "deleted"),
-                                         *times.attributes()}))))
-        return findings
-
-
-def _bulk_groups(items: list[Gone], limit: int) -> list[list[Gone]]:
-    """Split one folder's deletions into runs whose times lie within BULK_WINDOW; runs over ``limit`` stay
-    together (a bulk change), the others fall apart into single files."""
-    ordered = sorted(items, key=lambda i: (i.when, i.path))
-    runs: list[list[Gone]] = []
-    for item in ordered:
-        if runs and item.when and runs[-1][-1].when and \
-                _seconds(item.when) - _seconds(runs[-1][-1].when) <= BULK_WINDOW:
-            runs[-1].append(item)
-        else:
-            runs.append([item])
-    out: list[list[Gone]] = []
-    for run in runs:
-        if len(run) > limit:
-            out.append(run)
-        else:
-            out.extend([i] for i in run)
-    return out
