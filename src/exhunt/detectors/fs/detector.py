@@ -45,6 +45,7 @@ class FsDetector(Detector):
     def __init__(self, rules: FsRuleSet, options: dict[str, Any],
                  written_paths: list[WrittenPathSource] | None = None) -> None:
         self.rules = rules.rules
+        self.stomp = rules.stomp
         self.options = options
         wanted = {name for r in self.rules for name in r.written_by}
         self.sources = [w for w in written_paths or [] if w.name in wanted]
@@ -253,7 +254,7 @@ class FsDetector(Detector):
             if rule is not None:
                 gone.append(Gone(rule, kept.path, None, kept))
         findings = gone_findings(ctx.host, gone, self._ties, self.written)
-        findings.extend(stomp_findings(ctx.host, self.kept, self.rules))
+        findings.extend(stomp_findings(ctx.host, self.kept, self.rules, self.stomp))
         return findings
 
     def _rule_for(self, path: str, folder_known: bool) -> FsRule | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from exhunt.detectors.fs.rules import FsRule
+from exhunt.detectors.fs.rules import FsRule, StompRule
 from exhunt.model.filetimes import FileTimes
 from exhunt.model.finding import Confidence, EvidenceRef, Finding, Outcome, Severity
 from exhunt.model.timefmt import canonical
@@ -161,7 +161,8 @@ def bulk_finding(host: str, items: list[Gone]) -> Finding:
                                  *(("path", i.path) for i in items[:50])})))
 
 
-def stomp_findings(host: str, kept: Mapping[tuple[str, int, int], Kept], rules: list[FsRule]) -> list[Finding]:
+def stomp_findings(host: str, kept: Mapping[tuple[str, int, int], Kept], rules: list[FsRule],
+                   stomp: StompRule) -> list[Finding]:
     """Selected files whose $STANDARD_INFORMATION times were set back."""
     findings: list[Finding] = []
     for key in sorted(kept):
@@ -178,9 +179,9 @@ def stomp_findings(host: str, kept: Mapping[tuple[str, int, int], Kept], rules: 
         name = entry.path.rsplit("/", 1)[-1]
         written, which = times.written()
         findings.append(Finding(
-            host=host, rule_id="EXH-FS-TIMESTOMP", title=f"File times set back (timestomping): {name}",
-            severity=Severity.HIGH, confidence=rule.confidence, outcome=Outcome.SUSPICIOUS,
-            detector=DETECTOR, cves=(), attack=("T1070.006",), first_seen=written, last_seen=written,
+            host=host, rule_id=stomp.rule_id, title=f"{stomp.title}: {name}",
+            severity=stomp.severity, confidence=rule.confidence, outcome=Outcome.SUSPICIOUS,
+            detector=DETECTOR, cves=(), attack=stomp.attack, first_seen=written, last_seen=written,
             description=(f"{entry.path} ({rule.what}): {why}. Programs can set $STANDARD_INFORMATION times; "
                          f"the $FILE_NAME times are set by NTFS. Its real write time is taken from {which}."),
             evidence=(entry.ref,), evidence_total=1,

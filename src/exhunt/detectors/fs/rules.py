@@ -81,9 +81,20 @@ def name_literals(rules: list[FsRule]) -> set[str] | None:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class StompRule:
+    """How a timestomped file is reported (``timestomp:`` at the top of a rule file)."""
+
+    rule_id: str = "EXH-FS-TIMESTOMP"
+    title: str = "File times set back (timestomping)"
+    severity: Severity = Severity.HIGH
+    attack: tuple[str, ...] = ("T1070.006",)
+
+
 @dataclass
 class FsRuleSet:
     rules: list[FsRule] = field(default_factory=list)
+    stomp: StompRule = field(default_factory=StompRule)
 
 
 def _longest_plain(glob: str) -> str:
@@ -166,6 +177,14 @@ def load_text(text: str, origin: str, into: FsRuleSet, errors: list[InputWarning
                 lists[str(name)] = _str_list(items, f"lists.{name}", doc.get(LINE))
             except RuleError as exc:
                 error(str(exc), exc.line)
+    stomp = doc.get("timestomp")
+    if isinstance(stomp, dict):
+        try:
+            into.stomp = StompRule(str(stomp["id"]), str(stomp["title"]),
+                                   Severity.parse(str(stomp.get("severity", "high"))),
+                                   tuple(_str_list(stomp.get("attack"), "timestomp.attack", stomp.get(LINE))))
+        except (KeyError, ValueError) as exc:
+            error(f"timestomp: {exc}", stomp.get(LINE))
     known = {r.rule_id for r in into.rules}
     for raw in doc.get("rules") or []:
         try:
