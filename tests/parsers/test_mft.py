@@ -114,3 +114,37 @@ def test_drive_from_the_collection_path(tmp_path: Path, name: str) -> None:
     data, _ = _volume()
     records, _ = _parse(tmp_path, data, name)
     assert records[0].attrs["drive"] == ("D" if name.startswith("D/") else "C")
+
+
+def test_random_damage_never_stops_the_read(tmp_path: Path) -> None:
+    """Bytes flipped at random (fixed seed) in the $MFT and the journal: every pass ends, no exception escapes
+    (the package panics on some entries: the read goes on past them), every warning has its offset."""
+    import random
+
+    from exgen.ntfs import USN_FILE_CREATE, USN_FILE_DELETE, Change, compose_usn
+
+    from exhunt.parsers.usn import UsnParser
+
+    t4 = (WRITTEN, WRITTEN, WRITTEN, WRITTEN)
+    files = [NtfsFile(f"inetpub/wwwroot/aspnet_client/f{i}.aspx", t4, in_use=i % 2 == 0, data=b"x" * (i * 37 % 500))
+             for i in range(30)]
+    data, volume = compose_mft(files, FORMATTED)
+    journal = compose_usn(volume, [Change(f.path, WRITTEN, USN_FILE_CREATE if i % 2 else USN_FILE_DELETE)
+                                   for i, f in enumerate(files)], 8192)
+    rng = random.Random(20210303)
+    (tmp_path / "C" / "$Extend").mkdir(parents=True)
+    tree = DirectoryTree(tmp_path)
+    for _ in range(40):
+        mft_bytes, usn_bytes = bytearray(data), bytearray(journal)
+        for _ in range(rng.randint(1, 40)):
+            mft_bytes[rng.randrange(len(mft_bytes))] = rng.randrange(256)
+            usn_bytes[rng.randrange(len(usn_bytes))] = rng.randrange(256)
+        (tmp_path / "C" / "$MFT").write_bytes(mft_bytes)
+        (tmp_path / "C" / "$Extend" / "$J").write_bytes(usn_bytes)
+        report = ParseReport(path="C/$MFT")
+        for record in MftParser().parse(tree, Artifact(ArtifactKind.MFT, "C/$MFT", len(mft_bytes)), report):
+            record.fields["times"]()
+        assert all(w.offset is not None for w in report.warnings if w.code != "more-warnings")
+        journal_report = ParseReport(path="C/$Extend/$J")
+        list(UsnParser().parse(tree, Artifact(ArtifactKind.USN, "C/$Extend/$J", len(usn_bytes)), journal_report))
+        assert all(w.offset is not None for w in journal_report.warnings)

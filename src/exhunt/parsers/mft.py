@@ -12,10 +12,11 @@ about; a file that does not end on a whole entry is warned about as truncated.
 
 from __future__ import annotations
 
+import io
 import re
 import struct
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import datetime
 from typing import IO, Any
 
@@ -31,6 +32,7 @@ from exhunt.sources.base import HostTree
 SIGNATURES = (b"FILE", b"BAAD")
 DEFAULT_ENTRY_SIZE = 1024
 MAX_CONSECUTIVE_ERRORS = 100_000  # an $MFT this broken is given up, with a warning
+MAX_RESTARTS = 16  # entries the package may panic on before the rest of the file is given up
 _WARN_ENTRY = re.compile(r"\[entry: (\d+)\]")
 SI, FN = 0x10, 0x30
 
@@ -46,7 +48,13 @@ def entry_times(entry: Any, source: str) -> FileTimes:
     """The $STANDARD_INFORMATION and (first) $FILE_NAME times of one ``mft`` entry."""
     si: list[str | None] = [None] * 4
     fn: list[str | None] = [None] * 4
-    for attribute in entry.attributes():
+    try:
+        attributes = list(entry.attributes())
+    except BaseException as exc:  # a panic on a damaged entry: its times are unknown
+        if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+            raise
+        attributes = []
+    for attribute in attributes:
         if isinstance(attribute, Exception):
             continue
         code = attribute.type_code
@@ -68,6 +76,43 @@ def _in_use(entry: Any) -> bool:
 def _drive(path: str) -> str:
     first = path.split("/", 1)[0]
     return first.upper() if len(first) == 1 and first.isalpha() else "C"
+
+
+class _Masked(io.RawIOBase):
+    """A read-only view of an $MFT in which some entries read as zeros (entries the package panics on)."""
+
+    def __init__(self, inner: IO[bytes], masked: set[int], entry_size: int) -> None:
+        super().__init__()
+        self.inner, self.masked, self.entry_size = inner, masked, entry_size
+        self.pos = 0
+        inner.seek(0, io.SEEK_END)
+        self.size = inner.tell()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        self.inner.seek(self.pos)
+        data = bytearray(self.inner.read(len(view)))
+        for number in self.masked:
+            start, end = number * self.entry_size - self.pos, (number + 1) * self.entry_size - self.pos
+            if end > 0 and start < len(data):
+                data[max(start, 0):min(end, len(data))] = bytes(min(end, len(data)) - max(start, 0))
+        view[:len(data)] = data
+        self.pos += len(data)
+        return len(data)
 
 
 class MftParser(Parser):
@@ -113,23 +158,54 @@ class MftParser(Parser):
 
     def _entries(self, stream: IO[bytes] | str, artifact: Artifact, report: ParseReport,
                  entry_size: int) -> Iterator[Record]:
+        """Every entry, in order. The package may panic on a damaged entry (it then cannot go on from
+        there): the read restarts over a view of the file in which that entry reads as zeros, at most
+        ``MAX_RESTARTS`` times, the entries already read being skipped."""
+        masked: set[int] = set()
+        done = 0  # entries already handed on
+        handle: IO[bytes] | None = None
+        for _attempt in range(MAX_RESTARTS + 1):
+            if masked:
+                if handle is None:
+                    handle = open(stream, "rb") if isinstance(stream, str) else stream  # noqa: SIM115
+                source: IO[bytes] | str | io.RawIOBase = _Masked(handle, masked, entry_size)
+            else:
+                source = stream
+            stuck = yield from self._pass(source, artifact, report, entry_size, done)
+            if stuck is None:
+                break
+            done = stuck + 1
+            masked.add(stuck)
+            report.warn(f"$MFT entry {stuck}: the mft package failed on it; read on past it", code="bad-record",
+                        offset=stuck * entry_size)
+        else:
+            report.warn(f"more than {MAX_RESTARTS} entries the mft package fails on: the rest of this $MFT "
+                        "is not read", code="given-up", offset=done * entry_size)
+        if handle is not None and isinstance(stream, str):
+            handle.close()
+
+    def _pass(self, source: IO[bytes] | str | io.RawIOBase, artifact: Artifact, report: ParseReport, entry_size: int,
+              skip: int) -> Generator[Record, None, int | None]:
+        """One pass from the start, yielding the entries from ``skip`` on; the index of the entry the package
+        panicked on, or None at the end."""
         drive = _drive(artifact.path)
-        source = artifact.path
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             pending: list[str] = []
 
             def keep(message: Any, *_args: Any, **_kwargs: Any) -> None:
-                pending.append(str(message))
+                if len(pending) < 1000:
+                    pending.append(str(message))
 
             warnings.showwarning = keep
             try:
-                parser = mft.PyMftParser(stream)
-                entries = parser.entries()
-            except (OSError, RuntimeError, ValueError) as exc:
+                entries = mft.PyMftParser(source).entries()
+            except BaseException as exc:  # a Rust panic is a BaseException
+                if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+                    raise
                 report.failed = True
                 report.warn(f"the mft package cannot read this $MFT: {exc}", code="unreadable")
-                return
+                return None
             index = -1
             errors = 0
             while True:
@@ -138,10 +214,14 @@ class MftParser(Parser):
                     entry = next(entries)
                 except StopIteration:
                     break
-                except BaseException as exc:  # a Rust panic surfaces as a BaseException: damage, not a stop
+                except BaseException as exc:  # a panic: the iterator cannot go past this entry
                     if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
                         raise
-                    entry = exc
+                    pending.clear()
+                    return index
+                if index < skip:
+                    pending.clear()
+                    continue
                 if pending:
                     self._flush(pending, report, entry_size)
                 report.records += 1
@@ -151,15 +231,28 @@ class MftParser(Parser):
                     if errors >= MAX_CONSECUTIVE_ERRORS:
                         report.warn(f"{errors} damaged entries in a row: the rest of this $MFT is not read",
                                     code="given-up", offset=index * entry_size)
-                        return
+                        return None
                     continue
                 errors = 0
-                if index == 0:  # the $MFT's own entry: when the volume was formatted, last grown
-                    own = entry_times(entry, source)
-                    report.see_time(own.si_created)
-                    report.see_time(own.si_changed)
-                yield self._record(entry, artifact.path, source, drive, entry_size)
+                record = self._guarded(entry, index, artifact.path, drive, entry_size, report)
+                if record is not None:
+                    yield record
             self._flush(pending, report, entry_size)
+        return None
+
+    def _guarded(self, entry: Any, index: int, path: str, drive: str, entry_size: int,
+                 report: ParseReport) -> Record | None:
+        try:
+            if index == 0:  # the $MFT's own entry: when the volume was formatted, last grown
+                own = entry_times(entry, path)
+                report.see_time(own.si_created)
+                report.see_time(own.si_changed)
+            return self._record(entry, path, path, drive, entry_size)
+        except BaseException as exc:  # a panic on one entry's attributes or path: that entry only
+            if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+                raise
+            report.warn(f"$MFT entry {index}: {exc}", code="bad-record", offset=index * entry_size)
+            return None
 
     @staticmethod
     def _flush(pending: list[str], report: ParseReport, entry_size: int) -> None:

@@ -140,7 +140,12 @@ class UsnParser(Parser):
                     if found is None:
                         pos = end
                         break
-                    pos = found.start() & ~7
+                    nxt = found.start() & ~7
+                    if nxt <= pos:  # a zero length with bytes after it: damage, not padding
+                        report.warn(f"damaged USN record at offset {base + pos} (length 0, version {major}): "
+                                    "skipped to the next page", code="bad-record", offset=base + pos)
+                        nxt = ((base + pos) // PAGE + 1) * PAGE - base
+                    pos = nxt
                     continue
                 if length < _HEAD.size or length > MAX_RECORD or length % 8 or major not in (2, 3, 4):
                     report.warn(f"damaged USN record at offset {base + pos} (length {length}, version {major}): "
