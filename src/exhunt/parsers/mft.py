@@ -7,7 +7,8 @@ name); its eight times cost a conversion each, so ``fields["times"]`` is a funct
 
 Damage never stops the read: an entry with a bad signature is a warning with its entry number and offset;
 an entry whose update sequence (fixup) bytes do not match is read as the package returns it and warned
-about; a file that does not end on a whole entry is warned about as truncated.
+about; a file that does not end on a whole entry is warned about as truncated; an entry the package panics
+on (it cannot go past it) is warned about and read past, over a view of the file where it reads as zeros.
 """
 
 from __future__ import annotations
