@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from exgen import blobs
-from exgen.common import HostFiles, Rng, days
+from exgen.common import HostFiles, Rng, days, utc
 from exgen.events import Event, write_events
 from exgen.exlogs import (
     ECP_FIELDS,
@@ -20,10 +20,12 @@ from exgen.exlogs import (
     write_fields_log,
     write_oab_log,
 )
+from exgen.ntfs import Change, NtfsFile, compose_mft, compose_usn, volume_files
 from exgen.traffic import Org, benign_day, make_org
 from exgen.weblogs import EXCHANGE, Req, Server, write_httpproxy, write_iis
 from exgen.winbenign import application_day, host_procs, management_day, security_day, sysmon_day
 
+USN_CREATE = 0x00000100 | 0x00000002 | 0x80000000  # FILE_CREATE | DATA_EXTEND | CLOSE
 OWA_AUTH = f"{EXCHANGE}/FrontEnd/HttpProxy/owa/auth"
 ASPNET_CLIENT = "C/inetpub/wwwroot/aspnet_client"
 
@@ -35,6 +37,7 @@ class Volume:
     application: int = 12
     security: int = 8
     events: bool = True  # whether the host has an event export at all
+    ntfs: bool = True  # whether the collection holds C/$MFT and C/$Extend/$J (KAPE layout)
 
 
 @dataclass
@@ -49,6 +52,10 @@ class Builder:
     rps_http: list[Line] = field(default_factory=list)
     rps_cmdlet: list[Line] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    volume: Volume = field(default_factory=Volume)
+    gone: list[NtfsFile] = field(default_factory=list)  # files deleted before the collection (volume paths)
+    ntfs_times: dict[str, NtfsFile] = field(default_factory=dict)  # host path -> times other than its mtime
+    journal: list[Change] = field(default_factory=list)  # USN records beyond the creation of every file
 
     def add_req(self, r: Req, server: Server | None = None) -> Req:
         r.server = server or self.org.server
@@ -69,13 +76,33 @@ class Builder:
                              RPS_CMDLET_FIELDS, self.rps_cmdlet)
         if self.events:
             write_events(self.host, self.computer, self.events)
+        if self.volume.ntfs:
+            self._ntfs()
         return self.host
+
+    def _ntfs(self) -> None:
+        """C/$MFT and C/$Extend/$J as KAPE collects them: every live file of C (its times from its mtime),
+        the deleted ones, and a journal of their creations plus the extra changes."""
+        formatted = utc("2019-06-14 08:02:11.250")
+        live = volume_files(self.host.files, self.host.mtimes, "C", formatted, self.ntfs_times)
+        mft, volume = compose_mft([*live, *self.gone], formatted)
+        first = min(self.host.mtimes.values()) - timedelta(days=1)
+        changes = [Change(f.path, f.fn[0] if f.fn else f.si[0], USN_CREATE) for f in live
+                   if (f.fn[0] if f.fn else f.si[0]) >= first]
+        changes.extend(self.journal)
+        changes.sort(key=lambda c: (c.when, c.path.lower(), c.reason))
+        self.host.add("C/$MFT", mft, self.host_collected())
+        self.host.add("C/$Extend/$J", compose_usn(volume, changes, sparse_head=8192),
+                      self.host_collected())
+
+    def host_collected(self) -> datetime:
+        return max(self.host.mtimes.values()) + timedelta(hours=2)
 
 
 def new_host(name: str, server: Server, first: str, last: str, volume: Volume) -> Builder:
     rng = Rng(f"exhunt-examples:{name}")
     org = make_org(rng, server, 22)
-    b = Builder(HostFiles(name), rng, org, f"{server.name}.contoso.local")
+    b = Builder(HostFiles(name), rng, org, f"{server.name}.contoso.local", volume=volume)
     add_stock_files(b, utc_day(first))
     for day in days(first, last):
         benign_life(b, day, volume)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from exgen import blobs
-from exgen.common import HostFiles, utc
+from exgen.common import HostFiles, Mark, utc
 from exgen.events import Proc, classic, cmdlet_event, security, sysmon_access, sysmon_file, sysmon_proc
 from exgen.exlogs import ecp_line, oab_text
 from exgen.hostbase import ASPNET_CLIENT, NEAR, OWA_AUTH, Builder, Volume, mark_near_misses, mk_server, new_host
+from exgen.ntfs import USN_BASIC_INFO, USN_CLOSE, USN_DATA_EXTEND, USN_FILE_CREATE, USN_FILE_DELETE, Change, NtfsFile
 from exgen.weblogs import Req
 from exgen.winbenign import SYSTEM, default_pool, host_procs
 
@@ -129,6 +130,7 @@ def compromised() -> HostFiles:
     b.events.append(sysmon_proc(t, Proc(14012, "C:\\Windows\\System32\\cmd.exe",
                                         "cmd /c dir C:\\ProgramData\\VSPerfMon", SYSTEM, t), w3_default,
                                 "w3wp (DefaultAppPool) spawns cmd.exe", cwd="c:\\windows\\system32\\inetsrv\\"))
+    _file_system_traces(b, shell2, later, w3_default)
 
     # CVE-2021-26857: the Unified Messaging deserialization failure in the Application log
     t = utc("2021-03-03 02:25:03.771")
@@ -138,6 +140,39 @@ def compromised() -> HostFiles:
     b.events.append(classic(t, "MSExchange Unified Messaging", 1040, 2, [text], text,
                             "CVE-2021-26857: UM error with System.InvalidCastException"))
     return b.finish()
+
+
+def _file_system_traces(b: Builder, shell2: str, later: str, w3: Proc) -> None:
+    """What only the $MFT and the USN journal keep: a second web shell in owa/auth, used and deleted on
+    2021-03-05, and the aspnet_client shell's $STANDARD_INFORMATION times set back to look installed."""
+    gone = "OutlookEN.aspx"
+    created, deleted = utc("2021-03-05 09:14:02.418"), utc("2021-03-05 09:40:12.733")
+    volume_path = f"{OWA_AUTH[2:]}/{gone}"
+    shell_win = f"C:\\Program Files\\Microsoft\\Exchange Server\\V15\\FrontEnd\\HttpProxy\\owa\\auth\\{gone}"
+    b.events.append(sysmon_file(created, w3, shell_win, "Sysmon 11: w3wp writes a second page into owa/auth"))
+    written = created + timedelta(milliseconds=2)
+    b.gone.append(NtfsFile(volume_path, (created, written, deleted, written), size=1187, in_use=False))
+    b.journal.extend([Change(volume_path, created, USN_FILE_CREATE),
+                      Change(volume_path, written, USN_FILE_CREATE | USN_DATA_EXTEND),
+                      Change(volume_path, written, USN_FILE_CREATE | USN_DATA_EXTEND | USN_CLOSE),
+                      Change(volume_path, deleted, USN_FILE_DELETE | USN_CLOSE)])
+    for i, (at, taken) in enumerate((("2021-03-05 09:15:10.000", 187), ("2021-03-05 09:21:47.000", 342),
+                                     ("2021-03-05 09:33:05.000", 95))):
+        b.add_req(Req(t=utc(at), ip=later, method="POST", stem=f"/owa/auth/{gone}", query="", ua=SHELL_UA,
+                      status=200, taken=taken,  # fixed: the rest of the host's random draws stay as they were
+                      iis_mark="web shell used before it was deleted (POST 200)" if i == 0 else ""))
+    b.host.marks.append(Mark("C/$Extend/$J", None, f"USN journal: owa/auth/{gone} created {created:%H:%M:%S}, "
+                                                   f"deleted {deleted:%H:%M:%S} on 2021-03-05"))
+    b.host.marks.append(Mark("C/$MFT", None, f"$MFT entry of owa/auth/{gone}, no longer in use"))
+    # the 26858 shell: its $SI times set back to the aspnet_client folder's install date (whole seconds)
+    real = utc("2021-03-03 02:21:40.512")
+    stomped = utc("2020-11-04 03:12:41")
+    path = f"{ASPNET_CLIENT}/system_web/{shell2}"
+    b.ntfs_times[path] = NtfsFile(path[2:], (stomped, stomped, utc("2021-03-03 02:22:15.091"), stomped),
+                                  fn=(real, real, real, real), size=len(b.host.files[path]))
+    b.journal.append(Change(path[2:], utc("2021-03-03 02:22:15.091"), USN_BASIC_INFO | USN_CLOSE))
+    b.host.marks.append(Mark("C/$MFT", None, f"$MFT entry of aspnet_client/system_web/{shell2}: $SI created "
+                                             "before $FN created (timestomped)"))
 
 
 def _post_exploitation(b: Builder, owa: Proc, shell: str, atk: str) -> None:
@@ -220,7 +255,8 @@ def _post_exploitation(b: Builder, owa: Proc, shell: str, atk: str) -> None:
 def probed() -> HostFiles:
     """exchange-2019-probed: benign traffic and failed ProxyLogon attempts only (no event export collected)."""
     server = mk_server("EX03", "10.10.10.13", BUILD_2019_CU8)
-    b = new_host("exchange-2019-probed", server, "2021-03-02", "2021-03-05", Volume(sessions=40, events=False))
+    b = new_host("exchange-2019-probed", server, "2021-03-02", "2021-03-05",
+                 Volume(sessions=40, events=False, ntfs=False))
     fqdn = server.fqdn
     scanner_probes(b, "2021-03-04 07:21:55.610", "203.0.113.15", fqdn, "mail.contoso.com")
     scanner_probes(b, "2021-03-04 19:02:08.044", "203.0.113.140", fqdn, "exchange")

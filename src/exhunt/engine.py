@@ -18,6 +18,7 @@ from exhunt.correlate.exposure import (
     grade_by_exposure,
     host_exposure,
 )
+from exhunt.correlate.filetimes import true_times
 from exhunt.correlate.verdict import conclude
 from exhunt.detectors.base import Detector, HostContext, Interest
 from exhunt.detectors.registry import create_detectors
@@ -240,6 +241,7 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
                 _detector_failed(coverage, detector, exc, tree.origin)
     known = {artifact.path for artifact in layout.artifacts}
     findings = [_hashes_filled(finding, known, ctx) for finding in findings]
+    findings = true_times(findings, layout.artifacts, ctx.file_times, coverage)
 
     for source in coverage.sources.values():
         source.status = _status(source, partial)

@@ -177,7 +177,8 @@ def test_a_real_sigint_stops_the_fleet_cleanly(tmp_path: Path) -> None:
     started = time.monotonic()
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
-    if process.returncode == 1:
+    if process.returncode == 1 or (process.returncode == -signal.SIGINT and b"interrupted" not in err
+                                   and b"wrote" in err):  # the signal came while the finished scan exited
         pytest.skip("the scan finished before the signal arrived")
     assert process.returncode == 130, err.decode()
     assert time.monotonic() - started < 60  # prompt: not the rest of the queue

@@ -52,3 +52,17 @@ def test_exchange_path_override(tmp_path: Path) -> None:
 def test_evtx_channel_names() -> None:
     assert evtx_channel("x/Microsoft-Windows-Sysmon%4Operational.evtx") == "Microsoft-Windows-Sysmon/Operational"
     assert evtx_channel("MSExchange Management.evtx") == "MSExchange Management"
+
+
+def test_ntfs_metadata_in_kape_and_velociraptor_layouts() -> None:
+    from exhunt.sources.remap import velociraptor_path
+
+    assert kind("C/$MFT") is ArtifactKind.MFT
+    assert kind("D/$MFT") is ArtifactKind.MFT
+    assert kind("C/$Extend/$J") is ArtifactKind.USN  # KAPE
+    assert kind("C/$Extend/$UsnJrnl/$J") is ArtifactKind.USN
+    velociraptor = velociraptor_path("uploads/ntfs/%5C%5C.%5CC%3A/$Extend/$UsnJrnl%3A$J")
+    assert velociraptor == "C/$Extend/$UsnJrnl:$J" and kind(velociraptor) is ArtifactKind.USN
+    assert kind(str(velociraptor_path("uploads/ntfs/%5C%5C.%5CC%3A/$MFT"))) is ArtifactKind.MFT
+    assert kind("C/$Extend/$Max") is ArtifactKind.FILE
+    assert kind("C/Users/a/$MFT.txt") is ArtifactKind.FILE

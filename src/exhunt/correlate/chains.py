@@ -140,7 +140,7 @@ def timeline(findings: list[Finding]) -> list[dict[str, object]]:
         if finding.outcome is Outcome.INFORMATIONAL:
             continue
         first = finding.evidence[0] if finding.evidence else None
-        entries.append({
+        entry: dict[str, object] = {
             "time": finding.first_seen,
             "last_time": finding.last_seen,
             "step": step_of(finding),
@@ -149,7 +149,14 @@ def timeline(findings: list[Finding]) -> list[dict[str, object]]:
             "outcome": finding.outcome.value,
             "severity": finding.severity.label,
             "evidence": f"{first.path}:{first.line or first.record or ''}" if first else "",
-        })
+        }
+        # time truth: where a file's time comes from; a copy's time is never shown as an event time
+        sources = finding.attr_values("time_source")
+        if sources:
+            entry["time_source"] = sorted(sources)[0]
+        if not finding.first_seen:
+            entry["time_note"] = "write time unknown"
+        entries.append(entry)
     order = {s: i for i, s in enumerate(CHAIN_STEPS)}
     entries.sort(key=lambda e: (str(e["time"] or "9999"), order.get(str(e["step"]), 99), str(e["rule_id"])))
     return entries

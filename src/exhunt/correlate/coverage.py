@@ -37,6 +37,24 @@ def key_sources_read(coverage: HostCoverage) -> bool:
     return any(_usable(coverage.sources.get(name)) for name, spec in sources.items() if spec.get("key"))
 
 
+def _ntfs_notes(ctx: HostContext, sources: dict[str, dict[str, Any]], exchange_root: str | None) -> None:
+    """Sources that are not logs (the $MFT, the USN journal): a note on what their absence costs, on a host
+    whose files were collected (an Exchange install or web files), and on how far back they reach."""
+    coverage = ctx.coverage
+    has_files = exchange_root is not None or any(a.kind.value == "file" for a in ctx.artifacts)
+    for name, spec in sources.items():
+        if "absent_note" not in spec:
+            continue
+        cov = coverage.sources.get(name)
+        if not _usable(cov):
+            if has_files:
+                state = "not in the evidence" if cov is None or cov.files == 0 else cov.status.value
+                coverage.notes.append(f"{spec['label']} {state}: {spec['absent_note']}.")
+        elif cov is not None and cov.first_time and spec.get("window_note"):
+            coverage.notes.append(f"{spec['label']} starts {cov.first_time[:19].replace('T', ' ')}: "
+                                  f"{spec['window_note']}.")
+
+
 def summarise_coverage(ctx: HostContext, exchange_root: str | None) -> None:
     """Add the expected-but-missing sources and the notes on time windows to ``ctx.coverage``."""
     coverage = ctx.coverage
@@ -44,6 +62,7 @@ def summarise_coverage(ctx: HostContext, exchange_root: str | None) -> None:
     if exchange_root is None and not any(k in coverage.sources for k in ("httpproxy", "ecp_server")):
         coverage.notes.append("No Exchange install folder was found in the evidence (no Logging/HttpProxy, no "
                               "bin/ExSetup.exe): Exchange logs could not be checked.")
+    _ntfs_notes(ctx, sources, exchange_root)
     for name, spec in sources.items():
         if spec.get("expected", True) is False:
             continue

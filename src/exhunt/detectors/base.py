@@ -9,6 +9,7 @@ from typing import Any
 from exhunt.model.coverage import HostCoverage, InputWarning
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
+from exhunt.model.filetimes import FileTimes
 from exhunt.model.finding import Finding
 from exhunt.parsers.base import RecordGateFn
 from exhunt.sources.base import HostTree
@@ -47,6 +48,9 @@ class HostContext:
     # digests a detector already computed, shared so each file is read for hashing once per host:
     # path -> {"md5": ..., "sha1": ..., "sha256": ...} (the YARA sweep fills it for the files it reads)
     digests: dict[str, dict[str, str]] = field(default_factory=dict)
+    # NTFS times of evidence files, by evidence path, from the host's $MFT (the fs detector fills it); the
+    # correlation step puts them in place of the copy's modification time
+    file_times: dict[str, FileTimes] = field(default_factory=dict)
 
     def sha256(self, path: str) -> str | None:
         """SHA-256 of an evidence file, computed once, lazily (only files that are cited pay for it)."""

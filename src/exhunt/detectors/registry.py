@@ -23,6 +23,7 @@ class DetectorFamily:
 
 def families() -> list[DetectorFamily]:
     from exhunt.detectors.files import family as files_family
+    from exhunt.detectors.fs import family as fs_family
     from exhunt.detectors.ioc import family as ioc_family
     from exhunt.detectors.sigma import family as sigma_family
     from exhunt.detectors.yara import family as yara_family
@@ -32,6 +33,7 @@ def families() -> list[DetectorFamily]:
         DetectorFamily("files", files_family.load, files_family.create),
         DetectorFamily("yara", yara_family.load, yara_family.create),
         DetectorFamily("ioc", ioc_family.load, ioc_family.create),
+        DetectorFamily("fs", fs_family.load, fs_family.create),
     ]
 
 

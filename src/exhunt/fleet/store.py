@@ -13,7 +13,9 @@ column), so another spelling of the same path does not add rows. Each host is wr
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,17 +118,22 @@ def write_host(con: duckdb.DuckDBPyConnection, r: HostResult) -> None:
     """Replace one host's rows (two transactions: DuckDB checks foreign keys against deletes eagerly; the
     host's new rows go in one, so a crash keeps every finished host whole)."""
     key = (r.host, evidence_identity(r.evidence))
-    con.execute("begin")
-    for table in CHILD_TABLES:
-        con.execute(f"delete from {table} where host = ? and evidence = ?", key)
-    con.execute("commit")
+    _transaction(con, lambda: [con.execute(f"delete from {table} where host = ? and evidence = ?", key)
+                               for table in CHILD_TABLES])
+    _transaction(con, lambda: _write_rows(con, key, r))
+
+
+def _transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], object]) -> None:
+    """``work`` in one transaction; on any interruption (Ctrl-C included) rolled back, and the interruption
+    passed on as it was (a failed rollback, e.g. after an interrupted commit, must not replace it)."""
     con.execute("begin")
     try:
-        _write_rows(con, key, r)
+        work()
+        con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        with contextlib.suppress(duckdb.Error):
+            con.execute("rollback")
         raise
-    con.execute("commit")
 
 
 def _write_rows(con: duckdb.DuckDBPyConnection, key: tuple[str, str], r: HostResult) -> None:

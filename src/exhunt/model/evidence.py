@@ -18,6 +18,8 @@ class ArtifactKind(StrEnum):
     OABGENERATOR = "oabgenerator"  # Exchange Logging/OABGeneratorLog/*.LOG
     EVTX = "evtx"  # Windows event log file, any channel
     JSON_EVENTS = "json_events"  # Windows events exported as JSON / JSON lines
+    MFT = "mft"  # NTFS master file table of one volume (KAPE C/$MFT, Velociraptor .../$MFT)
+    USN = "usn_journal"  # NTFS USN change journal stream (C/$Extend/$UsnJrnl:$J, KAPE C/$Extend/$J)
     FILE = "file"  # any other file worth a look (web roots, ProgramData, temp, dumps...)
 
 

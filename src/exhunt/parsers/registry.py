@@ -21,6 +21,10 @@ def all_parsers() -> list[Parser]:
     from exhunt.parsers.jsonevents import JsonEventsParser
 
     parsers.append(JsonEventsParser())
+    from exhunt.parsers.mft import MftParser
+    from exhunt.parsers.usn import UsnParser
+
+    parsers.extend([MftParser(), UsnParser()])
     return parsers
 
 

@@ -120,7 +120,8 @@ def render(results: list[HostResult], console: Console, tlp_label: str = "") -> 
         if result.timeline:
             console.print("[bold]Attack chain[/]")
             for entry in result.timeline:
-                console.print(f"  {safe(entry.get('time') or '?')}  {safe(entry.get('step') or '-'):18} "
+                when = entry.get("time") or entry.get("time_note") or "?"  # an unknown write time says so
+                console.print(f"  {safe(when)}  {safe(entry.get('step') or '-'):18} "
                               f"{safe(entry.get('rule_id'))} {safe(entry.get('title'))} "
                               f"[dim]({safe(entry.get('outcome'))})[/]")
         _exposure(console, result.exposure)

@@ -1,4 +1,5 @@
-"""CSV timeline: one row per piece of evidence cited, in time order; imports into Timesketch as is."""
+"""CSV timeline: one row per piece of evidence cited, in time order (evidence without a plausible time in rows
+after the rest, ``timestamp_desc`` "Time unknown"); the timed rows import into Timesketch as they are."""
 
 from __future__ import annotations
 
@@ -17,5 +18,5 @@ class CsvTimelineReporter(Reporter):
     def write(self, results: list[HostResult], out: TextIO) -> None:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(COLUMNS)
-        for row in rows(results, self.settings.tlp_label):
+        for row in rows(results, self.settings.tlp_label, untimed=True):
             writer.writerow([defuse("" if row[c] is None else str(row[c])) for c in COLUMNS])

@@ -143,6 +143,10 @@ def indicators_of(finding: Finding) -> list[SharedIndicator]:
             add("sha256", ref.sha256.lower())
         _, name = split_path(ref.path)
         add("file", name, windows_directory(ref.path))
+    if finding.detector == "fs":  # a file the $MFT or the USN journal remember: name and folder (its bytes are gone)
+        for value in finding.attr_values("path"):
+            _, name = split_path(value)
+            add("file", name, windows_directory(value))
     for value in finding.attr_values("written_path"):
         directory, name = split_path(value.strip())
         add("file", name, directory)

@@ -3,8 +3,10 @@
 Timesketch needs ``message``, ``datetime`` (ISO 8601), ``timestamp`` (microseconds since the epoch) and
 ``timestamp_desc``, which here says what the time is: a log line's, an event record's, a file's (its
 modification time), or, for evidence that has no time of its own, the finding's first sighting. Evidence with
-no plausible time at all (none, or an impossible one such as 1601-01-01) cannot be placed on a timeline: it is
-left out of the timeline formats and stays in every other format (JSONL, HTML, console, the case store).
+no plausible time at all (none, a copy's time that is not when the file was written, or an impossible one such
+as 1601-01-01) cannot be placed on a timeline: the CSV keeps it in rows after the timed ones, with empty
+``datetime``/``timestamp`` and ``timestamp_desc`` "Time unknown" (nothing dropped from a spreadsheet); the
+Timesketch JSONL, whose importer needs a time, leaves it out (it stays in JSONL, HTML, console, the case store).
 """
 
 from __future__ import annotations
@@ -44,25 +46,32 @@ def _micros(stamp: str) -> int:
     return int(moment.timestamp()) * 1_000_000 + moment.microsecond
 
 
-def rows(results: list[HostResult], tlp_label: str) -> list[dict[str, Any]]:
+UNTIMED = "Time unknown (no plausible time: see the finding)"
+
+
+def rows(results: list[HostResult], tlp_label: str, untimed: bool = False) -> list[dict[str, Any]]:
+    """Timeline rows in time order; ``untimed``: evidence without a plausible time too, after the rest."""
     found: list[dict[str, Any]] = []
+    late: list[dict[str, Any]] = []
     for result in results:
         for finding in result.findings:
             steps = finding.attr_values("step")
             for ref in finding.evidence:
                 when = _time_of(ref, finding)
-                if when is None:
+                if when is None and not untimed:
                     continue
                 where = ref.path + (f":{ref.line}" if ref.line else "") + (
                     f" record {ref.record}" if ref.record else "")
-                found.append({
-                    "datetime": when[0], "timestamp": _micros(when[0]), "timestamp_desc": when[1],
+                (found if when else late).append({
+                    "datetime": when[0] if when else "", "timestamp": _micros(when[0]) if when else None,
+                    "timestamp_desc": when[1] if when else UNTIMED,
                     "message": f"{finding.title} [{finding.rule_id}, {finding.outcome.value}] {where}",
                     "host": result.host, "tlp": tlp_label, "step": steps[0] if steps else "",
                     "rule_id": finding.rule_id, "title": finding.title, "severity": finding.severity.label,
                     "outcome": finding.outcome.value, "cves": " ".join(finding.cves),
                     "attack": " ".join(finding.attack), "path": ref.path, "line": ref.line, "record": ref.record,
                     "sha256": ref.sha256 or "", "excerpt": ref.excerpt})
-    found.sort(key=lambda r: (r["datetime"], r["host"], r["rule_id"], r["path"], r["line"] or 0,
-                              r["record"] or 0, r["message"]))
-    return found
+    for group in (found, late):
+        group.sort(key=lambda r: (r["datetime"], r["host"], r["rule_id"], r["path"], r["line"] or 0,
+                                  r["record"] or 0, r["message"]))
+    return found + late

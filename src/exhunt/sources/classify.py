@@ -23,6 +23,11 @@ _EXCHANGE_LOGS: tuple[tuple[re.Pattern[str], ArtifactKind], ...] = (
     (re.compile(r"(?:^|/)logging/cmdletinfra/(?:.+/)?rps_cmdlet[^/]*\.log$"), ArtifactKind.RPS_CMDLET),
     (re.compile(r"(?:^|/)logging/oabgeneratorlog/[^/]+\.log$"), ArtifactKind.OABGENERATOR),
 )
+# NTFS metadata as KAPE (C/$MFT, C/$Extend/$J or $UsnJrnl/$J) and Velociraptor ($UsnJrnl:$J) store it
+_NTFS = (
+    (re.compile(r"(?:^|/)\$mft$"), ArtifactKind.MFT),
+    (re.compile(r"(?:^|/)\$extend/(?:\$usnjrnl(?::|/|%3a))?\$j$"), ArtifactKind.USN),
+)
 _IIS = re.compile(r"(?:^|/)logfiles/(?P<site>w3svc\d+)/[^/]+\.log$")
 _JSON = re.compile(r"\.(?:jsonl|ndjson|json)$")
 # JSON files under these folders are application files, not event exports
@@ -77,6 +82,9 @@ def classify_entry(entry: FileEntry, exchange_root: str | None) -> Artifact:
                 protocol = entry.path.split("/")[-2]
                 attrs = (("protocol", protocol),)
             return Artifact(kind, entry.path, entry.size, entry.mtime, attrs)
+    for pattern, kind in _NTFS:
+        if pattern.search(lowered):
+            return Artifact(kind, entry.path, entry.size, entry.mtime)
     found = _IIS.search(lowered)
     if found:
         return Artifact(ArtifactKind.IIS, entry.path, entry.size, entry.mtime, (("site", found.group("site").upper()),))
