@@ -42,7 +42,8 @@ class ParseReport:
             return
         self.warnings.append(InputWarning(path=self.path, message=message, code=code, line=line, offset=offset))
 
-    def see_time(self, stamp: str | None) -> None:
+    def see_time(self, stamp: str | None, line: int | None = None, offset: int | None = None) -> None:
+        """Widen the time window by ``stamp``; an impossible one is warned about at ``line``/``offset``."""
         if not stamp:
             return
         if not IMPOSSIBLE_BEFORE <= stamp[:10] < IMPOSSIBLE_FROM:
@@ -51,7 +52,8 @@ class ParseReport:
             self.impossible_times += 1
             if self.impossible_times == 1:
                 self.warn(f"impossible timestamp {stamp[:40]!r} treated as unknown (not part of the time window); "
-                          "further ones in this file are counted in the coverage only", code="impossible-time")
+                          "further ones in this file are counted in the coverage only", code="impossible-time",
+                          line=line, offset=offset)
             return
         if self.first_time is None or stamp < self.first_time:
             self.first_time = stamp

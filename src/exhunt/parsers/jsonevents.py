@@ -278,7 +278,7 @@ def _record(obj: Any, artifact: Artifact, report: ParseReport, probe: _Probe, li
     probe.understood += 1
     report.records += 1
     stamp = fields.get("TimeCreated")
-    report.see_time(stamp)
+    report.see_time(stamp, line, offset)
     channel = fields.get("Channel") or artifact.attr("channel")
     return Record(kind=ArtifactKind.JSON_EVENTS, path=artifact.path, fields=fields,
                   raw=raw.decode("utf-8", "replace").rstrip("\r\n"), line=line, record=where, offset=offset,

@@ -246,8 +246,8 @@ class MftParser(Parser):
         try:
             if index == 0:  # the $MFT's own entry: when the volume was formatted, last grown
                 own = entry_times(entry, path)
-                report.see_time(own.si_created)
-                report.see_time(own.si_changed)
+                report.see_time(own.si_created, offset=0)  # entry 0 opens the file
+                report.see_time(own.si_changed, offset=0)
             return self._record(entry, path, path, drive, entry_size)
         except BaseException as exc:  # a panic on one entry's attributes or path: that entry only
             if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):

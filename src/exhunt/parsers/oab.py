@@ -55,7 +55,7 @@ class OabParser(Parser):
                         undated += 1
                         first_undated = first_undated or (line.number, line.offset)
                     else:
-                        report.see_time(stamp)
+                        report.see_time(stamp, line.number, line.offset)
                     if not line.candidate:
                         continue
                     fields: dict[str, object] = {"Line": text}

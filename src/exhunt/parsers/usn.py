@@ -100,11 +100,11 @@ class UsnParser(Parser):
         drive = _drive(artifact.path)
         count_only = isinstance(prefilter, MatchNothing)
         names = None if count_only or prefilter is None else prefilter
-        span = [0, 0]  # earliest and latest FILETIME seen
+        span = [0, 0, 0, 0]  # earliest FILETIME seen and its record's offset, latest and its offset
         with handle:
             yield from self._read(handle, artifact, report, drive, count_only, names, span)
-        report.see_time(filetime_iso(span[0]))
-        report.see_time(filetime_iso(span[1]))
+        report.see_time(filetime_iso(span[0]), offset=span[1])
+        report.see_time(filetime_iso(span[2]), offset=span[3])
         report.bytes_read = artifact.size
         if report.records == 0 and not report.failed and not report.warnings:
             report.warn("no USN record in this journal (only zeros)", code="empty")
@@ -160,9 +160,9 @@ class UsnParser(Parser):
                         _TIME_V3.unpack_from(buf, pos + 48)[0]
                     if ticks > 0:
                         if not span[0] or ticks < span[0]:
-                            span[0] = ticks
-                        if ticks > span[1]:
-                            span[1] = ticks
+                            span[0], span[1] = ticks, base + pos
+                        if ticks > span[2]:
+                            span[2], span[3] = ticks, base + pos
                     if not count_only and (names is None or self._wanted(buf, pos, length, major, names)):
                         record = self._record(buf, pos, length, major, base + pos, artifact, report, drive)
                         if record is not None:

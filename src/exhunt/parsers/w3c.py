@@ -226,7 +226,7 @@ class _W3CFile:
         if stamp is None:
             self.bad_time.add(line)
         else:
-            self.report.see_time(stamp)
+            self.report.see_time(stamp, line.number, line.offset)
         fields: dict[str, object] = dict(zip(binding.names, values))  # noqa: B905 - same length by construction
         if extra:
             fields["_extra"] = extra
