@@ -18,7 +18,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -177,14 +177,34 @@ def run_jobs(work: list[HostJob], spec: ContentSpec, options: dict[str, Any], jo
         if jobs <= 1 or len(todo) <= 1:
             for number in todo:
                 job = work[number]
-                results[number] = assess_one(job.path, job.index, spec, options, progress)
-                if on_host:
-                    on_host(results[number])  # type: ignore[arg-type]
+                _deliver(results, number, assess_one(job.path, job.index, spec, options, progress), on_host)
         else:
             _run_pool(work, todo, results, spec, options, jobs, on_host)
     except KeyboardInterrupt:
         raise FleetInterrupted([r for r in results if r is not None], len(work)) from None
     return [r for r in results if r is not None]
+
+
+def _deliver(results: list[HostResult | None], number: int, result: HostResult, on_host: OnHost | None) -> None:
+    """Hand a finished host on (the case store) and count it as finished, as one step that Ctrl-C cannot
+    split: an interrupted scan then reports exactly the hosts its store holds."""
+    with _sigint_held():
+        results[number] = result
+        if on_host:
+            on_host(result)
+
+
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """SIGINT held back (POSIX, main thread) for the duration; it is delivered, once, right after."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _run_pool(work: list[HostJob], todo: list[int], results: list[HostResult | None], spec: ContentSpec,
@@ -224,9 +244,7 @@ def _run_pool(work: list[HostJob], todo: list[int], results: list[HostResult | N
                         job = work[number]
                         result = could_not_assess(job.host, job.origin, f"internal error in the worker: "
                                                   f"{type(exc).__name__}: {exc}", code="internal-error")
-                    results[number] = result
-                    if on_host:
-                        on_host(result)
+                    _deliver(results, number, result, on_host)
                 if broken:  # every other host in flight shared the dead pool: each is run again, alone
                     retry.extend(running.values())
                     running.clear()
