@@ -17,10 +17,10 @@ A rule file holds up to four top-level keys:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import yaml
 
@@ -299,10 +299,26 @@ def load_text(text: str, origin: str, into: FileRuleSet, errors: list[InputWarni
             into.written_paths.append(source)
         except RuleError as exc:
             error(str(exc), exc.line)
-    known = {r.rule_id for r in into.rules}
-    for raw in doc.get("rules") or []:
+    add_rules(into.rules, doc.get("rules") or [], lambda raw: _rule(raw, lists, magic, written, origin), error)
+
+
+class _HasRuleId(Protocol):
+    @property
+    def rule_id(self) -> str: ...
+
+
+R = TypeVar("R", bound=_HasRuleId)
+S = TypeVar("S")
+
+
+def add_rules(rules: list[R], raws: list[Any], make: Callable[[Any], R],
+              error: Callable[[str, int | None], None]) -> None:
+    """Rules made from a file's raw mappings, appended to ``rules``; a bad or duplicate one is an error at its
+    line, and the others load (shared by the file-rule families)."""
+    known = {r.rule_id for r in rules}
+    for raw in raws:
         try:
-            rule = _rule(raw, lists, magic, written, origin)
+            rule = make(raw)
         except RuleError as exc:
             error(str(exc), exc.line if exc.line is not None else (raw.get(LINE) if isinstance(raw, dict)
                                                                     else None))
@@ -311,12 +327,13 @@ def load_text(text: str, origin: str, into: FileRuleSet, errors: list[InputWarni
             error(f"duplicate rule id {rule.rule_id}", raw.get(LINE))
             continue
         known.add(rule.rule_id)
-        into.rules.append(rule)
+        rules.append(rule)
 
 
-def load_paths(paths: list[Path], base: Path | None, errors: list[InputWarning]) -> FileRuleSet:
-    """Load rule files in name order; ``base`` makes the origins in errors relative."""
-    rules = FileRuleSet()
+def load_rule_files(paths: list[Path], base: Path | None, errors: list[InputWarning], into: S,
+                    load: Callable[[str, str, S, list[InputWarning]], None]) -> S:
+    """Load rule files in name order into ``into`` with ``load(text, origin, into, errors)``; ``base`` makes
+    the origins in errors relative; a file that cannot be read is an error, the others load."""
     for path in sorted(paths):
         origin = path.relative_to(base).as_posix() if base and path.is_relative_to(base) else path.as_posix()
         try:
@@ -324,5 +341,10 @@ def load_paths(paths: list[Path], base: Path | None, errors: list[InputWarning])
         except (OSError, UnicodeDecodeError) as exc:
             errors.append(InputWarning(path=origin, message=f"cannot read: {exc}", code="content"))
             continue
-        load_text(text, origin, rules, errors)
-    return rules
+        load(text, origin, into, errors)
+    return into
+
+
+def load_paths(paths: list[Path], base: Path | None, errors: list[InputWarning]) -> FileRuleSet:
+    """Load rule files in name order; ``base`` makes the origins in errors relative."""
+    return load_rule_files(paths, base, errors, FileRuleSet(), load_text)

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from exhunt.detectors.files.globs import GlobError, compile_globs
-from exhunt.detectors.files.rules import LINE, RuleError, _LineLoader, _str_list
+from exhunt.detectors.files.rules import LINE, RuleError, _LineLoader, _str_list, add_rules, load_rule_files
 from exhunt.model.coverage import InputWarning
 from exhunt.model.finding import Confidence, Severity
 
@@ -185,29 +185,8 @@ def load_text(text: str, origin: str, into: FsRuleSet, errors: list[InputWarning
                                    tuple(_str_list(stomp.get("attack"), "timestomp.attack", stomp.get(LINE))))
         except (KeyError, ValueError) as exc:
             error(f"timestomp: {exc}", stomp.get(LINE))
-    known = {r.rule_id for r in into.rules}
-    for raw in doc.get("rules") or []:
-        try:
-            rule = _rule(raw, lists, origin)
-        except RuleError as exc:
-            error(str(exc), exc.line if exc.line is not None else (raw.get(LINE) if isinstance(raw, dict)
-                                                                    else None))
-            continue
-        if rule.rule_id in known:
-            error(f"duplicate rule id {rule.rule_id}", raw.get(LINE))
-            continue
-        known.add(rule.rule_id)
-        into.rules.append(rule)
+    add_rules(into.rules, doc.get("rules") or [], lambda raw: _rule(raw, lists, origin), error)
 
 
 def load_paths(paths: list[Path], base: Path | None, errors: list[InputWarning]) -> FsRuleSet:
-    rules = FsRuleSet()
-    for path in sorted(paths):
-        origin = path.relative_to(base).as_posix() if base and path.is_relative_to(base) else path.as_posix()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            errors.append(InputWarning(path=origin, message=f"cannot read: {exc}", code="content"))
-            continue
-        load_text(text, origin, rules, errors)
-    return rules
+    return load_rule_files(paths, base, errors, FsRuleSet(), load_text)
