@@ -196,15 +196,20 @@ def _deliver(results: list[HostResult | None], number: int, result: HostResult, 
 
 @contextlib.contextmanager
 def _sigint_held() -> Iterator[None]:
-    """SIGINT held back (POSIX, main thread) for the duration; it is delivered, once, right after."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+    """Ctrl-C held back for the duration (main thread) and raised, once, right after. A handler that only
+    notes the signal, not a signal mask: the signal may land on any thread (the pool's manager thread too),
+    and DuckDB would turn it into "Query interrupted" in the middle of a host's rows."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    pending: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, _frame: pending.append(number))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        signal.signal(signal.SIGINT, previous)
+        if pending:
+            raise KeyboardInterrupt
 
 
 def _run_pool(work: list[HostJob], todo: list[int], results: list[HostResult | None], spec: ContentSpec,

@@ -130,9 +130,11 @@ def _transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], object]) -> 
     try:
         work()
         con.execute("commit")
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):
+    except BaseException as exc:
+        with contextlib.suppress(duckdb.Error, RuntimeError):
             con.execute("rollback")
+        if isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower():
+            raise KeyboardInterrupt from exc  # DuckDB's own word for a Ctrl-C during a query
         raise
 
 
