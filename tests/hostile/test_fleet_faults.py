@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -148,10 +149,17 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _start(args: list[str], tmp_path: Path) -> subprocess.Popen[bytes]:
+def _start(args: list[str], tmp_path: Path, progress: bool = False) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-c", "import sys; from exhunt.cli.main import main; sys.exit(main())",
-               "scan", "--no-progress", *args]
+               "scan", *([] if progress else ["--no-progress"]), *args]
     return subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _read_in_background(stream: Any) -> tuple[list[bytes], threading.Thread]:
+    lines: list[bytes] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(stream.readline, b"")), daemon=True)
+    reader.start()
+    return lines, reader
 
 
 def _wait_for_workers(process: subprocess.Popen[bytes], count: int, timeout: float = 120) -> set[int]:
@@ -168,15 +176,23 @@ def _wait_for_workers(process: subprocess.Popen[bytes], count: int, timeout: flo
 def test_a_real_sigint_stops_the_fleet_cleanly(tmp_path: Path) -> None:
     fleet = [str(p) for p in _fleet(tmp_path, 8)]
     case, out = tmp_path / "case.duckdb", tmp_path / "out.jsonl"
-    process = _start([*fleet, "-j", "2", "-f", "jsonl", "-o", str(out), "--store", str(case)], tmp_path)
+    # progress lines on stderr (not a terminal: one line per finished host) tell when the fleet is under way:
+    # the signal is sent once the first host is done, in the middle of the fleet, not during start-up
+    process = _start([*fleet, "-j", "2", "-f", "jsonl", "-o", str(out), "--store", str(case)], tmp_path,
+                     progress=True)
+    lines, reader = _read_in_background(process.stderr)
     workers = _wait_for_workers(process, 2)
-    if not workers:
+    deadline = time.monotonic() + 300
+    while process.poll() is None and time.monotonic() < deadline and not any(b"host 1/" in x for x in lines):
+        time.sleep(0.02)
+    if not workers or process.poll() is not None:
         process.wait(timeout=600)
-        pytest.skip("the scan ended before its workers could be seen")
-    time.sleep(1.0)
+        pytest.skip("the scan ended before it could be interrupted in the middle")
     started = time.monotonic()
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
+    process.wait(timeout=120)
+    reader.join(timeout=30)
+    err = b"".join(lines)
     if process.returncode == 1 or (process.returncode == -signal.SIGINT and b"interrupted" not in err
                                    and b"wrote" in err):  # the signal came while the finished scan exited
         pytest.skip("the scan finished before the signal arrived")
