@@ -62,7 +62,12 @@ def _record_gate(interests: list[Interest]) -> RecordGate | None:
         return RecordGate([])  # nobody wants the records: count them, decode none
     if any(i.record_gate is None for i in interests):
         return None
-    return RecordGate([i.record_gate for i in interests if i.record_gate is not None])
+    filters = [i.record_filter for i in interests]
+    keep = None
+    if all(f is not None for f in filters):
+        def keep(record: Record) -> bool:
+            return any(f(record) for f in filters if f is not None)
+    return RecordGate([i.record_gate for i in interests if i.record_gate is not None], keep)
 
 
 def _requirement_key(requirement: Sequence[frozenset[str]]) -> list[list[str]]:

@@ -27,6 +27,7 @@ from typing import cast
 
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact
+from exhunt.model.timefmt import canonical
 from exhunt.parsers.base import MatchNothing, Parser, ParseReport, Prefilter, RecordGate
 from exhunt.parsers.evtx import CHUNK, FILE_HEADER, EvtxParser, finish
 from exhunt.parsers.hashing import HashingTree, file_sha256
@@ -230,7 +231,11 @@ def parse_range_in_worker(parser: EvtxParser, tree: HostTree, artifact: Artifact
     items = [0]
     held = 0
     try:
+        keep = gate.keep if gate is not None else None
         for record in parser.parse_range(tree, artifact, report, gate, first, count, items):
+            record.timestamp = canonical(record.timestamp)  # as the caller does before any detector sees it
+            if keep is not None and not keep(record):
+                continue  # no detector can use it: counted in the report, not sent
             records.append(record)
             held += len(record.raw)
             if held > RANGE_BYTES:
