@@ -208,5 +208,5 @@ def test_host_of_real_evtx_is_byte_identical_with_one_and_two_workers(tmp_path: 
     content = load_content(ContentBundle(ContentSpec()))
     one = scan_jsonl(tmp_path / "host", content, 1)
     two = scan_jsonl(tmp_path / "host", content, 2)
-    assert '"evtx"' in one and "truncated" in one
+    assert '"evtx"' in one and "truncated" in one and '"detector":"sigma"' in one  # hits judged in workers
     assert one == two

@@ -110,20 +110,20 @@ class SigmaDetector(Detector):
         return Interest(literals, self.index.kind_requirements(kind) if literals is not None else None)
 
     def on_record(self, record: Record, ctx: HostContext) -> None:
-        bucket = self.index.bucket(record)
-        if bucket is None:
-            return
         judged = record.matched.get(self.name) if record.matched else None
-        if judged is not None:  # matched in a parse worker (``may_use``): the hits only
+        if judged is not None:  # matched in a parse worker (``may_use``): the hits only, no bucket needed
             if self._by_index is None:
                 self._by_index = {rule.index: rule for rule in self.index.rules}
-            view = EventView(record.fields, bucket.derived)
+            view = EventView(record.fields, self.index.derived.get(record.kind))
             for number in judged:
                 rule = self._by_index[number]
                 try:
                     self.hit(rule, view, record)
                 except Exception as exc:  # as below
                     self._rule_failed(rule, record, exc, ctx)
+            return
+        bucket = self.index.bucket(record)
+        if bucket is None:
             return
         raw = record.raw if record.kind not in VALUES_SCANNED else ""
         if raw:  # most records select no rule: scan first, build the view only when needed
