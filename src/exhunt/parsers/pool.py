@@ -20,7 +20,7 @@ import multiprocessing
 import pickle
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import cast
@@ -247,6 +247,16 @@ def parse_range_in_worker(parser: EvtxParser, tree: HostTree, artifact: Artifact
     return RangeResult(records, report, items[0])
 
 
+def parse_ranges_in_worker(parser: EvtxParser, tree: HostTree, pieces: list[tuple[Artifact, int, int]],
+                           token: int) -> list[RangeResult]:
+    """Several ranges in one task (small files are batched: one task per file would cost more in
+    inter-process traffic than the file's reading)."""
+    return [parse_range_in_worker(parser, tree, artifact, token, first, count) for artifact, first, count in pieces]
+
+
+Piece = tuple[Artifact, int, int]
+
+
 class RangePool:
     """Reads the EVTX files of one host by chunk ranges in worker processes, in file order."""
 
@@ -257,9 +267,10 @@ class RangePool:
         self.gate = gate
         self.workers = workers
         self.token = next(_tokens)
-        self.tasks: deque[tuple[Artifact, int, int]] = deque(
+        self.tasks: deque[Piece] = deque(
             (artifact, first, count) for artifact in artifacts for first, count in ranges_of(artifact.size))
-        self.futures: deque[tuple[str, Future[RangeResult]]] = deque()
+        self.futures: deque[tuple[list[str], Future[list[RangeResult]]]] = deque()
+        self.done: deque[tuple[str, RangeResult | None]] = deque()  # results of finished tasks, in order
         self.executor: ProcessPoolExecutor | None = None
         if workers > 1 and "fork" in multiprocessing.get_all_start_methods() and _sendable(tree):
             _published[self.token] = gate
@@ -272,32 +283,51 @@ class RangePool:
 
     def _top_up(self) -> None:
         while self.executor is not None and self.tasks and len(self.futures) < self.workers * RANGE_AHEAD:
-            artifact, first, count = self.tasks.popleft()
+            batch: list[Piece] = []
+            chunks = 0
+            while self.tasks and chunks < RANGE_CHUNKS:
+                artifact, first, count = piece = self.tasks.popleft()
+                batch.append(piece)
+                chunks += count or max(1, (artifact.size - FILE_HEADER) // CHUNK - first)
             try:
-                self.futures.append((artifact.path, self.executor.submit(
-                    parse_range_in_worker, self.parser, self.tree, artifact, self.token, first, count)))
+                future = self.executor.submit(parse_ranges_in_worker, self.parser, self.tree, batch, self.token)
             except Exception:  # a broken pool: what is left is read by the caller
                 self.executor = None
-                self.tasks.appendleft((artifact, first, count))
+                self.tasks.extendleft(reversed(batch))
+                return
+            self.futures.append(([artifact.path for artifact, _, _ in batch], future))
+
+    def _next(self) -> tuple[str, RangeResult | None] | None:
+        """The next range's (path, result) in plan order; result None when its task failed; None at the end."""
+        if not self.done:
+            self._top_up()
+            if not self.futures:
+                return None
+            paths, future = self.futures.popleft()
+            try:
+                results: list[RangeResult | None] = list(future.result())
+            except Exception:  # a worker's fault: those files are read here, where it is contained
+                results = [None] * len(paths)
+            self.done.extend(zip(paths, results, strict=True))
+            self._top_up()
+        return self.done.popleft()
 
     def records(self, artifact: Artifact, report: ParseReport) -> Iterator[Record]:
         """The records of ``artifact`` (the next file of the plan), ``report`` filled as a serial read would."""
         path = artifact.path
-        self._drop(lambda other: other != path)  # left over by a file whose reading stopped early
         ranges = len(ranges_of(artifact.size))
         merged = ParseReport(path=path)
         given = 0
         done = 0
         while done < ranges:
-            self._top_up()
-            if not self.futures or self.futures[0][0] != path:
+            item = self._next()
+            if item is None:
                 break
-            try:
-                result = self.futures.popleft()[1].result()
-            except Exception:  # a worker's fault: read here, where it is contained
-                result = RangeResult(None, merged)
+            if item[0] != path:
+                continue  # left over by a file whose reading stopped early
+            result = item[1]
             done += 1
-            if result.records is None:
+            if result is None or result.records is None:
                 break
             merged.records += result.report.records
             for stamp in (result.report.first_time, result.report.last_time):
@@ -311,14 +341,9 @@ class RangePool:
                 report.warn("EVTX file holds no records", code="empty")
             finish(self.tree, artifact, report)
             return
-        self._drop(lambda other: other == path)  # this file's other ranges are not wanted
+        while self.tasks and not self.futures and not self.done and self.tasks[0][0].path == path:
+            self.tasks.popleft()  # not yet sent: not wanted (sent ones are skipped by the next file)
         yield from parse_all(self.parser, self.tree, artifact, report, PrefilterSpec("all"), self.gate, skip=given)
-
-    def _drop(self, unwanted: Callable[[str], bool]) -> None:
-        while self.futures and unwanted(self.futures[0][0]):
-            self.futures.popleft()[1].cancel()
-        while not self.futures and self.tasks and unwanted(self.tasks[0][0].path):
-            self.tasks.popleft()
 
     def close(self) -> None:
         _published.pop(self.token, None)
