@@ -30,7 +30,8 @@ from exhunt.model.finding import Finding
 from exhunt.model.result import HostResult, Verdict
 from exhunt.model.timefmt import canonical
 from exhunt.parsers.base import Parser, ParseReport, RecordGate
-from exhunt.parsers.pool import ParsePool, PrefilterSpec, parse_all
+from exhunt.parsers.evtx import EvtxParser
+from exhunt.parsers.pool import ParsePool, PrefilterSpec, RangePool, parse_all
 from exhunt.parsers.registry import all_parsers
 from exhunt.sources.base import HostTree
 from exhunt.sources.classify import Layout, classify
@@ -62,7 +63,12 @@ def _record_gate(interests: list[Interest]) -> RecordGate | None:
         return RecordGate([])  # nobody wants the records: count them, decode none
     if any(i.record_gate is None for i in interests):
         return None
-    return RecordGate([i.record_gate for i in interests if i.record_gate is not None])
+    filters = [i.record_filter for i in interests]
+    keep = None
+    if all(f is not None for f in filters):
+        def keep(record: Record) -> bool:
+            return any(f(record) for f in filters if f is not None)
+    return RecordGate([i.record_gate for i in interests if i.record_gate is not None], keep)
 
 
 def _requirement_key(requirement: Sequence[frozenset[str]]) -> list[list[str]]:
@@ -171,6 +177,20 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
                                                 _record_gate(interests))
         plan.append((artifact, parser, *wanted))
 
+    evtx = [(artifact, parser, gate) for artifact, parser, _, _, gate in plan if isinstance(parser, EvtxParser)]
+    ranges = RangePool(pool.workers, tree, evtx[0][1], evtx[0][2], [a for a, _, _ in evtx]) if evtx else None
+    try:
+        return _run(tree, layout, plan, detectors, ctx, coverage, progress, pool, ranges)
+    finally:
+        if ranges is not None:
+            ranges.close()
+
+
+def _run(tree: HostTree, layout: Layout, plan: list[tuple[Artifact, Parser, list[Detector], PrefilterSpec,
+                                                           RecordGate | None]],
+         detectors: list[Detector], ctx: HostContext, coverage: HostCoverage, progress: Progress | None,
+         pool: ParsePool, ranges: RangePool | None) -> HostResult:
+    options = ctx.options
     observations: list[BuildObservation] = []
     partial: set[str] = set()  # sources with a file read only in part
     queued = 0
@@ -190,6 +210,9 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
         if done is not None and done[0] is not None:
             records: Iterable[Record] = done[0]
             report = done[1]
+        elif ranges is not None and artifact.path in ranges.paths:
+            report = ParseReport(path=artifact.path)
+            records = ranges.records(artifact, report)
         else:
             report = ParseReport(path=artifact.path)
             records = parse_all(parser, tree, artifact, report, spec, gate)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,10 @@ class Interest:
     # False (no record of the route is of use), True (every one may be) or a test of a record's raw JSON,
     # applied before the record is decoded. None: every record must be decoded.
     record_gate: RecordGateFn | None = None
+    # Event records (EVTX), finer still and stateless: whether the detector would do anything with this
+    # decoded record (for Sigma: a rule matches it, or fails on it). Parse workers send the caller only the
+    # records one interested detector may use. None: every record that passed the gate.
+    record_filter: Callable[[Record], bool] | None = None
 
 
 @dataclass

@@ -27,6 +27,9 @@ class Record:
     offset: int | None = None
     timestamp: str | None = None
     attrs: dict[str, str] = field(default_factory=dict)
+    # rules a parse worker already found matching, per detector name (EVTX read in workers): the detector
+    # applies their hits without evaluating its rules again; None: not judged
+    matched: dict[str, tuple[int, ...]] | None = None
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.fields.get(name, default)

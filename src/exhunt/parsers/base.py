@@ -104,8 +104,9 @@ class RecordGate(Prefilter):
     by the parser, is applied to each record's raw JSON before any decoding.
     """
 
-    def __init__(self, gates: list[RecordGateFn]) -> None:
+    def __init__(self, gates: list[RecordGateFn], keep: Callable[[Record], bool] | None = None) -> None:
         self.gates = gates
+        self.keep = keep  # parse workers: whether a decoded record may be of use (None: every one)
 
     def scan(self, block: bytes | memoryview) -> list[int]:
         return []

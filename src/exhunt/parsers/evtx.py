@@ -16,6 +16,7 @@ last good record before it (the crate's message names the chunk or record number
 
 from __future__ import annotations
 
+import io
 import re
 import tempfile
 from collections.abc import Iterator
@@ -60,9 +61,11 @@ class EvtxParser(Parser):
     kinds = frozenset({ArtifactKind.EVTX})
 
     def parse(self, tree: HostTree, artifact: Artifact, report: ParseReport,
-              prefilter: Prefilter | None = None) -> Iterator[Record]:
+              prefilter: Prefilter | None = None, skip: int = 0) -> Iterator[Record]:
         """Yield every readable record; with a ``RecordGate``, only those a detector may use (the others are
-        counted and their times kept for coverage, without being decoded)."""
+        counted and their times kept for coverage, without being decoded). ``skip``: the first so many
+        items of the reader are accounted for as usual but not yielded (they were delivered already, from
+        ranges read in workers)."""
         try:
             head = tree.read_head(artifact.path, len(EVTX_MAGIC))
         except OSError as exc:
@@ -86,18 +89,26 @@ class EvtxParser(Parser):
         if stream is None:
             return
         with stream:
-            yield from self._records(stream, artifact, report, prefilter)
-        report.bytes_read = artifact.size
-        try:
-            missing = truncation(tree.read_head(artifact.path, FILE_HEADER), artifact.size)
-        except OSError:
-            missing = None
-        if missing:
-            report.partial = True
-            report.warn(f"{missing}; {report.records} record(s) read", code="truncated", offset=artifact.size)
+            yield from self._records(stream, artifact, report, prefilter, skip=skip)
+        finish(tree, artifact, report)
 
-    def _records(self, stream: IO[bytes], artifact: Artifact, report: ParseReport,
-                 prefilter: Prefilter | None) -> Iterator[Record]:
+    def parse_range(self, tree: HostTree, artifact: Artifact, report: ParseReport, prefilter: Prefilter | None,
+                    first: int, count: int, items: list[int]) -> Iterator[Record]:
+        """The records of chunks ``first`` .. ``first + count - 1`` (the last range: to the end of the file),
+        read through a copy of the file header followed by those chunks: the reader takes each chunk on its
+        own, so the ranges of a file, in order, give exactly the records of the whole file. No end-of-file
+        checks (``finish``); ``items[0]`` counts what the reader gave, for ``parse(skip=...)``."""
+        with tree.open(artifact.path) as handle:
+            if not handle.seekable():
+                raise OSError("not seekable: read whole")
+            header = handle.read(FILE_HEADER)
+            handle.seek(FILE_HEADER + first * CHUNK)
+            body = handle.read(count * CHUNK if count > 0 else -1)
+        with io.BytesIO(header + body) as stream:
+            yield from self._records(stream, artifact, report, prefilter, whole=False, items=items)
+
+    def _records(self, stream: IO[bytes], artifact: Artifact, report: ParseReport, prefilter: Prefilter | None,
+                 skip: int = 0, whole: bool = True, items: list[int] | None = None) -> Iterator[Record]:
         try:
             records = evtx.PyEvtxParser(stream, number_of_threads=1).records_json()
         except (OSError, RuntimeError, ValueError) as exc:
@@ -118,6 +129,7 @@ class EvtxParser(Parser):
         path = artifact.path
         last_id: int | None = None
         errors = 0
+        given = 0  # items the reader gave (records, whatever their shape)
         try:
             while True:
                 try:
@@ -139,6 +151,7 @@ class EvtxParser(Parser):
                     report.warn(f"the EVTX reader failed {where}, rest of the file not read: {exc}", code="damaged")
                     break
                 errors = 0
+                given += 1
                 if not isinstance(item, dict):
                     continue
                 if gate is not None:  # hot path: most records are counted here, never decoded
@@ -168,12 +181,27 @@ class EvtxParser(Parser):
                 last_id = record.record
                 report.records += 1
                 report.see_time(record.timestamp)
-                yield record
+                if given > skip:
+                    yield record
         finally:
             report.see_time(skipped_first)
             report.see_time(skipped_last)
-        if report.records == 0 and not report.warnings:
+            if items is not None:
+                items[0] = given
+        if whole and report.records == 0 and not report.warnings:
             report.warn("EVTX file holds no records", code="empty")
+
+
+def finish(tree: HostTree, artifact: Artifact, report: ParseReport) -> None:
+    """What is said of a whole file once its records are read: its size, and what a cut-short file lost."""
+    report.bytes_read = artifact.size
+    try:
+        missing = truncation(tree.read_head(artifact.path, FILE_HEADER), artifact.size)
+    except OSError:
+        missing = None
+    if missing:
+        report.partial = True
+        report.warn(f"{missing}; {report.records} record(s) read", code="truncated", offset=artifact.size)
 
 
 # the event id plain or with Qualifiers, as a number or (forwarded events) a quoted number

@@ -15,9 +15,11 @@ when parsing starts are hashed by their parse task, from its first record on as 
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import pickle
 import threading
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +27,9 @@ from typing import cast
 
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact
-from exhunt.parsers.base import MatchNothing, Parser, ParseReport, Prefilter
+from exhunt.model.timefmt import canonical
+from exhunt.parsers.base import MatchNothing, Parser, ParseReport, Prefilter, RecordGate
+from exhunt.parsers.evtx import CHUNK, FILE_HEADER, EvtxParser, finish
 from exhunt.parsers.hashing import HashingTree, file_sha256
 from exhunt.parsers.prefilter import build_prefilter
 from exhunt.sources.base import HostTree
@@ -67,11 +71,16 @@ _built = threading.local()  # per thread, as the prefilters' Hyperscan scratch s
 
 
 def parse_all(parser: Parser, tree: HostTree, artifact: Artifact, report: ParseReport,
-              spec: PrefilterSpec, gate: Prefilter | None = None) -> Iterator[Record]:
+              spec: PrefilterSpec, gate: Prefilter | None = None, skip: int = 0) -> Iterator[Record]:
     """Serial parsing, read errors turned into a failed report. ``gate``: a record gate (EVTX) to use
-    instead of the spec's prefilter."""
+    instead of the spec's prefilter; ``skip`` (EVTX): records already delivered from worker ranges."""
+    prefilter = gate if gate is not None else spec.build()
     try:
-        yield from parser.parse(tree, artifact, report, gate if gate is not None else spec.build())
+        if skip:
+            assert isinstance(parser, EvtxParser)
+            yield from parser.parse(tree, artifact, report, prefilter, skip=skip)
+        else:
+            yield from parser.parse(tree, artifact, report, prefilter)
     except OSError as exc:
         report.failed = True
         report.warn(f"cannot read: {exc}", code="unreadable")
@@ -177,3 +186,166 @@ def _sendable(tree: HostTree) -> bool:
     except (TypeError, AttributeError, pickle.PicklingError):
         return False
     return True
+
+
+# --- EVTX on every core -------------------------------------------------------------------------------------
+#
+# An EVTX file is a 4 KiB header and independent 64 KiB chunks: workers read ranges of ``RANGE_CHUNKS``
+# chunks (each through a copy of the header) and send back the records their record gate lets through; the
+# caller consumes the ranges in file order, so the detectors see exactly what a serial run gives them. The
+# gate holds the compiled content (Hyperscan databases, rule closures) and cannot be pickled: it is
+# published in this module before the EVTX workers are forked, and the workers find it there (without
+# ``fork``, EVTX is read by the caller as before). A range that says anything (a damaged chunk, an odd time,
+# a file that is no EVTX) is not used: the caller reads the file itself from there on, through the serial
+# parser, which accounts for the ranges already delivered without delivering their records again.
+
+RANGE_CHUNKS = 32  # 2 MiB of EVTX per task: bounds what a task holds (its records) whatever the file size
+RANGE_AHEAD = 4  # range tasks in flight per worker
+RANGE_BYTES = 64 << 20  # raw JSON a range may send back; beyond, the caller reads the file itself
+
+_published: dict[int, RecordGate | None] = {}
+_tokens = itertools.count(1)
+
+
+@dataclass(slots=True)
+class RangeResult:
+    records: list[Record] | None  # None: not usable (the caller reads the file itself)
+    report: ParseReport
+    items: int = 0  # what the reader gave
+
+
+def ranges_of(size: int) -> list[tuple[int, int]]:
+    """(first chunk, chunk count) of each range of a file of ``size`` bytes; the last count is 0: to the end."""
+    chunks = max(0, size - FILE_HEADER) // CHUNK
+    starts = list(range(0, max(chunks, 1), RANGE_CHUNKS))
+    return [(first, RANGE_CHUNKS) for first in starts[:-1]] + [(starts[-1], 0)]
+
+
+def parse_range_in_worker(parser: EvtxParser, tree: HostTree, artifact: Artifact, token: int,
+                          first: int, count: int) -> RangeResult:
+    report = ParseReport(path=artifact.path)
+    if token not in _published:  # not forked from the publishing process
+        return RangeResult(None, report)
+    gate = _published[token]
+    records: list[Record] = []
+    items = [0]
+    held = 0
+    try:
+        keep = gate.keep if gate is not None else None
+        for record in parser.parse_range(tree, artifact, report, gate, first, count, items):
+            record.timestamp = canonical(record.timestamp)  # as the caller does before any detector sees it
+            if keep is not None and not keep(record):
+                continue  # no detector can use it: counted in the report, not sent
+            records.append(record)
+            held += len(record.raw)
+            if held > RANGE_BYTES:
+                return RangeResult(None, report)
+    except OSError as exc:
+        report.warn(f"cannot read: {exc}", code="unreadable")
+    if report.warnings or report.warnings_dropped or report.failed or report.not_understood or report.partial:
+        return RangeResult(None, report)
+    return RangeResult(records, report, items[0])
+
+
+def parse_ranges_in_worker(parser: EvtxParser, tree: HostTree, pieces: list[tuple[Artifact, int, int]],
+                           token: int) -> list[RangeResult]:
+    """Several ranges in one task (small files are batched: one task per file would cost more in
+    inter-process traffic than the file's reading)."""
+    return [parse_range_in_worker(parser, tree, artifact, token, first, count) for artifact, first, count in pieces]
+
+
+Piece = tuple[Artifact, int, int]
+
+
+class RangePool:
+    """Reads the EVTX files of one host by chunk ranges in worker processes, in file order."""
+
+    def __init__(self, workers: int, tree: HostTree, parser: EvtxParser, gate: RecordGate | None,
+                 artifacts: list[Artifact]) -> None:
+        self.tree = tree
+        self.parser = parser
+        self.gate = gate
+        self.workers = workers
+        self.token = next(_tokens)
+        self.tasks: deque[Piece] = deque(
+            (artifact, first, count) for artifact in artifacts for first, count in ranges_of(artifact.size))
+        self.futures: deque[tuple[list[str], Future[list[RangeResult]]]] = deque()
+        self.done: deque[tuple[str, RangeResult | None]] = deque()  # results of finished tasks, in order
+        self.executor: ProcessPoolExecutor | None = None
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods() and _sendable(tree):
+            _published[self.token] = gate
+            try:
+                self.executor = ProcessPoolExecutor(max_workers=workers,
+                                                    mp_context=multiprocessing.get_context("fork"))
+            except (OSError, ValueError, AssertionError):  # e.g. a daemonic process may not have children
+                self.executor = None
+        self.paths = {artifact.path for artifact in artifacts} if self.executor is not None else set()
+
+    def _top_up(self) -> None:
+        while self.executor is not None and self.tasks and len(self.futures) < self.workers * RANGE_AHEAD:
+            batch: list[Piece] = []
+            chunks = 0
+            while self.tasks and chunks < RANGE_CHUNKS:
+                artifact, first, count = piece = self.tasks.popleft()
+                batch.append(piece)
+                chunks += count or max(1, (artifact.size - FILE_HEADER) // CHUNK - first)
+            try:
+                future = self.executor.submit(parse_ranges_in_worker, self.parser, self.tree, batch, self.token)
+            except Exception:  # a broken pool: what is left is read by the caller
+                self.executor = None
+                self.tasks.extendleft(reversed(batch))
+                return
+            self.futures.append(([artifact.path for artifact, _, _ in batch], future))
+
+    def _next(self) -> tuple[str, RangeResult | None] | None:
+        """The next range's (path, result) in plan order; result None when its task failed; None at the end."""
+        if not self.done:
+            self._top_up()
+            if not self.futures:
+                return None
+            paths, future = self.futures.popleft()
+            try:
+                results: list[RangeResult | None] = list(future.result())
+            except Exception:  # a worker's fault: those files are read here, where it is contained
+                results = [None] * len(paths)
+            self.done.extend(zip(paths, results, strict=True))
+            self._top_up()
+        return self.done.popleft()
+
+    def records(self, artifact: Artifact, report: ParseReport) -> Iterator[Record]:
+        """The records of ``artifact`` (the next file of the plan), ``report`` filled as a serial read would."""
+        path = artifact.path
+        ranges = len(ranges_of(artifact.size))
+        merged = ParseReport(path=path)
+        given = 0
+        done = 0
+        while done < ranges:
+            item = self._next()
+            if item is None:
+                break
+            if item[0] != path:
+                continue  # left over by a file whose reading stopped early
+            result = item[1]
+            done += 1
+            if result is None or result.records is None:
+                break
+            merged.records += result.report.records
+            for stamp in (result.report.first_time, result.report.last_time):
+                merged.see_time(stamp)
+            given += result.items
+            yield from result.records
+        else:
+            report.records = merged.records
+            report.first_time, report.last_time = merged.first_time, merged.last_time
+            if report.records == 0:
+                report.warn("EVTX file holds no records", code="empty")
+            finish(self.tree, artifact, report)
+            return
+        while self.tasks and not self.futures and not self.done and self.tasks[0][0].path == path:
+            self.tasks.popleft()  # not yet sent: not wanted (sent ones are skipped by the next file)
+        yield from parse_all(self.parser, self.tree, artifact, report, PrefilterSpec("all"), self.gate, skip=given)
+
+    def close(self) -> None:
+        _published.pop(self.token, None)
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)

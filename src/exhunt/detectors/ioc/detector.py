@@ -70,7 +70,7 @@ class IocDetector(Detector):
         if self.matcher is None or kind == ArtifactKind.FILE:
             return None
         if kind == ArtifactKind.EVTX and self._literals is not None and self._json_safe:
-            return Interest(literals=self._literals, record_gate=self._record_gate)
+            return Interest(literals=self._literals, record_gate=self._record_gate, record_filter=self._may_use)
         return Interest(literals=self._literals)
 
     def _record_gate(self, _channel: str | None, _event_id: int | None) -> RouteGate:
@@ -94,6 +94,10 @@ class IocDetector(Detector):
             if client:  # ties a weak indicator (user agent, IP) to other findings of the same client
                 attrs.append(("client_ip", client))
             self._add(hit, ref, record.timestamp, attrs)
+
+    def _may_use(self, record: Record) -> bool:
+        """Whether ``on_record`` may find anything in this record (stateless; see ``Interest``)."""
+        return not (self._lits and record.raw) or self._may_match(record.raw)
 
     def _may_match(self, raw: str) -> bool:
         return self._scan is not None and self._scan.any(raw)

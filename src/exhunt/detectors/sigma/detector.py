@@ -99,16 +99,29 @@ class SigmaDetector(Detector):
         self.groups: dict[tuple[int, Outcome], _Group] = {}
         self.correlator = content.new_correlator()
         self.failed: set[int] = set()  # rules that raised on a record (reported once)
+        self._by_index: dict[int, CompiledRule] | None = None
 
     def interest(self, kind: ArtifactKind) -> Interest | None:
         reads, literals = self.index.kind_literals(kind)
         if not reads:
             return None
         if kind in RECORD_GATED:
-            return Interest(literals, record_gate=partial(self.index.record_gate, kind))
+            return Interest(literals, record_gate=partial(self.index.record_gate, kind), record_filter=self.may_use)
         return Interest(literals, self.index.kind_requirements(kind) if literals is not None else None)
 
     def on_record(self, record: Record, ctx: HostContext) -> None:
+        judged = record.matched.get(self.name) if record.matched else None
+        if judged is not None:  # matched in a parse worker (``may_use``): the hits only, no bucket needed
+            if self._by_index is None:
+                self._by_index = {rule.index: rule for rule in self.index.rules}
+            view = EventView(record.fields, self.index.derived.get(record.kind))
+            for number in judged:
+                rule = self._by_index[number]
+                try:
+                    self.hit(rule, view, record)
+                except Exception as exc:  # as below
+                    self._rule_failed(rule, record, exc, ctx)
+            return
         bucket = self.index.bucket(record)
         if bucket is None:
             return
@@ -132,6 +145,39 @@ class SigmaDetector(Detector):
                     last = rule.index
             except Exception as exc:  # a rule must never stop the run: say where it failed, once per rule
                 self._rule_failed(rule, record, exc, ctx)
+
+    def may_use(self, record: Record) -> bool:
+        """Whether ``on_record`` would do anything with this record, without changing any state: a parse
+        worker asks it to keep back the records no rule matches. The rules that match are noted in the record
+        (``Record.matched``) so that ``on_record`` does not evaluate them again; when a rule fails on the
+        record, nothing is noted (``on_record`` evaluates it again and reports the failure)."""
+        bucket = self.index.bucket(record)
+        if bucket is None:
+            return False
+        raw = record.raw if record.kind not in VALUES_SCANNED else ""
+        if raw:
+            entries = bucket.candidates_in(raw)
+            if not entries:
+                return False
+            view = EventView(record.fields, bucket.derived)
+        else:
+            view = EventView(record.fields, bucket.derived)
+            entries = bucket.candidates(view)
+        matched: list[int] = []
+        last = -1
+        for entry in entries:
+            rule = entry.rule
+            try:
+                if rule.index == last or (entry.guard is not None and not entry.guard(view)):
+                    continue
+                if rule.matcher(view):
+                    matched.append(rule.index)
+                    last = rule.index
+            except Exception:  # the caller evaluates the record again and reports the failure
+                return True
+        if matched:
+            record.matched = {**(record.matched or {}), self.name: tuple(matched)}
+        return bool(matched)
 
     def _rule_failed(self, rule: CompiledRule, record: Record, exc: Exception, ctx: HostContext) -> None:
         if rule.index in self.failed:
