@@ -260,20 +260,28 @@ def _written_source(raw: Any, line: int | None) -> WrittenPathSource:
     return WrittenPathSource(raw["name"], kind, raw["field"], raw["literal"], regex)
 
 
+def rule_document(text: str, error: Callable[[str, int | None], None]) -> dict[str, Any] | None:
+    """A rule file's YAML mapping (lines noted), or None with the problem given to ``error``."""
+    try:
+        doc = yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass: no arbitrary objects
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        error(f"YAML: {exc}", mark.line + 1 if mark is not None else None)
+        return None
+    if not isinstance(doc, dict):
+        error("expected a mapping with 'rules'", None)
+        return None
+    return doc
+
+
 def load_text(text: str, origin: str, into: FileRuleSet, errors: list[InputWarning]) -> None:
     """Load one rule file's text into ``into``; problems go to ``errors`` with ``origin`` and line."""
 
     def error(message: str, line: int | None) -> None:
         errors.append(InputWarning(path=origin, message=message, code="content", line=line))
 
-    try:
-        doc = yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass: no arbitrary objects
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        error(f"YAML: {exc}", mark.line + 1 if mark is not None else None)
-        return
-    if not isinstance(doc, dict):
-        error("expected a mapping with 'rules'", None)
+    doc = rule_document(text, error)
+    if doc is None:
         return
     lists: dict[str, list[str]] = {}
     for name, items in (doc.get("lists") or {}).items():

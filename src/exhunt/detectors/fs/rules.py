@@ -11,10 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from exhunt.detectors.files.globs import GlobError, compile_globs
-from exhunt.detectors.files.rules import LINE, RuleError, _LineLoader, _str_list, add_rules, load_rule_files
+from exhunt.detectors.files.rules import (
+    LINE,
+    RuleError,
+    _str_list,
+    add_rules,
+    load_rule_files,
+    rule_document,
+)
 from exhunt.model.coverage import InputWarning
 from exhunt.model.finding import Confidence, Severity
 
@@ -161,14 +166,8 @@ def load_text(text: str, origin: str, into: FsRuleSet, errors: list[InputWarning
     def error(message: str, line: int | None) -> None:
         errors.append(InputWarning(path=origin, message=message, code="content", line=line))
 
-    try:
-        doc = yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass: no arbitrary objects
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        error(f"YAML: {exc}", mark.line + 1 if mark is not None else None)
-        return
-    if not isinstance(doc, dict):
-        error("expected a mapping with 'rules'", None)
+    doc = rule_document(text, error)
+    if doc is None:
         return
     lists: dict[str, list[str]] = {}
     for name, items in (doc.get("lists") or {}).items():

@@ -20,7 +20,10 @@ from exhunt.model.evidence import ArtifactKind
 from exhunt.model.finding import EvidenceRef, Finding, Outcome, Severity, clip
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from exhunt.detectors.sigma.family import SigmaContent
+    from exhunt.detectors.sigma.index import Entry
 
 MAX_EVIDENCE = 50
 MAX_CAPTURE_VALUES = 50  # per attribute name, listed; more are counted
@@ -122,18 +125,10 @@ class SigmaDetector(Detector):
                 except Exception as exc:  # as below
                     self._rule_failed(rule, record, exc, ctx)
             return
-        bucket = self.index.bucket(record)
-        if bucket is None:
+        found = self._candidates(record)
+        if found is None:
             return
-        raw = record.raw if record.kind not in VALUES_SCANNED else ""
-        if raw:  # most records select no rule: scan first, build the view only when needed
-            entries = bucket.candidates_in(raw)
-            if not entries:
-                return
-            view = EventView(record.fields, bucket.derived)
-        else:
-            view = EventView(record.fields, bucket.derived)
-            entries = bucket.candidates(view)
+        view, entries = found
         last = -1  # a rule filed under two selectors of one route is counted once per record
         for entry in entries:
             rule = entry.rule
@@ -146,23 +141,29 @@ class SigmaDetector(Detector):
             except Exception as exc:  # a rule must never stop the run: say where it failed, once per rule
                 self._rule_failed(rule, record, exc, ctx)
 
+    def _candidates(self, record: Record) -> tuple[EventView, Sequence[Entry]] | None:
+        """The record's view and the rule entries worth evaluating on it; None when no rule can match."""
+        bucket = self.index.bucket(record)
+        if bucket is None:
+            return None
+        raw = record.raw if record.kind not in VALUES_SCANNED else ""
+        if raw:  # most records select no rule: scan first, build the view only when needed
+            entries = bucket.candidates_in(raw)
+            if not entries:
+                return None
+            return EventView(record.fields, bucket.derived), entries
+        view = EventView(record.fields, bucket.derived)
+        return view, bucket.candidates(view)
+
     def may_use(self, record: Record) -> bool:
         """Whether ``on_record`` would do anything with this record, without changing any state: a parse
         worker asks it to keep back the records no rule matches. The rules that match are noted in the record
         (``Record.matched``) so that ``on_record`` does not evaluate them again; when a rule fails on the
         record, nothing is noted (``on_record`` evaluates it again and reports the failure)."""
-        bucket = self.index.bucket(record)
-        if bucket is None:
+        found = self._candidates(record)
+        if found is None:
             return False
-        raw = record.raw if record.kind not in VALUES_SCANNED else ""
-        if raw:
-            entries = bucket.candidates_in(raw)
-            if not entries:
-                return False
-            view = EventView(record.fields, bucket.derived)
-        else:
-            view = EventView(record.fields, bucket.derived)
-            entries = bucket.candidates(view)
+        view, entries = found
         matched: list[int] = []
         last = -1
         for entry in entries:
