@@ -274,6 +274,19 @@ def rule_document(text: str, error: Callable[[str, int | None], None]) -> dict[s
     return doc
 
 
+def rule_lists(doc: dict[str, Any], error: Callable[[str, int | None], None]) -> dict[str, list[str]]:
+    """The named string lists of a rule file (``lists:``); a bad one is an error at its line."""
+    lists: dict[str, list[str]] = {}
+    for name, items in (doc.get("lists") or {}).items():
+        if name == LINE:
+            continue
+        try:
+            lists[str(name)] = _str_list(items, f"lists.{name}", doc.get(LINE))
+        except RuleError as exc:
+            error(str(exc), exc.line)
+    return lists
+
+
 def load_text(text: str, origin: str, into: FileRuleSet, errors: list[InputWarning]) -> None:
     """Load one rule file's text into ``into``; problems go to ``errors`` with ``origin`` and line."""
 
@@ -283,14 +296,7 @@ def load_text(text: str, origin: str, into: FileRuleSet, errors: list[InputWarni
     doc = rule_document(text, error)
     if doc is None:
         return
-    lists: dict[str, list[str]] = {}
-    for name, items in (doc.get("lists") or {}).items():
-        if name == LINE:
-            continue
-        try:
-            lists[str(name)] = _str_list(items, f"lists.{name}", doc.get(LINE))
-        except RuleError as exc:
-            error(str(exc), exc.line)
+    lists = rule_lists(doc, error)
     magic: dict[str, Signature] = {}
     for name, spec in (doc.get("magic") or {}).items():
         if name == LINE:

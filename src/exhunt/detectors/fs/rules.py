@@ -19,6 +19,7 @@ from exhunt.detectors.files.rules import (
     add_rules,
     load_rule_files,
     rule_document,
+    rule_lists,
 )
 from exhunt.model.coverage import InputWarning
 from exhunt.model.finding import Confidence, Severity
@@ -169,13 +170,7 @@ def load_text(text: str, origin: str, into: FsRuleSet, errors: list[InputWarning
     doc = rule_document(text, error)
     if doc is None:
         return
-    lists: dict[str, list[str]] = {}
-    for name, items in (doc.get("lists") or {}).items():
-        if name != LINE:
-            try:
-                lists[str(name)] = _str_list(items, f"lists.{name}", doc.get(LINE))
-            except RuleError as exc:
-                error(str(exc), exc.line)
+    lists = rule_lists(doc, error)
     stomp = doc.get("timestomp")
     if isinstance(stomp, dict):
         try:

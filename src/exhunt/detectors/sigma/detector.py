@@ -20,7 +20,7 @@ from exhunt.model.evidence import ArtifactKind
 from exhunt.model.finding import EvidenceRef, Finding, Outcome, Severity, clip
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from exhunt.detectors.sigma.family import SigmaContent
     from exhunt.detectors.sigma.index import Entry
@@ -129,17 +129,14 @@ class SigmaDetector(Detector):
         if found is None:
             return
         view, entries = found
-        last = -1  # a rule filed under two selectors of one route is counted once per record
-        for entry in entries:
-            rule = entry.rule
+        for rule, failure in _matching(view, entries):
             try:
-                if rule.index == last or (entry.guard is not None and not entry.guard(view)):
-                    continue
-                if rule.matcher(view):
+                if failure is None:
                     self.hit(rule, view, record)
-                    last = rule.index
-            except Exception as exc:  # a rule must never stop the run: say where it failed, once per rule
-                self._rule_failed(rule, record, exc, ctx)
+                    continue
+            except Exception as exc:
+                failure = exc
+            self._rule_failed(rule, record, failure, ctx)  # a rule never stops the run: said once per rule
 
     def _candidates(self, record: Record) -> tuple[EventView, Sequence[Entry]] | None:
         """The record's view and the rule entries worth evaluating on it; None when no rule can match."""
@@ -165,17 +162,10 @@ class SigmaDetector(Detector):
             return False
         view, entries = found
         matched: list[int] = []
-        last = -1
-        for entry in entries:
-            rule = entry.rule
-            try:
-                if rule.index == last or (entry.guard is not None and not entry.guard(view)):
-                    continue
-                if rule.matcher(view):
-                    matched.append(rule.index)
-                    last = rule.index
-            except Exception:  # the caller evaluates the record again and reports the failure
+        for rule, failure in _matching(view, entries):
+            if failure is not None:  # the caller evaluates the record again and reports the failure
                 return True
+            matched.append(rule.index)
         if matched:
             record.matched = {**(record.matched or {}), self.name: tuple(matched)}
         return bool(matched)
@@ -240,3 +230,21 @@ def finding_of(group: _Group, ctx: HostContext) -> Finding:
         first_seen=group.first, last_seen=group.last, description=rule.description,
         evidence=evidence_refs(group.hits, ctx), evidence_total=group.count,
         evidence_files=tuple(sorted(group.per_file.items())), attributes=tuple(attrs))
+
+
+def _matching(view: EventView, entries: Sequence[Entry]) -> Iterator[tuple[CompiledRule, Exception | None]]:
+    """The rules among ``entries`` that match ``view``, in rule order, each once (a rule filed under two
+    selectors of one route counts once per record); a rule that fails comes with its exception."""
+    last = -1
+    for entry in entries:
+        rule = entry.rule
+        try:
+            if rule.index == last or (entry.guard is not None and not entry.guard(view)):
+                continue
+            if not rule.matcher(view):
+                continue
+        except Exception as exc:
+            yield rule, exc
+            continue
+        last = rule.index
+        yield rule, None
