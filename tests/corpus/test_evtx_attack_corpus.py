@@ -23,6 +23,7 @@ from exhunt.content.bundle import ContentBundle, ContentSpec
 from exhunt.detectors.registry import load_content
 from exhunt.engine import assess_host
 from exhunt.model.finding import Finding, Severity
+from exhunt.model.result import Verdict
 from exhunt.sources.registry import open_evidence
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
@@ -331,3 +332,16 @@ def test_otrf_datasets_still_give_their_findings() -> None:
     assert {"EXH-PX-W3WP-SHELL", "EXH-PX-WEBSHELL-FILE", "EXH-PL-OAB-SCRIPT"} <= proxylogon
     comsvcs = {f.rule_id for f in _scan(OTRF / "psh_lsass_memory_dump_comsvcs.zip")}
     assert {"EXH-PX-LSASS-COMSVCS", "EXH-PX-LSASS-DMP-FILE"} <= comsvcs
+
+
+def test_a_real_lsass_dump_alone_reads_suspicious_activity_not_exploitation_attempted() -> None:
+    # Mimikatz reading LSASS memory (Sysmon 10), and nothing else: behaviour on the host, no exploit seen.
+    path = ATTACK / "TA0006-Credential Access" / "T1003-Credential dumping" / "ID10-Mimikatz LSASS process dump.evtx"
+    [tree] = open_evidence(path)
+    try:
+        result = assess_host(tree, _content(), {})
+    finally:
+        tree.close()
+    assert result.verdict is Verdict.SUSPICIOUS, result.verdict_reasons
+    assert "EXH-PX-LSASS-ACCESS" in result.verdict_reasons[0]
+    assert any("web front end could not be checked" in r for r in result.verdict_reasons)

@@ -172,3 +172,32 @@ def test_a_request_for_a_foreign_page_names_the_file_on_disk() -> None:
     tied = tie_access_to_files([shell, access, other])
     assert tied[1].attr_values("file_on_disk") == [path] and "on disk" in tied[1].description
     assert tied[2].attr_values("file_on_disk") == []
+
+
+def test_behaviour_without_an_exploit_reads_suspicious_activity_not_exploitation_attempted() -> None:
+    # LSASS opened with a memory-read right (high, medium confidence): more than weak, less than proof
+    lsass = finding("EXH-PX-LSASS-ACCESS", step="credential-access", attack=("T1003.001",))
+    result = conclude("ex01", "x", [lsass], coverage(), {})
+    assert result.verdict is Verdict.SUSPICIOUS
+    assert "suspicious activity" in result.verdict_reasons[0] and "EXH-PX-LSASS-ACCESS" in result.verdict_reasons[0]
+    assert any("No exploitation attempt was seen" in r for r in result.verdict_reasons)
+    # the IIS log was read, so the front end was checked; without it the verdict says it was not
+    no_web = HostCoverage(sources={"evtx": SourceCoverage("evtx", SourceStatus.READ, files=1, records=10)})
+    reasons = conclude("ex01", "x", [lsass], no_web, {}).verdict_reasons
+    assert any("web front end could not be checked" in r for r in reasons)
+
+
+def test_an_exploit_attempt_with_behaviour_reads_exploitation_attempted_and_names_both() -> None:
+    lsass = finding("EXH-PX-LSASS-ACCESS", step="credential-access")
+    probe = finding("EXH-PL-26855-IIS-POST", Outcome.ATTEMPTED, step="initial-access", cves=("CVE-2021-26855",))
+    result = conclude("ex01", "x", [lsass, probe], coverage(), {})
+    assert result.verdict is Verdict.ATTEMPTED
+    first = result.verdict_reasons[0]
+    assert "EXH-PL-26855-IIS-POST" in first and "EXH-PX-LSASS-ACCESS" not in first
+    assert "EXH-PX-LSASS-ACCESS" in result.verdict_reasons[1]
+
+
+@pytest.mark.parametrize("cves, step", [(("CVE-2021-34473",), "webshell-write"), ((), "initial-access")])
+def test_a_finding_naming_a_cve_or_reaching_in_is_an_exploit_attempt(cves: tuple[str, ...], step: str) -> None:
+    result = conclude("ex01", "x", [finding("EXH-X", step=step, cves=cves)], coverage(), {})
+    assert result.verdict is Verdict.ATTEMPTED

@@ -18,7 +18,7 @@ class ExitCode(IntEnum):
 
 
 def exit_code_for(results: list[HostResult]) -> ExitCode:
-    if any(r.verdict in (Verdict.COMPROMISED, Verdict.ATTEMPTED) for r in results):
+    if any(r.verdict in (Verdict.COMPROMISED, Verdict.ATTEMPTED, Verdict.SUSPICIOUS) for r in results):
         return ExitCode.FINDINGS
     gaps = (SourceStatus.MISSING, SourceStatus.UNREADABLE, SourceStatus.PARTIAL)
     partial = any(

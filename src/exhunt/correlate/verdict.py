@@ -16,7 +16,7 @@ from exhunt.correlate.benign import mark_known_benign
 from exhunt.correlate.chains import confirm_files, timeline
 from exhunt.correlate.coverage import key_sources_read
 from exhunt.correlate.proof import cves_from_proof, grade_proxytoken, tie_access_to_files
-from exhunt.correlate.weigh import ATTEMPT, COMPROMISE, WEAK, is_webshell_content, weigh
+from exhunt.correlate.weigh import ATTEMPT, COMPROMISE, WEAK, is_exploit_attempt, is_webshell_content, weigh
 from exhunt.exposure import BuildObservation, patched_at
 from exhunt.model.coverage import HostCoverage, SourceCoverage, SourceStatus
 from exhunt.model.finding import Finding
@@ -103,6 +103,15 @@ def _patched(history: list[BuildObservation]) -> Callable[[Finding], bool | None
     return state
 
 
+_FRONT_END_UNCHECKED = ("Neither Exchange HttpProxy logs nor IIS logs were read: exploitation through the web "
+                        "front end could not be checked (see coverage notes).")
+
+
+def _suspicious_reason(findings: list[Finding]) -> str:
+    return (f"{len(findings)} finding(s) show suspicious activity or artifacts on the host, not tied to a "
+            f"successful exploit: {_names(findings)}.")
+
+
 def grade(findings: list[Finding], exchange: bool = True, exposure: dict[str, Any] | None = None) -> list[Finding]:
     """Everything the correlation decides about the findings themselves, before the verdict."""
     graded = confirm_files([_canonical_times(f) for f in findings])
@@ -118,7 +127,8 @@ def conclude(host: str, origin: str, findings: list[Finding], coverage: HostCove
              exposure: dict[str, Any]) -> HostResult:
     graded = grade(findings, exchange_seen(coverage, exposure), exposure)
     compromise = [f for f in graded if f.evidence_class == COMPROMISE]
-    attempts = [f for f in graded if f.evidence_class == ATTEMPT]
+    attempts = [f for f in graded if f.evidence_class == ATTEMPT and is_exploit_attempt(f)]
+    suspicious = [f for f in graded if f.evidence_class == ATTEMPT and not is_exploit_attempt(f)]
     weak = [f for f in graded if f.evidence_class == WEAK]
     benign = [f for f in graded if f.status]
     reasons: list[str] = []
@@ -129,8 +139,17 @@ def conclude(host: str, origin: str, findings: list[Finding], coverage: HostCove
         reasons += _untold_origins([f for f in compromise if is_webshell_content(f)], coverage)
     elif attempts:
         verdict = Verdict.ATTEMPTED
-        reasons.append(f"{len(attempts)} finding(s) show exploitation attempts or suspicious artifacts, none "
-                       f"shown to have succeeded: {_names(attempts)}.")
+        reasons.append(f"{len(attempts)} finding(s) show exploitation attempts, none shown to have succeeded: "
+                       f"{_names(attempts)}.")
+        if suspicious:
+            reasons.append(_suspicious_reason(suspicious))
+    elif suspicious:
+        verdict = Verdict.SUSPICIOUS
+        reasons.append(_suspicious_reason(suspicious))
+        reasons.append("No exploitation attempt was seen in the sources that could be read: how the activity "
+                       "began is not shown by this evidence.")
+        if not key_sources_read(coverage):
+            reasons.append(_FRONT_END_UNCHECKED)
     elif not any(_usable(c) for c in coverage.sources.values()):
         verdict = Verdict.COULD_NOT_ASSESS
         reasons.append("No log source could be read: exploitation cannot be assessed from this evidence.")
@@ -138,8 +157,7 @@ def conclude(host: str, origin: str, findings: list[Finding], coverage: HostCove
         verdict = Verdict.NO_SIGN
         reasons.append("No sign of exploitation in the sources that could be read.")
         if not key_sources_read(coverage):
-            reasons.append("Neither Exchange HttpProxy logs nor IIS logs were read: exploitation through the web "
-                           "front end could not be checked (see coverage notes).")
+            reasons.append(_FRONT_END_UNCHECKED)
     if weak:
         reasons.append(f"{len(weak)} weak indicator(s) ({_names(weak)}) do not move the verdict on their own.")
     if benign:

@@ -35,6 +35,7 @@ CLASSES = (COMPROMISE, ATTEMPT, WEAK, KNOWN_BENIGN, CONTEXT)
 BEHAVIOUR = frozenset({"webshell-write", "webshell-use", "exec", "credential-access", "persistence",
                        "vdir-tamper"})
 POST_EXPLOITATION = BEHAVIOUR | {"collection", "staging", "exfiltration"}
+EXPLOIT_STEPS = frozenset({"reconnaissance", "recon", "initial-access"})  # reaching for a way in, not acting inside
 WEBSHELL_ATTACK = "T1505.003"
 CONTENT_DETECTORS = frozenset({"yara"})
 _RAISE = {Confidence.LOW: Confidence.MEDIUM, Confidence.MEDIUM: Confidence.HIGH, Confidence.HIGH: Confidence.HIGH}
@@ -97,6 +98,12 @@ def is_webshell_content(finding: Finding) -> bool:
         return shell
     return finding.detector == "ioc" and shell and finding.attr_values("indicator_type")[:1] in (
         ["md5"], ["sha1"], ["sha256"])
+
+
+def is_exploit_attempt(finding: Finding) -> bool:
+    """An attempt-class finding about getting in (a probe, an exploit request, anything naming a CVE), as
+    opposed to behaviour or artifacts on the host with no exploit seen (docs/verdicts.md)."""
+    return finding.outcome is Outcome.ATTEMPTED or bool(finding.cves) or step_of(finding) in EXPLOIT_STEPS
 
 
 def _is_weak_indicator(finding: Finding, w: Weights) -> bool:

@@ -13,6 +13,7 @@ from exhunt.model.finding import Finding
 class Verdict(StrEnum):
     COMPROMISED = "compromised"
     ATTEMPTED = "exploitation attempted"
+    SUSPICIOUS = "suspicious activity"  # post-exploitation behaviour or suspicious artifacts, no exploit seen
     NO_SIGN = "no sign found"
     COULD_NOT_ASSESS = "could not assess"
 

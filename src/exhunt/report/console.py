@@ -23,6 +23,7 @@ from exhunt.report.safetext import visible
 VERDICT_STYLE = {
     Verdict.COMPROMISED: "bold white on red",
     Verdict.ATTEMPTED: "bold black on yellow",
+    Verdict.SUSPICIOUS: "bold black on dark_orange",
     Verdict.NO_SIGN: "bold black on green",
     Verdict.COULD_NOT_ASSESS: "bold white on blue",
 }

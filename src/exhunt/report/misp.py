@@ -33,7 +33,8 @@ ATTRIBUTE_TYPES = {  # exhunt indicator kind -> (MISP type, category)
     "user-agent": ("user-agent", "Network activity"),
 }
 FILE_OBJECT_TEMPLATE = ("688c46fb-5edb-40a3-8273-1af7923e2215", "25")  # MISP's "file" object template
-THREAT_LEVEL = {Verdict.COMPROMISED: "1", Verdict.ATTEMPTED: "2"}  # 1 high, 2 medium, 3 low, 4 undefined
+# MISP threat levels: 1 high, 2 medium, 3 low, 4 undefined
+THREAT_LEVEL = {Verdict.COMPROMISED: "1", Verdict.ATTEMPTED: "2", Verdict.SUSPICIOUS: "2"}
 
 
 def _uuid(*key: str) -> str:
