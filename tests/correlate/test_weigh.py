@@ -201,3 +201,11 @@ def test_an_exploit_attempt_with_behaviour_reads_exploitation_attempted_and_name
 def test_a_finding_naming_a_cve_or_reaching_in_is_an_exploit_attempt(cves: tuple[str, ...], step: str) -> None:
     result = conclude("ex01", "x", [finding("EXH-X", step=step, cves=cves)], coverage(), {})
     assert result.verdict is Verdict.ATTEMPTED
+
+
+def test_an_admin_share_mapped_alone_is_weak_and_a_remote_exec_is_not() -> None:
+    mapped = finding("EXH-PX-ADMIN-SHARE-MAPPED", severity=Severity.MEDIUM, step="lateral-movement")
+    assert base_class(mapped, load_weights()) == "weak"
+    assert conclude("ex01", "x", [mapped], coverage(), {}).verdict is Verdict.NO_SIGN
+    remote = finding("EXH-PX-REMOTE-EXEC", severity=Severity.HIGH, step="exec")
+    assert base_class(remote, load_weights()) != "weak"

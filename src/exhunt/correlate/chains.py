@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from exhunt.model.finding import Confidence, Finding, Outcome, Severity
 
 CHAIN_STEPS = ("reconnaissance", "initial-access", "vdir-tamper", "webshell-write", "webshell-use", "exec",
-               "credential-access", "discovery", "persistence", "collection", "staging", "exfiltration")
+               "credential-access", "discovery", "lateral-movement", "persistence", "collection", "staging",
+               "exfiltration")
 _JOIN_KEYS = ("written_path", "url", "uri", "target", "target_path", "requested", "export_path")
 
 _Key = tuple[str, str]  # (detector, rule_id): findings of the same rule never confirm each other
