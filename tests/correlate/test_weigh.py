@@ -209,3 +209,8 @@ def test_an_admin_share_mapped_alone_is_weak_and_a_remote_exec_is_not() -> None:
     assert conclude("ex01", "x", [mapped], coverage(), {}).verdict is Verdict.NO_SIGN
     remote = finding("EXH-PX-REMOTE-EXEC", severity=Severity.HIGH, step="exec")
     assert base_class(remote, load_weights()) != "weak"
+
+
+def test_domain_reconnaissance_alone_is_weak() -> None:
+    recon = finding("EXH-PX-DOMAIN-RECON", severity=Severity.MEDIUM, step="discovery")
+    assert base_class(recon, load_weights()) == "weak"
