@@ -61,7 +61,8 @@ def _local_cold(fleet: Path, jobs: int, cache: str) -> tuple[float, str]:
 
 
 def _load() -> str:
-    return "load %.2f %.2f %.2f" % os.getloadavg()
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
