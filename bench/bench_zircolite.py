@@ -394,12 +394,14 @@ def run(args: argparse.Namespace) -> int:
                   "-j", str(args.jobs), "-f", "jsonl", "-o", str(exhunt_out), "--no-progress", "-q"]
     subprocess.run(exhunt_cmd, capture_output=True, check=False)  # untimed: fills the compiled-content cache
     times: dict[str, list[float]] = {"exhunt": [], "zircolite": []}
+    exhunt_exit = 0
     for round_number in range(1, args.repeat + 1):
         one, five, fifteen = os.getloadavg()
         for name in ("exhunt", "zircolite"):
             start = time.perf_counter()
             if name == "exhunt":
                 done = subprocess.run(exhunt_cmd, capture_output=True, text=True, check=False)
+                exhunt_exit = done.returncode
             else:
                 log.unlink(missing_ok=True)
                 done = zircolite(python, src, ["-e", str(folder), "-r", str(ruleset), "-o", str(zircolite_out),
@@ -411,7 +413,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"round {round_number} (load {one:.1f} {five:.1f} {fifteen:.1f}) {name:<10} {seconds:8.2f} s  "
                   f"{records / seconds:10,.0f} events/s  (exit {done.returncode})")
     if not exhunt_out.is_file() or not exhunt_out.stat().st_size:
-        raise Skip(f"exhunt wrote no output (exit {done.returncode}): {' '.join(exhunt_cmd)}")
+        raise Skip(f"exhunt wrote no output (exit {exhunt_exit}): {' '.join(exhunt_cmd)}")
     best = {name: min(values) for name, values in times.items()}
     median = {name: statistics.median(values) for name, values in times.items()}
     print(f"events/s, exhunt / Zircolite: best {best['zircolite'] / best['exhunt']:.2f}x, median "
