@@ -16,7 +16,10 @@ Each round, alternately:
   imports exhunt and gets the content. **dask warm**: the same, run again on the same workers.
 
 ``--cache warm`` (default, as ``exhunt scan`` runs): a compiled-content cache folder filled once before
-the rounds, used by every run; ``--cache none``: no cache, every process compiles. Results must equal
+the rounds, used by every run; ``--cache none``: no cache, every process compiles; ``--cache client``:
+the client (and the local runs) have the filled cache folder, the Dask workers do not (a relative folder,
+the workers started in another working directory), as on a cluster whose nodes do not share the
+client's home. Results must equal
 the local pool's (printed). The machine's load is printed: compare ratios taken in the same round.
 """
 
@@ -70,15 +73,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("fleet", type=Path, help="a folder of hosts (one subfolder each)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=1, help="rounds, each measuring every phase")
-    parser.add_argument("--cache", choices=("warm", "none"), default="warm")
+    parser.add_argument("--cache", choices=("warm", "none", "client"), default="warm")
     parser.add_argument("--no-dask", action="store_true", help="local runs only")
     args = parser.parse_args(argv)
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(__file__).resolve().parents[1] / "src")],
                    check=False)  # as pip install does: no module compiled inside a timed run
+    args.fleet = args.fleet.resolve()
     with tempfile.TemporaryDirectory(prefix="exhunt-bench-fleet-") as tmp:
-        cache = tmp if args.cache == "warm" else ""
+        cache = {"warm": str(Path(tmp) / "cache"), "none": "", "client": "content-cache"}[args.cache]
+        if args.cache == "client":  # the client's working directory holds the cache, the workers' does not
+            for name in ("client", "workers"):
+                (Path(tmp) / name).mkdir()
+            os.chdir(Path(tmp) / "client")
+            _WORKERS_CWD.append(str(Path(tmp) / "workers"))
         return _measure(args, cache)
+
+
+_WORKERS_CWD: list[str] = []
 
 
 def _measure(args: argparse.Namespace, cache: str) -> int:
@@ -136,10 +148,16 @@ def _dask_round(paths: list[Path], spec: Any, workers: int, reference: str) -> d
     from exhunt.fleet.dask import assess_paths_dask
 
     row: dict[str, float] = {}
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+    home = os.getcwd()
+    os.chdir(tempfile.mkdtemp(dir=_WORKERS_CWD[0]) if _WORKERS_CWD else home)  # a new one each round
+    try:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None)
         with Client(cluster) as client:
             client.wait_for_workers(workers)
+    finally:
+        os.chdir(home)
+    with cluster:
         for name in ("dask cold", "dask warm"):
             start = time.perf_counter()
             results = assess_paths_dask(paths, spec, {}, cluster.scheduler_address)
