@@ -32,3 +32,25 @@ def test_dask_with_the_content_cache_matches_the_serial_run(tmp_path: Path) -> N
     spec = ContentSpec(cache_dir=str(tmp_path / "cache"))
     serial = [r.to_dict() for r in assess_paths(HOSTS, ContentSpec(), {})]
     assert [r.to_dict() for r in assess_paths_dask(HOSTS, spec, {}, "local")] == serial
+
+
+class _RefusingClient:
+    """A client whose workers cannot take the plugin (e.g. exhunt not installed there)."""
+
+    def __init__(self) -> None:
+        self.unregistered: list[str] = []
+
+    def register_plugin(self, plugin: object, name: str) -> None:
+        raise RuntimeError("No module named 'exhunt'")
+
+    def unregister_worker_plugin(self, name: str) -> None:
+        self.unregistered.append(name)
+
+
+def test_a_plugin_the_workers_refuse_leaves_the_compile_to_the_tasks_and_is_not_left_behind(
+        tmp_path: Path) -> None:
+    from exhunt.fleet.dask import _preload
+
+    client = _RefusingClient()
+    assert _preload(client, ContentSpec(cache_dir=str(tmp_path / "cache"))) is None
+    assert len(client.unregistered) == 1 and client.unregistered[0].startswith("exhunt-content-")

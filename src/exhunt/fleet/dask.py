@@ -62,7 +62,9 @@ def _preload(client: Any, spec: ContentSpec) -> str | None:
     name = "exhunt-content-" + sha256(repr(spec).encode("utf-8", "surrogatepass")).hexdigest()[:16]
     try:
         client.register_plugin(ContentPreload(spec, exported() if spec.cache_dir else {}), name=name)
-    except Exception:  # e.g. a scheduler that refuses plugins: the tasks compile the content themselves
+    except Exception:  # e.g. a worker that cannot load it: the tasks compile the content themselves
+        with contextlib.suppress(Exception):  # not left on the scheduler for workers that join later
+            client.unregister_worker_plugin(name)
         return None
     return name
 
