@@ -1,57 +1,169 @@
-"""A fleet of hosts on the local process pool and on a Dask cluster on the same cores; prints both and the ratio.
+"""A fleet of hosts on the local process pool and on a Dask cluster on the same cores, cold and warm; prints
+every time and the ratios.
 
     for i in 1 2 3 4 5 6 7 8; do python bench/gen_logs.py /tmp/fleet/ex0$i --size-gb 0.015 --seed $i; done
-    python bench/bench_fleet.py /tmp/fleet [--workers 2]
+    python bench/bench_fleet.py /tmp/fleet [--workers 2] [--repeat 3] [--cache warm|none]
 
-The local runs are ``assess_paths`` with ``jobs`` 1 and ``--workers`` (parallel efficiency = t1 / (n * tn)).
-The Dask run starts its own scheduler and ``--workers`` single-threaded worker processes on 127.0.0.1
-(not timed), then times ``assess_paths_dask`` against it, twice (the first run includes each worker's
-content compile, as the local pool's run does). Results must equal the local pool's.
+Each round, alternately:
+
+- **local cold**: a fresh Python process imports exhunt and runs ``assess_paths(jobs=--workers)``; its
+  clock starts before exhunt is imported (nothing imported, nothing compiled: the workers it forks compile
+  the content, as ``exhunt scan`` does).
+- **local warm** ``-j 1`` and ``-j --workers``: in this process, content compiled beforehand (not timed);
+  parallel efficiency = t1 / (n * tn).
+- **dask cold**: a new scheduler and ``--workers`` single-threaded worker processes on 127.0.0.1 are
+  started (not timed; exhunt is not imported in them), then ``assess_paths_dask`` is timed: every worker
+  imports exhunt and gets the content. **dask warm**: the same, run again on the same workers.
+
+``--cache warm`` (default, as ``exhunt scan`` runs): a compiled-content cache folder filled once before
+the rounds, used by every run; ``--cache none``: no cache, every process compiles; ``--cache client``:
+the client (and the local runs) have the filled cache folder, the Dask workers do not (a relative folder,
+the workers started in another working directory), as on a cluster whose nodes do not share the
+client's home. Results must equal
+the local pool's (printed). The machine's load is printed: compare ratios taken in the same round.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
+_COLD = """
+import hashlib, json, sys, time
+start = time.perf_counter()
+from pathlib import Path
 from exhunt.content.bundle import ContentSpec
-from exhunt.fleet.dask import assess_paths_dask
 from exhunt.fleet.local import assess_paths
+fleet, jobs, cache = sys.argv[1], int(sys.argv[2]), sys.argv[3] or None
+results = assess_paths([Path(fleet)], ContentSpec(cache_dir=cache), {}, jobs=jobs)
+seconds = time.perf_counter() - start
+digest = hashlib.sha256(json.dumps([r.to_dict() for r in results], sort_keys=True).encode()).hexdigest()
+print(json.dumps({"seconds": seconds, "digest": digest}))
+"""
+
+
+def _digest(results: list[Any]) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps([r.to_dict() for r in results], sort_keys=True).encode()).hexdigest()
+
+
+def _local_cold(fleet: Path, jobs: int, cache: str) -> tuple[float, str]:
+    out = subprocess.run([sys.executable, "-c", _COLD, str(fleet), str(jobs), cache], check=True,
+                         capture_output=True, text=True).stdout
+    found = json.loads(out.strip().splitlines()[-1])
+    return float(found["seconds"]), str(found["digest"])
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("fleet", type=Path, help="a folder of hosts (one subfolder each)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds, each measuring every phase")
+    parser.add_argument("--cache", choices=("warm", "none", "client"), default="warm")
+    parser.add_argument("--no-dask", action="store_true", help="local runs only")
     args = parser.parse_args(argv)
-    spec = ContentSpec()
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(__file__).resolve().parents[1] / "src")],
+                   check=False)  # as pip install does: no module compiled inside a timed run
+    args.fleet = args.fleet.resolve()
+    with tempfile.TemporaryDirectory(prefix="exhunt-bench-fleet-") as tmp:
+        cache = {"warm": str(Path(tmp) / "cache"), "none": "", "client": "content-cache"}[args.cache]
+        if args.cache == "client":  # the client's working directory holds the cache, the workers' does not
+            for name in ("client", "workers"):
+                (Path(tmp) / name).mkdir()
+            os.chdir(Path(tmp) / "client")
+            _WORKERS_CWD.append(str(Path(tmp) / "workers"))
+        return _measure(args, cache)
+
+
+_WORKERS_CWD: list[str] = []
+
+
+def _measure(args: argparse.Namespace, cache: str) -> int:
+    from exhunt.content.bundle import ContentSpec
+    from exhunt.fleet.local import assess_paths, compiled_content
+
+    spec = ContentSpec(cache_dir=cache or None)
+    compiled_content(spec)  # fills the cache folder (--cache warm); this process is warm from here
     paths = [args.fleet]
-    timings: dict[str, float] = {}
-    outputs = {}
-    for name, jobs in (("local -j 1", 1), (f"local -j {args.workers}", args.workers)):
-        start = time.perf_counter()
-        outputs[name] = [r.to_dict() for r in assess_paths(paths, spec, {}, jobs=jobs)]
-        timings[name] = time.perf_counter() - start
-        print(f"{name:<22} {timings[name]:7.2f} s")
-    efficiency = timings["local -j 1"] / (args.workers * timings[f"local -j {args.workers}"])
-    print(f"local parallel efficiency at {args.workers} workers: {efficiency:.2f} (target >= 0.85)")
+    reference = _digest(assess_paths(paths, spec, {}, jobs=1))
+    n = args.workers
+    times: dict[str, list[float]] = {}
+    same = True
+    for round_number in range(1, args.repeat + 1):
+        print(f"round {round_number} ({_load()})")
+        row: dict[str, float] = {}
+        row["local cold"], digest = _local_cold(args.fleet, n, cache)
+        same &= digest == reference
+        for name, jobs in (("local warm -j 1", 1), (f"local warm -j {n}", n)):
+            start = time.perf_counter()
+            results = assess_paths(paths, spec, {}, jobs=jobs)
+            row[name] = time.perf_counter() - start
+            same &= _digest(results) == reference
+        if not args.no_dask:
+            row.update(_dask_round(paths, spec, n, reference))
+        for name, seconds in row.items():
+            times.setdefault(name, []).append(seconds)
+            print(f"  {name:<18} {seconds:7.2f} s")
+    print(f"\nsummary over {args.repeat} round(s), {n} workers, cache {args.cache}; results identical to "
+          f"local -j 1: {same and _SAME[0]}  ({_load()})")
+    for name, values in times.items():
+        print(f"  {name:<18} best {min(values):6.2f} s  median {statistics.median(values):6.2f} s")
+
+    def ratio(a: str, b: str) -> str:
+        pairs = [x / y for x, y in zip(times[a], times[b], strict=True)]
+        return f"best {min(pairs):.2f}  median {statistics.median(pairs):.2f}"
+
+    efficiency = [t1 / (n * tn) for t1, tn in zip(times["local warm -j 1"], times[f"local warm -j {n}"],
+                                                   strict=True)]
+    print(f"local parallel efficiency at {n} workers: best {max(efficiency):.2f}  median "
+          f"{statistics.median(efficiency):.2f} (target >= 0.85)")
+    if not args.no_dask:
+        print(f"dask cold / local cold (same round): {ratio('dask cold', 'local cold')} (target <= 1.2)")
+        print(f"dask warm / local warm -j {n} (same round): {ratio('dask warm', f'local warm -j {n}')} "
+              f"(target <= 1.2)")
+    return 0
+
+
+_SAME = [True]
+
+
+def _dask_round(paths: list[Path], spec: Any, workers: int, reference: str) -> dict[str, float]:
+    from distributed import Client, LocalCluster
+
+    from exhunt.fleet.dask import assess_paths_dask
+
+    row: dict[str, float] = {}
+    home = os.getcwd()
+    os.chdir(tempfile.mkdtemp(dir=_WORKERS_CWD[0]) if _WORKERS_CWD else home)  # a new one each round
     try:
-        from distributed import LocalCluster
-    except ImportError:
-        print("distributed is not installed: Dask not measured")
-        return 0
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
-        for run in (1, 2):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None)
+        with Client(cluster) as client:
+            client.wait_for_workers(workers)
+    finally:
+        os.chdir(home)
+    with cluster:
+        for name in ("dask cold", "dask warm"):
             start = time.perf_counter()
             results = assess_paths_dask(paths, spec, {}, cluster.scheduler_address)
-            seconds = time.perf_counter() - start
-            same = [r.to_dict() for r in results] == outputs[f"local -j {args.workers}"]
-            print(f"dask run {run} ({args.workers} workers) {seconds:7.2f} s  same results: {same}  "
-                  f"vs local pool: {seconds / timings[f'local -j {args.workers}']:.2f}x (target <= 1.2x)")
-    return 0
+            row[name] = time.perf_counter() - start
+            _SAME[0] &= _digest(results) == reference
+    return row
 
 
 if __name__ == "__main__":

@@ -144,3 +144,26 @@ def test_scan_reports_the_same_with_and_without_the_cache(tmp_path: Path,
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1] == outputs[2]
     assert list((tmp_path / "cache" / "sigma").glob("*.pickle"))
+
+
+def test_states_handed_over_by_another_process_are_used_before_the_folder(tmp_path: Path) -> None:
+    """What a Dask client loaded (``exported``) is used by a worker without that folder (``preload``), only
+    under the same (family, key), and dropped again by ``forget``."""
+    from exhunt.content import cache as module
+
+    client = ContentCache(tmp_path / "client", "demo")
+    assert client.store("k-handed", {"rules": [1, 2]})
+    states = {name: data for name, data in module.exported().items() if name == ("demo", "k-handed")}
+    assert list(states) == [("demo", "k-handed")]
+    worker = ContentCache(tmp_path / "worker-has-no-cache", "demo")
+    assert worker.load("k-handed") is None
+    module.preload(states)
+    try:
+        assert worker.load("k-handed") == {"rules": [1, 2]}
+        assert ContentCache(tmp_path / "worker-has-no-cache", "other").load("k-handed") is None
+        assert worker.load("another-key") is None
+    finally:
+        module.forget(states)
+    assert worker.load("k-handed") is None
+    module.preload({("demo", "damaged"): b"\x80\x05not a pickle"})
+    assert worker.load("damaged") is None  # a damaged handed state: compiled again, as a damaged file

@@ -90,15 +90,54 @@ def _private(path: Path, info: os.stat_result) -> bool:
     return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
+# States handed to this process by the process that started it (a Dask client gives its workers the states
+# it loaded: ``exported`` there, ``preload`` here), by (family, key); consulted before the folder. The key
+# is computed here from this process's own code and rule files, so a handed state is used only for the
+# content it was compiled from. They come from the client that also sends the code the workers run: no
+# more trust than Dask itself needs.
+_preloaded: dict[tuple[str, str], bytes] = {}
+_used: dict[tuple[str, str], Path] = {}  # the entries this process loaded or stored, for ``exported``
+
+
+def preload(states: dict[tuple[str, str], bytes]) -> None:
+    """Make pickled states (``exported`` by another process) available to ``ContentCache.load``."""
+    _preloaded.update(states)
+
+
+def forget(states: dict[tuple[str, str], bytes]) -> None:
+    """Drop states given to ``preload`` (what was compiled from them stays with its users)."""
+    for name in states:
+        _preloaded.pop(name, None)
+
+
+def exported() -> dict[tuple[str, str], bytes]:
+    """The pickled states this process loaded from or stored in a cache folder, by (family, key); an entry
+    that cannot be read again (pruned, replaced) is left out: the receiver then compiles it itself."""
+    states: dict[tuple[str, str], bytes] = {}
+    for (family, key), path in list(_used.items()):
+        try:
+            states[(family, key)] = path.read_bytes()
+        except OSError:
+            continue
+    return states
+
+
 class ContentCache:
     def __init__(self, directory: Path, family: str) -> None:
         self.directory = directory / family
+        self.family = family
 
     def _path(self, key: str) -> Path:
         return self.directory / f"{key}.pickle"
 
     def load(self, key: str) -> Any | None:
         """The state stored under ``key``, or None (absent, unsafe to read, or damaged)."""
+        handed = _preloaded.get((self.family, key))
+        if handed is not None:
+            try:
+                return pickle.loads(handed)
+            except Exception:  # a damaged state only means reading the folder or compiling
+                _preloaded.pop((self.family, key), None)
         path = self._path(key)
         try:
             info = path.stat()
@@ -108,6 +147,7 @@ class ContentCache:
             with path.open("rb") as handle:
                 state = pickle.load(handle)
             os.utime(path)  # recently used: kept when the folder is pruned
+            _used[(self.family, key)] = path
             return state
         except Exception:  # a damaged or stale entry only means compiling again
             return None
@@ -127,6 +167,7 @@ class ContentCache:
                 with os.fdopen(handle, "wb") as out:
                     out.write(data)
                 os.replace(temporary, self._path(key))
+                _used[(self.family, key)] = self._path(key)
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
                 raise

@@ -4,6 +4,12 @@ Only plain data crosses to the workers: (evidence path, host index, content spec
 process compiles the content once (``compiled_content`` is cached per process). Evidence paths must be
 readable from the workers (shared storage).
 
+Cold start: before any host is sent, every worker gets the content ready (``ContentPreload``, a worker
+plugin, also run on workers that join later): it imports exhunt and compiles the content, from the compiled
+states the client itself loaded from its content cache when it has them (``content/cache.py``: each worker
+checks the key against its own code and rule files; shipped states replace nothing but the compile), so
+workers without the client's cache folder do not compile the rules each.
+
 Faults stay with their host: ``assess_one`` never raises, and a task Dask gives up on (its worker died
 more often than the scheduler allows: ``KilledWorker``) becomes a "could not assess" result. Each result
 goes to ``on_host`` as soon as it arrives; on Ctrl-C the remaining tasks are cancelled and
@@ -12,14 +18,55 @@ goes to ``on_host`` as soon as it arrives; on Ctrl-C the remaining tasks are can
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from distributed.diagnostics.plugin import WorkerPlugin
+
 from exhunt.content.bundle import ContentSpec
 from exhunt.engine import could_not_assess
-from exhunt.fleet.local import FleetInterrupted, OnHost, assess_one, host_jobs
+from exhunt.fleet.local import FleetInterrupted, OnHost, assess_one, compiled_content, host_jobs
 from exhunt.model.result import HostResult
+
+
+class ContentPreload(WorkerPlugin):
+    """Dask worker plugin: the content compiled in the worker before its first host (``setup`` runs on every
+    worker, present or joining later), from the client's compiled states where their keys match."""
+
+    def __init__(self, spec: ContentSpec, states: dict[tuple[str, str], bytes]) -> None:
+        self.spec, self.states = spec, states
+
+    def setup(self, worker: Any) -> None:
+        from exhunt.content.cache import preload
+
+        preload(self.states)
+        with contextlib.suppress(Exception):  # left to the first host, which reports it as that host's fault
+            compiled_content(self.spec)
+
+    def teardown(self, worker: Any) -> None:
+        from exhunt.content.cache import forget
+
+        forget(self.states)  # the compiled content stays (warm runs); the shipped bytes are not kept
+
+
+def _preload(client: Any, spec: ContentSpec) -> str | None:
+    """The content ready on every worker; the plugin's name (by spec, so that a rerun replaces it), None
+    when it could not be registered (then each worker compiles the content at its first host, as before)."""
+    from hashlib import sha256
+
+    from exhunt.content.cache import exported
+
+    compiled_content(spec)  # in the client: loads (or compiles and stores) the states shipped below
+    name = "exhunt-content-" + sha256(repr(spec).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    try:
+        client.register_plugin(ContentPreload(spec, exported() if spec.cache_dir else {}), name=name)
+    except Exception:  # e.g. a worker that cannot load it: the tasks compile the content themselves
+        with contextlib.suppress(Exception):  # not left on the scheduler for workers that join later
+            client.unregister_worker_plugin(name)
+        return None
+    return name
 
 
 def assess_paths_dask(paths: list[Path], spec: ContentSpec, options: dict[str, Any], scheduler: str,
@@ -38,7 +85,9 @@ def assess_paths_dask(paths: list[Path], spec: ContentSpec, options: dict[str, A
             cluster = LocalCluster(processes=True, dashboard_address=None)
     client = Client(cluster if cluster is not None else scheduler)
     futures = []
+    plugin = None
     try:
+        plugin = _preload(client, spec) if todo else None
         futures = [client.submit(assess_one, work[n].path, work[n].index, spec, options, pure=False) for n in todo]
         position = {future.key: n for future, n in zip(futures, todo, strict=True)}
         for future in as_completed(futures):
@@ -57,6 +106,9 @@ def assess_paths_dask(paths: list[Path], spec: ContentSpec, options: dict[str, A
         client.cancel(futures)
         raise FleetInterrupted([r for r in results if r is not None], len(work)) from None
     finally:
+        if plugin is not None:
+            with contextlib.suppress(Exception):  # a cluster going away: nothing left to clean
+                client.unregister_worker_plugin(plugin)
         client.close()
         if cluster is not None:
             cluster.close()
