@@ -162,12 +162,24 @@ def _read_in_background(stream: Any) -> tuple[list[bytes], threading.Thread]:
     return lines, reader
 
 
+def _ignores_sigint(pid: int) -> bool:
+    """Whether ``pid`` ignores SIGINT: a fleet worker does once its start-up is done (``_worker_init``
+    ignores it last, after binding the worker to its parent's life)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    ignored = next((line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:")), "0")
+    return bool(int(ignored, 16) >> (signal.SIGINT - 1) & 1)
+
+
 def _wait_for_workers(process: subprocess.Popen[bytes], count: int, timeout: float = 120) -> set[int]:
+    """The scan's pool workers, once ``count`` of them have finished starting (not merely been forked)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
-        children = _children(process.pid)
-        if len(children) >= count:
-            return children
+        ready = {pid for pid in _children(process.pid) if _ignores_sigint(pid)}
+        if len(ready) >= count:
+            return ready
         time.sleep(0.05)
     return set()
 
@@ -214,7 +226,7 @@ def test_workers_die_with_their_parent(tmp_path: Path) -> None:
         pytest.skip("the scan ended before its workers could be seen")
     process.kill()
     process.wait(timeout=30)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine may take a while to deliver and reap
     while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in workers)
@@ -241,3 +253,17 @@ def test_yara_scanners_are_kept_per_thread() -> None:
     worker.start()
     worker.join()
     assert other == [False]
+
+
+@linux_only
+def test_a_worker_whose_parent_died_before_it_started_exits() -> None:
+    """The parent's pid is taken before the fork: a worker that starts after its parent died (and was given
+    to another parent) does not live on, bound to the wrong one."""
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        try:
+            local._worker_init(os.getppid() + 1_000_000)  # not its parent: as if reparented after a death
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 1
