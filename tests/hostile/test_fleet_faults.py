@@ -267,3 +267,42 @@ def test_a_worker_whose_parent_died_before_it_started_exits() -> None:
             os._exit(0)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 1
+
+
+def test_a_complete_jsonl_run_leaves_no_partial_file_and_the_usual_bytes(tmp_path: Path) -> None:
+    fleet = _fleet(tmp_path, 3)
+    out, again = tmp_path / "out.jsonl", tmp_path / "again.jsonl"
+    assert scan(*fleet, "-j", "2", "-f", "jsonl", "-o", out) == scan(*fleet, "-f", "jsonl", "-o", again)
+    assert out.read_bytes() == again.read_bytes()
+    assert not (tmp_path / "out.jsonl.partial").exists() and not (tmp_path / "again.jsonl.partial").exists()
+    assert list(hosts(jsonl(out))) == ["ex01", "ex02", "ex03"]  # in the order given
+
+
+@linux_only
+def test_a_run_killed_outright_leaves_the_finished_hosts_in_the_partial_file(tmp_path: Path) -> None:
+    fleet = [str(p) for p in _fleet(tmp_path, 8)]
+    out = tmp_path / "out.jsonl"
+    process = _start([*fleet, "-j", "2", "-f", "jsonl", "-o", str(out)], tmp_path, progress=True)
+    lines, reader = _read_in_background(process.stderr)
+    deadline = time.monotonic() + 300
+    while process.poll() is None and time.monotonic() < deadline and not any(b"host 2/" in x for x in lines):
+        time.sleep(0.02)
+    if process.poll() is not None:
+        pytest.skip("the scan ended before it could be killed in the middle")
+    process.kill()
+    process.wait(timeout=60)
+    reader.join(timeout=30)
+    partial = tmp_path / "out.jsonl.partial"
+    assert not out.exists() and partial.exists()
+    kept = jsonl(partial)  # every line whole JSON: a host's lines are written in one piece
+    finished = hosts(kept)
+    assert len(finished) >= 2 and set(finished) <= {f"ex{n:02d}" for n in range(1, 9)}
+    pending: list[dict[str, Any]] = []  # each host's findings come just before its summary line
+    for line in kept:
+        if line["type"] == "finding":
+            pending.append(line)
+        else:
+            assert len(pending) == line["finding_count"]
+            assert all(f["host"] == line["host"] for f in pending)
+            pending = []
+    assert pending == []
