@@ -306,3 +306,17 @@ def test_a_run_killed_outright_leaves_the_finished_hosts_in_the_partial_file(tmp
             assert all(f["host"] == line["host"] for f in pending)
             pending = []
     assert pending == []
+
+
+def test_a_run_refused_before_any_host_finished_leaves_no_partial_file(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from exhunt.cli import scan_cmd
+    from exhunt.sources.base import EvidenceError
+
+    def refused(*_: object, **__: object) -> list[HostResult]:
+        raise EvidenceError("not evidence")  # as a folder of folders that are not hosts is refused
+
+    monkeypatch.setattr(scan_cmd, "assess_paths", refused)
+    out = tmp_path / "out.jsonl"
+    assert scan(make_host(tmp_path / "ex01"), "-f", "jsonl", "-o", out) == 2
+    assert not out.exists() and not (tmp_path / "out.jsonl.partial").exists()

@@ -110,6 +110,8 @@ def scan(
             err.print(f"interrupted: {len(stop.finished)} of {stop.total} host(s) assessed and reported{kept}",
                       highlight=False, markup=False)
             return INTERRUPTED
+    if lines.problem:
+        err.print(f"warning: {markup_safe(lines.problem)}", highlight=False)
     _content_problems(spec, err)  # after the scan: a single host's logs are hashed while content compiles
     _write_report(renderers[fmt], results, output, err, quiet)
     return int(exit_code_for(results))
@@ -166,20 +168,25 @@ class _HostLines:
         self.reporter = reporter
         self.path = output.with_name(output.name + ".partial") if output is not None else None
         self.handle: TextIO | None = None
+        self.problem = ""  # why the per-host file stopped being written, if it did
         streamable = reporter.name == "jsonl" and output is not None and (
             not output.exists() or output.is_file())  # /dev/null or a pipe is written to once, at the end
         if not streamable:
             self.path = None
 
     def __enter__(self) -> _HostLines:
-        if self.path is not None:
-            self.handle = self.path.open("w", encoding="utf-8", newline="\n")
         return self
 
     def write(self, result: HostResult) -> None:
-        if self.handle is not None:
-            self.handle.write(_rendered(self.reporter, result))  # one write: a host's lines are never split
-            self.handle.flush()
+        if self.path is not None:
+            try:
+                if self.handle is None:  # opened at the first finished host: a run failing before leaves nothing
+                    self.handle = self.path.open("w", encoding="utf-8", newline="\n")
+                self.handle.write(_rendered(self.reporter, result))  # one write: a host's lines are never split
+                self.handle.flush()
+            except OSError as exc:  # disk full...: the run goes on, the report is still written at the end
+                self.problem = f"{shown_name(str(self.path))} not kept up to date: {exc.strerror or exc}"
+                self.path = None
 
     def __exit__(self, *_: object) -> None:
         if self.handle is not None:
