@@ -234,7 +234,7 @@ def _run(tree: HostTree, layout: Layout, plan: list[tuple[Artifact, Parser, list
             except Exception:  # hashed ahead by a worker that died: hashed here instead, when cited
                 report.sha256 = None
         if report.sha256:
-            ctx.digests.setdefault(artifact.path, {})["sha256"] = report.sha256
+            ctx.digests.put(artifact.path, {"sha256": report.sha256})
         report.bytes_read = artifact.size
         report.first_time, report.last_time = canonical(report.first_time), canonical(report.last_time)
         _account(coverage.source(artifact.kind.value), report, artifact, partial)
@@ -262,7 +262,8 @@ def _run(tree: HostTree, layout: Layout, plan: list[tuple[Artifact, Parser, list
                 findings.extend(detector.finish(ctx))
             except Exception as exc:  # contained, reported in coverage
                 _detector_failed(coverage, detector, exc, tree.origin)
-    known = {artifact.path for artifact in layout.artifacts}
+    unhashed = {ref.path for finding in findings for ref in finding.evidence if not ref.sha256}
+    known = {artifact.path for artifact in layout.artifacts if artifact.path in unhashed}  # no set of every path
     findings = [_hashes_filled(finding, known, ctx) for finding in findings]
     findings = true_times(findings, layout.artifacts, ctx.file_times, coverage)
 

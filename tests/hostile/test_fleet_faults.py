@@ -162,12 +162,24 @@ def _read_in_background(stream: Any) -> tuple[list[bytes], threading.Thread]:
     return lines, reader
 
 
+def _ignores_sigint(pid: int) -> bool:
+    """Whether ``pid`` ignores SIGINT: a fleet worker does once its start-up is done (``_worker_init``
+    ignores it last, after binding the worker to its parent's life)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    ignored = next((line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:")), "0")
+    return bool(int(ignored, 16) >> (signal.SIGINT - 1) & 1)
+
+
 def _wait_for_workers(process: subprocess.Popen[bytes], count: int, timeout: float = 120) -> set[int]:
+    """The scan's pool workers, once ``count`` of them have finished starting (not merely been forked)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
-        children = _children(process.pid)
-        if len(children) >= count:
-            return children
+        ready = {pid for pid in _children(process.pid) if _ignores_sigint(pid)}
+        if len(ready) >= count:
+            return ready
         time.sleep(0.05)
     return set()
 
@@ -214,7 +226,7 @@ def test_workers_die_with_their_parent(tmp_path: Path) -> None:
         pytest.skip("the scan ended before its workers could be seen")
     process.kill()
     process.wait(timeout=30)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine may take a while to deliver and reap
     while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in workers)
@@ -241,3 +253,70 @@ def test_yara_scanners_are_kept_per_thread() -> None:
     worker.start()
     worker.join()
     assert other == [False]
+
+
+@linux_only
+def test_a_worker_whose_parent_died_before_it_started_exits() -> None:
+    """The parent's pid is taken before the fork: a worker that starts after its parent died (and was given
+    to another parent) does not live on, bound to the wrong one."""
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        try:
+            local._worker_init(os.getppid() + 1_000_000)  # not its parent: as if reparented after a death
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 1
+
+
+def test_a_complete_jsonl_run_leaves_no_partial_file_and_the_usual_bytes(tmp_path: Path) -> None:
+    fleet = _fleet(tmp_path, 3)
+    out, again = tmp_path / "out.jsonl", tmp_path / "again.jsonl"
+    assert scan(*fleet, "-j", "2", "-f", "jsonl", "-o", out) == scan(*fleet, "-f", "jsonl", "-o", again)
+    assert out.read_bytes() == again.read_bytes()
+    assert not (tmp_path / "out.jsonl.partial").exists() and not (tmp_path / "again.jsonl.partial").exists()
+    assert list(hosts(jsonl(out))) == ["ex01", "ex02", "ex03"]  # in the order given
+
+
+@linux_only
+def test_a_run_killed_outright_leaves_the_finished_hosts_in_the_partial_file(tmp_path: Path) -> None:
+    fleet = [str(p) for p in _fleet(tmp_path, 8)]
+    out = tmp_path / "out.jsonl"
+    process = _start([*fleet, "-j", "2", "-f", "jsonl", "-o", str(out)], tmp_path, progress=True)
+    lines, reader = _read_in_background(process.stderr)
+    deadline = time.monotonic() + 300
+    while process.poll() is None and time.monotonic() < deadline and not any(b"host 2/" in x for x in lines):
+        time.sleep(0.02)
+    if process.poll() is not None:
+        pytest.skip("the scan ended before it could be killed in the middle")
+    process.kill()
+    process.wait(timeout=60)
+    reader.join(timeout=30)
+    partial = tmp_path / "out.jsonl.partial"
+    assert not out.exists() and partial.exists()
+    kept = jsonl(partial)  # every line whole JSON: a host's lines are written in one piece
+    finished = hosts(kept)
+    assert len(finished) >= 2 and set(finished) <= {f"ex{n:02d}" for n in range(1, 9)}
+    pending: list[dict[str, Any]] = []  # each host's findings come just before its summary line
+    for line in kept:
+        if line["type"] == "finding":
+            pending.append(line)
+        else:
+            assert len(pending) == line["finding_count"]
+            assert all(f["host"] == line["host"] for f in pending)
+            pending = []
+    assert pending == []
+
+
+def test_a_run_refused_before_any_host_finished_leaves_no_partial_file(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from exhunt.cli import scan_cmd
+    from exhunt.sources.base import EvidenceError
+
+    def refused(*_: object, **__: object) -> list[HostResult]:
+        raise EvidenceError("not evidence")  # as a folder of folders that are not hosts is refused
+
+    monkeypatch.setattr(scan_cmd, "assess_paths", refused)
+    out = tmp_path / "out.jsonl"
+    assert scan(make_host(tmp_path / "ex01"), "-f", "jsonl", "-o", out) == 2
+    assert not out.exists() and not (tmp_path / "out.jsonl.partial").exists()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import typer
 from rich.console import Console
@@ -94,13 +95,14 @@ def scan(
     options: dict[str, Any] = {"exchange_path": exchange_path, "build": build}
     live = not no_progress and err.is_terminal and not os.environ.get("CI")
     show_progress = not (quiet or no_progress)
-    with _Store(store) as case:
+    with _Store(store) as case, _HostLines(renderers[fmt], output) as lines:
         known = case.finished() if resume else {}
         if known:
             err.print(f"resuming: {len(known)} host(s) already in {shown_name(str(store))} are not assessed again",
                       highlight=False, markup=False)
         try:
-            results = _run(evidence, spec, options, jobs, dask, show_progress, live, err, case.write, known)
+            results = _run(evidence, spec, options, jobs, dask, show_progress, live, err,
+                           _each(case.write, lines.write), known)
         except FleetInterrupted as stop:
             _write_report(renderers[fmt], stop.finished, output, err, quiet)
             kept = f"; finished hosts are in {shown_name(str(store))}: rerun with --resume to finish" \
@@ -108,6 +110,8 @@ def scan(
             err.print(f"interrupted: {len(stop.finished)} of {stop.total} host(s) assessed and reported{kept}",
                       highlight=False, markup=False)
             return INTERRUPTED
+    if lines.problem:
+        err.print(f"warning: {markup_safe(lines.problem)}", highlight=False)
     _content_problems(spec, err)  # after the scan: a single host's logs are hashed while content compiles
     _write_report(renderers[fmt], results, output, err, quiet)
     return int(exit_code_for(results))
@@ -144,6 +148,55 @@ def _check_writable(path: Path, option: str) -> None:
         raise typer.BadParameter(f"folder does not exist: {shown_name(str(folder))}", param_hint=option)
     if (path.exists() and not os.access(path, os.W_OK)) or (not path.exists() and not os.access(folder, os.W_OK)):
         raise typer.BadParameter(f"cannot write {shown_name(str(path))}: permission denied", param_hint=option)
+
+
+def _each(*calls: Callable[[HostResult], None]) -> Callable[[HostResult], None]:
+    def on_host(result: HostResult) -> None:
+        for call in calls:
+            call(result)
+    return on_host
+
+
+class _HostLines:
+    """With ``-f jsonl -o FILE``: each host's lines (its findings, then its summary) appended to
+    ``FILE.partial`` as the host finishes, in the order hosts finish, so a run killed outright (SIGKILL, a
+    power cut) leaves a valid JSONL file holding every finished host. At the end, or on Ctrl-C, the report
+    is written whole in its usual order over that file and renamed to FILE (``_write_report``): the final
+    bytes are those of a run never interrupted, whatever order the hosts finished in."""
+
+    def __init__(self, reporter: Reporter, output: Path | None) -> None:
+        self.reporter = reporter
+        self.path = output.with_name(output.name + ".partial") if output is not None else None
+        self.handle: TextIO | None = None
+        self.problem = ""  # why the per-host file stopped being written, if it did
+        streamable = reporter.name == "jsonl" and output is not None and (
+            not output.exists() or output.is_file())  # /dev/null or a pipe is written to once, at the end
+        if not streamable:
+            self.path = None
+
+    def __enter__(self) -> _HostLines:
+        return self
+
+    def write(self, result: HostResult) -> None:
+        if self.path is not None:
+            try:
+                if self.handle is None:  # opened at the first finished host: a run failing before leaves nothing
+                    self.handle = self.path.open("w", encoding="utf-8", newline="\n")
+                self.handle.write(_rendered(self.reporter, result))  # one write: a host's lines are never split
+                self.handle.flush()
+            except OSError as exc:  # disk full...: the run goes on, the report is still written at the end
+                self.problem = f"{shown_name(str(self.path))} not kept up to date: {exc.strerror or exc}"
+                self.path = None
+
+    def __exit__(self, *_: object) -> None:
+        if self.handle is not None:
+            self.handle.close()  # kept when the run failed: it holds the hosts that finished
+
+
+def _rendered(reporter: Reporter, result: HostResult) -> str:
+    buffer = io.StringIO()
+    reporter.write([result], buffer)
+    return buffer.getvalue()
 
 
 class _Store:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,79 @@ class Interest:
     record_filter: Callable[[Record], bool] | None = None
 
 
+_ALGOS = (("md5", 16), ("sha1", 20), ("sha256", 32))
+
+
+class Digests:
+    """Digests of a host's files, kept as raw bytes (one small ``bytes`` per file instead of a dict of three
+    hex strings): the YARA sweep hashes every file it reads, and a host may hold hundreds of thousands."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self) -> None:
+        self._raw: dict[str, bytes] = {}  # path -> one byte saying which digests follow, then the digests
+
+    def get(self, path: str) -> dict[str, str]:
+        """The digests known for ``path`` (algorithm -> lowercase hex), empty when none."""
+        raw = self._raw.get(path)
+        if raw is None:
+            return {}
+        found: dict[str, str] = {}
+        mask, at = raw[0], 1
+        for bit, (name, size) in enumerate(_ALGOS):
+            if mask >> bit & 1:
+                found[name] = raw[at:at + size].hex()
+                at += size
+        return found
+
+    def put(self, path: str, digests: dict[str, str]) -> None:
+        """Add ``digests`` (algorithm -> hex) to what is known for ``path``."""
+        merged = self.get(path) | {k: v.lower() for k, v in digests.items()}
+        mask, parts = 0, []
+        for bit, (name, size) in enumerate(_ALGOS):
+            value = merged.get(name)
+            if value is not None and len(value) == 2 * size:
+                mask |= 1 << bit
+                parts.append(bytes.fromhex(value))
+        self._raw[path] = bytes([mask]) + b"".join(parts)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._raw
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+
+class SeenAtStart:
+    """Which artifacts a detector already handled in ``start()``: those in ``ctx.artifacts`` then. The engine
+    gives every artifact back to ``on_file`` in the same order, so they are recognised by position and
+    identity instead of a set of every path; any other artifact is remembered by path (a few at most)."""
+
+    __slots__ = ("_count", "_next", "_others")
+
+    def __init__(self) -> None:
+        self._count = 0  # artifacts present at start
+        self._next = 0  # position of the next one on_file should be given
+        self._others: set[str] = set()
+
+    def started(self, ctx: HostContext) -> None:
+        self._count = len(ctx.artifacts)
+
+    def first_time(self, artifact: Artifact, ctx: HostContext) -> bool:
+        """Whether ``artifact`` is new to the detector (and from now on, seen)."""
+        at = self._next
+        if at < self._count and at < len(ctx.artifacts) and ctx.artifacts[at] is artifact:
+            self._next += 1
+            return False
+        if artifact.path in self._others:
+            return False
+        self._others.add(artifact.path)
+        return True
+
+
 @dataclass
 class HostContext:
     """Everything a detector may consult about the host being assessed."""
@@ -52,7 +125,7 @@ class HostContext:
     _hashes: dict[str, str] = field(default_factory=dict)
     # digests a detector already computed, shared so each file is read for hashing once per host:
     # path -> {"md5": ..., "sha1": ..., "sha256": ...} (the YARA sweep fills it for the files it reads)
-    digests: dict[str, dict[str, str]] = field(default_factory=dict)
+    digests: Digests = field(default_factory=Digests)
     # NTFS times of evidence files, by evidence path, from the host's $MFT (the fs detector fills it); the
     # correlation step puts them in place of the copy's modification time
     file_times: dict[str, FileTimes] = field(default_factory=dict)
@@ -61,8 +134,9 @@ class HostContext:
         """SHA-256 of an evidence file, computed once, lazily (only files that are cited pay for it)."""
         if path in self._hashes:
             return self._hashes[path]
-        if "sha256" in self.digests.get(path, {}):
-            return self.digests[path]["sha256"]
+        known = self.digests.get(path).get("sha256")
+        if known is not None:
+            return known
         digest = hashlib.sha256()
         try:
             with self.tree.open(path) as handle:

@@ -82,7 +82,8 @@ def assess_paths_dask(paths: list[Path], spec: ContentSpec, options: dict[str, A
     cluster = None
     if scheduler == "local":
         with dask.config.set({"distributed.scheduler.allowed-failures": 1}):  # a dead worker: retried once
-            cluster = LocalCluster(processes=True, dashboard_address=None)
+            # on the loopback only (the scheduler's HTTP routes would otherwise listen on every interface)
+            cluster = LocalCluster(processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0")
     client = Client(cluster if cluster is not None else scheduler)
     futures = []
     plugin = None

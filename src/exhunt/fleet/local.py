@@ -111,28 +111,28 @@ def assess_one(path: str, index: int, spec: ContentSpec, options: dict[str, Any]
                 tree.close()
 
 
-def _worker_init() -> None:
-    """Workers leave Ctrl-C to their parent, and die with it (Linux: a signal when the parent dies;
-    elsewhere a thread that watches the parent)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
+def _worker_init(parent: int) -> None:
+    """Workers die with their parent ``parent`` (its pid, taken before the fork: Linux, a signal when the
+    parent dies; elsewhere a thread that watches it) and leave Ctrl-C to it. Ctrl-C is ignored last, so a
+    worker seen ignoring SIGINT is already bound to its parent's life (the tests wait on that)."""
+    bound = False
     try:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0:  # PR_SET_PDEATHSIG
-            if os.getppid() != parent:  # the parent died before the call
-                os._exit(1)
-            return
+        bound = libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
+    if os.getppid() != parent:  # the parent died before the worker was bound to it
         os._exit(1)
+    if not bound:
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(1.0)
+            os._exit(1)
 
-    threading.Thread(target=watch, daemon=True).start()
+        threading.Thread(target=watch, daemon=True).start()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _kill(pool: ProcessPoolExecutor) -> None:
@@ -221,7 +221,8 @@ def _run_pool(work: list[HostJob], todo: list[int], results: list[HostResult | N
     while queue or retry:
         if not queue:
             queue, retry, alone = list(reversed(retry)), [], True
-        pool = ProcessPoolExecutor(max_workers=1 if alone else jobs, initializer=_worker_init)
+        pool = ProcessPoolExecutor(max_workers=1 if alone else jobs, initializer=_worker_init,
+                                   initargs=(os.getpid(),))
         running: dict[Future[HostResult], int] = {}
         try:
             while queue or running:

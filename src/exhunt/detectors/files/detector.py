@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from exhunt.detectors.base import Detector, HostContext, Interest
+from exhunt.detectors.base import Detector, HostContext, Interest, SeenAtStart
 from exhunt.detectors.files.rules import FileRule, FileRuleSet, Signature
 from exhunt.model.coverage import InputWarning
 from exhunt.model.event import Record
@@ -111,7 +111,7 @@ class FileDetector(Detector):
         self._written: dict[tuple[str, str], _LogHits] = {}
         self._dropped = 0
         self._hits: list[_Hit] = []
-        self._seen: set[str] = set()  # artifact paths already matched (in start or on_file)
+        self._seen = SeenAtStart()  # artifacts already matched (in start or on_file)
         self._started = False
         self._wanted: set[str] = set()  # lowercased names of hit files that may be requested over HTTP
 
@@ -119,8 +119,9 @@ class FileDetector(Detector):
         """Match the host's files before the logs are read, so that only the IIS lines that name one of
         the files found are asked for (the literal '/<name>'), not every request under a folder."""
         self._started = True
+        self._seen.started(ctx)
         for artifact in ctx.artifacts:
-            self.on_file(artifact, ctx)
+            self._match(artifact, ctx)
 
     # -- logs -------------------------------------------------------------------------------------------
     def interest(self, kind: ArtifactKind) -> Interest | None:
@@ -173,10 +174,11 @@ class FileDetector(Detector):
         return cache["head"]
 
     def on_file(self, artifact: Artifact, ctx: HostContext) -> None:
+        if self._seen.first_time(artifact, ctx):
+            self._match(artifact, ctx)
+
+    def _match(self, artifact: Artifact, ctx: HostContext) -> None:
         path = artifact.path
-        if path in self._seen:
-            return
-        self._seen.add(path)
         name = path.rsplit("/", 1)[-1]
         ext = name[name.rfind("."):].lower() if "." in name else ""
         cache: dict[str, bytes | None] = {}

@@ -51,7 +51,7 @@ class FsDetector(Detector):
         self.sources = [w for w in written_paths or [] if w.name in wanted]
         # lowercased host path written by a logged exploit -> (source name, evidence of the log line)
         self.written: dict[str, tuple[str, EvidenceRef]] = {}
-        self.present: dict[str, str] = {}  # lowercased host path -> evidence path (case as stored)
+        self.present: dict[str, str] | None = None  # lowercased host path -> evidence path (case as stored)
         self.lives: dict[tuple[str, int, int], Life] = {}
         self.lives_dropped = 0
         self.parents: set[tuple[str, int]] = set()
@@ -74,7 +74,7 @@ class FsDetector(Detector):
         self.request_interest = Interest(frozenset().union(*groups), (tuple(groups),)) if prefixes else None
 
     def start(self, ctx: HostContext) -> None:
-        self.present = {a.path.lower(): a.path for a in ctx.artifacts if a.kind is ArtifactKind.FILE}
+        self.present = None  # built at the first $MFT entry: a host without one does not pay for it
 
     def interest(self, kind: ArtifactKind) -> Interest | None:
         if kind is ArtifactKind.MFT:  # every entry: the files present need their times too
@@ -188,6 +188,8 @@ class FsDetector(Detector):
                     self.dropped += 1
             return
         lowered = path.lower()
+        if self.present is None:
+            self.present = {a.path.lower(): a.path for a in ctx.artifacts if a.kind is ArtifactKind.FILE}
         present = self.present.get(lowered) if fields["in_use"] else None
         selected = self._may_select(fields["name"]) and any(
             rule.matches(path) and (not rule.written_by or not fields["in_use"]) for rule in self.rules)

@@ -108,14 +108,14 @@ class IocDetector(Detector):
         hits = list(self.matcher.match_path(artifact.path))
         digests: dict[str, str] = {}
         if self.matcher.wants_hashes and artifact.kind == ArtifactKind.FILE:
-            digests = dict(ctx.digests.get(artifact.path, {}))  # computed by the YARA sweep when it read the file
+            digests = ctx.digests.get(artifact.path)  # computed by the YARA sweep when it read the file
             if len(digests) < 3 and self._hashable(artifact, ctx):
                 try:
                     digests = hash_file(ctx.tree, artifact.path).as_dict()
                 except OSError as exc:
                     ctx.coverage.warn(InputWarning(artifact.path, f"cannot hash: {exc}", "unreadable"))
                 else:
-                    ctx.digests[artifact.path] = digests
+                    ctx.digests.put(artifact.path, digests)
             hits += list(self.matcher.match_hashes(digests))
         for hit in hits:
             ref = EvidenceRef(path=artifact.path, sha256=digests.get("sha256"), timestamp=artifact.mtime,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from exhunt.detectors.base import Detector, HostContext, Interest
+from exhunt.detectors.base import Detector, HostContext, Interest, SeenAtStart
 from exhunt.detectors.yara.compiled import compiled_maps, source_page
 from exhunt.detectors.yara.compiler import CompiledRules
 from exhunt.detectors.yara.findings import RequestSeen, build_finding
@@ -57,7 +57,7 @@ class YaraDetector(Detector):
         # IOC detector's hash indicators); otherwise only the files that matched are hashed
         self.hash_all = bool(options.get("yara_hash_all", False))
         self._scanner: FileScanner | None = None
-        self._seen: set[str] = set()
+        self._seen = SeenAtStart()  # artifacts swept (in start or on_file)
         self._found: dict[str, FileHit] = {}  # path -> hits
         self._by_name: dict[str, list[FileHit]] = {}  # lowercase file name -> hits
         self._windowed = 0  # files larger than one window, scanned in overlapping windows
@@ -71,10 +71,11 @@ class YaraDetector(Detector):
         self._web_roots, problems = virtual_roots(ctx.tree, ctx.artifacts)
         for problem in problems:
             ctx.coverage.warn(problem)
+        self._seen.started(ctx)
         self._sweep([a for a in ctx.artifacts if a.kind == ArtifactKind.FILE], ctx)
 
     def on_file(self, artifact: Artifact, ctx: HostContext) -> None:
-        if artifact.kind == ArtifactKind.FILE and artifact.path not in self._seen:
+        if self.compiled is not None and self._seen.first_time(artifact, ctx) and artifact.kind == ArtifactKind.FILE:
             self._sweep([artifact], ctx)
 
     def _sweep(self, artifacts: list[Artifact], ctx: HostContext) -> None:
@@ -83,7 +84,6 @@ class YaraDetector(Detector):
         chosen: list[tuple[Artifact, str]] = []
         failed = 0
         for artifact in artifacts:
-            self._seen.add(artifact.path)
             try:
                 selected, location = select(artifact.path, ctx.tree, self._web_roots)
             except OSError as exc:
@@ -108,7 +108,7 @@ class YaraDetector(Detector):
             cover.bytes += artifact.size
             self._windowed += result.windows > 1
             if result.hashes is not None:
-                ctx.digests[artifact.path] = result.hashes.as_dict()
+                ctx.digests.put(artifact.path, result.hashes.as_dict())
             if result.code:
                 self._warn(ctx, artifact.path, result.error, result.code)
                 cover.files_failed += 1
