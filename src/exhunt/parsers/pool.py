@@ -36,7 +36,10 @@ from exhunt.sources.base import HostTree
 
 RECORD_LIMIT = 20_000  # records a worker sends back for one file; beyond, the caller parses it itself
 RECORD_BYTES = 2 << 20  # ... and raw text they may hold: wide lines (500 columns) make a record cost ~50x its line
-AHEAD = 2  # files in flight per worker
+AHEAD = 2  # batches in flight per worker
+BATCH_FILES = 64  # files in one worker task at most
+BATCH_BYTES = 8 << 20  # file bytes in one worker task: more only when one file is bigger
+MIN_BATCH_BYTES = 1 << 20  # ... and at least this much (small hosts: few tasks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,18 +107,45 @@ def parse_in_worker(parser: Parser, tree: HostTree, artifact: Artifact,
     return records, report
 
 
+Work = tuple[int, Parser, Artifact, PrefilterSpec]  # (plan position, parser, file, what is wanted)
+Result = tuple[list[Record] | None, ParseReport]
+
+
+def parse_batch_in_worker(tree: HostTree, batch: list[tuple[Parser, Artifact, PrefilterSpec, bool]]
+                          ) -> list[Result | None]:
+    """Several files in one task: a host of thousands of small hourly logs would otherwise pay a task's
+    round trip (pickling, two pipe writes, a wake-up of the consumer) per file. The records a batch holds
+    are bounded as one file's are: once ``RECORD_BYTES`` of raw text are held, the files left are not
+    parsed here (None: the caller parses them itself, streaming)."""
+    results: list[Result | None] = []
+    held = 0
+    for parser, artifact, spec, hash_it in batch:
+        if held > RECORD_BYTES:
+            results.append(None)
+            continue
+        records, report = parse_in_worker(parser, tree, artifact, spec, hash_it)
+        held += sum(len(record.raw) for record in records or ())
+        results.append((records, report))
+    return results
+
+
 class ParsePool:
-    """Runs ``parse_in_worker`` for the text logs of one host, a few files ahead of the consumer."""
+    """Runs ``parse_in_worker`` for the text logs of one host in batches of consecutive files, a few
+    batches ahead of the consumer, which takes the results in plan order."""
 
     def __init__(self, workers: int, tree: HostTree) -> None:
         self.workers = workers
         self.tree = tree
         self.executor: ProcessPoolExecutor | None = None
-        self.futures: dict[int, Future[tuple[list[Record] | None, ParseReport]]] = {}
         self.hashes: dict[str, Future[str | None]] = {}
         self._hashing = False
         self._to_hash: list[str] = []
         self._lock = threading.Lock()
+        self._work: deque[Work] = deque()  # planned, not yet sent
+        self._sent: deque[tuple[list[int], Future[list[Result | None]]]] = deque()
+        self._batch_of: dict[int, Future[list[Result | None]]] = {}
+        self._results: dict[int, Result | None] = {}
+        self._batch_bytes = BATCH_BYTES
         if workers > 1 and _sendable(tree):
             context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
                                                   else "spawn")
@@ -151,18 +181,57 @@ class ParsePool:
             self._hashing = False
             self._to_hash = []
 
-    def submit(self, index: int, parser: Parser, artifact: Artifact, spec: PrefilterSpec) -> None:
-        if self._hashing:
-            self._stop_prehash()
-        if self.executor is not None and index not in self.futures and len(self.futures) < self.workers * AHEAD:
-            self.futures[index] = self.executor.submit(parse_in_worker, parser, self.tree, artifact, spec,
-                                                       artifact.path not in self.hashes)
+    def plan(self, work: list[Work]) -> None:
+        """The files the workers are to parse, in the order the consumer will ``take`` them. Batches are cut
+        so that each worker gets several (the last ones small, so that no worker is left with a big tail)."""
+        if self.executor is None or not work:
+            return
+        self._stop_prehash()
+        self._work.extend(work)
+        total = sum(artifact.size for _, _, artifact, _ in work)
+        self._batch_bytes = max(MIN_BATCH_BYTES, min(BATCH_BYTES, total // (self.workers * 8) or 1))
+        self._top_up()
 
-    def take(self, index: int, path: str) -> tuple[list[Record] | None, ParseReport] | None:
-        future = self.futures.pop(index, None)
-        if future is None:
+    def _top_up(self) -> None:
+        while self.executor is not None and self._work and len(self._sent) < self.workers * AHEAD:
+            positions: list[int] = []
+            batch: list[tuple[Parser, Artifact, PrefilterSpec, bool]] = []
+            size = 0
+            while self._work and len(batch) < BATCH_FILES and (not batch or size < self._batch_bytes):
+                position, parser, artifact, spec = self._work.popleft()
+                positions.append(position)
+                batch.append((parser, artifact, spec, artifact.path not in self.hashes))
+                size += artifact.size
+            try:
+                future = self.executor.submit(parse_batch_in_worker, self.tree, batch)
+            except Exception:  # a broken pool (a worker died): the rest is parsed by the caller
+                self.executor = None
+                self._work.clear()
+                return
+            self._sent.append((positions, future))
+            for position in positions:
+                self._batch_of[position] = future
+
+    def _collect(self) -> None:
+        """Waits for the oldest batch sent and files its results."""
+        positions, future = self._sent.popleft()
+        try:
+            results: list[Result | None] = future.result()
+        except Exception:  # a worker's fault: those files are parsed by the caller, where it is contained
+            results = [None] * len(positions)
+        for position, result in zip(positions, results, strict=True):
+            self._batch_of.pop(position, None)
+            self._results[position] = result
+        self._top_up()
+
+    def take(self, index: int, path: str) -> Result | None:
+        """The result for plan position ``index``; None when the caller is to parse the file itself."""
+        while index in self._batch_of:
+            self._collect()
+        done = self._results.pop(index, None)
+        if done is None:
             return None
-        records, report = future.result()
+        records, report = done
         if records is not None:  # None: the caller parses the file again and asks ``digest`` if need be
             hashed = self.hashes.pop(path, None)
             if hashed is not None and records and not report.failed:
@@ -176,6 +245,7 @@ class ParsePool:
 
     def close(self) -> None:
         self._stop_prehash()
+        self._work.clear()
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
 
