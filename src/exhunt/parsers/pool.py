@@ -15,9 +15,13 @@ when parsing starts are hashed by their parse task, from its first record on as 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
+import os
 import pickle
+import shutil
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -40,6 +44,8 @@ AHEAD = 2  # batches in flight per worker
 BATCH_FILES = 64  # files in one worker task at most
 BATCH_BYTES = 8 << 20  # file bytes in one worker task: more only when one file is bigger
 MIN_BATCH_BYTES = 1 << 20  # ... and at least this much (small hosts: few tasks)
+SPILL_CHUNK = RECORD_BYTES  # raw text per chunk of spilled records (what the caller holds of them at once)
+SPILL_BYTES = 256 << 20  # raw text one file may spill; beyond, the caller parses the file itself, streaming
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,41 +96,111 @@ def parse_all(parser: Parser, tree: HostTree, artifact: Artifact, report: ParseR
 
 
 def parse_in_worker(parser: Parser, tree: HostTree, artifact: Artifact,
-                    spec: PrefilterSpec, hash_it: bool = True) -> tuple[list[Record] | None, ParseReport]:
+                    spec: PrefilterSpec, hash_it: bool = True, spill_dir: str | None = None,
+                    budget: int | None = None) -> tuple[Records | None, ParseReport]:
+    """One file's candidate records and report. Records past ``budget`` bytes of raw text (or past
+    ``RECORD_LIMIT`` records) are written to a file in ``spill_dir`` (see ``Spilled``) when one is given, up
+    to ``SPILL_BYTES``; without one, or past that, None: the caller parses the file itself, streaming."""
+    budget = RECORD_BYTES if budget is None else budget
     report = ParseReport(path=artifact.path)
     hashing = HashingTree(tree, artifact.path) if hash_it else None
     records: list[Record] = []
     held = 0
+    spill: _SpillWriter | None = None
+    gave = False
     for record in parse_all(parser, tree if hashing is None else hashing, artifact, report, spec):
-        if hashing is not None and not records:
+        if hashing is not None and not gave:
             hashing.start()  # the file will be cited: hash it from here (see HashingTree)
+        gave = True
         records.append(record)
         held += len(record.raw)
-        if len(records) > RECORD_LIMIT or held > RECORD_BYTES:
-            return None, ParseReport(path=artifact.path)
-    if hashing is not None and records and not report.failed:  # only a file with records can be cited
+        if spill is None and (len(records) > RECORD_LIMIT or held > budget):
+            if spill_dir is None:
+                return None, ParseReport(path=artifact.path)
+            spill = _SpillWriter(spill_dir)
+        if spill is not None and (len(records) > RECORD_LIMIT or held > SPILL_CHUNK):
+            if not spill.write(records):
+                return None, ParseReport(path=artifact.path)
+            records, held = [], 0
+    if spill is not None and not spill.finish(records):
+        return None, ParseReport(path=artifact.path)
+    if hashing is not None and gave and not report.failed:  # only a file with records can be cited
         report.sha256 = hashing.sha256(artifact.size) or file_sha256(tree, artifact.path)
-    return records, report
+    return (records if spill is None else Spilled(spill.path)), report
+
+
+class Spilled:
+    """A file's records that a worker wrote to a temporary file rather than hold them (a big log where many
+    lines pass the literal gate): pickled chunks of at most ``SPILL_CHUNK`` bytes of raw text, read back in
+    order, one chunk at a time, and removed once read. The file lies in the pool's private temporary folder
+    (removed when the pool closes, whatever happened) and holds only what the worker wrote: records, as the
+    pipe from a worker would carry them."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __iter__(self) -> Iterator[Record]:
+        try:
+            with open(self.path, "rb") as handle:
+                while True:
+                    try:
+                        chunk: list[Record] = pickle.load(handle)
+                    except EOFError:
+                        break
+                    yield from chunk
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+
+
+Records = list[Record] | Spilled
+
+
+class _SpillWriter:
+    def __init__(self, directory: str) -> None:
+        handle, self.path = tempfile.mkstemp(dir=directory, suffix=".records")
+        self.handle = os.fdopen(handle, "wb")
+        self.written = 0
+
+    def write(self, records: list[Record]) -> bool:
+        """False (and the file removed) once the file would pass ``SPILL_BYTES``: then the caller streams."""
+        self.written += sum(len(record.raw) for record in records)
+        if self.written > SPILL_BYTES:
+            self.handle.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+            return False
+        pickle.dump(records, self.handle, protocol=pickle.HIGHEST_PROTOCOL)
+        return True
+
+    def finish(self, records: list[Record]) -> bool:
+        if records and not self.write(records):
+            return False
+        self.handle.close()
+        return True
 
 
 Work = tuple[int, Parser, Artifact, PrefilterSpec]  # (plan position, parser, file, what is wanted)
-Result = tuple[list[Record] | None, ParseReport]
+Result = tuple[Records | None, ParseReport]
 
 
-def parse_batch_in_worker(tree: HostTree, batch: list[tuple[Parser, Artifact, PrefilterSpec, bool]]
-                          ) -> list[Result | None]:
+def parse_batch_in_worker(tree: HostTree, batch: list[tuple[Parser, Artifact, PrefilterSpec, bool]],
+                          spill_dir: str | None = None) -> list[Result | None]:
     """Several files in one task: a host of thousands of small hourly logs would otherwise pay a task's
     round trip (pickling, two pipe writes, a wake-up of the consumer) per file. The records a batch holds
-    are bounded as one file's are: once ``RECORD_BYTES`` of raw text are held, the files left are not
-    parsed here (None: the caller parses them itself, streaming)."""
+    in memory are bounded as one file's are (``RECORD_BYTES``); past that, they are spilled (see
+    ``Spilled``), or without a spill folder the files left are not parsed here (None: the caller parses them
+    itself, streaming)."""
     results: list[Result | None] = []
     held = 0
     for parser, artifact, spec, hash_it in batch:
-        if held > RECORD_BYTES:
+        if held > RECORD_BYTES and spill_dir is None:
             results.append(None)
             continue
-        records, report = parse_in_worker(parser, tree, artifact, spec, hash_it)
-        held += sum(len(record.raw) for record in records or ())
+        records, report = parse_in_worker(parser, tree, artifact, spec, hash_it, spill_dir,
+                                          max(0, RECORD_BYTES - held))
+        if isinstance(records, list):
+            held += sum(len(record.raw) for record in records)
         results.append((records, report))
     return results
 
@@ -146,10 +222,15 @@ class ParsePool:
         self._batch_of: dict[int, Future[list[Result | None]]] = {}
         self._results: dict[int, Result | None] = {}
         self._batch_bytes = BATCH_BYTES
+        self._spill_dir: str | None = None
         if workers > 1 and _sendable(tree):
             context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
                                                   else "spawn")
             self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            try:  # private (0700), removed on close
+                self._spill_dir = tempfile.mkdtemp(prefix="exhunt-records-")
+            except OSError:  # no temporary folder: a file with many records is parsed by the caller
+                self._spill_dir = None
 
     @property
     def active(self) -> bool:
@@ -203,7 +284,7 @@ class ParsePool:
                 batch.append((parser, artifact, spec, artifact.path not in self.hashes))
                 size += artifact.size
             try:
-                future = self.executor.submit(parse_batch_in_worker, self.tree, batch)
+                future = self.executor.submit(parse_batch_in_worker, self.tree, batch, self._spill_dir)
             except Exception:  # a broken pool (a worker died): the rest is parsed by the caller
                 self.executor = None
                 self._work.clear()
@@ -248,6 +329,9 @@ class ParsePool:
         self._work.clear()
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
+        if self._spill_dir is not None:
+            shutil.rmtree(self._spill_dir, ignore_errors=True)
+            self._spill_dir = None
 
 
 def _sendable(tree: HostTree) -> bool:
