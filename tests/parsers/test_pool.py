@@ -4,14 +4,19 @@ SYNTHETIC (logfixtures.py)."""
 
 from __future__ import annotations
 
+import hashlib
 import random
+from collections.abc import Iterable
+from pathlib import Path
 
 import pytest
 
 from exhunt.detectors.files.samples import MemoryTree
+from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.parsers import pool
-from exhunt.parsers.pool import ParsePool, PrefilterSpec, parse_batch_in_worker, parse_in_worker
+from exhunt.parsers.base import ParseReport
+from exhunt.parsers.pool import ParsePool, PrefilterSpec, Spilled, parse_batch_in_worker, parse_in_worker
 from exhunt.parsers.w3c import W3CParser
 from logfixtures import IIS_ATTACKS, iis_header, iis_line
 
@@ -37,10 +42,10 @@ def _host(files: int) -> tuple[MemoryTree, list[Artifact]]:
     return MemoryTree(data), [Artifact(ArtifactKind.IIS, path, len(body)) for path, body in data.items()]
 
 
-def _plain(result: tuple[list[object] | None, object] | None) -> object:
+def _plain(result: tuple[Iterable[Record] | None, ParseReport] | None) -> object:
     assert result is not None
     records, report = result
-    return ([(r.line, r.raw, r.timestamp) for r in records or ()], report)  # type: ignore[attr-defined]
+    return ([(r.line, r.raw, r.timestamp, r.fields) for r in records or ()], report)
 
 
 def test_batches_give_what_each_file_gives_alone() -> None:
@@ -75,8 +80,12 @@ def test_a_batch_stops_holding_records_past_its_bound(monkeypatch: pytest.Monkey
     assert all(held)
     monkeypatch.setattr(pool, "RECORD_BYTES", max(held))  # each file alone fits; two files together do not
     results = parse_batch_in_worker(tree, [(W3CParser(), artifact, SPEC, False) for artifact in artifacts])
-    assert all(result is not None and result[0] is not None for result in results[:2])
-    assert results[2:] == [None] * 3  # not parsed in the worker: the caller parses them, streaming
+    assert results[0] is not None and results[0][0] is not None
+    held_here = [sum(len(r.raw) for r in result[0]) for result in results
+                 if result is not None and isinstance(result[0], list)]
+    assert sum(held_here) <= max(held)  # what the batch holds stays within the bound
+    left = [result is None or result[0] is None for result in results]
+    assert left[2:] == [True] * 3  # parsed by the caller instead, streaming
 
 
 def test_serial_pool_takes_nothing() -> None:
@@ -85,3 +94,46 @@ def test_serial_pool_takes_nothing() -> None:
     serial.plan([(0, W3CParser(), artifacts[0], SPEC)])
     assert not serial.active and serial.take(0, artifacts[0].path) is None
     serial.close()
+
+
+def test_records_past_the_bound_are_spilled_and_read_back_in_order(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    tree, artifacts = _host(1)
+    artifact = artifacts[0]
+    alone = _plain(parse_in_worker(W3CParser(), tree, artifact, SPEC))
+    monkeypatch.setattr(pool, "SPILL_CHUNK", 1)  # one chunk per record
+    records, report = parse_in_worker(W3CParser(), tree, artifact, SPEC, True, str(tmp_path), budget=0)
+    assert isinstance(records, Spilled)
+    assert report.sha256 == hashlib.sha256(tree.read_head(artifact.path, 1 << 20)).hexdigest()
+    assert _plain((list(records), report)) == alone
+    assert not list(tmp_path.iterdir())  # removed once read
+
+
+def test_a_file_spilling_too_much_is_left_to_the_caller(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    tree, artifacts = _host(1)
+    monkeypatch.setattr(pool, "SPILL_CHUNK", 1)
+    monkeypatch.setattr(pool, "SPILL_BYTES", 1)
+    records, _ = parse_in_worker(W3CParser(), tree, artifacts[0], SPEC, True, str(tmp_path), budget=0)
+    assert records is None
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_pool_spills_big_files_and_removes_its_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    tree, artifacts = _host(6)
+    parser = W3CParser()
+    alone = [_plain(parse_in_worker(parser, tree, artifact, SPEC)) for artifact in artifacts]
+    monkeypatch.setattr(pool, "RECORD_BYTES", 1)  # inherited by the forked workers
+    workers = ParsePool(2, tree)
+    try:
+        folder = workers._spill_dir
+        assert folder is not None and Path(folder).is_dir()
+        workers.plan([(position, parser, artifact, SPEC) for position, artifact in enumerate(artifacts)])
+        taken = []
+        for position, artifact in enumerate(artifacts):
+            result = workers.take(position, artifact.path)
+            assert result is not None and isinstance(result[0], Spilled)
+            taken.append(_plain((list(result[0]), result[1])))
+    finally:
+        workers.close()
+    assert taken == alone
+    assert not Path(folder).exists()
