@@ -5,6 +5,7 @@ SYNTHETIC (logfixtures.py)."""
 from __future__ import annotations
 
 import hashlib
+import pickle
 import random
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,7 +17,15 @@ from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.parsers import pool
 from exhunt.parsers.base import ParseReport
-from exhunt.parsers.pool import ParsePool, PrefilterSpec, Spilled, parse_batch_in_worker, parse_in_worker
+from exhunt.parsers.pool import (
+    ParsePool,
+    PrefilterSpec,
+    Spilled,
+    pack,
+    parse_batch_in_worker,
+    parse_in_worker,
+    unpack,
+)
 from exhunt.parsers.w3c import W3CParser
 from logfixtures import IIS_ATTACKS, iis_header, iis_line
 
@@ -137,3 +146,13 @@ def test_a_pool_spills_big_files_and_removes_its_folder(monkeypatch: pytest.Monk
         workers.close()
     assert taken == alone
     assert not Path(folder).exists()
+
+
+def test_records_cross_packed_and_come_back_equal() -> None:
+    tree, artifacts = _host(2)
+    records = [r for a in artifacts for r in (parse_in_worker(W3CParser(), tree, a, SPEC)[0] or [])]
+    records[0].fields["_extra"] = ["a", "b"]
+    records[0].attrs["site"] = "W3SVC1"
+    records[1].matched = {"sigma": (1, 2)}
+    assert records
+    assert unpack(pickle.loads(pickle.dumps(pack(records)))) == records

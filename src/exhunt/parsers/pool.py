@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact
@@ -144,16 +144,44 @@ class Spilled:
             with open(self.path, "rb") as handle:
                 while True:
                     try:
-                        chunk: list[Record] = pickle.load(handle)
+                        chunk: Packed = pickle.load(handle)
                     except EOFError:
                         break
-                    yield from chunk
+                    yield from unpack(chunk)
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(self.path)
 
 
 Records = list[Record] | Spilled
+
+# Records cross from a worker as plain tuples, their field names shared by every record of a header: pickling
+# a Record (a slots dataclass) and its fields dict costs about twice as much, on both sides, and a host where
+# one line in ten passes the literal gate ships hundreds of thousands of them.
+Packed = list[tuple[Any, ...]]
+
+
+def pack(records: list[Record]) -> Packed:
+    names: dict[tuple[str, ...], tuple[str, ...]] = {}
+    packed: Packed = []
+    for r in records:
+        keys = tuple(r.fields)
+        keys = names.setdefault(keys, keys)  # one object per distinct header: pickled once
+        packed.append((r.kind, r.path, keys, tuple(r.fields.values()), r.raw, r.line, r.record, r.offset,
+                       r.timestamp, r.attrs, r.matched))
+    return packed
+
+
+def unpack(packed: Packed) -> list[Record]:
+    return [Record(kind, path, dict(zip(keys, values, strict=True)), raw, line, record, offset, stamp, attrs, matched)
+            for kind, path, keys, values, raw, line, record, offset, stamp, attrs, matched in packed]
+
+
+class PackedRecords:
+    """A file's records as they cross from a worker (``pack``)."""
+
+    def __init__(self, records: list[Record]) -> None:
+        self.packed = pack(records)
 
 
 class _SpillWriter:
@@ -170,7 +198,7 @@ class _SpillWriter:
             with contextlib.suppress(OSError):
                 os.unlink(self.path)
             return False
-        pickle.dump(records, self.handle, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(pack(records), self.handle, protocol=pickle.HIGHEST_PROTOCOL)
         return True
 
     def finish(self, records: list[Record]) -> bool:
@@ -182,16 +210,17 @@ class _SpillWriter:
 
 Work = tuple[int, Parser, Artifact, PrefilterSpec]  # (plan position, parser, file, what is wanted)
 Result = tuple[Records | None, ParseReport]
+Shipped = tuple[PackedRecords | Spilled | None, ParseReport]
 
 
 def parse_batch_in_worker(tree: HostTree, batch: list[tuple[Parser, Artifact, PrefilterSpec, bool]],
-                          spill_dir: str | None = None) -> list[Result | None]:
+                          spill_dir: str | None = None) -> list[Shipped | None]:
     """Several files in one task: a host of thousands of small hourly logs would otherwise pay a task's
     round trip (pickling, two pipe writes, a wake-up of the consumer) per file. The records a batch holds
     in memory are bounded as one file's are (``RECORD_BYTES``); past that, they are spilled (see
     ``Spilled``), or without a spill folder the files left are not parsed here (None: the caller parses them
     itself, streaming)."""
-    results: list[Result | None] = []
+    results: list[Shipped | None] = []
     held = 0
     for parser, artifact, spec, hash_it in batch:
         if held > RECORD_BYTES and spill_dir is None:
@@ -201,7 +230,9 @@ def parse_batch_in_worker(tree: HostTree, batch: list[tuple[Parser, Artifact, Pr
                                           max(0, RECORD_BYTES - held))
         if isinstance(records, list):
             held += sum(len(record.raw) for record in records)
-        results.append((records, report))
+            results.append((PackedRecords(records), report))
+        else:
+            results.append((records, report))
     return results
 
 
@@ -218,9 +249,9 @@ class ParsePool:
         self._to_hash: list[str] = []
         self._lock = threading.Lock()
         self._work: deque[Work] = deque()  # planned, not yet sent
-        self._sent: deque[tuple[list[int], Future[list[Result | None]]]] = deque()
-        self._batch_of: dict[int, Future[list[Result | None]]] = {}
-        self._results: dict[int, Result | None] = {}
+        self._sent: deque[tuple[list[int], Future[list[Shipped | None]]]] = deque()
+        self._batch_of: dict[int, Future[list[Shipped | None]]] = {}
+        self._results: dict[int, Shipped | None] = {}
         self._batch_bytes = BATCH_BYTES
         self._spill_dir: str | None = None
         if workers > 1 and _sendable(tree):
@@ -297,7 +328,7 @@ class ParsePool:
         """Waits for the oldest batch sent and files its results."""
         positions, future = self._sent.popleft()
         try:
-            results: list[Result | None] = future.result()
+            results: list[Shipped | None] = future.result()
         except Exception:  # a worker's fault: those files are parsed by the caller, where it is contained
             results = [None] * len(positions)
         for position, result in zip(positions, results, strict=True):
@@ -312,7 +343,8 @@ class ParsePool:
         done = self._results.pop(index, None)
         if done is None:
             return None
-        records, report = done
+        shipped, report = done
+        records: Records | None = unpack(shipped.packed) if isinstance(shipped, PackedRecords) else shipped
         if records is not None:  # None: the caller parses the file again and asks ``digest`` if need be
             hashed = self.hashes.pop(path, None)
             if hashed is not None and records and not report.failed:
