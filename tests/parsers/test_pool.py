@@ -26,6 +26,7 @@ from exhunt.parsers.pool import (
     parse_in_worker,
     unpack,
 )
+from exhunt.parsers.prefilter import BlockPrefilter, build_prefilter, hyperscan_available
 from exhunt.parsers.w3c import W3CParser
 from logfixtures import IIS_ATTACKS, iis_header, iis_line
 
@@ -156,3 +157,27 @@ def test_records_cross_packed_and_come_back_equal() -> None:
     records[1].matched = {"sigma": (1, 2)}
     assert records
     assert unpack(pickle.loads(pickle.dumps(pack(records)))) == records
+
+
+def test_a_prefilter_crosses_to_a_worker_built_and_finds_the_same() -> None:
+    if not hyperscan_available():
+        pytest.skip("Hyperscan is not installed: prefilters hold no compiled database to send")
+    tree, artifacts = _host(1)
+    block = tree.read_head(artifacts[0].path, 1 << 20)
+    for built in (build_prefilter(["/owa/auth/x.js", "/ecp/y.js"]), SPEC.build()):
+        assert isinstance(built, BlockPrefilter)
+        copy = pickle.loads(pickle.dumps(built))
+        assert type(copy) is type(built) and copy is not built
+        assert copy.marks(block) == built.marks(block)
+        assert copy.marks(block).matches
+
+
+def test_a_pool_sends_its_built_prefilters_with_the_batches() -> None:
+    tree, artifacts = _host(4)
+    workers = ParsePool(2, tree)
+    try:
+        workers.plan([(position, W3CParser(), artifact, SPEC) for position, artifact in enumerate(artifacts)])
+        assert set(workers._prebuilt) == {SPEC}
+        assert all(workers.take(position, a.path) is not None for position, a in enumerate(artifacts))
+    finally:
+        workers.close()

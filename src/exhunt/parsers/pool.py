@@ -73,6 +73,15 @@ class PrefilterSpec:
         assert built is not _MISSING
         return cast("Prefilter | None", built)
 
+    def adopt(self, built: bytes) -> None:
+        """Take this spec's prefilter as built (and pickled) by the caller, unless this thread has one."""
+        cache: dict[PrefilterSpec, object] = _built.__dict__.setdefault("specs", {})
+        if self in cache:
+            return
+        if len(cache) >= _BUILT_LIMIT:
+            cache.pop(next(iter(cache)))
+        cache[self] = pickle.loads(built)  # made by the calling process for this pool (ParsePool.plan)
+
 
 _MISSING = object()
 _BUILT_LIMIT = 16
@@ -214,12 +223,15 @@ Shipped = tuple[PackedRecords | Spilled | None, ParseReport]
 
 
 def parse_batch_in_worker(tree: HostTree, batch: list[tuple[Parser, Artifact, PrefilterSpec, bool]],
-                          spill_dir: str | None = None) -> list[Shipped | None]:
+                          spill_dir: str | None = None, prebuilt: dict[PrefilterSpec, bytes] | None = None
+                          ) -> list[Shipped | None]:
     """Several files in one task: a host of thousands of small hourly logs would otherwise pay a task's
     round trip (pickling, two pipe writes, a wake-up of the consumer) per file. The records a batch holds
     in memory are bounded as one file's are (``RECORD_BYTES``); past that, they are spilled (see
     ``Spilled``), or without a spill folder the files left are not parsed here (None: the caller parses them
     itself, streaming)."""
+    for spec, built in (prebuilt or {}).items():
+        spec.adopt(built)
     results: list[Shipped | None] = []
     held = 0
     for parser, artifact, spec, hash_it in batch:
@@ -254,6 +266,7 @@ class ParsePool:
         self._results: dict[int, Shipped | None] = {}
         self._batch_bytes = BATCH_BYTES
         self._spill_dir: str | None = None
+        self._prebuilt: dict[PrefilterSpec, bytes] = {}  # pickled prefilters (their databases serialised)
         if workers > 1 and _sendable(tree):
             context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
                                                   else "spawn")
@@ -298,6 +311,11 @@ class ParsePool:
         so that each worker gets several (the last ones small, so that no worker is left with a big tail)."""
         if self.executor is None or not work:
             return
+        for spec in {spec for _, _, _, spec in work}:  # built once here, loaded by each worker (not compiled)
+            try:
+                self._prebuilt[spec] = pickle.dumps(spec.build(), protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # not sendable: each worker builds its own, as it would anyway
+                self._prebuilt.pop(spec, None)
         self._stop_prehash()
         self._work.extend(work)
         total = sum(artifact.size for _, _, artifact, _ in work)
@@ -315,7 +333,8 @@ class ParsePool:
                 batch.append((parser, artifact, spec, artifact.path not in self.hashes))
                 size += artifact.size
             try:
-                future = self.executor.submit(parse_batch_in_worker, self.tree, batch, self._spill_dir)
+                prebuilt = {spec: self._prebuilt[spec] for _, _, spec, _ in batch if spec in self._prebuilt}
+                future = self.executor.submit(parse_batch_in_worker, self.tree, batch, self._spill_dir, prebuilt)
             except Exception:  # a broken pool (a worker died): the rest is parsed by the caller
                 self.executor = None
                 self._work.clear()
