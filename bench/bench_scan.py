@@ -161,10 +161,16 @@ def main() -> None:
                       help="rounds of (ripgrep, exhunt scan), alternating; best and median are reported")
     args.add_argument("--per-literal", action="store_true",
                       help="also count the lines each literal selects, per log kind (one rg run per literal)")
+    args.add_argument("--gate-share", action="store_true",
+                      help="only say which share of each kind's records pass the engine's literal gate (the "
+                           "records the parse workers send back and the detectors judge), then stop")
     args.add_argument("--driver", type=Path, help=argparse.SUPPRESS)  # internal: run the parser driver
     options = args.parse_args()
     if options.driver is not None:
         print(json.dumps(drive(options.corpus, options.driver)))
+        return
+    if options.gate_share:
+        gate_share(options.corpus.resolve())
         return
 
     root = options.corpus.resolve()
@@ -268,6 +274,44 @@ def selective(root: Path, artifacts: list[Artifact], per_kind: dict[str, list[st
             counts.append((sum(int(n) for n in found), literal.decode()))
         busiest = ", ".join(f"{lit!r}: {n}" for n, lit in sorted(counts, reverse=True)[:6] if n)
         print(f"  lines selected in {kind} logs, busiest literals: {busiest or 'none'}")
+
+
+def gate_share(root: Path) -> None:
+    """Per log kind: records that pass the gate the engine builds (every interested detector's literals and
+    conjunctions, ``engine._prefilter_spec``) out of all records read. Those are parsed into records, sent
+    back by the parse workers and judged by the detectors: the share sets how far a scan can follow rg."""
+    from collections import Counter
+
+    from exhunt.content.bundle import ContentBundle, ContentSpec
+    from exhunt.detectors.base import HostContext
+    from exhunt.detectors.registry import create_detectors, load_content
+    from exhunt.engine import _prefilter_spec
+    from exhunt.model.coverage import HostCoverage
+    from exhunt.parsers.pool import PrefilterSpec, parse_all
+
+    tree = DirectoryTree(root)
+    layout = classify(tree, None)
+    detectors = create_detectors(load_content(ContentBundle(ContentSpec())), {})
+    context = HostContext(host=tree.name, tree=tree, artifacts=layout.artifacts, coverage=HostCoverage(),
+                          exchange_root=layout.exchange_root)
+    for detector in detectors:
+        detector.start(context)  # interests may depend on the host (e.g. its web folders' files)
+    specs: dict[ArtifactKind, PrefilterSpec] = {}
+    passed: Counter[str] = Counter()
+    read: Counter[str] = Counter()
+    for artifact in log_artifacts(root):
+        spec = specs.get(artifact.kind)
+        if spec is None:
+            spec = specs[artifact.kind] = _prefilter_spec(
+                [i for d in detectors if (i := d.interest(artifact.kind)) is not None])
+        report = ParseReport(artifact.path)
+        passed[artifact.kind.value] += sum(1 for _ in parse_all(PARSERS[artifact.kind], tree, artifact, report, spec))
+        read[artifact.kind.value] += report.records
+    for kind in sorted(read):
+        print(f"{kind}: {passed[kind]:,} of {read[kind]:,} records pass the gate "
+              f"({100 * passed[kind] / max(read[kind], 1):.2f} %)")
+    print(f"all: {sum(passed.values()):,} of {sum(read.values()):,} "
+          f"({100 * sum(passed.values()) / max(sum(read.values()), 1):.2f} %)")
 
 
 if __name__ == "__main__":

@@ -193,16 +193,9 @@ def _run(tree: HostTree, layout: Layout, plan: list[tuple[Artifact, Parser, list
     options = ctx.options
     observations: list[BuildObservation] = []
     partial: set[str] = set()  # sources with a file read only in part
-    queued = 0
+    pool.plan([(position, parser, artifact, spec) for position, (artifact, parser, _, spec, _) in enumerate(plan)
+               if parser.parallel and spec.mode != "all"])
     for position, (artifact, parser, wanting, spec, gate) in enumerate(plan):
-        while pool.active and queued < len(plan) and queued < position + pool.workers * 2:
-            ahead_artifact, ahead_parser, _, ahead_spec, _ = plan[queued]
-            if ahead_parser.parallel and ahead_spec.mode != "all":
-                try:
-                    pool.submit(queued, ahead_parser, ahead_artifact, ahead_spec)
-                except Exception:  # a broken pool (a worker died): the rest is parsed here
-                    pool.executor = None
-            queued += 1
         try:
             done = pool.take(position, artifact.path)
         except Exception:  # a worker's fault: the file is parsed again here, where it is contained

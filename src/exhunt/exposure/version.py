@@ -52,6 +52,7 @@ def parse_build(text: str) -> Build | None:
     return Build(*parts)
 
 
+@lru_cache(maxsize=4096)  # as parse_build: every hourly log's #Version directive, and each later reading of it
 def normalise_build(text: str) -> str | None:
     """``15.02.0792.003`` -> ``15.2.792.3``; None when the text is no Exchange build number."""
     build = parse_build(text)

@@ -15,15 +15,19 @@ when parsing starts are hashed by their parse task, from its first record on as 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
+import os
 import pickle
+import shutil
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact
@@ -36,7 +40,12 @@ from exhunt.sources.base import HostTree
 
 RECORD_LIMIT = 20_000  # records a worker sends back for one file; beyond, the caller parses it itself
 RECORD_BYTES = 2 << 20  # ... and raw text they may hold: wide lines (500 columns) make a record cost ~50x its line
-AHEAD = 2  # files in flight per worker
+AHEAD = 2  # batches in flight per worker
+BATCH_FILES = 64  # files in one worker task at most
+BATCH_BYTES = 8 << 20  # file bytes in one worker task: more only when one file is bigger
+MIN_BATCH_BYTES = 1 << 20  # ... and at least this much (small hosts: few tasks)
+SPILL_CHUNK = RECORD_BYTES  # raw text per chunk of spilled records (what the caller holds of them at once)
+SPILL_BYTES = 256 << 20  # raw text one file may spill; beyond, the caller parses the file itself, streaming
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +73,15 @@ class PrefilterSpec:
         assert built is not _MISSING
         return cast("Prefilter | None", built)
 
+    def adopt(self, built: bytes) -> None:
+        """Take this spec's prefilter as built (and pickled) by the caller, unless this thread has one."""
+        cache: dict[PrefilterSpec, object] = _built.__dict__.setdefault("specs", {})
+        if self in cache:
+            return
+        if len(cache) >= _BUILT_LIMIT:
+            cache.pop(next(iter(cache)))
+        cache[self] = pickle.loads(built)  # made by the calling process for this pool (ParsePool.plan)
+
 
 _MISSING = object()
 _BUILT_LIMIT = 16
@@ -87,39 +105,176 @@ def parse_all(parser: Parser, tree: HostTree, artifact: Artifact, report: ParseR
 
 
 def parse_in_worker(parser: Parser, tree: HostTree, artifact: Artifact,
-                    spec: PrefilterSpec, hash_it: bool = True) -> tuple[list[Record] | None, ParseReport]:
+                    spec: PrefilterSpec, hash_it: bool = True, spill_dir: str | None = None,
+                    budget: int | None = None) -> tuple[Records | None, ParseReport]:
+    """One file's candidate records and report. Records past ``budget`` bytes of raw text (or past
+    ``RECORD_LIMIT`` records) are written to a file in ``spill_dir`` (see ``Spilled``) when one is given, up
+    to ``SPILL_BYTES``; without one, or past that, None: the caller parses the file itself, streaming."""
+    budget = RECORD_BYTES if budget is None else budget
     report = ParseReport(path=artifact.path)
     hashing = HashingTree(tree, artifact.path) if hash_it else None
     records: list[Record] = []
     held = 0
+    spill: _SpillWriter | None = None
+    gave = False
     for record in parse_all(parser, tree if hashing is None else hashing, artifact, report, spec):
-        if hashing is not None and not records:
+        if hashing is not None and not gave:
             hashing.start()  # the file will be cited: hash it from here (see HashingTree)
+        gave = True
         records.append(record)
         held += len(record.raw)
-        if len(records) > RECORD_LIMIT or held > RECORD_BYTES:
-            return None, ParseReport(path=artifact.path)
-    if hashing is not None and records and not report.failed:  # only a file with records can be cited
+        if spill is None and (len(records) > RECORD_LIMIT or held > budget):
+            if spill_dir is None:
+                return None, ParseReport(path=artifact.path)
+            spill = _SpillWriter(spill_dir)
+        if spill is not None and (len(records) > RECORD_LIMIT or held > SPILL_CHUNK):
+            if not spill.write(records):
+                return None, ParseReport(path=artifact.path)
+            records, held = [], 0
+    if spill is not None and not spill.finish(records):
+        return None, ParseReport(path=artifact.path)
+    if hashing is not None and gave and not report.failed:  # only a file with records can be cited
         report.sha256 = hashing.sha256(artifact.size) or file_sha256(tree, artifact.path)
-    return records, report
+    return (records if spill is None else Spilled(spill.path)), report
+
+
+class Spilled:
+    """A file's records that a worker wrote to a temporary file rather than hold them (a big log where many
+    lines pass the literal gate): pickled chunks of at most ``SPILL_CHUNK`` bytes of raw text, read back in
+    order, one chunk at a time, and removed once read. The file lies in the pool's private temporary folder
+    (removed when the pool closes, whatever happened) and holds only what the worker wrote: records, as the
+    pipe from a worker would carry them."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __iter__(self) -> Iterator[Record]:
+        try:
+            with open(self.path, "rb") as handle:
+                while True:
+                    try:
+                        chunk: Packed = pickle.load(handle)
+                    except EOFError:
+                        break
+                    yield from unpack(chunk)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+
+
+Records = list[Record] | Spilled
+
+# Records cross from a worker as plain tuples, their field names shared by every record of a header: pickling
+# a Record (a slots dataclass) and its fields dict costs about twice as much, on both sides, and a host where
+# one line in ten passes the literal gate ships hundreds of thousands of them.
+Packed = list[tuple[Any, ...]]
+
+
+def pack(records: list[Record]) -> Packed:
+    names: dict[tuple[str, ...], tuple[str, ...]] = {}
+    packed: Packed = []
+    for r in records:
+        keys = tuple(r.fields)
+        keys = names.setdefault(keys, keys)  # one object per distinct header: pickled once
+        packed.append((r.kind, r.path, keys, tuple(r.fields.values()), r.raw, r.line, r.record, r.offset,
+                       r.timestamp, r.attrs, r.matched))
+    return packed
+
+
+def unpack(packed: Packed) -> list[Record]:
+    return [Record(kind, path, dict(zip(keys, values, strict=True)), raw, line, record, offset, stamp, attrs, matched)
+            for kind, path, keys, values, raw, line, record, offset, stamp, attrs, matched in packed]
+
+
+class PackedRecords:
+    """A file's records as they cross from a worker (``pack``)."""
+
+    def __init__(self, records: list[Record]) -> None:
+        self.packed = pack(records)
+
+
+class _SpillWriter:
+    def __init__(self, directory: str) -> None:
+        handle, self.path = tempfile.mkstemp(dir=directory, suffix=".records")
+        self.handle = os.fdopen(handle, "wb")
+        self.written = 0
+
+    def write(self, records: list[Record]) -> bool:
+        """False (and the file removed) once the file would pass ``SPILL_BYTES``: then the caller streams."""
+        self.written += sum(len(record.raw) for record in records)
+        if self.written > SPILL_BYTES:
+            self.handle.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+            return False
+        pickle.dump(pack(records), self.handle, protocol=pickle.HIGHEST_PROTOCOL)
+        return True
+
+    def finish(self, records: list[Record]) -> bool:
+        if records and not self.write(records):
+            return False
+        self.handle.close()
+        return True
+
+
+Work = tuple[int, Parser, Artifact, PrefilterSpec]  # (plan position, parser, file, what is wanted)
+Result = tuple[Records | None, ParseReport]
+Shipped = tuple[PackedRecords | Spilled | None, ParseReport]
+
+
+def parse_batch_in_worker(tree: HostTree, batch: list[tuple[Parser, Artifact, PrefilterSpec, bool]],
+                          spill_dir: str | None = None, prebuilt: dict[PrefilterSpec, bytes] | None = None
+                          ) -> list[Shipped | None]:
+    """Several files in one task: a host of thousands of small hourly logs would otherwise pay a task's
+    round trip (pickling, two pipe writes, a wake-up of the consumer) per file. The records a batch holds
+    in memory are bounded as one file's are (``RECORD_BYTES``); past that, they are spilled (see
+    ``Spilled``), or without a spill folder the files left are not parsed here (None: the caller parses them
+    itself, streaming)."""
+    for spec, built in (prebuilt or {}).items():
+        spec.adopt(built)
+    results: list[Shipped | None] = []
+    held = 0
+    for parser, artifact, spec, hash_it in batch:
+        if held > RECORD_BYTES and spill_dir is None:
+            results.append(None)
+            continue
+        records, report = parse_in_worker(parser, tree, artifact, spec, hash_it, spill_dir,
+                                          max(0, RECORD_BYTES - held))
+        if isinstance(records, list):
+            held += sum(len(record.raw) for record in records)
+            results.append((PackedRecords(records), report))
+        else:
+            results.append((records, report))
+    return results
 
 
 class ParsePool:
-    """Runs ``parse_in_worker`` for the text logs of one host, a few files ahead of the consumer."""
+    """Runs ``parse_in_worker`` for the text logs of one host in batches of consecutive files, a few
+    batches ahead of the consumer, which takes the results in plan order."""
 
     def __init__(self, workers: int, tree: HostTree) -> None:
         self.workers = workers
         self.tree = tree
         self.executor: ProcessPoolExecutor | None = None
-        self.futures: dict[int, Future[tuple[list[Record] | None, ParseReport]]] = {}
         self.hashes: dict[str, Future[str | None]] = {}
         self._hashing = False
         self._to_hash: list[str] = []
         self._lock = threading.Lock()
+        self._work: deque[Work] = deque()  # planned, not yet sent
+        self._sent: deque[tuple[list[int], Future[list[Shipped | None]]]] = deque()
+        self._batch_of: dict[int, Future[list[Shipped | None]]] = {}
+        self._results: dict[int, Shipped | None] = {}
+        self._batch_bytes = BATCH_BYTES
+        self._spill_dir: str | None = None
+        self._prebuilt: dict[PrefilterSpec, bytes] = {}  # pickled prefilters (their databases serialised)
         if workers > 1 and _sendable(tree):
             context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
                                                   else "spawn")
             self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            try:  # private (0700), removed on close
+                self._spill_dir = tempfile.mkdtemp(prefix="exhunt-records-")
+            except OSError:  # no temporary folder: a file with many records is parsed by the caller
+                self._spill_dir = None
 
     @property
     def active(self) -> bool:
@@ -151,18 +306,64 @@ class ParsePool:
             self._hashing = False
             self._to_hash = []
 
-    def submit(self, index: int, parser: Parser, artifact: Artifact, spec: PrefilterSpec) -> None:
-        if self._hashing:
-            self._stop_prehash()
-        if self.executor is not None and index not in self.futures and len(self.futures) < self.workers * AHEAD:
-            self.futures[index] = self.executor.submit(parse_in_worker, parser, self.tree, artifact, spec,
-                                                       artifact.path not in self.hashes)
+    def plan(self, work: list[Work]) -> None:
+        """The files the workers are to parse, in the order the consumer will ``take`` them. Batches are cut
+        so that each worker gets several (the last ones small, so that no worker is left with a big tail)."""
+        if self.executor is None or not work:
+            return
+        for spec in {spec for _, _, _, spec in work}:  # built once here, loaded by each worker (not compiled)
+            try:
+                self._prebuilt[spec] = pickle.dumps(spec.build(), protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # not sendable: each worker builds its own, as it would anyway
+                self._prebuilt.pop(spec, None)
+        self._stop_prehash()
+        self._work.extend(work)
+        total = sum(artifact.size for _, _, artifact, _ in work)
+        self._batch_bytes = max(MIN_BATCH_BYTES, min(BATCH_BYTES, total // (self.workers * 8) or 1))
+        self._top_up()
 
-    def take(self, index: int, path: str) -> tuple[list[Record] | None, ParseReport] | None:
-        future = self.futures.pop(index, None)
-        if future is None:
+    def _top_up(self) -> None:
+        while self.executor is not None and self._work and len(self._sent) < self.workers * AHEAD:
+            positions: list[int] = []
+            batch: list[tuple[Parser, Artifact, PrefilterSpec, bool]] = []
+            size = 0
+            while self._work and len(batch) < BATCH_FILES and (not batch or size < self._batch_bytes):
+                position, parser, artifact, spec = self._work.popleft()
+                positions.append(position)
+                batch.append((parser, artifact, spec, artifact.path not in self.hashes))
+                size += artifact.size
+            try:
+                prebuilt = {spec: self._prebuilt[spec] for _, _, spec, _ in batch if spec in self._prebuilt}
+                future = self.executor.submit(parse_batch_in_worker, self.tree, batch, self._spill_dir, prebuilt)
+            except Exception:  # a broken pool (a worker died): the rest is parsed by the caller
+                self.executor = None
+                self._work.clear()
+                return
+            self._sent.append((positions, future))
+            for position in positions:
+                self._batch_of[position] = future
+
+    def _collect(self) -> None:
+        """Waits for the oldest batch sent and files its results."""
+        positions, future = self._sent.popleft()
+        try:
+            results: list[Shipped | None] = future.result()
+        except Exception:  # a worker's fault: those files are parsed by the caller, where it is contained
+            results = [None] * len(positions)
+        for position, result in zip(positions, results, strict=True):
+            self._batch_of.pop(position, None)
+            self._results[position] = result
+        self._top_up()
+
+    def take(self, index: int, path: str) -> Result | None:
+        """The result for plan position ``index``; None when the caller is to parse the file itself."""
+        while index in self._batch_of:
+            self._collect()
+        done = self._results.pop(index, None)
+        if done is None:
             return None
-        records, report = future.result()
+        shipped, report = done
+        records: Records | None = unpack(shipped.packed) if isinstance(shipped, PackedRecords) else shipped
         if records is not None:  # None: the caller parses the file again and asks ``digest`` if need be
             hashed = self.hashes.pop(path, None)
             if hashed is not None and records and not report.failed:
@@ -176,8 +377,12 @@ class ParsePool:
 
     def close(self) -> None:
         self._stop_prehash()
+        self._work.clear()
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
+        if self._spill_dir is not None:
+            shutil.rmtree(self._spill_dir, ignore_errors=True)
+            self._spill_dir = None
 
 
 def _sendable(tree: HostTree) -> bool:

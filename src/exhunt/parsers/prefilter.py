@@ -19,7 +19,7 @@ from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from exhunt.parsers.base import Prefilter
 
@@ -123,6 +123,26 @@ class BlockPrefilter(Prefilter):
 
     def scan(self, block: bytes | memoryview) -> list[int]:
         return self.marks(block).matches
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A compiled Hyperscan database crosses to a worker serialised (``hs_serialize_database``): the worker
+        loads it in well under a millisecond instead of compiling it again (0.1-0.2 s each); its scratch space
+        is made there."""
+        state = dict(self.__dict__)
+        database = state.pop("_db", None)
+        state.pop("_scratch", None)
+        if database is not None:
+            assert _hs is not None
+            state["_db_serialised"] = _hs.dumpb(database)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        serialised = state.pop("_db_serialised", None)
+        self.__dict__.update(state)
+        if serialised is not None:
+            assert _hs is not None
+            database = _hs.loadb(serialised, _hs.HS_MODE_BLOCK)
+            self.__dict__.update(_db=database, _scratch=_hs.Scratch(database))
 
 
 class HyperscanPrefilter(BlockPrefilter):

@@ -249,14 +249,18 @@ class LineReader:
         found = _prev_data(buf, final, end)
         if found is not None:
             edges.add(found)
+        marked = set(directives)  # a header block's directives share their neighbours: looked for once
         for start in directives:
             stop = buf.find(b"\n", start, end)
-            if stop >= 0:
+            if stop >= 0 and stop + 1 not in marked:  # else the next directive's search goes as far, and further
                 found = _next_data(buf, stop + 1, end)
                 if found is not None:
                     edges.add(found)
             if start > 0:
-                found = _prev_data(buf, buf.rfind(b"\n", 0, start - 1) + 1, end)
+                before = buf.rfind(b"\n", 0, start - 1) + 1
+                if before in marked and before < start:  # the previous directive's search goes further
+                    continue
+                found = _prev_data(buf, before, end)
                 if found is not None:
                     edges.add(found)
         return edges

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 BOM = b"\xef\xbb\xbf"
 HEAD_SIZE = 64 << 10  # bytes looked at to decide whether a file is what its name says
+_BLANK = (b"", b" ", b"\t", b"\n", b"\r", b"\x0b", b"\x0c", b"\x00")  # a first byte that may start an empty head
 
 
 class TextHead(bytes):
@@ -49,7 +50,7 @@ def check_head(read_head: Callable[[], bytes], report: ParseReport, marker: byte
         return None
     body = TextHead(head[len(BOM):] if head.startswith(BOM) else head)
     body.utf16 = utf16
-    if not body.replace(b"\x00", b"").strip():
+    if body[:1] in _BLANK and not body.replace(b"\x00", b"").strip():  # a log starts with '#' or a digit
         report.not_understood = True
         report.warn("empty file" if not body else "file holds only white space", code="empty")
         return None

@@ -301,7 +301,7 @@ class W3CParser(Parser):
         head = check_head(read_head, report, marker=b"#fields:")
         if head is None:
             return
-        if b"#fields:" not in head.replace(b"\x00", b"").lower():
+        if b"#Fields:" not in head and b"#fields:" not in head.replace(b"\x00", b"").lower():
             report.not_understood = True
             report.warn(f"no '#Fields' header in the first {HEAD_SIZE} bytes: not a W3C extended-format log",
                         code="no-header", line=1, offset=0)

@@ -33,14 +33,14 @@ def _special_kind(mode: int) -> str:
     return "special file"
 
 
-def open_regular(path: Path) -> BinaryIO:
+def open_regular(path: Path | str) -> BinaryIO:
     """Open ``path`` for reading only when it is a regular file: a FIFO is opened without blocking and
     refused, so a named pipe planted where a file was expected can never hang a scan."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"not a regular file ({_special_kind(info.st_mode)}): {path.name!r}")
+            raise OSError(f"not a regular file ({_special_kind(info.st_mode)}): {os.path.basename(path)!r}")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
@@ -152,7 +152,7 @@ class DirectoryTree(HostTree):
     def open(self, path: str) -> BinaryIO:
         real = self._real_path(path, refuse_link=True, checked_by_open=bool(_NOFOLLOW))
         try:  # open_regular opens with O_NOFOLLOW: the kernel refuses a link as the last component
-            return open_regular(Path(real))
+            return open_regular(real)  # a string: no pathlib per file
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise OSError(f"symbolic link not followed: {shown_name(path)}") from exc
