@@ -25,6 +25,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import cast
 
+from exhunt.content.cache import note_problem, take_problems
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact
 from exhunt.model.timefmt import canonical
@@ -212,6 +213,7 @@ class RangeResult:
     records: list[Record] | None  # None: not usable (the caller reads the file itself)
     report: ParseReport
     items: int = 0  # what the reader gave
+    problems: list[tuple[str, str]] = field(default_factory=list)  # compiled-content cache entries rebuilt
 
 
 def ranges_of(size: int) -> list[tuple[int, int]]:
@@ -251,7 +253,10 @@ def parse_ranges_in_worker(parser: EvtxParser, tree: HostTree, pieces: list[tupl
                            token: int) -> list[RangeResult]:
     """Several ranges in one task (small files are batched: one task per file would cost more in
     inter-process traffic than the file's reading)."""
-    return [parse_range_in_worker(parser, tree, artifact, token, first, count) for artifact, first, count in pieces]
+    results = [parse_range_in_worker(parser, tree, artifact, token, first, count) for artifact, first, count in pieces]
+    if results:  # a damaged cache entry met here is reported by the caller's detectors (``take_problems``)
+        results[-1].problems = take_problems()
+    return results
 
 
 Piece = tuple[Artifact, int, int]
@@ -327,6 +332,8 @@ class RangePool:
                 continue  # left over by a file whose reading stopped early
             result = item[1]
             done += 1
+            for problem in result.problems if result is not None else ():
+                note_problem(*problem)
             if result is None or result.records is None:
                 break
             merged.records += result.report.records
