@@ -201,7 +201,8 @@ def phase_scan(files: list[Path], workers: int) -> dict[str, Any]:
     evtx = result.coverage.sources.get("evtx")
     return {"events": evtx.records if evtx else 0, "seconds": seconds, "findings": len(result.findings),
             "children_cpu": children.ru_utime + children.ru_stime, "cpu": cpu_seconds() - cpu,
-            "own_cpu": after.ru_utime + after.ru_stime - own.ru_utime - own.ru_stime}
+            "own_cpu": after.ru_utime + after.ru_stime - own.ru_utime - own.ru_stime,
+            "worker_peak_rss_mb": children.ru_maxrss / 1024}  # the largest worker's
 
 
 PHASES = {"a": phase_reference, "p": phase_parse, "b": phase_detect,
@@ -255,7 +256,8 @@ def main() -> None:
               f"{rates[name]:>10.0f} ev/s  peak RSS {r['peak_rss_mb']:6.0f} MiB")
     for name in ("s1", "s2"):
         print(f"{labels[name]}: CPU {results[name]['own_cpu']:.2f} s in the caller, "
-              f"{results[name]['children_cpu']:.2f} s in workers (a loaded machine shows in wall, not in CPU)")
+              f"{results[name]['children_cpu']:.2f} s in workers (a loaded machine shows in wall, not in CPU); "
+              f"largest worker's peak RSS {results[name]['worker_peak_rss_mb']:.0f} MiB")
     b = results["b"]
     print(f"rules: {b['rules']} evaluated, {b['unsupported']} unsupported, {b['errors']} load errors, "
           f"compiled in {b['compile_seconds']:.1f} s; {b['findings']} findings over {b['matched']} events")
