@@ -175,6 +175,24 @@ def test_a_file_left_half_read_does_not_shift_the_next(tmp_path: Path) -> None:
     same(got[1:], serial(tree, artifacts)[1:])
 
 
+@needs_fork
+def test_large_files_that_give_records_are_hashed_by_a_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    files = {"large.evtx": synthetic(2, 2 * RANGE_CHUNKS + 5), "small.evtx": synthetic(1, 3),
+             "empty.evtx": chunked([[]])}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    tree = DirectoryTree(tmp_path)
+    artifacts = [Artifact(ArtifactKind.EVTX, name, len(data)) for name, data in files.items()]
+    monkeypatch.setattr(pool_module, "HASH_IN_WORKER", len(files["small.evtx"]) + 1)
+    got = in_workers(tree, artifacts)
+    assert got[0][1].sha256 == hashlib.sha256(files["large.evtx"]).hexdigest()
+    assert got[1][1].sha256 is None and got[2][1].sha256 is None  # small: the caller hashes it if cited
+    got[0][1].sha256 = None
+    same(got, serial(tree, artifacts))
+
+
 # --- real EVTX: damage skipped in a worker's range is worded by the caller -----------------------------
 
 
