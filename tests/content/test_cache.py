@@ -167,3 +167,31 @@ def test_states_handed_over_by_another_process_are_used_before_the_folder(tmp_pa
     assert worker.load("k-handed") is None
     module.preload({("demo", "damaged"): b"\x80\x05not a pickle"})
     assert worker.load("damaged") is None  # a damaged handed state: compiled again, as a damaged file
+
+
+def test_blob_round_trip_and_damage_is_said(tmp_path: Path) -> None:
+    from exhunt.content.cache import BlobCache
+
+    cache = BlobCache(tmp_path, "blobs")
+    assert cache.load("k") == (None, None)  # absent: nothing to say
+    assert cache.store("k", b"payload")
+    assert cache.load("k") == (b"payload", None)
+    data = cache.path("k").read_bytes()
+    cache.path("k").write_bytes(data[:-1] + b"X")
+    payload, problem = cache.load("k")
+    assert payload is None and problem is not None and "checksum" in problem
+    cache.path("k").write_bytes(b"junk")
+    assert cache.load("k")[1] == "damaged: not a cache entry"
+
+
+def test_blobs_others_can_write_are_not_read(tmp_path: Path) -> None:
+    from exhunt.content.cache import BlobCache
+
+    cache = BlobCache(tmp_path, "blobs")
+    assert cache.store("k", b"payload")
+    (tmp_path / "blobs").chmod(0o777)
+    payload, problem = cache.load("k")
+    assert payload is None and problem is not None and "another user" in problem
+    (tmp_path / "blobs").chmod(0o700)
+    cache.path("k").chmod(0o666)
+    assert cache.load("k")[0] is None

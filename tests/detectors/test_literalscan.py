@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pickle
 import random
+from pathlib import Path
 
 import pytest
 
+from exhunt.content.cache import BlobCache, take_problems
 from exhunt.detectors import literalscan
 from exhunt.detectors.literalscan import LiteralScan
 
@@ -50,3 +52,39 @@ def test_lone_surrogates_do_not_break_the_scan() -> None:
 def test_survives_pickling_for_worker_processes() -> None:
     scan = pickle.loads(pickle.dumps(LiteralScan(LITERALS)))
     assert sorted(scan.found("GET /ecp/ from 5.254.43.18")) == [1, 4]
+
+
+@pytest.mark.skipif(literalscan.hyperscan is None, reason="hyperscan not installed")
+def test_cached_database_is_loaded_not_compiled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = BlobCache(tmp_path, "hyperscan")
+    first = LiteralScan(LITERALS, cache=cache)
+    assert len(list((tmp_path / "hyperscan").glob("*.blob"))) == 1
+
+    class NoCompile:
+        def __init__(self, *_: object, **__: object) -> None:
+            raise AssertionError("compiled although cached")
+    monkeypatch.setattr(literalscan.hyperscan, "Database", NoCompile)
+    second = LiteralScan(LITERALS, cache=cache)
+    text = "GET /ecp/x.js python-requests/2.25.1 LSASS.EXE"
+    assert second._db is not None and sorted(second.found(text)) == sorted(first.found(text)) == [1, 2, 3]
+    assert not take_problems()
+
+
+@pytest.mark.skipif(literalscan.hyperscan is None, reason="hyperscan not installed")
+def test_damaged_cached_database_is_rebuilt_and_said(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path, "hyperscan")
+    LiteralScan(LITERALS, cache=cache)
+    (entry,) = (tmp_path / "hyperscan").glob("*.blob")
+    data = bytearray(entry.read_bytes())
+    data[-40] ^= 0xFF
+    entry.write_bytes(bytes(data))
+    take_problems()
+    scan = LiteralScan(LITERALS, cache=cache)
+    assert scan.found("lsass.exe") == [3]
+    problems = take_problems()
+    assert len(problems) == 1 and problems[0][0] == str(entry) and "compiled again" in problems[0][1]
+    assert cache.load(entry.stem)[1] is None  # overwritten with a sound entry
+    # a payload with a sound checksum that Hyperscan refuses is rebuilt too
+    cache.store(entry.stem, b"not a database")
+    assert LiteralScan(LITERALS, cache=cache).found("/ECP/") == [1]
+    assert "Hyperscan refused" in take_problems()[0][1]

@@ -21,8 +21,9 @@ from exhunt.engine import assess_host
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.timefmt import canonical
+from exhunt.parsers import pool as pool_module
 from exhunt.parsers.base import ParseReport, Prefilter, RecordGate
-from exhunt.parsers.evtx import CHUNK, FILE_HEADER, EvtxParser
+from exhunt.parsers.evtx import CHUNK, FILE_HEADER, EvtxParser, RangeRead
 from exhunt.parsers.pool import RANGE_CHUNKS, PrefilterSpec, RangePool, parse_all, ranges_of
 from exhunt.report.jsonl import JsonlReporter
 from exhunt.sources.base import HostTree
@@ -57,13 +58,13 @@ class TextChunks(EvtxParser):
         report.bytes_read = artifact.size
 
     def parse_range(self, tree: HostTree, artifact: Artifact, report: ParseReport, prefilter: Prefilter | None,
-                    first: int, count: int, items: list[int]) -> Iterator[Record]:
+                    first: int, count: int, read: RangeRead) -> Iterator[Record]:
         with tree.open(artifact.path) as handle:
             handle.seek(FILE_HEADER + first * CHUNK)
             data = handle.read(count * CHUNK if count else -1)
         counter = [0]
         yield from self._lines(data, artifact, report, 0, counter)
-        items[0] = counter[0]
+        read.items = counter[0]
 
     def _lines(self, data: bytes, artifact: Artifact, report: ParseReport, skip: int,
                counter: list[int] | None = None) -> Iterator[Record]:
@@ -172,6 +173,88 @@ def test_a_file_left_half_read_does_not_shift_the_next(tmp_path: Path) -> None:
     artifacts = [Artifact(ArtifactKind.EVTX, name, len(data)) for name, data in files.items()]
     got = in_workers(tree, artifacts, stop_early={"first.evtx"})
     same(got[1:], serial(tree, artifacts)[1:])
+
+
+@needs_fork
+def test_large_files_that_give_records_are_hashed_by_a_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    files = {"large.evtx": synthetic(2, 2 * RANGE_CHUNKS + 5), "small.evtx": synthetic(1, 3),
+             "empty.evtx": chunked([[]])}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    tree = DirectoryTree(tmp_path)
+    artifacts = [Artifact(ArtifactKind.EVTX, name, len(data)) for name, data in files.items()]
+    monkeypatch.setattr(pool_module, "HASH_IN_WORKER", len(files["small.evtx"]) + 1)
+    got = in_workers(tree, artifacts)
+    assert got[0][1].sha256 == hashlib.sha256(files["large.evtx"]).hexdigest()
+    assert got[1][1].sha256 is None and got[2][1].sha256 is None  # small: the caller hashes it if cited
+    got[0][1].sha256 = None
+    same(got, serial(tree, artifacts))
+
+
+# --- real EVTX: damage skipped in a worker's range is worded by the caller -----------------------------
+
+
+SAMPLES = CORPUS / "evtx" / "omerbenamram-evtx"
+
+
+def real_evtx(parser: EvtxParser, tree: HostTree, artifacts: list[Artifact], workers: int
+              ) -> list[tuple[list[Record], ParseReport]]:
+    if workers == 1:
+        out = []
+        for artifact in artifacts:
+            report = ParseReport(artifact.path)
+            out.append((list(parse_all(parser, tree, artifact, report, PrefilterSpec("all"))), report))
+        return out
+    pool = RangePool(workers, tree, parser, RecordGate([lambda channel, event_id: True]), artifacts)
+    assert pool.executor is not None
+    try:
+        got = []
+        for artifact in artifacts:
+            report = ParseReport(artifact.path)
+            got.append((list(pool.records(artifact, report)), report))
+        return got
+    finally:
+        pool.close()
+
+
+@needs_fork
+@pytest.mark.skipif(not (SAMPLES / "security.evtx").is_file() or not (SAMPLES / "sysmon.evtx").is_file(),
+                    reason=f"shared EVTX samples absent: {SAMPLES}")
+def test_damage_in_ranges_is_worded_by_the_caller_without_reading_again(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    big = bytearray((SAMPLES / "security.evtx").read_bytes())
+    assert len(ranges_of(len(big))) == 2
+    late = bytearray(big)
+    at = FILE_HEADER + RANGE_CHUNKS * CHUNK  # the second range's first chunk: its last good record is in the first
+    late[at:at + 8] = b"XXXXXXXX"
+    early = bytearray(big)
+    early[FILE_HEADER:FILE_HEADER + 8] = b"XXXXXXXX"  # the very first chunk: no record before it
+    files = {"late.evtx": bytes(late), "early.evtx": bytes(early),
+             "sysmon.evtx": (SAMPLES / "sysmon.evtx").read_bytes(), "whole.evtx": bytes(big)}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    tree = DirectoryTree(tmp_path)
+    artifacts = [Artifact(ArtifactKind.EVTX, name, len(data)) for name, data in files.items()]
+    expected = real_evtx(EvtxParser(), tree, artifacts, 1)
+    damaged = [report.warnings[0].message for _, report in expected[:2]]
+    assert "after record" in damaged[0] and "chunk number 32" in damaged[0]
+    assert "before the first record" in damaged[1]
+    assert [w.code for w in expected[2][1].warnings] and not expected[3][1].warnings
+    read_again: list[str] = []
+    serial_read = pool_module.parse_all
+
+    def spy(parser: EvtxParser, tree: HostTree, artifact: Artifact, *args: object, **kwargs: object
+            ) -> Iterator[Record]:
+        read_again.append(artifact.path)
+        return serial_read(parser, tree, artifact, *args, **kwargs)  # type: ignore[arg-type]
+    monkeypatch.setattr(pool_module, "parse_all", spy)
+    got = real_evtx(EvtxParser(), tree, artifacts, 2)
+    assert read_again == []  # damage alone no longer sends a file back to the caller
+    assert [[(r.record, r.raw) for r in records] for records, _ in got] == \
+           [[(r.record, r.raw) for r in records] for records, _ in expected]
+    assert [report for _, report in got] == [report for _, report in expected]
 
 
 # --- real EVTX through assess_host ----------------------------------------------------------------------

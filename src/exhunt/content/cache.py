@@ -15,6 +15,7 @@ never changes what a scan reports.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
@@ -180,3 +181,88 @@ class ContentCache:
         entries = sorted(self.directory.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
         for stale in entries[KEEP:]:
             stale.unlink(missing_ok=True)
+
+
+# --- compiled databases as plain bytes ------------------------------------------------------------------------
+#
+# Hyperscan databases (the Sigma buckets' literal scans) are compiled per process, on first use, and cost
+# 10-200 ms each; Hyperscan serialises them to bytes that load in well under a millisecond. They are kept
+# here as plain files, never pickles: the magic, a SHA-256 of the payload, the payload. The same safety
+# rules as above apply (a private folder, regular files); an entry that is damaged (bad checksum, a payload
+# the library refuses) is rebuilt by its user, who says so (``note_problem``), and then overwritten.
+
+BLOB_MAGIC = b"exhunt-blob-1\n"
+BLOB_KEEP = 1024  # entries kept per family (the most recently used)
+MAX_PROBLEMS = 100
+_problems: list[tuple[str, str]] = []  # (path, message) of cache entries found damaged in this process
+
+
+def note_problem(path: str, message: str) -> None:
+    """Remember that a cache entry was damaged and rebuilt (bounded); the Sigma detector reports these."""
+    if len(_problems) < MAX_PROBLEMS and (path, message) not in _problems:
+        _problems.append((path, message))
+
+
+def take_problems() -> list[tuple[str, str]]:
+    """The cache problems noted in this process since the last call."""
+    taken = list(_problems)
+    _problems.clear()
+    return taken
+
+
+class BlobCache:
+    """Bytes kept between runs under a key: ``load`` gives (bytes or None, problem or None)."""
+
+    def __init__(self, directory: Path, family: str) -> None:
+        self.directory = directory / family
+
+    def path(self, key: str) -> Path:
+        return self.directory / f"{key}.blob"
+
+    def load(self, key: str) -> tuple[bytes | None, str | None]:
+        path = self.path(key)
+        try:
+            info = path.stat()
+        except OSError:
+            return None, None  # absent: simply built
+        try:
+            if not _private(self.directory, self.directory.stat()) or not _private(path, info):
+                return None, "not read: the entry or its folder can be written by another user"
+            if not stat.S_ISREG(info.st_mode):
+                return None, "not read: not a regular file"
+            with path.open("rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            return None, f"unreadable: {exc}"
+        head = len(BLOB_MAGIC)
+        if not data.startswith(BLOB_MAGIC) or len(data) < head + 32:
+            return None, "damaged: not a cache entry"
+        payload = data[head + 32:]
+        if hashlib.sha256(payload).digest() != data[head:head + 32]:
+            return None, "damaged: checksum mismatch"
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used: kept when the folder is pruned
+        return payload, None
+
+    def store(self, key: str, payload: bytes) -> bool:
+        data = BLOB_MAGIC + hashlib.sha256(payload).digest() + payload
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not _private(self.directory, self.directory.stat()):
+                return False
+            handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(data)
+                os.replace(temporary, self.path(key))
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+            entries = list(self.directory.glob("*.blob"))
+            if len(entries) > BLOB_KEEP:
+                entries.sort(key=lambda p: p.stat().st_mtime_ns, reverse=True)
+                for stale in entries[BLOB_KEEP:]:
+                    stale.unlink(missing_ok=True)
+        except OSError:
+            return False
+        return True

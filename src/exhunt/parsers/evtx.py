@@ -20,6 +20,7 @@ import io
 import re
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 import evtx
@@ -39,6 +40,39 @@ _BLOCK = 1 << 20
 
 
 FILE_HEADER, CHUNK = 4096, 64 << 10
+
+
+@dataclass(slots=True)
+class RangeRead:
+    """What reading a range of chunks leaves for the caller to account for as a serial read would: the items
+    the reader gave, the last record id seen, and the damage skipped, whose warnings name the last good
+    record before it, which may lie in an earlier range (so the caller words them)."""
+
+    items: int = 0
+    last_id: int | None = None
+    seen_id: bool = False  # ``last_id`` was set in this range (else the caller's applies)
+    # each skip: (the last id before it if seen in this range, the reader's message, the consecutive errors
+    # counted in this range, no item came before it in this range)
+    damage: list[tuple[bool, int | None, str, int, bool]] = field(default_factory=list)
+    trailing: int = 0  # consecutive errors at the end of the range
+
+
+_CHUNK_HEADER_ERROR = re.compile(r"Failed to parse chunk number (\d+)(: Failed to parse chunk header: .*)", re.DOTALL)
+
+
+def chunk_error_in_file(error: str, first: int) -> str | None:
+    """The reader's message for a damaged chunk header met in a range starting at chunk ``first``, numbered
+    as in the whole file (the reader counts the range's chunks from 0); None for any other message, whose
+    positions may not be the file's (such a range is read again by the caller)."""
+    found = _CHUNK_HEADER_ERROR.fullmatch(error)
+    if found is None:
+        return None
+    return f"Failed to parse chunk number {int(found[1]) + first}{found[2]}"
+
+
+def damage_message(last_id: int | None, error: str) -> str:
+    where = f"after record {last_id}" if last_id is not None else "before the first record"
+    return f"damaged data skipped {where}: {error}"
 
 
 def truncation(header: bytes, size: int) -> str | None:
@@ -93,11 +127,12 @@ class EvtxParser(Parser):
         finish(tree, artifact, report)
 
     def parse_range(self, tree: HostTree, artifact: Artifact, report: ParseReport, prefilter: Prefilter | None,
-                    first: int, count: int, items: list[int]) -> Iterator[Record]:
+                    first: int, count: int, read: RangeRead) -> Iterator[Record]:
         """The records of chunks ``first`` .. ``first + count - 1`` (the last range: to the end of the file),
         read through a copy of the file header followed by those chunks: the reader takes each chunk on its
         own, so the ranges of a file, in order, give exactly the records of the whole file. No end-of-file
-        checks (``finish``); ``items[0]`` counts what the reader gave, for ``parse(skip=...)``."""
+        checks (``finish``); ``read`` gets what the reader gave (for ``parse(skip=...)``) and the damage
+        skipped (not warned here: see ``RangeRead``)."""
         with tree.open(artifact.path) as handle:
             if not handle.seekable():
                 raise OSError("not seekable: read whole")
@@ -105,10 +140,10 @@ class EvtxParser(Parser):
             handle.seek(FILE_HEADER + first * CHUNK)
             body = handle.read(count * CHUNK if count > 0 else -1)
         with io.BytesIO(header + body) as stream:
-            yield from self._records(stream, artifact, report, prefilter, whole=False, items=items)
+            yield from self._records(stream, artifact, report, prefilter, whole=False, read=read)
 
     def _records(self, stream: IO[bytes], artifact: Artifact, report: ParseReport, prefilter: Prefilter | None,
-                 skip: int = 0, whole: bool = True, items: list[int] | None = None) -> Iterator[Record]:
+                 skip: int = 0, whole: bool = True, read: RangeRead | None = None) -> Iterator[Record]:
         try:
             records = evtx.PyEvtxParser(stream, number_of_threads=1).records_json()
         except (OSError, RuntimeError, ValueError) as exc:
@@ -138,8 +173,10 @@ class EvtxParser(Parser):
                     break
                 except (RuntimeError, OSError, ValueError) as exc:
                     errors += 1
-                    where = f"after record {last_id}" if last_id is not None else "before the first record"
-                    report.warn(f"damaged data skipped {where}: {exc}", code="damaged")
+                    if read is not None:  # worded by the caller, who knows the records of earlier ranges
+                        read.damage.append((read.seen_id, last_id, str(exc), errors, given == 0))
+                    else:
+                        report.warn(damage_message(last_id, str(exc)), code="damaged")
                     if errors >= MAX_CONSECUTIVE_ERRORS:
                         report.warn(f"gave up after {errors} consecutive errors", code="damaged")
                         break
@@ -167,7 +204,10 @@ class EvtxParser(Parser):
                     if skip:  # counted, its time kept, never decoded
                         stamp = _raw_time(item, system_time)
                         record_id = item.get("event_record_id")
-                        last_id = record_id if type(record_id) is int else last_id
+                        if type(record_id) is int:
+                            last_id = record_id
+                            if read is not None:
+                                read.seen_id = True
                         report.records += 1
                         if stamp is not None:
                             if skipped_first is None or stamp < skipped_first:
@@ -179,6 +219,8 @@ class EvtxParser(Parser):
                 if record is None:
                     continue
                 last_id = record.record
+                if read is not None:
+                    read.seen_id = True
                 report.records += 1
                 report.see_time(record.timestamp)
                 if given > skip:
@@ -186,8 +228,8 @@ class EvtxParser(Parser):
         finally:
             report.see_time(skipped_first)
             report.see_time(skipped_last)
-            if items is not None:
-                items[0] = given
+            if read is not None:
+                read.items, read.last_id, read.trailing = given, last_id, errors
         if whole and report.records == 0 and not report.warnings:
             report.warn("EVTX file holds no records", code="empty")
 

@@ -29,11 +29,21 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from exhunt.content.cache import note_problem, take_problems
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact
 from exhunt.model.timefmt import canonical
 from exhunt.parsers.base import MatchNothing, Parser, ParseReport, Prefilter, RecordGate
-from exhunt.parsers.evtx import CHUNK, FILE_HEADER, EvtxParser, finish
+from exhunt.parsers.evtx import (
+    CHUNK,
+    FILE_HEADER,
+    MAX_CONSECUTIVE_ERRORS,
+    EvtxParser,
+    RangeRead,
+    chunk_error_in_file,
+    damage_message,
+    finish,
+)
 from exhunt.parsers.hashing import HashingTree, file_sha256
 from exhunt.parsers.prefilter import build_prefilter
 from exhunt.sources.base import HostTree
@@ -400,13 +410,19 @@ def _sendable(tree: HostTree) -> bool:
 # caller consumes the ranges in file order, so the detectors see exactly what a serial run gives them. The
 # gate holds the compiled content (Hyperscan databases, rule closures) and cannot be pickled: it is
 # published in this module before the EVTX workers are forked, and the workers find it there (without
-# ``fork``, EVTX is read by the caller as before). A range that says anything (a damaged chunk, an odd time,
-# a file that is no EVTX) is not used: the caller reads the file itself from there on, through the serial
-# parser, which accounts for the ranges already delivered without delivering their records again.
+# ``fork``, EVTX is read by the caller as before). Damaged data the reader skips (a bad chunk or record)
+# comes back as such (``RangeRead.damage``) and the caller words its warnings as the serial read does, naming
+# the last good record before it even when that lies in an earlier range. A range that says anything else
+# (a reader panic, an odd time, a file that is no EVTX, errors enough to give up) is not used: the caller
+# reads the file itself from there on, through the serial parser, which accounts for the ranges already
+# delivered without delivering their records again.
 
 RANGE_CHUNKS = 32  # 2 MiB of EVTX per task: bounds what a task holds (its records) whatever the file size
 RANGE_AHEAD = 4  # range tasks in flight per worker
 RANGE_BYTES = 64 << 20  # raw JSON a range may send back; beyond, the caller reads the file itself
+# a file this large that gives records (so will be cited) is hashed by a worker while its ranges are read,
+# rather than by the caller after its last range (a serial tail: ~2 s for 1 GiB)
+HASH_IN_WORKER = 4 * RANGE_CHUNKS * CHUNK
 
 _published: dict[int, RecordGate | None] = {}
 _tokens = itertools.count(1)
@@ -416,7 +432,8 @@ _tokens = itertools.count(1)
 class RangeResult:
     records: list[Record] | None  # None: not usable (the caller reads the file itself)
     report: ParseReport
-    items: int = 0  # what the reader gave
+    read: RangeRead = field(default_factory=RangeRead)  # what the reader gave, the damage it skipped
+    problems: list[tuple[str, str]] = field(default_factory=list)  # compiled-content cache entries rebuilt
 
 
 def ranges_of(size: int) -> list[tuple[int, int]]:
@@ -433,11 +450,11 @@ def parse_range_in_worker(parser: EvtxParser, tree: HostTree, artifact: Artifact
         return RangeResult(None, report)
     gate = _published[token]
     records: list[Record] = []
-    items = [0]
+    read = RangeRead()
     held = 0
     try:
         keep = gate.keep if gate is not None else None
-        for record in parser.parse_range(tree, artifact, report, gate, first, count, items):
+        for record in parser.parse_range(tree, artifact, report, gate, first, count, read):
             record.timestamp = canonical(record.timestamp)  # as the caller does before any detector sees it
             if keep is not None and not keep(record):
                 continue  # no detector can use it: counted in the report, not sent
@@ -449,14 +466,22 @@ def parse_range_in_worker(parser: EvtxParser, tree: HostTree, artifact: Artifact
         report.warn(f"cannot read: {exc}", code="unreadable")
     if report.warnings or report.warnings_dropped or report.failed or report.not_understood or report.partial:
         return RangeResult(None, report)
-    return RangeResult(records, report, items[0])
+    for number, (seen, before, error, errors, leading) in enumerate(read.damage):
+        in_file = chunk_error_in_file(error, first)
+        if in_file is None:  # a message whose positions may be the range's: the caller reads the file itself
+            return RangeResult(None, report)
+        read.damage[number] = (seen, before, in_file, errors, leading)
+    return RangeResult(records, report, read)
 
 
 def parse_ranges_in_worker(parser: EvtxParser, tree: HostTree, pieces: list[tuple[Artifact, int, int]],
                            token: int) -> list[RangeResult]:
     """Several ranges in one task (small files are batched: one task per file would cost more in
     inter-process traffic than the file's reading)."""
-    return [parse_range_in_worker(parser, tree, artifact, token, first, count) for artifact, first, count in pieces]
+    results = [parse_range_in_worker(parser, tree, artifact, token, first, count) for artifact, first, count in pieces]
+    if results:  # a damaged cache entry met here is reported by the caller's detectors (``take_problems``)
+        results[-1].problems = take_problems()
+    return results
 
 
 Piece = tuple[Artifact, int, int]
@@ -522,8 +547,12 @@ class RangePool:
         path = artifact.path
         ranges = len(ranges_of(artifact.size))
         merged = ParseReport(path=path)
+        damage: list[str] = []  # warnings of the damage skipped, added once the whole file is read
+        last_id: int | None = None  # the last record id of the ranges before (as the serial read tracks it)
+        run = 0  # consecutive reader errors at the end of the ranges before
         given = 0
         done = 0
+        hashing: Future[str | None] | None = None
         while done < ranges:
             item = self._next()
             if item is None:
@@ -532,19 +561,45 @@ class RangePool:
                 continue  # left over by a file whose reading stopped early
             result = item[1]
             done += 1
+            for problem in result.problems if result is not None else ():
+                note_problem(*problem)
             if result is None or result.records is None:
+                break
+            read = result.read
+            worded = []
+            for seen, before, error, count, leading in read.damage:
+                if (run + count if leading else count) >= MAX_CONSECUTIVE_ERRORS:
+                    break  # the serial read gives up here: it says so itself
+                worded.append(damage_message(before if seen else last_id, error))
+            else:
+                damage.extend(worded)
+                run = run + read.trailing if read.items == 0 else read.trailing
+                last_id = read.last_id if read.seen_id else last_id
+            if len(worded) < len(read.damage):
                 break
             merged.records += result.report.records
             for stamp in (result.report.first_time, result.report.last_time):
                 merged.see_time(stamp)
-            given += result.items
+            given += read.items
+            if hashing is None and result.records and artifact.size >= HASH_IN_WORKER and self.executor is not None:
+                try:
+                    hashing = self.executor.submit(file_sha256, self.tree, path)
+                except Exception:  # a broken pool: hashed by the caller when cited, as for small files
+                    hashing = None
             yield from result.records
         else:
             report.records = merged.records
             report.first_time, report.last_time = merged.first_time, merged.last_time
-            if report.records == 0:
+            for message in damage:
+                report.warn(message, code="damaged")
+            if report.records == 0 and not report.warnings:
                 report.warn("EVTX file holds no records", code="empty")
             finish(self.tree, artifact, report)
+            if hashing is not None:
+                try:
+                    report.sha256 = hashing.result()  # None when unreadable: the caller hashes it and says so
+                except Exception:
+                    report.sha256 = None
             return
         while self.tasks and not self.futures and not self.done and self.tasks[0][0].path == path:
             self.tasks.popleft()  # not yet sent: not wanted (sent ones are skipped by the next file)

@@ -35,3 +35,33 @@ def test_long_values_and_flags_keep_semantics() -> None:
 def test_lookaround_stays_on_python_engine() -> None:
     test = compile_test(r"foo(?!bar)")
     assert test("foobaz") and not test("foobar")
+
+
+@pytest.mark.parametrize(("pattern", "flags", "expected"), [
+    (r"\w+`(?:\w+|-|.)`[\w+|\s]", 0, (("`", 2),)),
+    (r"\+.*\+.*\+", 0, (("+", 3),)),
+    (r"(?i)\$\{`?e`?n", 0, (("$", 1), ("{", 1))),  # letters fold: not counted
+    (r"abc", __import__("re").IGNORECASE, ()),
+    (r"a(?i:b)c", 0, ()),  # folding turned on in a group: letters not counted anywhere
+    (r"(?:ab)+c", 0, (("a", 1), ("b", 1), ("c", 1))),
+    (r"x?y*z{0,3}(?:p|q)[rs](?=t)", 0, ()),  # optional parts, alternatives, classes, look-ahead: nothing
+])
+def test_required_characters(pattern: str, flags: int, expected: tuple[tuple[str, int], ...]) -> None:
+    from exhunt.detectors.sigma.regex import required
+    assert required(pattern, flags) == expected
+
+
+@pytest.mark.parametrize("pattern", [
+    r"\w+`(?:\w+|-|.)`[\w+|\s]", r'"(?:\{\d\})+"\s*-f', r"(?i)\$\{`?e`?n`?v`?:`?p`?a`?t`?h`?\}",
+    r"\+.*\+.*\+.*\+", r"\^.*\^.*\^", r"(?i)ab+c", r"(a|b)c\1", r"x(?:yz){2,}",
+])
+def test_required_characters_never_change_an_answer(pattern: str) -> None:
+    import re
+    texts = ["", "a`b`c", "iex`x`y ", '"{0}{1}" -f', '"{0}"-f', "${e`Nv:pATh}", "${env:path}", "+a+b+c+",
+             "+++", "^a^b^", "^^", "ABBC", "abc", "aca", "acaa", "bcb", "xyzyz", "xyz", "x" * (LONG + 5) + "`a`b"]
+    for full in (False, True):
+        test = compile_test(pattern, re.DOTALL, full=full)
+        python = re.compile(pattern, re.DOTALL)
+        for text in texts:
+            expected = (python.fullmatch if full else python.search)(text) is not None
+            assert test(text) is expected, (pattern, full, text)

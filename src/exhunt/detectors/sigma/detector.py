@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from exhunt.content.cache import take_problems
 from exhunt.detectors.base import Detector, HostContext, Interest
 from exhunt.detectors.sigma.compiled import CompiledRule
 from exhunt.detectors.sigma.view import EventView
@@ -196,6 +197,8 @@ class SigmaDetector(Detector):
                 group.capture(cap.name, value)
 
     def finish(self, ctx: HostContext) -> list[Finding]:
+        for path, message in take_problems():  # noted by the buckets' literal scans, here or in parse workers
+            ctx.coverage.warn(InputWarning(path=path, code="cache-rebuilt", message=message))
         findings = [finding_of(g, ctx) for g in self.groups.values()]
         if self.correlator is not None:
             findings.extend(self.correlator.finish(ctx))

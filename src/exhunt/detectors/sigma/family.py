@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exhunt.content.bundle import RULES_DIR, ContentBundle
-from exhunt.content.cache import ContentCache, ContentKey
+from exhunt.content.cache import BlobCache, ContentCache, ContentKey
 from exhunt.content.yamlio import rule_files
 from exhunt.detectors.base import Detector
 from exhunt.detectors.sigma.compiled import LoadResult, RuleProblem
@@ -70,7 +70,8 @@ class SigmaContent:
             self.from_cache = False
             if cache is not None and self.correlations is None:  # correlation rules are compiled every run
                 cache.store(key, {"pipelines": self.pipelines, "error": self.pipeline_error, "result": self.result})
-        self.index = RuleIndex(self.result.rules, self.pipelines)
+        self.index = RuleIndex(self.result.rules, self.pipelines,
+                               BlobCache(Path(self.cache_dir), "hyperscan") if self.cache_dir else None)
 
     def _compile(self) -> None:
         from exhunt.detectors.sigma.loader import RuleLoader  # imports pySigma

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from exhunt.content.cache import BlobCache
 from exhunt.detectors.literalscan import LiteralScan
 from exhunt.detectors.sigma.compiled import CompiledRule
 from exhunt.detectors.sigma.pipeline import EventSelector, Pipelines, Route
@@ -51,7 +52,8 @@ def _guard(selector: EventSelector) -> Guard | None:
 class Bucket:
     """The rules of one route: those always evaluated, and those found by their required literals."""
 
-    def __init__(self, entries: Sequence[Entry], derived: dict[str, Derived] | None) -> None:
+    def __init__(self, entries: Sequence[Entry], derived: dict[str, Derived] | None,
+                 cache: BlobCache | None = None) -> None:
         self.derived = derived
         self.entries = tuple(entries)
         self._always_at = tuple(i for i, e in enumerate(entries) if e.rule.literals is None)
@@ -62,7 +64,7 @@ class Bucket:
                 by_literal.setdefault(lit, []).append(position)
         self.literals = sorted(by_literal)
         self._owners = [tuple(by_literal[lit]) for lit in self.literals]
-        self.scan = LiteralScan(self.literals) if self.literals else None
+        self.scan = LiteralScan(self.literals, cache=cache) if self.literals else None
 
     def candidates(self, view: EventView, raw: str = "") -> Sequence[Entry]:
         """Entries worth evaluating for this event, in rule order.
@@ -87,8 +89,9 @@ class Bucket:
 
 
 class RuleIndex:
-    def __init__(self, rules: Sequence[CompiledRule], pipelines: Pipelines) -> None:
+    def __init__(self, rules: Sequence[CompiledRule], pipelines: Pipelines, cache: BlobCache | None = None) -> None:
         self.rules = list(rules)
+        self.cache = cache  # where the buckets' Hyperscan databases are kept between runs
         self.routes: dict[ArtifactKind, Route] = dict(pipelines.routes)
         self.derived = pipelines.derived
         self.table: dict[ArtifactKind, dict[RouteKey, list[Entry]]] = {}
@@ -159,7 +162,7 @@ class RuleIndex:
                 ident = tuple(sorted(seen))
                 bucket = self._shared.get(ident)
                 if bucket is None:
-                    bucket = Bucket(entries, self.derived.get(kind))
+                    bucket = Bucket(entries, self.derived.get(kind), self.cache)
                     self._shared[ident] = bucket
         self._buckets[key] = bucket
         return bucket

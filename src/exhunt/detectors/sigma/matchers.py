@@ -325,16 +325,29 @@ def _field_test(names: tuple[str, ...], test: ValueTest, exact: str = "") -> Mat
             return raw is not MISSING and raw is not None and fn(raw)
         return raw_one
 
+    # the first of ``names`` present decides; ``low`` and ``text`` give None exactly when a field is absent
+    if test.on == "low":
+        def many_low(v: EventView) -> bool:
+            for name in names:
+                text = v.low(name)
+                if text is not None:
+                    return fn(text)
+            return False
+        return many_low
+    if test.on == "text":
+        def many_text(v: EventView) -> bool:
+            for name in names:
+                text = v.text(name)
+                if text is not None:
+                    return fn(text)
+            return False
+        return many_text
+
     def many(v: EventView) -> bool:
         for name in names:
             raw = v.raw(name)
-            if raw is MISSING:
-                continue
-            if test.on == "low":
-                return fn(v.low(name))
-            if test.on == "text":
-                return fn(v.text(name))
-            return raw is not None and fn(raw)
+            if raw is not MISSING:
+                return raw is not None and fn(raw)
         return False
     return many
 
