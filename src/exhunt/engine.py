@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from exhunt.content.bundle import ContentBundle
+from exhunt.content.hyperscan_db import use_folder
 from exhunt.correlate.coverage import summarise_coverage
 from exhunt.correlate.exposure import (
     build_observations,
@@ -147,6 +148,7 @@ def assess_host(tree: HostTree, content: ContentSource, options: dict[str, Any] 
 
 def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dict[str, Any],
             progress: Progress | None, pool: ParsePool) -> HostResult:
+    use_folder(content.spec.cache_dir)  # the text prefilters' Hyperscan databases kept with the content
     coverage = HostCoverage()
     coverage.warnings.extend(tree.warnings)
     if len(layout.exchange_roots) > 1:

@@ -11,15 +11,12 @@ compiled, and stored after: a process deserialises (well under a millisecond) wh
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import platform
 import threading
 from collections.abc import Sequence
 from typing import Any
 
-from exhunt import __version__
-from exhunt.content.cache import BlobCache, note_problem
+from exhunt.content.cache import BlobCache
+from exhunt.content.hyperscan_db import compile_database
 
 hyperscan: Any
 try:  # a declared dependency; the pure-Python path gives the same answers
@@ -54,35 +51,9 @@ class LiteralScan:
             return
         if not all(lit.isascii() for lit in self.literals):  # Hyperscan folds ASCII case only
             return
-        key = self._key() if self._cache is not None else ""
-        if self._cache is not None:
-            payload, problem = self._cache.load(key)
-            if payload is not None:
-                try:
-                    self._db = hyperscan.loadb(payload, hyperscan.HS_MODE_BLOCK)
-                    return
-                except Exception as exc:  # refused by the library (damaged, or built for another CPU)
-                    problem = f"damaged: Hyperscan refused it ({type(exc).__name__}: {exc})"
-            if problem is not None:
-                note_problem(str(self._cache.path(key)), f"cached Hyperscan database {problem}; compiled again")
         flag = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
-        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        db.compile(expressions=[lit.encode("utf-8", "surrogatepass") for lit in self.literals],
-                   ids=list(range(len(self.literals))), elements=len(self.literals),
-                   flags=[flag] * len(self.literals), literal=True)
-        self._db = db
-        if self._cache is not None:
-            with contextlib.suppress(Exception):  # not kept: compiled again next time, nothing else changes
-                self._cache.store(key, hyperscan.dumpb(db))
-
-    def _key(self) -> str:
-        """What the database depends on: its literals and flags, the library and the machine."""
-        digest = hashlib.sha256()
-        for part in ("literalscan", "1", __version__, str(getattr(hyperscan, "__version__", "?")),
-                     platform.machine(), "caseless,singlematch,block", *self.literals):
-            data = part.encode("utf-8", "surrogatepass")
-            digest.update(len(data).to_bytes(8, "little") + data)
-        return digest.hexdigest()
+        self._db = compile_database(hyperscan, [lit.encode("utf-8", "surrogatepass") for lit in self.literals],
+                                    [flag] * len(self.literals), tag="literalscan", literal=True, cache=self._cache)
 
     def _scratch(self) -> Any:
         scratch = getattr(self._local, "scratch", None)

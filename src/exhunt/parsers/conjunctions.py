@@ -12,6 +12,7 @@ import itertools
 import re
 from collections.abc import Sequence
 
+from exhunt.content.hyperscan_db import compile_database, default_cache
 from exhunt.parsers.prefilter import (
     _CACHE_SIZE,
     _ODD_LINE,
@@ -94,9 +95,7 @@ class ConjunctionPrefilter(BlockPrefilter):
         structure = [rb"\n#", rb"\n\n", rb"\n\r\n", _ODD_LINE]
         expressions = [*patterns, *structure]
         flags = [_hs.HS_FLAG_CASELESS] * len(patterns) + [0] * len(structure)
-        self._db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-        self._db.compile(expressions=expressions, ids=list(range(len(expressions))),
-                         elements=len(expressions), flags=flags)
+        self._db = compile_database(_hs, expressions, flags, tag="text-conjunctions", cache=default_cache())
         self._scratch = _hs.Scratch(self._db)
 
     def marks(self, block: bytes | bytearray | memoryview) -> BlockMarks:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from exhunt.content.hyperscan_db import compile_database, default_cache
 from exhunt.parsers.base import Prefilter
 
 if TYPE_CHECKING:
@@ -156,9 +157,8 @@ class HyperscanPrefilter(BlockPrefilter):
         structure = [b"\n#", b"\n\n", b"\n\r\n"]
         expressions = [*literals, *structure]
         flags = [_hs.HS_FLAG_CASELESS] * len(literals) + [0] * len(structure)
-        self._db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-        self._db.compile(expressions=expressions, ids=list(range(len(expressions))),
-                         elements=len(expressions), flags=flags, literal=True)
+        self._db = compile_database(_hs, expressions, flags, tag="text-prefilter", literal=True,
+                                    cache=default_cache())
         self._scratch = _hs.Scratch(self._db)
 
     def marks(self, block: bytes | bytearray | memoryview) -> BlockMarks:

@@ -1,0 +1,56 @@
+"""Hyperscan databases kept between runs: the same answers from a cached database, a damaged entry compiled
+again and noted, and the text prefilters using the folder the engine names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from exhunt.content import hyperscan_db
+from exhunt.content.cache import BlobCache, take_problems
+
+hs = pytest.importorskip("hyperscan")
+
+
+def _matches(database: object, text: bytes) -> list[int]:
+    found: list[int] = []
+    database.scan(text, match_event_handler=lambda i, _s, _e, _f, _c: found.append(i),  # type: ignore[attr-defined]
+                  scratch=hs.Scratch(database))
+    return found
+
+
+def test_a_cached_database_gives_the_same_answers_and_a_damaged_one_is_rebuilt(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path, "hyperscan")
+    expressions, flags = [b"proxylogon", b"autodiscover"], [hs.HS_FLAG_CASELESS] * 2
+    first = hyperscan_db.compile_database(hs, expressions, flags, tag="t", literal=True, cache=cache)
+    [entry] = list((tmp_path / "hyperscan").glob("*.blob"))
+    second = hyperscan_db.compile_database(hs, expressions, flags, tag="t", literal=True, cache=cache)
+    text = b"GET /AutoDiscover/x ProxyLogon"
+    assert _matches(first, text) == _matches(second, text) == [1, 0]
+    take_problems()
+    entry.write_bytes(entry.read_bytes()[:-3] + b"XYZ")
+    third = hyperscan_db.compile_database(hs, expressions, flags, tag="t", literal=True, cache=cache)
+    assert _matches(third, text) == [1, 0]
+    [(path, message)] = take_problems()
+    assert path == str(entry) and "checksum" in message and "compiled again" in message
+
+
+def test_the_key_changes_with_expressions_flags_and_kind() -> None:
+    base = hyperscan_db.database_key("t", [b"a"], [0], True, hs)
+    assert base != hyperscan_db.database_key("t", [b"b"], [0], True, hs)
+    assert base != hyperscan_db.database_key("t", [b"a"], [1], True, hs)
+    assert base != hyperscan_db.database_key("t", [b"a"], [0], False, hs)
+    assert base != hyperscan_db.database_key("u", [b"a"], [0], True, hs)
+
+
+def test_text_prefilters_keep_their_databases_in_the_named_folder(tmp_path: Path) -> None:
+    from exhunt.parsers.prefilter import HyperscanPrefilter
+
+    hyperscan_db.use_folder(str(tmp_path))
+    try:
+        prefilter = HyperscanPrefilter([b"/ecp/", b"x-anonbackend"])
+    finally:
+        hyperscan_db.use_folder(None)
+    assert list((tmp_path / "hyperscan").glob("*.blob"))
+    assert prefilter.scan(b"POST /ecp/y.js\n") == [5]
