@@ -160,18 +160,9 @@ class ContentCache:
         except Exception:  # content holding something unpicklable is simply not cached
             return False
         try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if not _private(self.directory, self.directory.stat()):
+            if not _write_private(self.directory, self._path(key), data):
                 return False
-            handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    out.write(data)
-                os.replace(temporary, self._path(key))
-                _used[(self.family, key)] = self._path(key)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            _used[(self.family, key)] = self._path(key)
             self._prune()
         except OSError:
             return False
@@ -208,6 +199,23 @@ def take_problems() -> list[tuple[str, str]]:
     taken = list(_problems)
     _problems.clear()
     return taken
+
+
+def _write_private(directory: Path, target: Path, data: bytes) -> bool:
+    """Write ``data`` to ``target`` atomically in a folder only this user can write; False when the folder
+    is not private (raises OSError when it cannot be written)."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not _private(directory, directory.stat()):
+        return False
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return True
 
 
 class BlobCache:
@@ -247,17 +255,8 @@ class BlobCache:
     def store(self, key: str, payload: bytes) -> bool:
         data = BLOB_MAGIC + hashlib.sha256(payload).digest() + payload
         try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if not _private(self.directory, self.directory.stat()):
+            if not _write_private(self.directory, self.path(key), data):
                 return False
-            handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    out.write(data)
-                os.replace(temporary, self.path(key))
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
             entries = list(self.directory.glob("*.blob"))
             if len(entries) > BLOB_KEEP:
                 entries.sort(key=lambda p: p.stat().st_mtime_ns, reverse=True)
