@@ -31,7 +31,7 @@ from exhunt.detectors.registry import load_content
 from exhunt.engine import Progress, assess_host, could_not_assess
 from exhunt.fleet.identity import evidence_identity
 from exhunt.model.result import HostResult
-from exhunt.sources.base import EvidenceError, shown_name
+from exhunt.sources.base import EvidenceError, HostTree, shown_name
 from exhunt.sources.registry import open_evidence
 
 
@@ -68,8 +68,10 @@ def _fallback_name(path: str, index: int) -> str:
     return stem if index == 0 else f"{stem}#{index}"
 
 
-def host_jobs(path: Path) -> list[HostJob]:
-    """The hosts in ``path``; evidence that cannot be opened is one host, which will fail with the reason."""
+def host_jobs(path: Path, opened: dict[str, list[HostTree]] | None = None) -> list[HostJob]:
+    """The hosts in ``path``; evidence that cannot be opened is one host, which will fail with the reason.
+    ``opened``: the opened trees are kept there (by path, the caller closes them) instead of being closed,
+    so that assessing them in this process does not list the evidence a second time."""
     try:
         trees = open_evidence(path)
     except Exception:  # reported when the host is assessed
@@ -77,7 +79,15 @@ def host_jobs(path: Path) -> list[HostJob]:
     try:
         return [HostJob(str(path), n, tree.name, tree.origin) for n, tree in enumerate(trees)]
     finally:
-        for tree in trees:
+        if opened is not None:
+            opened[str(path)] = trees
+        else:
+            _close(trees)
+
+
+def _close(trees: list[HostTree]) -> None:
+    for tree in trees:
+        with contextlib.suppress(Exception):  # closing a damaged archive must not fail the host
             tree.close()
 
 
@@ -86,11 +96,12 @@ def host_count(path: Path) -> int:
 
 
 def assess_one(path: str, index: int, spec: ContentSpec, options: dict[str, Any],
-               progress: Progress | None = None) -> HostResult:
-    """One host's result; never raises (but on Ctrl-C): a fault gives a "could not assess" result."""
+               progress: Progress | None = None, opened: list[HostTree] | None = None) -> HostResult:
+    """One host's result; never raises (but on Ctrl-C): a fault gives a "could not assess" result.
+    ``opened``: the trees of ``path`` already opened in this process (``host_jobs``), left open."""
     name, origin = _fallback_name(path, index), shown_name(path)
     try:
-        trees = open_evidence(Path(path))
+        trees = open_evidence(Path(path)) if opened is None else opened
     except EvidenceError as exc:
         return could_not_assess(name, origin, shown_name(str(exc)), code="unreadable")
     except Exception as exc:  # contained: this host only
@@ -106,9 +117,8 @@ def assess_one(path: str, index: int, spec: ContentSpec, options: dict[str, Any]
             return could_not_assess(tree.name, tree.origin, f"internal error while assessing: "
                                     f"{type(exc).__name__}: {shown_name(str(exc))}", code="internal-error")
     finally:
-        for tree in trees:
-            with contextlib.suppress(Exception):  # closing a damaged archive must not fail the host
-                tree.close()
+        if opened is None:
+            _close(trees)
 
 
 def _worker_init(parent: int) -> None:
@@ -156,13 +166,21 @@ def assess_paths(paths: list[Path], spec: ContentSpec, options: dict[str, Any], 
 
     ``known``: results already in hand (``--resume``), by ``HostJob.key``: those hosts are not assessed
     again and their results take their place. Raises ``FleetInterrupted`` on Ctrl-C."""
-    work = [job for path in paths for job in host_jobs(path)]
-    return run_jobs(work, spec, options, jobs, progress, on_host, known)
+    opened: dict[str, list[HostTree]] | None = {} if len(paths) == 1 else None  # one evidence: listed once
+    try:
+        work = [job for path in paths for job in host_jobs(path, opened)]
+        return run_jobs(work, spec, options, jobs, progress, on_host, known, opened)
+    finally:
+        for trees in (opened or {}).values():
+            _close(trees)
 
 
 def run_jobs(work: list[HostJob], spec: ContentSpec, options: dict[str, Any], jobs: int = 1,
              progress: Progress | None = None, on_host: OnHost | None = None,
-             known: Mapping[tuple[str, str], HostResult] | None = None) -> list[HostResult]:
+             known: Mapping[tuple[str, str], HostResult] | None = None,
+             opened: dict[str, list[HostTree]] | None = None) -> list[HostResult]:
+    """``opened``: trees already opened in this process, by evidence path (used when run here, closed
+    at once when the hosts go to worker processes)."""
     results: list[HostResult | None] = [None] * len(work)
     todo: list[int] = []
     for number, job in enumerate(work):
@@ -177,8 +195,12 @@ def run_jobs(work: list[HostJob], spec: ContentSpec, options: dict[str, Any], jo
         if jobs <= 1 or len(todo) <= 1:
             for number in todo:
                 job = work[number]
-                _deliver(results, number, assess_one(job.path, job.index, spec, options, progress), on_host)
+                trees = (opened or {}).get(job.path)
+                trees = trees if trees is not None and len(trees) == 1 else None  # hosts of one tree: fresh each
+                _deliver(results, number, assess_one(job.path, job.index, spec, options, progress, trees), on_host)
         else:
+            while opened:
+                _close(opened.popitem()[1])
             _run_pool(work, todo, results, spec, options, jobs, on_host)
     except KeyboardInterrupt:
         raise FleetInterrupted([r for r in results if r is not None], len(work)) from None
