@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 _BUILD_RE = re.compile(r"^\s*v?(\d{1,2})\.(\d{1,2})\.(\d{1,5})\.(\d{1,5})\s*$")
+_DIRECTIVE_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})")
 EXCHANGE_MAJORS = frozenset({8, 14, 15})
 MAX_PE_BYTES = 64 << 20  # ExSetup.exe is well under 1 MB; anything bigger is not it
 
@@ -104,11 +105,15 @@ def as_observation(obs: ObservationLike) -> BuildObservation | None:
 
 def _iso_from_directive_date(value: str) -> str | None:
     """Exchange logs write ``#Date: 2021-03-03T00:00:01.234Z``; IIS writes ``#Date: 2021-03-03 00:00:01``."""
-    text = value.strip()
-    match = re.match(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})", text)
+    match = _DIRECTIVE_DATE.match(value.strip())
     if not match:
         return None
     return f"{match.group(1)}T{match.group(2)}Z"
+
+
+@lru_cache(maxsize=64)  # a few directive names (``Version``, ``Date``...), over every log of a host
+def _directive_name(name: str) -> str:
+    return name.lstrip("#").lower()
 
 
 def observations_from_directives(path: str, directives: Sequence[tuple[int, str, str]],
@@ -120,10 +125,10 @@ def observations_from_directives(path: str, directives: Sequence[tuple[int, str,
     Non-Exchange versions (IIS ``#Version: 1.0``) are ignored.
     """
     dates = [(line, _iso_from_directive_date(value)) for line, name, value in directives
-             if name.lstrip("#").lower() == "date"]
+             if _directive_name(name) == "date"]
     out: list[BuildObservation] = []
     for line, name, value in directives:
-        if name.lstrip("#").lower() != "version":
+        if _directive_name(name) != "version":
             continue
         build = normalise_build(value)
         if build is None:
