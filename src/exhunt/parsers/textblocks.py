@@ -219,7 +219,7 @@ class LineReader:
         previous, number = 0, base_line
         try:  # newlines are counted once, between the wanted lines, then to the end of the block
             for start in sorted(wanted):
-                number += buf.count(b"\n", previous, start)
+                number += _newlines(buf, previous, start)
                 previous = start
                 stop = candidates.get(start, -1)
                 if stop < 0:
@@ -235,7 +235,7 @@ class LineReader:
                 yield TextLine(number, base_offset + start, bytes(view[start:body_end]), buf[start] == _HASH,
                                start in candidates, terminated or stop < end)
         finally:
-            newlines = number - base_line + buf.count(b"\n", previous, end)
+            newlines = number - base_line + _newlines(buf, previous, end)
             self.report.records += newlines - not_data
         return newlines
 
@@ -264,6 +264,22 @@ class LineReader:
                 if found is not None:
                     edges.add(found)
         return edges
+
+
+_COUNT_PIECE = 256 << 10  # bytes copied at once by ``_newlines``
+
+
+def _newlines(buf: bytearray, start: int, end: int) -> int:
+    """The newlines in ``buf[start:end]``. ``bytearray.count`` of one byte goes byte by byte, where
+    ``replace`` finds each newline with memchr: for a long range, a piece's length less its length without
+    newlines is about twice as fast, even with the copies (bounded: one piece at a time)."""
+    if end - start <= 4096:
+        return buf.count(b"\n", start, end)
+    total = 0
+    for piece_start in range(start, end, _COUNT_PIECE):
+        piece = buf[piece_start:min(end, piece_start + _COUNT_PIECE)]
+        total += len(piece) - len(piece.replace(b"\n", b""))
+    return total
 
 
 def _is_blank(buf: bytearray, start: int, end: int) -> int:
