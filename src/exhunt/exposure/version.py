@@ -98,6 +98,9 @@ def as_observation(obs: ObservationLike) -> BuildObservation | None:
     build = normalise_build(obs.build)
     if build is None:
         return None
+    if type(obs) is BuildObservation and build == obs.build and obs.timestamp != "" \
+            and type(obs.source) is str and (obs.line is None or type(obs.line) is int):
+        return obs  # already normal (the logs' thousands of #Version observations): the same, not a copy
     line = getattr(obs, "line", None)
     return BuildObservation(obs.timestamp or None, build, obs.path, str(getattr(obs, "source", "log-version")),
                             line if isinstance(line, int) else None)

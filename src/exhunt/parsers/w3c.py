@@ -185,6 +185,8 @@ class _W3CFile:
         return True
 
     def data(self, line: TextLine) -> Record | None:
+        """The record of a data line; None when it is skipped, or when it is no candidate (only its time
+        and its warnings count)."""
         binding = self.binding
         if binding is None:
             self.report.warn("data line before any #Fields header: skipped", code="no-header",
@@ -227,6 +229,8 @@ class _W3CFile:
             self.bad_time.add(line)
         else:
             self.report.see_time(stamp, line.number, line.offset)
+        if not line.candidate:
+            return None  # an edge line, read for its time and its warnings only: no record is made of it
         fields: dict[str, object] = dict(zip(binding.names, values))  # noqa: B905 - same length by construction
         if extra:
             fields["_extra"] = extra
