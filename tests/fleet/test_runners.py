@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from exhunt.content.bundle import ContentSpec
 from exhunt.fleet.dask import assess_paths_dask
 from exhunt.fleet.local import assess_paths
@@ -32,3 +34,22 @@ def test_one_host_with_parse_workers_and_hashing_ahead_matches_the_serial_run() 
     findings: list[dict[str, object]] = serial[0]["findings"]  # type: ignore[assignment]
     lines = [ref for f in findings for ref in f["evidence"] if ref.get("line")]  # type: ignore[attr-defined]
     assert lines and all(ref.get("sha256") for ref in lines)  # every cited log file hashed
+
+
+def test_one_evidence_path_is_listed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trees opened to name the hosts are the ones assessed: a many-files host is not listed twice."""
+    from exhunt.fleet import local
+
+    opened: list[Path] = []
+    real = local.open_evidence
+
+    def counting(path: Path) -> object:
+        opened.append(path)
+        return real(path)
+
+    monkeypatch.setattr(local, "open_evidence", counting)
+    host = [EXAMPLES / "exchange-2019-probed"]
+    results = assess_paths(host, ContentSpec(), {})
+    assert len(opened) == 1
+    monkeypatch.undo()
+    assert _plain(results) == _plain(assess_paths(host, ContentSpec(), {}))
