@@ -35,6 +35,11 @@ class ParseReport:
     sha256: str | None = None  # the file's SHA-256 when the reader computed it (parse workers do)
     impossible_times: int = 0  # timestamps before 1990 or from 2100 on (1601-01-01 zero time...): unknown
 
+    def unreadable(self, exc: OSError) -> None:
+        """The file could not be read at all: say why."""
+        self.failed = True
+        self.warn(f"cannot read: {exc}", code="unreadable")
+
     def warn(self, message: str, code: str = "warning", line: int | None = None,
              offset: int | None = None) -> None:
         if len(self.warnings) >= MAX_WARNINGS_PER_FILE:

@@ -103,8 +103,7 @@ class EvtxParser(Parser):
         try:
             head = tree.read_head(artifact.path, len(EVTX_MAGIC))
         except OSError as exc:
-            report.failed = True
-            report.warn(f"cannot read: {exc}", code="unreadable")
+            report.unreadable(exc)
             return
         if not head:
             report.not_understood = True
@@ -114,12 +113,7 @@ class EvtxParser(Parser):
             report.not_understood = True
             report.warn(f"not an EVTX file (magic {head!r}, expected {EVTX_MAGIC!r})", code="not-understood")
             return
-        try:
-            stream = _seekable(tree, artifact, report)
-        except OSError as exc:
-            report.failed = True
-            report.warn(f"cannot read: {exc}", code="unreadable")
-            return
+        stream = seekable_or_report(tree, artifact, report)
         if stream is None:
             return
         with stream:
@@ -332,6 +326,15 @@ def _record(item: dict[str, Any], path: str, default_channel: str, report: Parse
 def _is_panic(exc: BaseException) -> bool:
     """A Rust panic surfaces as pyo3's ``PanicException`` (a ``BaseException``): a damaged file, not a stop."""
     return type(exc).__name__ == "PanicException"
+
+
+def seekable_or_report(tree: HostTree, artifact: Artifact, report: ParseReport) -> IO[bytes] | None:
+    """The file as a seekable stream, or None when it cannot be read (said in ``report``)."""
+    try:
+        return _seekable(tree, artifact, report)
+    except OSError as exc:
+        report.unreadable(exc)
+        return None
 
 
 def _seekable(tree: HostTree, artifact: Artifact, report: ParseReport) -> IO[bytes] | None:

@@ -54,8 +54,7 @@ class JsonEventsParser(Parser):
         try:
             handle = tree.open(artifact.path)
         except OSError as exc:
-            report.failed = True
-            report.warn(f"cannot read: {exc}", code="unreadable")
+            report.unreadable(exc)
             return
         probe = _Probe()
         whole = False
@@ -196,8 +195,7 @@ class JsonEventsParser(Parser):
             with tree.open(artifact.path) as handle:
                 data = handle.read(MAX_WHOLE + 1)
         except OSError as exc:
-            report.failed = True
-            report.warn(f"cannot read: {exc}", code="unreadable")
+            report.unreadable(exc)
             return
         report.bytes_read = len(data)
         try:

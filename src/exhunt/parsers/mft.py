@@ -27,7 +27,7 @@ from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.filetimes import FileTimes
 from exhunt.parsers.base import MatchNothing, Parser, ParseReport, Prefilter
-from exhunt.parsers.evtx import _seekable
+from exhunt.parsers.evtx import seekable_or_report
 from exhunt.sources.base import HostTree
 
 SIGNATURES = (b"FILE", b"BAAD")
@@ -125,8 +125,7 @@ class MftParser(Parser):
         try:
             head = tree.read_head(artifact.path, 0x20)
         except OSError as exc:
-            report.failed = True
-            report.warn(f"cannot read: {exc}", code="unreadable")
+            report.unreadable(exc)
             return
         if head[:4] not in SIGNATURES:
             report.not_understood = True
@@ -145,12 +144,7 @@ class MftParser(Parser):
             yield from self._entries(str(local), artifact, report, entry_size)
             report.bytes_read = artifact.size
             return
-        try:
-            stream = _seekable(tree, artifact, report)
-        except OSError as exc:
-            report.failed = True
-            report.warn(f"cannot read: {exc}", code="unreadable")
-            return
+        stream = seekable_or_report(tree, artifact, report)
         if stream is None:
             return
         with stream:

@@ -110,8 +110,7 @@ def parse_all(parser: Parser, tree: HostTree, artifact: Artifact, report: ParseR
         else:
             yield from parser.parse(tree, artifact, report, prefilter)
     except OSError as exc:
-        report.failed = True
-        report.warn(f"cannot read: {exc}", code="unreadable")
+        report.unreadable(exc)
 
 
 def parse_in_worker(parser: Parser, tree: HostTree, artifact: Artifact,

@@ -34,8 +34,7 @@ def check_head(read_head: Callable[[], bytes], report: ParseReport, marker: byte
     try:
         head = read_head()
     except OSError as exc:
-        report.failed = True
-        report.warn(f"cannot read: {exc}", code="unreadable")
+        report.unreadable(exc)
         return None
     utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))
     if utf16:

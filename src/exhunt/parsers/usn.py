@@ -94,8 +94,7 @@ class UsnParser(Parser):
         try:
             handle = tree.open(artifact.path)
         except OSError as exc:
-            report.failed = True
-            report.warn(f"cannot read: {exc}", code="unreadable")
+            report.unreadable(exc)
             return
         drive = _drive(artifact.path)
         count_only = isinstance(prefilter, MatchNothing)

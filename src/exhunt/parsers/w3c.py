@@ -287,8 +287,7 @@ class W3CParser(Parser):
         try:  # one handle for the head check and the lines (a host holds thousands of small hourly logs)
             handle = tree.open(artifact.path)
         except OSError as exc:
-            report.failed = True
-            report.warn(f"cannot read: {exc}", code="unreadable")
+            report.unreadable(exc)
             return
         with handle:
             yield from self._parse_open(tree, handle, artifact, report, prefilter)
