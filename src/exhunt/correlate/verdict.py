@@ -127,8 +127,11 @@ def conclude(host: str, origin: str, findings: list[Finding], coverage: HostCove
              exposure: dict[str, Any]) -> HostResult:
     graded = grade(findings, exchange_seen(coverage, exposure), exposure)
     compromise = [f for f in graded if f.evidence_class == COMPROMISE]
-    attempts = [f for f in graded if f.evidence_class == ATTEMPT and is_exploit_attempt(f)]
-    suspicious = [f for f in graded if f.evidence_class == ATTEMPT and not is_exploit_attempt(f)]
+    attempts: list[Finding] = []
+    suspicious: list[Finding] = []
+    for finding in graded:
+        if finding.evidence_class == ATTEMPT:
+            (attempts if is_exploit_attempt(finding) else suspicious).append(finding)
     weak = [f for f in graded if f.evidence_class == WEAK]
     benign = [f for f in graded if f.status]
     reasons: list[str] = []

@@ -35,7 +35,6 @@ CLASSES = (COMPROMISE, ATTEMPT, WEAK, KNOWN_BENIGN, CONTEXT)
 BEHAVIOUR = frozenset({"webshell-write", "webshell-use", "exec", "credential-access", "persistence",
                        "vdir-tamper"})
 POST_EXPLOITATION = BEHAVIOUR | {"collection", "staging", "exfiltration"}
-EXPLOIT_STEPS = frozenset({"reconnaissance", "recon", "initial-access"})  # reaching for a way in, not acting inside
 WEBSHELL_ATTACK = "T1505.003"
 CONTENT_DETECTORS = frozenset({"yara"})
 _RAISE = {Confidence.LOW: Confidence.MEDIUM, Confidence.MEDIUM: Confidence.HIGH, Confidence.HIGH: Confidence.HIGH}
@@ -56,6 +55,7 @@ class Weights:
     not_there_families: frozenset[str]
     not_there_statuses: frozenset[str]
     not_there_redirects: frozenset[str]
+    exploit_steps: frozenset[str]
 
 
 def load_weights(path: Path = WEIGHTS) -> Weights:
@@ -72,7 +72,8 @@ def load_weights(path: Path = WEIGHTS) -> Weights:
         weak_activity_steps=frozenset(weak.get("activity_steps", [])),
         not_there_families=frozenset((data.get("not_there") or {}).get("families", [])),
         not_there_statuses=frozenset(str(x) for x in (data.get("not_there") or {}).get("statuses", [])),
-        not_there_redirects=frozenset(str(x) for x in (data.get("not_there") or {}).get("redirects", [])))
+        not_there_redirects=frozenset(str(x) for x in (data.get("not_there") or {}).get("redirects", [])),
+        exploit_steps=frozenset(data.get("exploit_steps") or []))
 
 
 @cache
@@ -100,10 +101,12 @@ def is_webshell_content(finding: Finding) -> bool:
         ["md5"], ["sha1"], ["sha256"])
 
 
-def is_exploit_attempt(finding: Finding) -> bool:
+def is_exploit_attempt(finding: Finding, w: Weights | None = None) -> bool:
     """An attempt-class finding about getting in (a probe, an exploit request, anything naming a CVE), as
-    opposed to behaviour or artifacts on the host with no exploit seen (docs/verdicts.md)."""
-    return finding.outcome is Outcome.ATTEMPTED or bool(finding.cves) or step_of(finding) in EXPLOIT_STEPS
+    opposed to behaviour or artifacts on the host with no exploit seen (docs/verdicts.md; the steps are in
+    ``weights.yaml``)."""
+    w = w or weights()
+    return finding.outcome is Outcome.ATTEMPTED or bool(finding.cves) or step_of(finding) in w.exploit_steps
 
 
 def _is_weak_indicator(finding: Finding, w: Weights) -> bool:
