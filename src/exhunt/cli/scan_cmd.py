@@ -113,7 +113,7 @@ def scan(
     if lines.problem:
         err.print(f"warning: {markup_safe(lines.problem)}", highlight=False)
     _content_problems(spec, err)  # after the scan: a single host's logs are hashed while content compiles
-    _write_report(renderers[fmt], results, output, err, quiet)
+    _write_report(renderers[fmt], results, output, err, quiet, written=lines.holds_report(results))
     return int(exit_code_for(results))
 
 
@@ -169,6 +169,7 @@ class _HostLines:
         self.path = output.with_name(output.name + ".partial") if output is not None else None
         self.handle: TextIO | None = None
         self.problem = ""  # why the per-host file stopped being written, if it did
+        self.written: list[HostResult] = []  # the results in the per-host file, in the order written
         streamable = reporter.name == "jsonl" and output is not None and (
             not output.exists() or output.is_file())  # /dev/null or a pipe is written to once, at the end
         if not streamable:
@@ -184,9 +185,16 @@ class _HostLines:
                     self.handle = self.path.open("w", encoding="utf-8", newline="\n")
                 self.handle.write(_rendered(self.reporter, result))  # one write: a host's lines are never split
                 self.handle.flush()
+                self.written.append(result)
             except OSError as exc:  # disk full...: the run goes on, the report is still written at the end
                 self.problem = f"{shown_name(str(self.path))} not kept up to date: {exc.strerror or exc}"
                 self.path = None
+
+    def holds_report(self, results: list[HostResult]) -> bool:
+        """Whether the per-host file already holds the whole report, byte for byte: one host, written whole (a
+        report of several hosts puts every finding before every host line, so it is written again)."""
+        return self.path is not None and len(results) == 1 and len(self.written) == 1 \
+            and self.written[0] is results[0]
 
     def __exit__(self, *_: object) -> None:
         if self.handle is not None:
@@ -235,7 +243,8 @@ class _Store:
 
 
 def _write_report(reporter: Reporter, results: list[HostResult], output: Path | None, err: Console,
-                  quiet: bool) -> None:
+                  quiet: bool, written: bool = False) -> None:
+    """``written``: ``output``'s per-host file (``FILE.partial``, closed) already holds the whole report."""
     if output is None:
         reporter.write(results, sys.stdout)
         return
@@ -245,8 +254,9 @@ def _write_report(reporter: Reporter, results: list[HostResult], output: Path | 
     else:
         partial = output.with_name(output.name + ".partial")  # replaced in one step: never a truncated report
         try:
-            with partial.open("w", encoding="utf-8", newline="\n") as handle:
-                reporter.write(results, handle)
+            if not written:
+                with partial.open("w", encoding="utf-8", newline="\n") as handle:
+                    reporter.write(results, handle)
             partial.replace(output)
         except BaseException:
             partial.unlink(missing_ok=True)
