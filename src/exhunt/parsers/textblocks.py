@@ -244,7 +244,8 @@ class LineReader:
         previous, number = 0, base_line
         try:  # newlines are counted once, between the wanted lines, then to the end of the block
             for start in sorted(wanted):
-                number += _newlines(buf, previous, start)
+                number += buf.count(b"\n", previous, start) if start - previous <= 4096 else \
+                    _newlines(buf, previous, start)  # (the first: no call for the short ranges of a header)
                 previous = start
                 stop = candidates.get(start, -1)
                 if stop < 0:
@@ -267,8 +268,8 @@ class LineReader:
     def _edges(self, buf: Buffer, end: int, directives: list[int]) -> set[int]:
         """The data lines next to the block's edges and to each directive (for first/last timestamps)."""
         edges: set[int] = set()
-        found = _next_data(buf, 0, end)
-        if found is not None:
+        found = _next_data(buf, 0, end) if not directives or directives[0] != 0 else None  # else: found below,
+        if found is not None:  # by the search after the header block that starts the block
             edges.add(found)
         final = buf.rfind(b"\n", 0, end - 1) + 1 if buf[end - 1] == _LF else buf.rfind(b"\n", 0, end) + 1
         found = _prev_data(buf, final, end)
