@@ -144,11 +144,16 @@ def scan(
 INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C (SIGINT)
 
 
+def assess_paths(*args: Any, **kwargs: Any) -> list[HostResult]:
+    """``fleet.local.assess_paths``, imported at the first call (the engine and every layer under it)."""
+    from exhunt.fleet.local import assess_paths as run
+
+    return run(*args, **kwargs)
+
+
 def _run(evidence: list[Path], spec: ContentSpec, options: dict[str, Any], jobs: int, dask: str | None,
          show_progress: bool, live: bool, stderr: _Stderr, on_host: Callable[[HostResult], None],
          known: dict[tuple[str, str], HostResult]) -> list[HostResult]:
-    from exhunt.fleet.local import assess_paths
-
     if dask:
         from exhunt.fleet.dask import assess_paths_dask
 
