@@ -1,7 +1,8 @@
 """Run assess_host over every host of every evidence path, in this process or a local process pool.
 
-Only plain data crosses process boundaries: (evidence path, host index, content spec, options) in,
-HostResult out. Each worker process compiles the content once and reuses it.
+Only plain data crosses process boundaries: (evidence path, host index, content spec, options) in (for a
+folder of several hosts, the host's tree pickled from the caller's listing), HostResult out. The content is compiled (or loaded from its cache) once in the calling process before
+the workers are forked, which inherit it.
 
 Faults stay with their host: an error while opening or assessing one host gives that host a "could not
 assess" result naming the error (``assess_one`` never raises). A worker process that dies (killed, out of
@@ -294,6 +295,8 @@ def _run_pool(work: list[HostJob], todo: list[int], results: list[HostResult | N
     workers idle at the end; results keep the given order); the hosts of a dead worker's pool are run
     again, each alone."""
     queue = list(reversed(start_order(work, todo)))  # popped from the end
+    with contextlib.suppress(Exception):  # a failure is met again, and reported per host, in the workers
+        compiled_content(spec)  # once here: the forked workers inherit it instead of each loading it
     retry: list[int] = []  # hosts that were running when a worker died
     alone = False  # second attempts run one at a time, so that a host that kills its worker is known
     while queue or retry:
