@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # C0 and DEL and C1 controls; bidi embeddings, overrides, isolates and marks; zero-width and BOM characters;
 # line and paragraph separators.
