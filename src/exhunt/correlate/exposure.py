@@ -48,7 +48,7 @@ def build_observations(artifact: Artifact, report: ParseReport) -> list[BuildObs
 
 def exsetup_observations(tree: HostTree, artifacts: list[Artifact], exchange_root: str | None,
                          coverage: HostCoverage) -> list[BuildObservation]:
-    by_path = {a.path: a for a in artifacts}
+    by_path = {a.path: a for a in artifacts if find_exsetup([a.path])}  # the candidates only, not every file
     found: list[BuildObservation] = []
     for path in find_exsetup(list(by_path), exchange_root)[:1]:
         observation, reason = exsetup_observation(tree, path, by_path[path].mtime)

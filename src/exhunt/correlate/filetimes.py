@@ -47,7 +47,9 @@ def _join(note: str, more: str) -> str:
 
 def true_times(findings: list[Finding], artifacts: list[Artifact], file_times: Mapping[str, FileTimes],
                coverage: HostCoverage) -> list[Finding]:
-    mtimes = {a.path: canonical(a.mtime) for a in artifacts if a.kind is ArtifactKind.FILE and a.mtime}
+    cited = {ref.path for finding in findings for ref in finding.evidence}  # not a dict of every file
+    mtimes = {a.path: canonical(a.mtime) for a in artifacts
+              if a.kind is ArtifactKind.FILE and a.mtime and a.path in cited}
     last_log = last_log_time(coverage)
     copies = copy_minutes(artifacts)
     return [_retimed(f, mtimes, file_times, last_log, copies) for f in findings]

@@ -264,3 +264,33 @@ def test_compiled_page_tied_to_its_source_page(tmp_path: Path) -> None:
     assert sorted(found.attr_values("file_name")) == ["app_web_errorcheck.aspx.cdcab7d2.q1w2e3r4.dll",
                                                        "errorcheck.aspx"]
     assert found.outcome == Outcome.CONFIRMED and "compiled it from the page" in found.description
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sweep_in_small_batches_reads_as_one(evidence: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    """The sweep streams its files in batches (memory bounded by the batch, not the host); findings, coverage
+    and the order of its warnings (selection's first, then the scan's) are those of a single batch."""
+    from exhunt.detectors.yara import detector as module
+
+    for n in range(5):
+        write(evidence, f"C/inetpub/wwwroot/app/page{n}.aspx", CHOPPER if n % 2 else BENIGN)
+
+    def outcome() -> tuple[list[dict[str, Any]], list[tuple[str, str]], tuple[int, int, int]]:
+        detector, ctx, _ = host(evidence, {"yara_max_bytes": 1000, "yara_workers": workers})
+        gone = [Artifact(ArtifactKind.FILE, "C/inetpub/wwwroot/gone.aspx", 10),  # chosen by name, scan fails
+                Artifact(ArtifactKind.FILE, "C/inetpub/wwwroot/gone.bin", 10)]  # its head is read to choose
+        ctx.artifacts[3:3] = gone[:1]
+        ctx.artifacts.append(gone[1])
+        findings = [f.to_dict() for f in run(detector, ctx)]
+        cover = ctx.coverage.sources["yara_sweep"]
+        return findings, [(w.code, w.path) for w in ctx.coverage.warnings], (cover.files, cover.files_failed,
+                                                                            cover.bytes)
+
+    whole = outcome()
+    monkeypatch.setattr(module, "SWEEP_BATCH", 2)
+    batched = outcome()
+    assert batched == whole
+    codes = [code for code, _ in whole[1]]
+    assert codes == ["skipped-size", "unreadable", "unreadable"]  # selection's (size, head), then the scan's
+    assert whole[1][1][1].endswith("gone.bin") and whole[1][2][1].endswith("gone.aspx")
+    assert len(whole[0]) >= 3

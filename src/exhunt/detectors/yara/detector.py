@@ -8,7 +8,7 @@ any artifact ``start()`` did not see.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ from exhunt.detectors.base import Detector, HostContext, Interest, SeenAtStart
 from exhunt.detectors.yara.compiled import compiled_maps, source_page
 from exhunt.detectors.yara.compiler import CompiledRules
 from exhunt.detectors.yara.findings import RequestSeen, build_finding
-from exhunt.detectors.yara.parallel import picklable, scan_files, scan_one, thread_scanner
+from exhunt.detectors.yara.parallel import ScanPool, picklable, scan_one, thread_scanner
 from exhunt.detectors.yara.scanner import DEFAULT_WINDOW, FileScanner, Hit, ScanResult
 from exhunt.detectors.yara.sweep import FileHashes, hash_file, select
 from exhunt.detectors.yara.vdirs import virtual_roots
@@ -29,6 +29,7 @@ DEFAULT_MAX_BYTES = 16 << 30  # 16 GiB: files above are listed as skipped (code 
 DEFAULT_TIMEOUT = 60
 MAX_REQUESTS_KEPT = 20
 COVERAGE_SOURCE = "yara_sweep"
+SWEEP_BATCH = 2048  # files selected, then scanned, at a time: bounds what the sweep holds
 WEB_KINDS = (ArtifactKind.IIS, ArtifactKind.HTTPPROXY)
 STEM_FIELDS = ("cs-uri-stem", "UrlStem")
 
@@ -72,71 +73,110 @@ class YaraDetector(Detector):
         for problem in problems:
             ctx.coverage.warn(problem)
         self._seen.started(ctx)
-        self._sweep([a for a in ctx.artifacts if a.kind == ArtifactKind.FILE], ctx)
+        self._sweep((a for a in ctx.artifacts if a.kind == ArtifactKind.FILE), ctx)
 
     def on_file(self, artifact: Artifact, ctx: HostContext) -> None:
         if self.compiled is not None and self._seen.first_time(artifact, ctx) and artifact.kind == ArtifactKind.FILE:
             self._sweep([artifact], ctx)
 
-    def _sweep(self, artifacts: list[Artifact], ctx: HostContext) -> None:
+    def _sweep(self, artifacts: Iterable[Artifact], ctx: HostContext) -> None:
+        """Select and scan ``artifacts`` in batches of ``SWEEP_BATCH`` files, through one process pool for
+        the whole sweep: what is held grows with the batch, not with the host. Coverage reads as if every
+        file had been selected first: the selection's warnings, then the scan's, each in file order."""
         if self.compiled is None:
             return
-        chosen: list[tuple[Artifact, str]] = []
-        failed = 0
+        selection: list[InputWarning] = []  # problems met selecting (unreadable head, too large)
+        scanning: list[InputWarning] = []  # problems met scanning; both are coverage lines kept anyway
+        counts = [0, 0, 0]  # files chosen or failed, bytes scanned, files failed
+        pool: ScanPool | None = None
+        try:
+            pending: tuple[list[tuple[Artifact, str]], Iterator[ScanResult]] | None = None
+            for batch, last in self._batches(artifacts, ctx, selection, counts):
+                if pool is None and pending is None and not (last and len(batch) <= 1):
+                    pool = self._pool(ctx)
+                results = pool.submit([(a.path, a.size) for a, _ in batch]) if pool else self._scan_here(batch, ctx)
+                if pending is not None:  # the previous batch's results, read while this one is scanned
+                    self._take(*pending, ctx, scanning, counts)
+                pending = (batch, results)
+            if pending is not None:
+                self._take(*pending, ctx, scanning, counts)
+        finally:
+            if pool is not None:
+                pool.close()
+        self._scanner = None  # the thread keeps it (``thread_scanner``)
+        if not counts[0]:
+            return  # nothing to sweep on this host: no coverage line (absence is not a gap of this engine)
+        ctx.coverage.warnings.extend(selection)
+        ctx.coverage.warnings.extend(scanning)
+        cover = ctx.coverage.source(COVERAGE_SOURCE)  # files: every file chosen, read or not
+        cover.files += counts[0]
+        cover.bytes += counts[1]
+        cover.files_failed += counts[2]
+        cover.status = SourceStatus.PARTIAL if cover.files_failed else SourceStatus.READ
+
+    def _batches(self, artifacts: Iterable[Artifact], ctx: HostContext, warnings: list[InputWarning],
+                 counts: list[int]) -> Iterator[tuple[list[tuple[Artifact, str]], bool]]:
+        """The files to scan, ``SWEEP_BATCH`` at a time, each batch with whether it is the last."""
+        batch: list[tuple[Artifact, str]] = []
         for artifact in artifacts:
             try:
                 selected, location = select(artifact.path, ctx.tree, self._web_roots)
             except OSError as exc:
-                self._warn(ctx, artifact.path, f"cannot read: {exc}", "unreadable")
-                failed += 1
+                warnings.append(InputWarning(path=artifact.path, message=f"cannot read: {exc}", code="unreadable"))
+                counts[0] += 1
+                counts[2] += 1
                 continue
             if not selected:
                 continue
             if self.max_bytes and artifact.size > self.max_bytes:
-                self._warn(ctx, artifact.path, f"not scanned by YARA: {artifact.size} bytes is over "
-                           f"yara_max_bytes={self.max_bytes}", "skipped-size")
-                failed += 1
+                warnings.append(InputWarning(path=artifact.path, code="skipped-size", message=(
+                    f"not scanned by YARA: {artifact.size} bytes is over yara_max_bytes={self.max_bytes}")))
+                counts[0] += 1
+                counts[2] += 1
                 continue
-            chosen.append((artifact, location))
-        if not chosen and not failed:
-            return  # nothing to sweep on this host: no coverage line (absence is not a gap of this engine)
-        cover = ctx.coverage.source(COVERAGE_SOURCE)  # files: every file chosen, read or not
-        cover.files += failed
-        cover.files_failed += failed
-        for (artifact, location), result in zip(chosen, self._scan_all(chosen, ctx), strict=True):
-            cover.files += 1
-            cover.bytes += artifact.size
+            if len(batch) == SWEEP_BATCH:
+                yield batch, False
+                batch = []
+            batch.append((artifact, location))
+        if batch:
+            yield batch, True
+
+    def _pool(self, ctx: HostContext) -> ScanPool | None:
+        assert self.compiled is not None
+        tree_blob = picklable(ctx.tree) if self.workers > 1 else None
+        if tree_blob is None:
+            return None
+        return ScanPool(self.compiled.data, tree_blob, self.workers, self.timeout, self.window, self.hash_all)
+
+    def _scan_here(self, batch: list[tuple[Artifact, str]], ctx: HostContext) -> Iterator[ScanResult]:
+        assert self.compiled is not None
+        if self._scanner is None:
+            self._scanner = thread_scanner(self.compiled.data, self.timeout, self.window, self.hash_all)
+        scanner = self._scanner
+        return (scan_one(scanner, ctx.tree, artifact.path, artifact.size) for artifact, _ in batch)
+
+    def _take(self, batch: list[tuple[Artifact, str]], results: Iterator[ScanResult], ctx: HostContext,
+              warnings: list[InputWarning], counts: list[int]) -> None:
+        for (artifact, location), result in zip(batch, results, strict=True):
+            counts[0] += 1
+            counts[1] += artifact.size
             self._windowed += result.windows > 1
             if result.hashes is not None:
                 ctx.digests.put(artifact.path, result.hashes.as_dict())
             if result.code:
-                self._warn(ctx, artifact.path, result.error, result.code)
-                cover.files_failed += 1
+                warnings.append(InputWarning(path=artifact.path, message=result.error, code=result.code))
+                counts[2] += 1
             if result.hits:
-                self._record(artifact, location, result, ctx)
-        self._scanner = None  # the thread keeps it (``thread_scanner``)
-        cover.status = SourceStatus.PARTIAL if cover.files_failed else SourceStatus.READ
+                self._record(artifact, location, result, ctx, warnings)
 
-    def _scan_all(self, chosen: list[tuple[Artifact, str]], ctx: HostContext) -> Iterator[ScanResult]:
-        assert self.compiled is not None
-        jobs = [(artifact.path, artifact.size) for artifact, _ in chosen]
-        tree_blob = picklable(ctx.tree) if self.workers > 1 and len(chosen) > 1 else None
-        if tree_blob is not None:
-            yield from scan_files(self.compiled.data, tree_blob, jobs, self.workers, self.timeout, self.window,
-                                  self.hash_all)
-            return
-        if self._scanner is None:
-            self._scanner = thread_scanner(self.compiled.data, self.timeout, self.window, self.hash_all)
-        for path, size in jobs:
-            yield scan_one(self._scanner, ctx.tree, path, size)
-
-    def _record(self, artifact: Artifact, location: str, result: ScanResult, ctx: HostContext) -> None:
+    def _record(self, artifact: Artifact, location: str, result: ScanResult, ctx: HostContext,
+                warnings: list[InputWarning]) -> None:
         hashes = result.hashes
         if hashes is None:
             try:
                 hashes = hash_file(ctx.tree, artifact.path)
             except OSError as exc:
-                self._warn(ctx, artifact.path, f"cannot hash: {exc}", "unreadable")
+                warnings.append(InputWarning(path=artifact.path, message=f"cannot hash: {exc}", code="unreadable"))
         found = FileHit(artifact, location, hashes, sorted(result.hits, key=lambda h: h.key),
                         source_page=source_page(ctx.tree, self._maps(ctx), artifact.path))
         self._found[artifact.path] = found
@@ -150,10 +190,6 @@ class YaraDetector(Detector):
         if self._compiled_maps is None:
             self._compiled_maps = compiled_maps(ctx.artifacts)
         return self._compiled_maps
-
-    @staticmethod
-    def _warn(ctx: HostContext, path: str, message: str, code: str) -> None:
-        ctx.coverage.warn(InputWarning(path=path, message=message, code=code))
 
     # -- join with web requests ---------------------------------------------------------------
     def interest(self, kind: ArtifactKind) -> Interest | None:

@@ -71,10 +71,22 @@ def picklable(tree: HostTree) -> bytes | None:
         return None
 
 
-def scan_files(rules_data: bytes, tree_blob: bytes, jobs: Sequence[tuple[str, int]], workers: int,
-               timeout: int = 60, window: int = DEFAULT_WINDOW, hash_all: bool = False) -> Iterator[ScanResult]:
-    """Results in the order of ``jobs`` (host-relative path, listed size), from ``workers`` processes."""
-    chunk = max(1, min(256, len(jobs) // (workers * 8) or 1))
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init,
-                             initargs=(rules_data, tree_blob, timeout, window, hash_all)) as pool:
-        yield from pool.map(_job, jobs, chunksize=chunk)
+class ScanPool:
+    """One process pool for a whole sweep, fed batch by batch: at most two batches are in flight (the one
+    whose results are being read and the next, submitted while the caller selects the one after), so what
+    is held grows with the batch size, never with the number of files of the host."""
+
+    def __init__(self, rules_data: bytes, tree_blob: bytes, workers: int, timeout: int = 60,
+                 window: int = DEFAULT_WINDOW, hash_all: bool = False) -> None:
+        self.workers = workers
+        self._pool = ProcessPoolExecutor(max_workers=workers, initializer=_init,
+                                         initargs=(rules_data, tree_blob, timeout, window, hash_all))
+
+    def submit(self, jobs: Sequence[tuple[str, int]]) -> Iterator[ScanResult]:
+        """Start scanning ``jobs`` (host-relative path, listed size) now; their results, in order."""
+        chunk = max(1, min(256, len(jobs) // (self.workers * 8) or 1))
+        return self._pool.map(_job, jobs, chunksize=chunk)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
