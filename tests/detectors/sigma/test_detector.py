@@ -197,12 +197,27 @@ level: high
 """
 
 
+def other_rule(number: int, detection: str) -> str:
+    return (f"title: other {number}\nid: 2f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a{number:02d}\nstatus: test\n"
+            f"logsource: {{product: exchange, service: httpproxy}}\n"
+            f"detection:\n  sel:\n    {detection}\n  condition: sel\nlevel: low\n")
+
+
+def write_memo_rules(tmp_path: Path) -> None:
+    (tmp_path / "ssrf.yml").write_text(RULE, encoding="utf-8")
+    (tmp_path / "kw.yml").write_text(KEYWORD_RULE, encoding="utf-8")
+    # AnchorMailbox read by three rules: kept in the memo key; ClientIpAddress by one: its rule judged anew
+    (tmp_path / "o1.yml").write_text(other_rule(1, "AnchorMailbox|contains: 'nothing-1'"), encoding="utf-8")
+    (tmp_path / "o2.yml").write_text(other_rule(2, "AnchorMailbox|contains: 'nothing-2'"), encoding="utf-8")
+    (tmp_path / "o3.yml").write_text(other_rule(3, "ClientIpAddress: '192.0.2.1'"), encoding="utf-8")
+
+
 def test_repeated_events_are_judged_once_with_the_same_hits(tmp_path: Path, make_ctx: MakeCtx) -> None:
     """A bucket's answer is kept by the fields its rules read: an event that differs only in fields no rule
     reads (the time, the line) gets it without evaluation, one that differs in a read field is judged anew,
-    and every hit is still counted and cited."""
-    (tmp_path / "ssrf.yml").write_text(RULE, encoding="utf-8")
-    (tmp_path / "kw.yml").write_text(KEYWORD_RULE, encoding="utf-8")
+    rules reading every value or a field few rules read are judged on every event, and every hit is still
+    counted and cited."""
+    write_memo_rules(tmp_path)
     content = SigmaContent([(str(tmp_path), None)])
     ssrf = next(r for r in content.result.rules if r.rule_id == "EXH-TEST-SSRF")
     calls = [0]
@@ -230,6 +245,7 @@ def test_repeated_events_are_judged_once_with_the_same_hits(tmp_path: Path, make
     finally:
         ssrf.matcher = original
     by_rule = {f.rule_id: f for f in findings}
+    assert by_rule["2f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a03"].evidence_total == 6  # the rare field's rule
     assert by_rule["EXH-TEST-SSRF"].evidence_total == 6
     assert [ref.line for ref in by_rule["EXH-TEST-SSRF"].evidence] == [0, 9, 1, 10, 2, 3]
     assert by_rule["1f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0c"].evidence_total == 1

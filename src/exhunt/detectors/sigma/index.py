@@ -6,6 +6,9 @@ splits its rules into those with required literals, found by one multi-literal s
 and shared by every record with the same route. The same scan answers the record gate: an EVTX record
 whose route has no rule to evaluate always and none of whose literals it holds is never decoded.
 
+A bucket also names what its rules can see of an event (``memo_key``: the fields they read, as written), under
+which the detector keeps the bucket's answer for events that repeat.
+
 (Checking each rule's full literal conjunctions, ``requirements.py``, was measured here too: on the
 SigmaHQ set over EVTX it removed 0.3 % of decoded records and cost more than the rules it spared.)
 """
@@ -29,6 +32,8 @@ from exhunt.parsers.base import RouteGate
 
 Guard = Callable[[EventView], bool]  # see ``_Guard``
 MAX_ROUTES = 50_000
+RARE_FIELD = 2  # a field read by so few rules of a bucket is left out of its memo key (their rules judged anew)
+RARE_FIELD = 2  # a field read by so few rules of a bucket is left out of its memo key (their rules judged anew)
 MAX_NAMES = 4096  # field names remembered per bucket (odd data may bring endless ones)
 _serials = itertools.count(1)
 RouteKey = tuple[str | None, int | None]
@@ -125,25 +130,39 @@ class Bucket:
     @staticmethod
     def _reads(entries: Sequence[Entry],
                derived: dict[str, Derived] | None) -> tuple[frozenset[str] | None, frozenset[int]]:
-        """(lowercase names of every field the bucket's rules and their selectors' guards read, derived
-        fields' parts included, None when there is no such rule; the rules that read every value, keyword
-        detections, left out of the names)."""
-        names: set[str] = set()
-        every: set[int] = set()
+        """(lowercase names of the fields the bucket's kept rules and their selectors' guards read, derived
+        fields' parts included, None when no rule is kept; the ``open`` rules, judged anew on every event).
+
+        Open: the rules that read every value (keyword detections), and those reading a field no more than
+        ``RARE_FIELD`` rules of the bucket read (a logon id, a port: values that rarely repeat would make
+        nearly every event's key new, for the sake of a rule or two)."""
+        reads: dict[int, set[str] | None] = {}
         for entry in entries:
             found: set[str] = set()
             if not program_reads(entry.rule.program, found):
-                every.add(entry.rule.index)
+                reads[entry.rule.index] = None
                 continue
-            names |= found
             if entry.guard is not None:
-                names.update(entry.guard.names)
-        for name in list(names):
-            if derived and name in derived:
-                names.update(derived[name].parts)
-        if len(every) == len({entry.rule.index for entry in entries}):
-            return None, frozenset(every)
-        return frozenset(names), frozenset(every)
+                found.update(entry.guard.names)
+            for name in list(found):
+                if derived and name in derived:
+                    found.update(derived[name].parts)
+            known = reads.get(entry.rule.index, set())
+            reads[entry.rule.index] = None if known is None else known | found
+        readers: dict[str, int] = {}
+        for read in reads.values():
+            for name in read or ():
+                readers[name] = readers.get(name, 0) + 1
+        names: set[str] = set()
+        opened: set[int] = set()
+        for index, read in reads.items():
+            if read is None or any(readers[name] <= RARE_FIELD for name in read):
+                opened.add(index)
+            else:
+                names |= read
+        if len(opened) == len(reads):
+            return None, frozenset(opened)
+        return frozenset(names), frozenset(opened)
 
     def candidates(self, view: EventView, raw: str = "") -> Sequence[Entry]:
         """Entries worth evaluating for this event, in rule order.
