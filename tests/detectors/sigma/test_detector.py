@@ -296,3 +296,19 @@ def test_a_failing_rule_is_not_remembered(tmp_path: Path, make_ctx: MakeCtx) -> 
         assert calls[0] == 6
     finally:
         rule.matcher = original
+
+
+def test_the_memo_is_bounded(tmp_path: Path, make_ctx: MakeCtx, monkeypatch: Any) -> None:
+    import exhunt.detectors.sigma.detector as module
+
+    write_memo_rules(tmp_path)
+    monkeypatch.setattr(module, "MEMO_BUDGET", 2000)
+    content = SigmaContent([(str(tmp_path), None)])
+    ctx, detector = make_ctx({LOG: b"x"}), SigmaDetector(content)
+    for i in range(500):  # every event new to the memo
+        detector.on_record(proxy_record(i, f"ServerInfo~{i}]@h:444/ecp/x", "200", "200", "192.0.2.1",
+                                        "2021-03-03T00:00:00Z"), ctx)
+        assert detector._memo_size <= 2000
+    assert 0 < len(detector._memo) < 50
+    (ssrf,) = [f for f in detector.finish(ctx) if f.rule_id == "EXH-TEST-SSRF"]
+    assert ssrf.evidence_total == 500

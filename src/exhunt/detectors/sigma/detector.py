@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from exhunt.detectors.sigma.index import Bucket, Entry
 
 MAX_EVIDENCE = 50
-MEMO_BUDGET = 16 << 20  # characters of raw records whose answers are kept (then forgotten, and kept anew)
+MEMO_BUDGET = 16 << 20  # characters of field values the kept answers' keys hold (then forgotten, kept anew)
 MAX_CAPTURE_VALUES = 50  # per attribute name, listed; more are counted
 MAX_CAPTURE_TRACKED = 1000  # distinct values remembered per attribute name
 DEFAULT_OUTCOME = Outcome.SUSPICIOUS  # rules without an exhunt outcome; informational-level ones: INFORMATIONAL
@@ -105,7 +105,7 @@ class SigmaDetector(Detector):
         self.correlator = content.new_correlator()
         self.failed: set[int] = set()  # rules that raised on a record (reported once)
         self._by_index: dict[int, CompiledRule] | None = None
-        # answers of the buckets' rules by what they read (``_judge``); bounded by the records' raw size
+        # answers of the buckets' rules by what they read (``_judge``); bounded by the size of their keys
         self._memo: dict[tuple[Any, ...], tuple[tuple[CompiledRule, Exception | None], ...]] = {}
         self._memo_size = 0
 
@@ -175,10 +175,11 @@ class SigmaDetector(Detector):
         if key is not None:
             kept = tuple(o for o in outcomes if o[0].index not in bucket.open)
             if all(failure is None for _, failure in kept):
-                self._memo_size += len(record.raw) + 64
+                size = 64 + sum(len(part) for part in key if type(part) is str)  # what the key keeps alive
+                self._memo_size += size
                 if self._memo_size > MEMO_BUDGET:
                     self._memo.clear()
-                    self._memo_size = len(record.raw) + 64
+                    self._memo_size = size
                 self._memo[key] = kept
         if not outcomes:
             return None
