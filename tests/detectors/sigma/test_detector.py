@@ -312,3 +312,28 @@ def test_the_memo_is_bounded(tmp_path: Path, make_ctx: MakeCtx, monkeypatch: Any
     assert 0 < len(detector._memo) < 50
     (ssrf,) = [f for f in detector.finish(ctx) if f.rule_id == "EXH-TEST-SSRF"]
     assert ssrf.evidence_total == 500
+
+
+def test_values_equal_in_python_but_not_to_a_rule_are_judged_apart(tmp_path: Path, make_ctx: MakeCtx,
+                                                                  monkeypatch: Any) -> None:
+    """``1 == 1.0 == True`` in Python, but a rule reads ``1``, ``1.0`` and ``true``: never the same memo key."""
+    import exhunt.detectors.sigma.detector as module
+
+    write_memo_rules(tmp_path)
+    (tmp_path / "o4.yml").write_text(other_rule(4, "Flag: 'true'"), encoding="utf-8")
+    (tmp_path / "o5.yml").write_text(other_rule(5, "Flag|startswith: 'tr'"), encoding="utf-8")
+    (tmp_path / "o6.yml").write_text(other_rule(6, "Flag|endswith: 'ue'"), encoding="utf-8")
+    content = SigmaContent([(str(tmp_path), None)])
+
+    def hits() -> dict[str, int]:
+        ctx, detector = make_ctx({LOG: b"x"}), SigmaDetector(content)
+        for i, flag in enumerate([1, True, 1.0, True, "1", [1], 1]):
+            record = proxy_record(i, "x", "200", "200", "192.0.2.9", "2021-03-03T00:00:00Z")
+            record.fields["Flag"] = flag
+            detector.on_record(record, ctx)
+        return {f.rule_id: f.evidence_total for f in detector.finish(ctx)}
+
+    kept = hits()
+    assert kept["2f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a05"] == kept["2f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a06"] == 2
+    monkeypatch.setattr(module, "MEMO_BUDGET", 0)  # every answer forgotten at once: judged every time
+    assert hits() == kept

@@ -124,7 +124,13 @@ class Bucket:
                     known.clear()
             if read:
                 kept.append(name)
-                kept.append(value)
+                kind = type(value)
+                if kind is str:
+                    kept.append(value)
+                elif kind is int or kind is bool or kind is float or value is None:
+                    kept.append((kind, value))  # 1, 1.0 and True are equal keys, not equal to a rule
+                else:
+                    return None  # containers: judged, not kept
         return tuple(kept)
 
     @staticmethod
