@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from exhunt.detectors.base import HostContext
 from exhunt.detectors.sigma.detector import SigmaDetector
@@ -182,3 +183,157 @@ def test_a_failing_rule_is_reported_once_and_the_run_goes_on(tmp_path: Path, mak
         assert warning.code == "rule-error" and "EXH-TEST-SSRF" in warning.message and warning.line == 0
     finally:
         rule.matcher = original
+
+
+KEYWORD_RULE = """\
+title: keyword test rule
+id: 1f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0c
+status: test
+logsource: {product: exchange, service: httpproxy}
+detection:
+  words: ['mimikatz']
+  condition: words
+level: high
+"""
+
+
+def other_rule(number: int, detection: str) -> str:
+    return (f"title: other {number}\nid: 2f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a{number:02d}\nstatus: test\n"
+            f"logsource: {{product: exchange, service: httpproxy}}\n"
+            f"detection:\n  sel:\n    {detection}\n  condition: sel\nlevel: low\n")
+
+
+def write_memo_rules(tmp_path: Path) -> None:
+    (tmp_path / "ssrf.yml").write_text(RULE, encoding="utf-8")
+    (tmp_path / "kw.yml").write_text(KEYWORD_RULE, encoding="utf-8")
+    # AnchorMailbox read by three rules: kept in the memo key; ClientIpAddress by one: its rule judged anew
+    (tmp_path / "o1.yml").write_text(other_rule(1, "AnchorMailbox|contains: 'nothing-1'"), encoding="utf-8")
+    (tmp_path / "o2.yml").write_text(other_rule(2, "AnchorMailbox|contains: 'nothing-2'"), encoding="utf-8")
+    (tmp_path / "o3.yml").write_text(other_rule(3, "ClientIpAddress: '192.0.2.1'"), encoding="utf-8")
+
+
+def test_repeated_events_are_judged_once_with_the_same_hits(tmp_path: Path, make_ctx: MakeCtx) -> None:
+    """A bucket's answer is kept by the fields its rules read: an event that differs only in fields no rule
+    reads (the time, the line) gets it without evaluation, one that differs in a read field is judged anew,
+    rules reading every value or a field few rules read are judged on every event, and every hit is still
+    counted and cited."""
+    write_memo_rules(tmp_path)
+    content = SigmaContent([(str(tmp_path), None)])
+    ssrf = next(r for r in content.result.rules if r.rule_id == "EXH-TEST-SSRF")
+    calls = [0]
+    original = ssrf.matcher
+
+    def counted(view: Any) -> bool:
+        calls[0] += 1
+        return original(view)
+
+    ssrf.matcher = counted
+    try:
+        ctx, detector = make_ctx({LOG: b"x"}), SigmaDetector(content)
+        stamps = [f"2021-03-03T00:00:0{i}Z" for i in range(4)]
+        for i, stamp in enumerate(stamps):  # same read fields, other times and lines
+            detector.on_record(proxy_record(i, "ServerInfo~a]@h:444/ecp/x", "200", "200", "192.0.2.1", stamp), ctx)
+        assert calls[0] == 1
+        detector.on_record(proxy_record(9, "ServerInfo~b]@h:444/ecp/x", "200", "200", "192.0.2.1", stamps[0]), ctx)
+        assert calls[0] == 2
+        keyword = proxy_record(10, "ServerInfo~a]@h:444/ecp/x", "200", "200", "192.0.2.1", stamps[1])
+        keyword.fields["UrlStem"] = "/ecp/mimikatz.js"  # read by no field rule: only the keyword rule sees it
+        keyword = Record(keyword.kind, keyword.path, keyword.fields, raw=",".join(keyword.fields.values()),
+                         line=10, offset=1000, timestamp=stamps[1])
+        detector.on_record(keyword, ctx)
+        findings = detector.finish(ctx)
+    finally:
+        ssrf.matcher = original
+    by_rule = {f.rule_id: f for f in findings}
+    assert by_rule["2f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a03"].evidence_total == 6  # the rare field's rule
+    assert by_rule["EXH-TEST-SSRF"].evidence_total == 6
+    assert [ref.line for ref in by_rule["EXH-TEST-SSRF"].evidence] == [0, 9, 1, 10, 2, 3]
+    assert by_rule["1f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0c"].evidence_total == 1
+    assert findings == run_fresh(tmp_path, make_ctx, ctx)
+
+
+def run_fresh(tmp_path: Path, make_ctx: MakeCtx, ctx: HostContext) -> list[Finding]:
+    """The same events judged by a detector that keeps nothing (every answer forgotten at once)."""
+    import exhunt.detectors.sigma.detector as module
+
+    budget = module.MEMO_BUDGET
+    module.MEMO_BUDGET = 0
+    try:
+        content = SigmaContent([(str(tmp_path), None)])
+        detector = SigmaDetector(content)
+        fresh = make_ctx({LOG: b"x"})
+        stamps = [f"2021-03-03T00:00:0{i}Z" for i in range(4)]
+        for i, stamp in enumerate(stamps):
+            detector.on_record(proxy_record(i, "ServerInfo~a]@h:444/ecp/x", "200", "200", "192.0.2.1", stamp), fresh)
+        detector.on_record(proxy_record(9, "ServerInfo~b]@h:444/ecp/x", "200", "200", "192.0.2.1", stamps[0]), fresh)
+        keyword = proxy_record(10, "ServerInfo~a]@h:444/ecp/x", "200", "200", "192.0.2.1", stamps[1])
+        keyword.fields["UrlStem"] = "/ecp/mimikatz.js"
+        detector.on_record(Record(keyword.kind, keyword.path, keyword.fields, raw=",".join(keyword.fields.values()),
+                                  line=10, offset=1000, timestamp=stamps[1]), fresh)
+        return detector.finish(fresh)
+    finally:
+        module.MEMO_BUDGET = budget
+
+
+def test_a_failing_rule_is_not_remembered(tmp_path: Path, make_ctx: MakeCtx) -> None:
+    (tmp_path / "ssrf.yml").write_text(RULE, encoding="utf-8")
+    content = SigmaContent([(str(tmp_path), None)])
+    (rule,) = content.result.rules
+    original = rule.matcher
+    calls = [0]
+
+    def broken(view: object) -> bool:
+        calls[0] += 1
+        raise RuntimeError("boom")
+
+    rule.matcher = broken
+    try:
+        ctx, detector = make_ctx({LOG: b"x"}), SigmaDetector(content)
+        for i in range(3):
+            record = proxy_record(i, "ServerInfo~a]@h:444/ecp/x", "200", "200", "192.0.2.1", "2021-03-03T00:00:00Z")
+            assert detector.may_use(record)  # the caller judges it again and reports the failure
+            detector.on_record(record, ctx)
+        assert calls[0] == 6
+    finally:
+        rule.matcher = original
+
+
+def test_the_memo_is_bounded(tmp_path: Path, make_ctx: MakeCtx, monkeypatch: Any) -> None:
+    import exhunt.detectors.sigma.detector as module
+
+    write_memo_rules(tmp_path)
+    monkeypatch.setattr(module, "MEMO_BUDGET", 2000)
+    content = SigmaContent([(str(tmp_path), None)])
+    ctx, detector = make_ctx({LOG: b"x"}), SigmaDetector(content)
+    for i in range(500):  # every event new to the memo
+        detector.on_record(proxy_record(i, f"ServerInfo~{i}]@h:444/ecp/x", "200", "200", "192.0.2.1",
+                                        "2021-03-03T00:00:00Z"), ctx)
+        assert detector._memo_size <= 2000
+    assert 0 < len(detector._memo) < 50
+    (ssrf,) = [f for f in detector.finish(ctx) if f.rule_id == "EXH-TEST-SSRF"]
+    assert ssrf.evidence_total == 500
+
+
+def test_values_equal_in_python_but_not_to_a_rule_are_judged_apart(tmp_path: Path, make_ctx: MakeCtx,
+                                                                  monkeypatch: Any) -> None:
+    """``1 == 1.0 == True`` in Python, but a rule reads ``1``, ``1.0`` and ``true``: never the same memo key."""
+    import exhunt.detectors.sigma.detector as module
+
+    write_memo_rules(tmp_path)
+    (tmp_path / "o4.yml").write_text(other_rule(4, "Flag: 'true'"), encoding="utf-8")
+    (tmp_path / "o5.yml").write_text(other_rule(5, "Flag|startswith: 'tr'"), encoding="utf-8")
+    (tmp_path / "o6.yml").write_text(other_rule(6, "Flag|endswith: 'ue'"), encoding="utf-8")
+    content = SigmaContent([(str(tmp_path), None)])
+
+    def hits() -> dict[str, int]:
+        ctx, detector = make_ctx({LOG: b"x"}), SigmaDetector(content)
+        for i, flag in enumerate([1, True, 1.0, True, "1", [1], 1]):
+            record = proxy_record(i, "x", "200", "200", "192.0.2.9", "2021-03-03T00:00:00Z")
+            record.fields["Flag"] = flag
+            detector.on_record(record, ctx)
+        return {f.rule_id: f.evidence_total for f in detector.finish(ctx)}
+
+    kept = hits()
+    assert kept["2f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a05"] == kept["2f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a06"] == 2
+    monkeypatch.setattr(module, "MEMO_BUDGET", 0)  # every answer forgotten at once: judged every time
+    assert hits() == kept

@@ -24,9 +24,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from exhunt.detectors.sigma.family import SigmaContent
-    from exhunt.detectors.sigma.index import Entry
+    from exhunt.detectors.sigma.index import Bucket, Entry
 
 MAX_EVIDENCE = 50
+MEMO_BUDGET = 16 << 20  # characters of field values the kept answers' keys hold (then forgotten, kept anew)
 MAX_CAPTURE_VALUES = 50  # per attribute name, listed; more are counted
 MAX_CAPTURE_TRACKED = 1000  # distinct values remembered per attribute name
 DEFAULT_OUTCOME = Outcome.SUSPICIOUS  # rules without an exhunt outcome; informational-level ones: INFORMATIONAL
@@ -104,6 +105,9 @@ class SigmaDetector(Detector):
         self.correlator = content.new_correlator()
         self.failed: set[int] = set()  # rules that raised on a record (reported once)
         self._by_index: dict[int, CompiledRule] | None = None
+        # answers of the buckets' rules by what they read (``_judge``); bounded by the size of their keys
+        self._memo: dict[tuple[Any, ...], tuple[tuple[CompiledRule, Exception | None], ...]] = {}
+        self._memo_size = 0
 
     def interest(self, kind: ArtifactKind) -> Interest | None:
         reads, literals = self.index.kind_literals(kind)
@@ -126,11 +130,11 @@ class SigmaDetector(Detector):
                 except Exception as exc:  # as below
                     self._rule_failed(rule, record, exc, ctx)
             return
-        found = self._candidates(record)
+        found = self._judge(record)
         if found is None:
             return
-        view, entries = found
-        for rule, failure in _matching(view, entries):
+        view, outcomes = found
+        for rule, failure in outcomes:
             try:
                 if failure is None:
                     self.hit(rule, view, record)
@@ -139,11 +143,50 @@ class SigmaDetector(Detector):
                 failure = exc
             self._rule_failed(rule, record, failure, ctx)  # a rule never stops the run: said once per rule
 
-    def _candidates(self, record: Record) -> tuple[EventView, Sequence[Entry]] | None:
-        """The record's view and the rule entries worth evaluating on it; None when no rule can match."""
+    def _judge(self, record: Record) -> tuple[EventView, Sequence[tuple[CompiledRule, Exception | None]]] | None:
+        """The record's view and the rules that match it (with the exception of each that failed), in rule
+        order; None when none does.
+
+        Events repeat (a service started every hour, the same logon every day): what a bucket's rules
+        decide depends only on the fields they read, so the answer is kept per bucket and such fields
+        (``Bucket.memo_key``) and a repeated event is not judged again. Answers with a failure are not kept.
+        """
         bucket = self.index.bucket(record)
         if bucket is None:
             return None
+        key = bucket.memo_key(record.fields)
+        if key is not None:
+            try:
+                known = self._memo.get(key)
+            except TypeError:  # a value that cannot be hashed: judged, not kept
+                key, known = None, None
+            if known is not None:
+                view = EventView(record.fields, bucket.derived)
+                raw = record.raw if record.kind not in VALUES_SCANNED else ""
+                opened = list(_matching(view, bucket.open_candidates(view, raw))) if bucket.open else []
+                if opened:
+                    known = tuple(sorted((*known, *opened), key=lambda outcome: outcome[0].index))
+                return (view, known) if known else None
+        found = self._candidates(bucket, record)
+        outcomes: list[tuple[CompiledRule, Exception | None]] = []
+        if found is not None:
+            view, entries = found
+            outcomes = list(_matching(view, entries))
+        if key is not None:
+            kept = tuple(o for o in outcomes if o[0].index not in bucket.open)
+            if all(failure is None for _, failure in kept):
+                size = 64 + sum(len(part) for part in key if type(part) is str)  # what the key keeps alive
+                self._memo_size += size
+                if self._memo_size > MEMO_BUDGET:
+                    self._memo.clear()
+                    self._memo_size = size
+                self._memo[key] = kept
+        if not outcomes:
+            return None
+        return (found[0] if found is not None else EventView(record.fields, bucket.derived)), outcomes
+
+    def _candidates(self, bucket: Bucket, record: Record) -> tuple[EventView, Sequence[Entry]] | None:
+        """The record's view and the rule entries worth evaluating on it; None when no rule can match."""
         raw = record.raw if record.kind not in VALUES_SCANNED else ""
         if raw:  # most records select no rule: scan first, build the view only when needed
             entries = bucket.candidates_in(raw)
@@ -158,12 +201,11 @@ class SigmaDetector(Detector):
         worker asks it to keep back the records no rule matches. The rules that match are noted in the record
         (``Record.matched``) so that ``on_record`` does not evaluate them again; when a rule fails on the
         record, nothing is noted (``on_record`` evaluates it again and reports the failure)."""
-        found = self._candidates(record)
+        found = self._judge(record)
         if found is None:
             return False
-        view, entries = found
         matched: list[int] = []
-        for rule, failure in _matching(view, entries):
+        for rule, failure in found[1]:
             if failure is not None:  # the caller evaluates the record again and reports the failure
                 return True
             matched.append(rule.index)
