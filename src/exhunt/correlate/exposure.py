@@ -46,7 +46,7 @@ def build_observations(artifact: Artifact, report: ParseReport) -> list[BuildObs
     return observations_from_directives(artifact.path, report.directives, report.first_time)
 
 
-def exsetup_observations(tree: HostTree, artifacts: list[Artifact], exchange_root: str | None,
+def exsetup_observations(tree: HostTree, artifacts: Sequence[Artifact], exchange_root: str | None,
                          coverage: HostCoverage) -> list[BuildObservation]:
     by_path = {a.path: a for a in artifacts if find_exsetup([a.path])}  # the candidates only, not every file
     found: list[BuildObservation] = []
@@ -59,7 +59,7 @@ def exsetup_observations(tree: HostTree, artifacts: list[Artifact], exchange_roo
     return found
 
 
-def config_checks(tree: HostTree, artifacts: list[Artifact], coverage: HostCoverage) -> dict[str, ConfigCheck]:
+def config_checks(tree: HostTree, artifacts: Sequence[Artifact], coverage: HostCoverage) -> dict[str, ConfigCheck]:
     """Conditions beyond the build read from the host's IIS ``applicationHost.config`` and FIP-FS
     ``Configuration.xml`` (the first readable one of each, by path).
 

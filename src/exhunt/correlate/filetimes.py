@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from exhunt.model.coverage import HostCoverage
 from exhunt.model.evidence import Artifact, ArtifactKind
@@ -34,7 +34,7 @@ def last_log_time(coverage: HostCoverage) -> str | None:
     return max((s for s in stamps if s), default=None)
 
 
-def copy_minutes(artifacts: list[Artifact]) -> frozenset[str]:
+def copy_minutes(artifacts: Sequence[Artifact]) -> frozenset[str]:
     """Minutes (``YYYY-MM-DDTHH:MM``) in which most of the evidence's files were last modified: a copy."""
     minutes = Counter((canonical(a.mtime) or "")[:16] for a in artifacts if a.mtime)
     total = sum(minutes.values())
@@ -45,7 +45,7 @@ def _join(note: str, more: str) -> str:
     return f"{note}; {more}" if note else more
 
 
-def true_times(findings: list[Finding], artifacts: list[Artifact], file_times: Mapping[str, FileTimes],
+def true_times(findings: list[Finding], artifacts: Sequence[Artifact], file_times: Mapping[str, FileTimes],
                coverage: HostCoverage) -> list[Finding]:
     cited = {ref.path for finding in findings for ref in finding.evidence}  # not a dict of every file
     mtimes = {a.path: canonical(a.mtime) for a in artifacts

@@ -14,6 +14,7 @@ from exhunt.model.filetimes import FileTimes
 from exhunt.model.finding import Finding
 from exhunt.parsers.base import RecordGateFn
 from exhunt.sources.base import HostTree
+from exhunt.sources.listing import ArtifactList
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,7 @@ class Digests:
 class SeenAtStart:
     """Which artifacts a detector already handled in ``start()``: those in ``ctx.artifacts`` then. The engine
     gives every artifact back to ``on_file`` in the same order, so they are recognised by position and
-    identity instead of a set of every path; any other artifact is remembered by path (a few at most)."""
+    equality instead of a set of every path; any other artifact is remembered by path (a few at most)."""
 
     __slots__ = ("_count", "_next", "_others")
 
@@ -103,7 +104,7 @@ class SeenAtStart:
     def first_time(self, artifact: Artifact, ctx: HostContext) -> bool:
         """Whether ``artifact`` is new to the detector (and from now on, seen)."""
         at = self._next
-        if at < self._count and at < len(ctx.artifacts) and ctx.artifacts[at] is artifact:
+        if at < self._count and at < len(ctx.artifacts) and ctx.artifacts[at] == artifact:
             self._next += 1
             return False
         if artifact.path in self._others:
@@ -118,7 +119,7 @@ class HostContext:
 
     host: str
     tree: HostTree
-    artifacts: list[Artifact]
+    artifacts: list[Artifact] | ArtifactList  # the host's files, packed (made as read) when from classify
     coverage: HostCoverage
     options: dict[str, Any] = field(default_factory=dict)
     exchange_root: str | None = None  # relative path of the Exchange install folder (…/V15), if found

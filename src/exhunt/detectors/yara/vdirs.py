@@ -7,6 +7,7 @@ A site or virtual directory can point anywhere (``D:\\Sites\\Intranet``); its fi
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from exhunt.model.coverage import InputWarning
 from exhunt.model.evidence import Artifact
@@ -32,7 +33,7 @@ def host_folder(physical: str) -> str | None:
     return f"{match.group(1)}/{rest}/" if rest else f"{match.group(1)}/"
 
 
-def virtual_roots(tree: HostTree, artifacts: list[Artifact]) -> tuple[tuple[str, ...], list[InputWarning]]:
+def virtual_roots(tree: HostTree, artifacts: Sequence[Artifact]) -> tuple[tuple[str, ...], list[InputWarning]]:
     """Lowercase host-relative folder prefixes of every site and virtual directory, plus read problems."""
     roots: set[str] = set()
     warnings: list[InputWarning] = []

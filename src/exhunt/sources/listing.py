@@ -1,0 +1,161 @@
+"""A host's file listing and its classified artifacts, kept compact: a host may hold hundreds of thousands
+of files, so what is kept per file is a few packed bytes, not Python objects (#14: memory must not grow
+with the number of files more than it must).
+
+``Listing`` holds every path in one UTF-8 buffer with an array of end offsets, sizes in an ``array`` and
+modification times as fixed 20-byte text; ``FileEntry`` objects are made when asked for. ``ArtifactList``
+adds one byte per file (the kind) and the few kind-specific attributes, and makes ``Artifact`` objects on
+the fly. Both read back exactly what was put in.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from typing import overload
+
+from exhunt.model.evidence import Artifact, ArtifactKind
+from exhunt.sources.base import FileEntry
+
+_STAMP = 20  # "YYYY-MM-DDTHH:MM:SSZ"
+_NO_STAMP = bytes(_STAMP)  # no time recorded (None)
+_KINDS = tuple(ArtifactKind)
+_KIND_NUMBER = {kind: number for number, kind in enumerate(_KINDS)}
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")  # any str round-trips, escaped names or not
+
+
+def _decode(raw: bytes | memoryview) -> str:
+    return str(raw, "utf-8", "surrogatepass")
+
+
+class Listing(Sequence[FileEntry]):
+    """Files of a host (path, size, time), packed. Appended in any order; ``sort()`` orders by path."""
+
+    __slots__ = ("_ends", "_odd", "_paths", "_sizes", "_stamps")
+
+    def __init__(self, entries: Iterable[FileEntry] = ()) -> None:
+        self._paths = bytearray()  # every path, UTF-8, one after the other
+        self._ends = array("q")  # where each path ends in _paths
+        self._sizes = array("q")
+        self._stamps = bytearray()  # _STAMP bytes per file: its time as text, or zeros for None
+        self._odd: dict[int, str] = {}  # times that are not _STAMP ASCII characters (forged, far years)
+        for entry in entries:
+            self.append(entry.path, entry.size, entry.mtime)
+
+    def append(self, path: str, size: int, mtime: str | None) -> None:
+        self._paths += _encode(path)
+        self._ends.append(len(self._paths))
+        self._sizes.append(size)
+        if mtime is None:
+            self._stamps += _NO_STAMP
+        elif len(mtime) == _STAMP and mtime.isascii() and "\0" not in mtime:
+            self._stamps += mtime.encode("ascii")
+        else:
+            self._odd[len(self._sizes) - 1] = mtime
+            self._stamps += _NO_STAMP
+
+    def __len__(self) -> int:
+        return len(self._sizes)
+
+    def path(self, index: int) -> str:
+        start = self._ends[index - 1] if index else 0
+        return _decode(memoryview(self._paths)[start:self._ends[index]])
+
+    def size(self, index: int) -> int:
+        return self._sizes[index]
+
+    def mtime(self, index: int) -> str | None:
+        start = index * _STAMP
+        raw = self._stamps[start:start + _STAMP]
+        if raw == _NO_STAMP:
+            return self._odd.get(index)
+        return raw.decode("ascii")
+
+    @overload
+    def __getitem__(self, index: int) -> FileEntry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[FileEntry]: ...
+
+    def __getitem__(self, index: int | slice) -> FileEntry | Sequence[FileEntry]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("listing index out of range")
+        return FileEntry(self.path(index), self._sizes[index], self.mtime(index))
+
+    def __iter__(self) -> Iterator[FileEntry]:
+        for index in range(len(self)):
+            yield FileEntry(self.path(index), self._sizes[index], self.mtime(index))
+
+    def paths(self) -> Iterator[str]:
+        return (self.path(index) for index in range(len(self)))
+
+    def sort(self) -> None:
+        """Order by path (as ``str`` compares), stably; a listing already in order is left as it is."""
+        count = len(self)
+        if all(self.path(i - 1) <= self.path(i) for i in range(1, count)):
+            return
+        order = sorted(range(count), key=self.path)  # the keys are transient, one sort's worth
+        moved = Listing()
+        for index in order:
+            moved.append(self.path(index), self._sizes[index], self.mtime(index))
+        self._paths, self._ends, self._sizes = moved._paths, moved._ends, moved._sizes
+        self._stamps, self._odd = moved._stamps, moved._odd
+
+
+class ArtifactList(Sequence[Artifact]):
+    """The classified files of a host: one byte (the kind) per file of a ``Listing``, the rare attributes
+    aside, and any artifact added later (a detector may add one) at the end. ``Artifact`` objects are made
+    when read: two reads of the same position give equal artifacts, not the same object."""
+
+    __slots__ = ("_added", "_attrs", "_kinds", "_listing")
+
+    def __init__(self, listing: Listing) -> None:
+        self._listing = listing
+        self._kinds = bytearray()
+        self._attrs: dict[int, tuple[tuple[str, str], ...]] = {}
+        self._added: list[Artifact] = []
+
+    def classified(self, kind: ArtifactKind, attrs: tuple[tuple[str, str], ...] = ()) -> None:
+        """The kind of the next file of the listing, in order."""
+        if attrs:
+            self._attrs[len(self._kinds)] = attrs
+        self._kinds.append(_KIND_NUMBER[kind])
+
+    def append(self, artifact: Artifact) -> None:
+        self._added.append(artifact)
+
+    def __len__(self) -> int:
+        return len(self._kinds) + len(self._added)
+
+    def _make(self, index: int) -> Artifact:
+        listing = self._listing
+        return Artifact(_KINDS[self._kinds[index]], listing.path(index), listing.size(index), listing.mtime(index),
+                        self._attrs.get(index, ()))
+
+    @overload
+    def __getitem__(self, index: int) -> Artifact: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Artifact]: ...
+
+    def __getitem__(self, index: int | slice) -> Artifact | Sequence[Artifact]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("artifact index out of range")
+        classified = len(self._kinds)
+        return self._make(index) if index < classified else self._added[index - classified]
+
+    def __iter__(self) -> Iterator[Artifact]:
+        for index in range(len(self._kinds)):
+            yield self._make(index)
+        yield from self._added
