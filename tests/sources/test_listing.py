@@ -1,0 +1,63 @@
+"""The packed listing and artifacts read back exactly what was put in (#14: memory per file)."""
+
+from __future__ import annotations
+
+import pytest
+
+from exhunt.model.evidence import Artifact, ArtifactKind
+from exhunt.sources.base import FileEntry
+from exhunt.sources.listing import ArtifactList, Listing
+
+ENTRIES = [
+    FileEntry("C/b/page.aspx", 1900, "2021-03-03T01:02:03Z"),
+    FileEntry("C/a/é\\xff.aspx", 0, None),  # non-ASCII, an escaped name, no time
+    FileEntry("C/a.txt", 2**40, "10-01-01T00:00:00Z"),  # a far year's time is not 20 characters
+    FileEntry("C/a/\udcff", 7, "2021-03-03T01:02:03Z"),  # a lone surrogate still round-trips
+]
+
+
+def test_listing_reads_back_what_was_put_in() -> None:
+    listing = Listing(ENTRIES)
+    assert len(listing) == 4
+    assert list(listing) == ENTRIES
+    assert listing[-1] == ENTRIES[-1]
+    assert listing[1:3] == ENTRIES[1:3]
+    with pytest.raises(IndexError):
+        listing[4]
+
+
+def test_sort_orders_as_str_does_and_find_locates() -> None:
+    listing = Listing(ENTRIES)
+    assert listing.find("C/a.txt") is None  # not in order yet: no bisection
+    listing.sort()
+    assert list(listing) == sorted(ENTRIES, key=lambda e: e.path)
+    for position, entry in enumerate(listing):
+        assert listing.find(entry.path) == position
+        assert listing.find(entry.path, near=position) == position
+        assert listing.find(entry.path, near=0) == position
+    assert listing.find("C/zz") is None
+    assert listing.find("") is None
+
+
+def test_find_gives_the_first_of_a_name_listed_twice() -> None:
+    listing = Listing([FileEntry("a", 1), FileEntry("b", 2), FileEntry("b", 3), FileEntry("c", 4)])
+    assert listing.find("b") == 1
+    assert listing.find("b", near=2) == 1
+
+
+def test_artifact_list_makes_equal_artifacts_and_keeps_added_ones() -> None:
+    listing = Listing(ENTRIES)
+    artifacts = ArtifactList(listing)
+    artifacts.classified(ArtifactKind.FILE)
+    artifacts.classified(ArtifactKind.EVTX, (("channel", "Security"),))
+    artifacts.classified(ArtifactKind.IIS, (("site", "W3SVC1"),))
+    artifacts.classified(ArtifactKind.FILE)
+    extra = Artifact(ArtifactKind.FILE, "C/extra", 3)
+    artifacts.append(extra)
+    assert len(artifacts) == 5
+    made = list(artifacts)
+    assert made[1] == Artifact(ArtifactKind.EVTX, ENTRIES[1].path, 0, None, (("channel", "Security"),))
+    assert made[2].attr("site") == "W3SVC1" and made[2].mtime == "10-01-01T00:00:00Z"
+    assert artifacts[0] == made[0] and artifacts[0] is not made[0]
+    assert artifacts[4] is extra and artifacts[-1] is extra
+    assert artifacts.listing is listing
