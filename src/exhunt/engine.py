@@ -21,7 +21,7 @@ from exhunt.correlate.exposure import (
 )
 from exhunt.correlate.filetimes import true_times
 from exhunt.correlate.verdict import conclude
-from exhunt.detectors.base import Detector, HostContext, Interest
+from exhunt.detectors.base import Detector, Digests, HostContext, Interest
 from exhunt.detectors.registry import create_detectors
 from exhunt.exposure import BuildObservation
 from exhunt.model.coverage import HostCoverage, InputWarning, SourceCoverage, SourceStatus
@@ -155,6 +155,7 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
         coverage.warn(InputWarning(path=layout.exchange_roots[1], code="several-installs", message=(
             f"several Exchange install folders found; using {layout.exchange_root}")))
     ctx = HostContext(host=tree.name, tree=tree, artifacts=layout.artifacts, coverage=coverage,
+                      digests=Digests(layout.artifacts.listing),
                       options=options, exchange_root=layout.exchange_root)
     detectors = create_detectors(content, options)
     for detector in detectors:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,7 @@ from exhunt.model.filetimes import FileTimes
 from exhunt.model.finding import Finding
 from exhunt.parsers.base import RecordGateFn
 from exhunt.sources.base import HostTree
-from exhunt.sources.listing import ArtifactList
+from exhunt.sources.listing import ArtifactList, Listing
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,17 +45,43 @@ _ALGOS = (("md5", 16), ("sha1", 20), ("sha256", 32))
 
 
 class Digests:
-    """Digests of a host's files, kept as raw bytes (one small ``bytes`` per file instead of a dict of three
-    hex strings): the YARA sweep hashes every file it reads, and a host may hold hundreds of thousands."""
+    """Digests of a host's files, kept as raw bytes: the YARA sweep hashes every file it reads, and a host
+    may hold hundreds of thousands. Given the host's ``Listing``, a listed file's digests are found by its
+    position (one 8-byte offset per file into one packed buffer, no key per file); any other path is kept
+    by name."""
 
-    __slots__ = ("_raw",)
+    __slots__ = ("_at", "_count", "_listing", "_near", "_packed", "_raw")
 
-    def __init__(self) -> None:
-        self._raw: dict[str, bytes] = {}  # path -> one byte saying which digests follow, then the digests
+    def __init__(self, listing: Listing | None = None) -> None:
+        self._listing = listing
+        self._at: array[int] | None = None  # per listed file, where its record starts in _packed (-1: none)
+        self._packed = bytearray()  # records: one byte saying which digests follow, then the digests
+        self._near = -1  # the position found last: a sweep asks in listing order
+        self._count = 0  # listed files with digests
+        self._raw: dict[str, bytes] = {}  # paths not in the listing -> their record
+
+    def _position(self, path: str) -> int | None:
+        if self._listing is None:
+            return None
+        found = self._listing.find(path, self._near)
+        if found is not None:
+            self._near = found
+        return found
+
+    def _record(self, path: str) -> bytes | None:
+        position = self._position(path)
+        if position is None:
+            return self._raw.get(path)
+        if self._at is None or self._at[position] < 0:
+            return None
+        start = self._at[position]
+        mask = self._packed[start]
+        length = 1 + sum(size for bit, (_, size) in enumerate(_ALGOS) if mask >> bit & 1)
+        return bytes(self._packed[start:start + length])
 
     def get(self, path: str) -> dict[str, str]:
         """The digests known for ``path`` (algorithm -> lowercase hex), empty when none."""
-        raw = self._raw.get(path)
+        raw = self._record(path)
         if raw is None:
             return {}
         found: dict[str, str] = {}
@@ -74,16 +101,29 @@ class Digests:
             if value is not None and len(value) == 2 * size:
                 mask |= 1 << bit
                 parts.append(bytes.fromhex(value))
-        self._raw[path] = bytes([mask]) + b"".join(parts)
+        record = bytes([mask]) + b"".join(parts)
+        position = self._position(path)
+        if position is None or self._listing is None:
+            self._raw[path] = record
+            return
+        if self._at is None:
+            self._at = array("q", [-1]) * len(self._listing)
+        if self._at[position] < 0:
+            self._count += 1
+        self._at[position] = len(self._packed)  # a record given again is written anew (rare: merges)
+        self._packed += record
 
     def __contains__(self, path: object) -> bool:
-        return path in self._raw
+        return isinstance(path, str) and self._record(path) is not None
 
     def __len__(self) -> int:
-        return len(self._raw)
+        return self._count + len(self._raw)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._raw)
+        if self._at is not None and self._listing is not None:
+            listing = self._listing
+            yield from (listing.path(n) for n, start in enumerate(self._at) if start >= 0)
+        yield from self._raw
 
 
 class SeenAtStart:

@@ -11,6 +11,7 @@ the fly. Both read back exactly what was put in.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from typing import overload
 
@@ -34,7 +35,7 @@ def _decode(raw: bytes | memoryview) -> str:
 class Listing(Sequence[FileEntry]):
     """Files of a host (path, size, time), packed. Appended in any order; ``sort()`` orders by path."""
 
-    __slots__ = ("_ends", "_odd", "_paths", "_sizes", "_stamps")
+    __slots__ = ("_ends", "_last", "_odd", "_ordered", "_paths", "_sizes", "_stamps")
 
     def __init__(self, entries: Iterable[FileEntry] = ()) -> None:
         self._paths = bytearray()  # every path, UTF-8, one after the other
@@ -42,10 +43,15 @@ class Listing(Sequence[FileEntry]):
         self._sizes = array("q")
         self._stamps = bytearray()  # _STAMP bytes per file: its time as text, or zeros for None
         self._odd: dict[int, str] = {}  # times that are not _STAMP ASCII characters (forged, far years)
+        self._last: str | None = None  # the path appended last
+        self._ordered = True  # paths appended in order so far: ``find`` may bisect
         for entry in entries:
             self.append(entry.path, entry.size, entry.mtime)
 
     def append(self, path: str, size: int, mtime: str | None) -> None:
+        if self._last is not None and path < self._last:
+            self._ordered = False
+        self._last = path
         self._paths += _encode(path)
         self._ends.append(len(self._paths))
         self._sizes.append(size)
@@ -93,6 +99,18 @@ class Listing(Sequence[FileEntry]):
         for index in range(len(self)):
             yield FileEntry(self.path(index), self._sizes[index], self.mtime(index))
 
+    def find(self, path: str, near: int = -1) -> int | None:
+        """The position of ``path`` (the first, when a name is listed twice), None when it is not listed or
+        the listing is not in order. ``near``: a position to try first (a sweep asks in listing order)."""
+        count = len(self)
+        for guess in (near, near + 1):
+            if 0 <= guess < count and self.path(guess) == path and (guess == 0 or self.path(guess - 1) != path):
+                return guess
+        if not self._ordered:
+            return None
+        found = bisect_left(range(count), path, key=self.path)
+        return found if found < count and self.path(found) == path else None
+
     def paths(self) -> Iterator[str]:
         return (self.path(index) for index in range(len(self)))
 
@@ -107,6 +125,7 @@ class Listing(Sequence[FileEntry]):
             moved.append(self.path(index), self._sizes[index], self.mtime(index))
         self._paths, self._ends, self._sizes = moved._paths, moved._ends, moved._sizes
         self._stamps, self._odd = moved._stamps, moved._odd
+        self._last, self._ordered = moved._last, moved._ordered
 
 
 class ArtifactList(Sequence[Artifact]):
@@ -121,6 +140,10 @@ class ArtifactList(Sequence[Artifact]):
         self._kinds = bytearray()
         self._attrs: dict[int, tuple[tuple[str, str], ...]] = {}
         self._added: list[Artifact] = []
+
+    @property
+    def listing(self) -> Listing:
+        return self._listing
 
     def classified(self, kind: ArtifactKind, attrs: tuple[tuple[str, str], ...] = ()) -> None:
         """The kind of the next file of the listing, in order."""
