@@ -114,11 +114,12 @@ class Listing(Sequence[FileEntry]):
     def paths(self) -> Iterator[str]:
         return (self.path(index) for index in range(len(self)))
 
-    def sort(self) -> None:
-        """Order by path (as ``str`` compares), stably; a listing already in order is left as it is."""
+    def sort(self) -> list[int] | None:
+        """Order by path (as ``str`` compares), stably; a listing already in order is left as it is (None).
+        Gives the order: the old position of each file, in the new order."""
         count = len(self)
-        if all(self.path(i - 1) <= self.path(i) for i in range(1, count)):
-            return
+        if self._ordered:
+            return None
         order = sorted(range(count), key=self.path)  # the keys are transient, one sort's worth
         moved = Listing()
         for index in order:
@@ -126,6 +127,7 @@ class Listing(Sequence[FileEntry]):
         self._paths, self._ends, self._sizes = moved._paths, moved._ends, moved._sizes
         self._stamps, self._odd = moved._stamps, moved._odd
         self._last, self._ordered = moved._last, moved._ordered
+        return order
 
 
 class ArtifactList(Sequence[Artifact]):
