@@ -67,8 +67,8 @@ class Listing(Sequence[FileEntry]):
         return len(self._sizes)
 
     def path(self, index: int) -> str:
-        start = self._ends[index - 1] if index else 0
-        return _decode(memoryview(self._paths)[start:self._ends[index]])
+        ends = self._ends
+        return self._paths[ends[index - 1] if index else 0:ends[index]].decode("utf-8", "surrogatepass")
 
     def size(self, index: int) -> int:
         return self._sizes[index]
@@ -76,9 +76,9 @@ class Listing(Sequence[FileEntry]):
     def mtime(self, index: int) -> str | None:
         start = index * _STAMP
         raw = self._stamps[start:start + _STAMP]
-        if raw == _NO_STAMP:
-            return self._odd.get(index)
-        return raw.decode("ascii")
+        if raw[0]:  # a stored time never starts with a zero byte
+            return raw.decode("ascii")
+        return self._odd.get(index)
 
     @overload
     def __getitem__(self, index: int) -> FileEntry: ...
@@ -181,6 +181,14 @@ class ArtifactList(Sequence[Artifact]):
         return self._make(index) if index < classified else self._added[index - classified]
 
     def __iter__(self) -> Iterator[Artifact]:
-        for index in range(len(self._kinds)):
-            yield self._make(index)
+        listing, kinds, attrs = self._listing, self._kinds, self._attrs
+        paths, ends, sizes, stamps, odd = listing._paths, listing._ends, listing._sizes, listing._stamps, listing._odd
+        start = 0
+        for index in range(len(kinds)):
+            end = ends[index]
+            at = index * _STAMP
+            raw = stamps[at:at + _STAMP]
+            yield Artifact(_KINDS[kinds[index]], paths[start:end].decode("utf-8", "surrogatepass"), sizes[index],
+                           raw.decode("ascii") if raw[0] else odd.get(index), attrs.get(index, ()))
+            start = end
         yield from self._added
