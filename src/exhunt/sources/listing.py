@@ -22,6 +22,7 @@ _STAMP = 20  # "YYYY-MM-DDTHH:MM:SSZ"
 _NO_STAMP = bytes(_STAMP)  # no time recorded (None)
 _KINDS = tuple(ArtifactKind)
 _KIND_NUMBER = {kind: number for number, kind in enumerate(_KINDS)}
+_new = tuple.__new__  # an Artifact (a named tuple) made without its Python __new__: the hot path
 
 
 def _encode(text: str) -> bytes:
@@ -161,8 +162,8 @@ class ArtifactList(Sequence[Artifact]):
 
     def _make(self, index: int) -> Artifact:
         listing = self._listing
-        return Artifact(_KINDS[self._kinds[index]], listing.path(index), listing.size(index), listing.mtime(index),
-                        self._attrs.get(index, ()))
+        return _new(Artifact, (_KINDS[self._kinds[index]], listing.path(index), listing.size(index),
+                               listing.mtime(index), self._attrs.get(index, ())))
 
     @overload
     def __getitem__(self, index: int) -> Artifact: ...
@@ -183,12 +184,12 @@ class ArtifactList(Sequence[Artifact]):
     def __iter__(self) -> Iterator[Artifact]:
         listing, kinds, attrs = self._listing, self._kinds, self._attrs
         paths, ends, sizes, stamps, odd = listing._paths, listing._ends, listing._sizes, listing._stamps, listing._odd
-        start = 0
-        for index in range(len(kinds)):
+        start, at, new, names, none = 0, 0, _new, _KINDS, ()
+        for index in range(len(kinds)):  # the hot path: no method call per file but the decodes
             end = ends[index]
-            at = index * _STAMP
             raw = stamps[at:at + _STAMP]
-            yield Artifact(_KINDS[kinds[index]], paths[start:end].decode("utf-8", "surrogatepass"), sizes[index],
-                           raw.decode("ascii") if raw[0] else odd.get(index), attrs.get(index, ()))
-            start = end
+            yield new(Artifact, (names[kinds[index]], paths[start:end].decode("utf-8", "surrogatepass"),
+                                 sizes[index], raw.decode("ascii") if raw[0] else odd.get(index),
+                                 attrs.get(index, none) if attrs else none))
+            start, at = end, at + _STAMP
         yield from self._added
