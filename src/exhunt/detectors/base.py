@@ -53,7 +53,7 @@ class Digests:
     __slots__ = ("_at", "_count", "_listing", "_near", "_packed", "_raw")
 
     def __init__(self, listing: Listing | None = None) -> None:
-        self._listing = listing
+        self._listing = listing if listing is not None and listing.ordered else None  # positions need order
         self._at: array[int] | None = None  # per listed file, where its record starts in _packed (-1: none)
         self._packed = bytearray()  # records: one byte saying which digests follow, then the digests
         self._near = -1  # the position found last: a sweep asks in listing order
@@ -68,8 +68,7 @@ class Digests:
             self._near = found
         return found
 
-    def _record(self, path: str) -> bytes | None:
-        position = self._position(path)
+    def _record(self, path: str, position: int | None) -> bytes | None:
         if position is None:
             return self._raw.get(path)
         if self._at is None or self._at[position] < 0:
@@ -81,7 +80,10 @@ class Digests:
 
     def get(self, path: str) -> dict[str, str]:
         """The digests known for ``path`` (algorithm -> lowercase hex), empty when none."""
-        raw = self._record(path)
+        return self._digests(self._record(path, self._position(path)))
+
+    @staticmethod
+    def _digests(raw: bytes | None) -> dict[str, str]:
         if raw is None:
             return {}
         found: dict[str, str] = {}
@@ -94,7 +96,8 @@ class Digests:
 
     def put(self, path: str, digests: dict[str, str]) -> None:
         """Add ``digests`` (algorithm -> hex) to what is known for ``path``."""
-        merged = self.get(path) | {k: v.lower() for k, v in digests.items()}
+        position = self._position(path)  # found once: a sweep puts tens of thousands
+        merged = self._digests(self._record(path, position)) | {k: v.lower() for k, v in digests.items()}
         mask, parts = 0, []
         for bit, (name, size) in enumerate(_ALGOS):
             value = merged.get(name)
@@ -102,7 +105,6 @@ class Digests:
                 mask |= 1 << bit
                 parts.append(bytes.fromhex(value))
         record = bytes([mask]) + b"".join(parts)
-        position = self._position(path)
         if position is None or self._listing is None:
             self._raw[path] = record
             return
@@ -114,7 +116,7 @@ class Digests:
         self._packed += record
 
     def __contains__(self, path: object) -> bool:
-        return isinstance(path, str) and self._record(path) is not None
+        return isinstance(path, str) and self._record(path, self._position(path)) is not None
 
     def __len__(self) -> int:
         return self._count + len(self._raw)

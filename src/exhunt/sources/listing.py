@@ -22,6 +22,7 @@ _STAMP = 20  # "YYYY-MM-DDTHH:MM:SSZ"
 _NO_STAMP = bytes(_STAMP)  # no time recorded (None)
 _KINDS = tuple(ArtifactKind)
 _KIND_NUMBER = {kind: number for number, kind in enumerate(_KINDS)}
+_BLOCK = 1024  # files decoded at a time by a pass over the listing
 _new = tuple.__new__  # an Artifact (a named tuple) made without its Python __new__: the hot path
 
 
@@ -29,7 +30,7 @@ def _encode(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")  # any str round-trips, escaped names or not
 
 
-def _decode(raw: bytes | memoryview) -> str:
+def _decode(raw: bytes | bytearray | memoryview) -> str:
     return str(raw, "utf-8", "surrogatepass")
 
 
@@ -67,6 +68,11 @@ class Listing(Sequence[FileEntry]):
     def __len__(self) -> int:
         return len(self._sizes)
 
+    @property
+    def ordered(self) -> bool:
+        """Whether the paths are in order (``find`` may then bisect)."""
+        return self._ordered
+
     def path(self, index: int) -> str:
         ends = self._ends
         return self._paths[ends[index - 1] if index else 0:ends[index]].decode("utf-8", "surrogatepass")
@@ -97,8 +103,28 @@ class Listing(Sequence[FileEntry]):
         return FileEntry(self.path(index), self._sizes[index], self.mtime(index))
 
     def __iter__(self) -> Iterator[FileEntry]:
-        for index in range(len(self)):
-            yield FileEntry(self.path(index), self._sizes[index], self.mtime(index))
+        sizes = self._sizes
+        for index, path, mtime in self.rows(len(self)):
+            yield FileEntry(path, sizes[index], mtime)
+
+    def rows(self, count: int) -> Iterator[tuple[int, str, str | None]]:
+        """(position, path, time) of the first ``count`` files, in order: the passes over a whole host go
+        through here. Paths and times are decoded ``_BLOCK`` files at a time (one decode per block, then
+        string slices; a block that is not ASCII is decoded file by file), so a pass holds one block."""
+        paths, ends, stamps, odd = self._paths, self._ends, self._stamps, self._odd
+        for first in range(0, count, _BLOCK):
+            last = min(first + _BLOCK, count)
+            base = ends[first - 1] if first else 0
+            chunk = paths[base:ends[last - 1]]
+            times = stamps[first * _STAMP:last * _STAMP].decode("latin-1")  # ASCII times, or zeros
+            text = chunk.decode("ascii") if chunk.isascii() else None
+            start, at = 0, 0
+            for index in range(first, last):
+                end = ends[index] - base
+                stamp = times[at:at + _STAMP]
+                yield (index, text[start:end] if text is not None else _decode(chunk[start:end]),
+                       stamp if stamp[0] != "\0" else odd.get(index))
+                start, at = end, at + _STAMP
 
     def find(self, path: str, near: int = -1) -> int | None:
         """The position of ``path`` (the first, when a name is listed twice), None when it is not listed or
@@ -113,7 +139,7 @@ class Listing(Sequence[FileEntry]):
         return found if found < count and self.path(found) == path else None
 
     def paths(self) -> Iterator[str]:
-        return (self.path(index) for index in range(len(self)))
+        return (path for _, path, _ in self.rows(len(self)))
 
     def sort(self) -> list[int] | None:
         """Order by path (as ``str`` compares), stably; a listing already in order is left as it is (None).
@@ -172,24 +198,20 @@ class ArtifactList(Sequence[Artifact]):
     def __getitem__(self, index: slice) -> Sequence[Artifact]: ...
 
     def __getitem__(self, index: int | slice) -> Artifact | Sequence[Artifact]:
+        classified = len(self._kinds)
+        if type(index) is int and 0 <= index < classified:  # the common case, first
+            return self._make(index)
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         if index < 0:
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError("artifact index out of range")
-        classified = len(self._kinds)
         return self._make(index) if index < classified else self._added[index - classified]
 
     def __iter__(self) -> Iterator[Artifact]:
-        listing, kinds, attrs = self._listing, self._kinds, self._attrs
-        paths, ends, sizes, stamps, odd = listing._paths, listing._ends, listing._sizes, listing._stamps, listing._odd
-        start, at, new, names, none = 0, 0, _new, _KINDS, ()
-        for index in range(len(kinds)):  # the hot path: no method call per file but the decodes
-            end = ends[index]
-            raw = stamps[at:at + _STAMP]
-            yield new(Artifact, (names[kinds[index]], paths[start:end].decode("utf-8", "surrogatepass"),
-                                 sizes[index], raw.decode("ascii") if raw[0] else odd.get(index),
+        kinds, attrs, sizes, new, names, none = self._kinds, self._attrs, self._listing._sizes, _new, _KINDS, ()
+        for index, path, mtime in self._listing.rows(len(kinds)):  # the hot path: no call per file
+            yield new(Artifact, (names[kinds[index]], path, sizes[index], mtime,
                                  attrs.get(index, none) if attrs else none))
-            start, at = end, at + _STAMP
         yield from self._added
