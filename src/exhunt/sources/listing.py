@@ -129,9 +129,10 @@ class Listing(Sequence[FileEntry]):
     def find(self, path: str, near: int = -1) -> int | None:
         """The position of ``path`` (the first, when a name is listed twice), None when it is not listed or
         the listing is not in order. ``near``: a position to try first (a sweep asks in listing order)."""
-        count = len(self)
-        for guess in (near, near + 1):
-            if 0 <= guess < count and self.path(guess) == path and (guess == 0 or self.path(guess - 1) != path):
+        count, raw, ends, paths = len(self), _encode(path), self._ends, self._paths
+        for guess in (near, near + 1):  # compared as bytes: no decode on the common path
+            if 0 <= guess < count and paths[ends[guess - 1] if guess else 0:ends[guess]] == raw and (
+                    guess == 0 or paths[ends[guess - 2] if guess > 1 else 0:ends[guess - 1]] != raw):
                 return guess
         if not self._ordered:
             return None
@@ -162,13 +163,14 @@ class ArtifactList(Sequence[Artifact]):
     aside, and any artifact added later (a detector may add one) at the end. ``Artifact`` objects are made
     when read: two reads of the same position give equal artifacts, not the same object."""
 
-    __slots__ = ("_added", "_attrs", "_kinds", "_listing")
+    __slots__ = ("_added", "_attrs", "_kinds", "_last", "_listing")
 
     def __init__(self, listing: Listing) -> None:
         self._listing = listing
         self._kinds = bytearray()
         self._attrs: dict[int, tuple[tuple[str, str], ...]] = {}
         self._added: list[Artifact] = []
+        self._last: tuple[int, Artifact] | None = None  # the artifact a pass handed out last, and its position
 
     @property
     def listing(self) -> Listing:
@@ -200,7 +202,8 @@ class ArtifactList(Sequence[Artifact]):
     def __getitem__(self, index: int | slice) -> Artifact | Sequence[Artifact]:
         classified = len(self._kinds)
         if type(index) is int and 0 <= index < classified:  # the common case, first
-            return self._make(index)
+            last = self._last
+            return last[1] if last is not None and last[0] == index else self._make(index)
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         if index < 0:
@@ -212,6 +215,9 @@ class ArtifactList(Sequence[Artifact]):
     def __iter__(self) -> Iterator[Artifact]:
         kinds, attrs, sizes, new, names, none = self._kinds, self._attrs, self._listing._sizes, _new, _KINDS, ()
         for index, path, mtime in self._listing.rows(len(kinds)):  # the hot path: no call per file
-            yield new(Artifact, (names[kinds[index]], path, sizes[index], mtime,
-                                 attrs.get(index, none) if attrs else none))
+            artifact = new(Artifact, (names[kinds[index]], path, sizes[index], mtime,
+                                      attrs.get(index, none) if attrs else none))
+            self._last = (index, artifact)  # asked back by position while it is handled (``SeenAtStart``)
+            yield artifact
+        self._last = None
         yield from self._added
