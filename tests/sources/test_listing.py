@@ -61,3 +61,46 @@ def test_artifact_list_makes_equal_artifacts_and_keeps_added_ones() -> None:
     assert artifacts[0] == made[0] and artifacts[0] is not made[0]
     assert artifacts[4] is extra and artifacts[-1] is extra
     assert artifacts.listing is listing
+
+
+def _many(count: int) -> list[FileEntry]:
+    entries = [FileEntry(f"C/inetpub/wwwroot/app{n % 50}/page{n:06d}.aspx", n, "2021-03-03T01:02:03Z")
+               for n in range(count)]
+    entries[1500] = FileEntry("C/inetpub/wwwroot/app0/page001500-é.aspx", 1, None)  # one block not ASCII
+    entries[2100] = FileEntry("C/inetpub/wwwroot/app0/page002100.aspx", 2, "10-01-01T00:00:00Z")  # odd time
+    return entries
+
+
+def test_passes_decode_by_block_and_read_back_every_file() -> None:
+    """Passes decode a block of files at a time: across blocks, in a block that is not ASCII, with odd
+    times, they give what was put in, as reading one position at a time does."""
+    entries = _many(3 * 1024 + 17)
+    listing = Listing(entries)
+    assert list(listing) == entries
+    assert list(listing.paths()) == [e.path for e in entries]
+    artifacts = ArtifactList(listing)
+    for _ in entries:
+        artifacts.classified(ArtifactKind.FILE)
+    made = list(artifacts)
+    assert made == [artifacts[n] for n in range(len(entries))]
+    assert made[1500].path.endswith("-é.aspx") and made[2100].mtime == "10-01-01T00:00:00Z"
+
+
+def test_memory_held_per_file_is_a_few_packed_bytes() -> None:
+    """#14: what a host's listing and classified artifacts hold per file is packed bytes (the path's UTF-8,
+    an offset, a size, the time as text, the kind), not Python objects per file."""
+    import tracemalloc
+
+    entries = _many(20_000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        listing = Listing(entries)
+        artifacts = ArtifactList(listing)
+        for _ in entries:
+            artifacts.classified(ArtifactKind.FILE)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    path_bytes = sum(len(e.path.encode()) for e in entries) / len(entries)
+    assert held / len(entries) < path_bytes + 8 + 8 + 20 + 1 + 16  # growth slack of the buffers
