@@ -213,11 +213,26 @@ class ArtifactList(Sequence[Artifact]):
         return self._make(index) if index < classified else self._added[index - classified]
 
     def __iter__(self) -> Iterator[Artifact]:
-        kinds, attrs, sizes, new, names, none = self._kinds, self._attrs, self._listing._sizes, _new, _KINDS, ()
-        for index, path, mtime in self._listing.rows(len(kinds)):  # the hot path: no call per file
-            artifact = new(Artifact, (names[kinds[index]], path, sizes[index], mtime,
-                                      attrs.get(index, none) if attrs else none))
-            self._last = (index, artifact)  # asked back by position while it is handled (``SeenAtStart``)
-            yield artifact
+        kinds, attrs, new, names, none = self._kinds, self._attrs, _new, _KINDS, ()
+        listing = self._listing
+        paths, ends, sizes, stamps, odd = listing._paths, listing._ends, listing._sizes, listing._stamps, listing._odd
+        count = len(kinds)
+        for first in range(0, count, _BLOCK):  # the hot path: as ``Listing.rows``, inlined (no call per file)
+            last = min(first + _BLOCK, count)
+            base = ends[first - 1] if first else 0
+            chunk = paths[base:ends[last - 1]]
+            times = stamps[first * _STAMP:last * _STAMP].decode("latin-1")
+            text = chunk.decode("ascii") if chunk.isascii() else None
+            start, at = 0, 0
+            for index in range(first, last):
+                end = ends[index] - base
+                stamp = times[at:at + _STAMP]
+                artifact = new(Artifact, (names[kinds[index]],
+                                          text[start:end] if text is not None else _decode(chunk[start:end]),
+                                          sizes[index], stamp if stamp[0] != "\0" else odd.get(index),
+                                          attrs.get(index, none) if attrs else none))
+                self._last = (index, artifact)  # asked back by position while it is handled (``SeenAtStart``)
+                yield artifact
+                start, at = end, at + _STAMP
         self._last = None
         yield from self._added
