@@ -95,5 +95,16 @@ class RemappedTree(HostTree):
         original = self._original(path)
         return None if original is None else self.inner.local_path(original)
 
+    def __getstate__(self) -> dict[str, object]:
+        """What crosses to a worker: this host's own original paths, not the listing of the whole evidence
+        (a folder of many hosts ships one host at a time)."""
+        state = dict(self.__dict__)
+        own = Listing()
+        inner = self._inner_listing
+        for origin in self._origins:
+            own.append(inner.path(origin), inner.size(origin), inner.mtime(origin))
+        state["_inner_listing"], state["_origins"], state["_near"] = own, array("q", range(len(own))), -1
+        return state
+
     def close(self) -> None:
         self.inner.close()
