@@ -164,6 +164,10 @@ def main() -> None:
     args.add_argument("--gate-share", action="store_true",
                       help="only say which share of each kind's records pass the engine's literal gate (the "
                            "records the parse workers send back and the detectors judge), then stop")
+    args.add_argument("--against", type=Path, metavar="SRC",
+                      help="also time, in every round, `exhunt scan` run from another exhunt's source folder "
+                           "(PYTHONPATH=SRC, e.g. `git archive main | tar -x -C /tmp/main` gives /tmp/main/src), "
+                           "alternating which of the two goes first; wall and CPU of both are summarised")
     args.add_argument("--driver", type=Path, help=argparse.SUPPRESS)  # internal: run the parser driver
     options = args.parse_args()
     if options.driver is not None:
@@ -212,6 +216,9 @@ def main() -> None:
             env = {**os.environ, "EXHUNT_CACHE_DIR": cache}
             if options.mode in ("cli", "both"):
                 subprocess.run(scan, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+                if options.against is not None:
+                    subprocess.run(scan, env=_against(env, options.against), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, check=False)
             rounds(options, rg, scan, env, kinds_file, root, total)
 
     if options.per_literal:
@@ -226,8 +233,8 @@ def rounds(options: argparse.Namespace, rg: list[str], scan: list[str], env: dic
     ``exhunt scan`` runs twice a round: as a user's second and later scans run, with the compiled rules in
     the content cache, and with ``--no-cache`` (compiling them, as a first scan does)."""
     driver = [sys.executable, __file__, str(root), "--driver", str(kinds_file)]
-    runs: dict[str, list[Run]] = {"rg": [], "parser": [], "cli": [], "cli-cold": []}
-    for _ in range(max(1, options.repeat)):
+    runs: dict[str, list[Run]] = {"rg": [], "parser": [], "cli": [], "cli-cold": [], "against": []}
+    for number in range(max(1, options.repeat)):
         reference = timed(rg)
         runs["rg"].append(reference)
         print(reference.line("rg -i -F", total))
@@ -237,12 +244,22 @@ def rounds(options: argparse.Namespace, rg: list[str], scan: list[str], env: dic
             summary = json.loads(run.output) if run.code == 0 else {"exit code": run.code}
             print(run.line("exhunt parser", total, reference) + f"\n               {summary}")
         if options.mode in ("cli", "both"):
-            for name, command in (("cli", scan), ("cli-cold", [*scan, "--no-cache"])):
-                run = timed(command, env=env)
+            plan = [("cli", scan, env), ("cli-cold", [*scan, "--no-cache"], env)]
+            if options.against is not None:
+                other = ("against", scan, _against(env, options.against))
+                plan = [other, *plan] if number % 2 else [*plan, other]
+            for name, command, environment in plan:
+                run = timed(command, env=environment)
                 runs[name].append(run)
-                label = "exhunt scan" if name == "cli" else "  --no-cache"
+                label = {"cli": "exhunt scan", "cli-cold": "  --no-cache", "against": "  --against"}[name]
                 print(run.line(label, total, reference) + f"\n               exit code {run.code}")
     summarise(runs, total)
+
+
+def _against(env: dict[str, str], source: Path) -> dict[str, str]:
+    """The environment that runs the other exhunt: its sources first on the path; the same content cache
+    folder (its entries are keyed by exhunt's version: the two never share one)."""
+    return {**env, "PYTHONPATH": str(source.resolve())}
 
 
 def summarise(runs: dict[str, list[Run]], total: int) -> None:
@@ -252,15 +269,16 @@ def summarise(runs: dict[str, list[Run]], total: int) -> None:
     print(f"over {len(rg_walls)} rounds: rg best {rg_best:.2f} s ({rate(total, rg_best):.0f} MB/s), "
           f"median {rg_median:.2f} s")
     for name, label in (("parser", "exhunt parser"), ("cli", "exhunt scan (rules cached)"),
-                        ("cli-cold", "exhunt scan --no-cache")):
+                        ("cli-cold", "exhunt scan --no-cache"), ("against", "--against (rules cached)")):
         if not runs[name]:
             continue
         walls = sorted(r.wall for r in runs[name])
         best, median = walls[0], statistics.median(walls)
+        cpus = sorted(r.cpu for r in runs[name])
         peak = max(r.rss for r in runs[name]) / 1024
         print(f"{label}: best {best:.2f} s ({rate(total, best):.0f} MB/s), median {median:.2f} s; "
               f"ratio vs rg: best {rg_best / best:.2f}x, median {rg_median / median:.2f}x; "
-              f"peak RSS {peak:.0f} MiB")
+              f"CPU best {cpus[0]:.2f} s, median {statistics.median(cpus):.2f} s; peak RSS {peak:.0f} MiB")
 
 
 def selective(root: Path, artifacts: list[Artifact], per_kind: dict[str, list[str] | None]) -> None:

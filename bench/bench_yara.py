@@ -1,7 +1,7 @@
 """Sweep a tree with exhunt's YARA-X detector and with the `yara` command-line tool; print the ratio.
 
     python bench/gen_tree.py /tmp/exhunt-bench --files 50000 --size-gb 2
-    python bench/bench_yara.py /tmp/exhunt-bench [--workers 2]
+    python bench/bench_yara.py /tmp/exhunt-bench [--workers 2] [--scan 3]
 
 Both tools get the whole tree (`yara -r -p N`; gen_tree.py writes only files exhunt's sweep selects, and
 the script says so if that is not the case) with the same shipped rules (kept compatible with classic
@@ -17,6 +17,7 @@ import argparse
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -100,6 +101,39 @@ def run_yara(tree_dir: Path, workers: int) -> dict[str, float]:
     return {"seconds": end - start, "matches": matches, "rss_mb": rss_mb(maxrss), "status": proc.returncode}
 
 
+def run_scan(tree_dir: Path, workers: int) -> dict[str, float]:
+    """The whole ``exhunt scan`` of the tree as a user runs it (listing, every detector, correlation, JSONL)."""
+    exe = shutil.which("exhunt") or "exhunt"
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "out.jsonl"
+        command = [exe, "scan", str(tree_dir), "-j", str(workers), "-f", "jsonl", "-o", str(out),
+                   "--no-progress", "-q"]
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        end = time.perf_counter()
+        findings = sum(1 for line in out.open("rb") if b'"type":"finding"' in line) if out.exists() else 0
+    return {"seconds": end - start, "cpu": usage.ru_utime + usage.ru_stime, "findings": findings,
+            "status": os.waitstatus_to_exitcode(status)}
+
+
+def compare_scans(tree_dir: Path, workers: int, rounds: int) -> None:
+    """Alternate yara and the whole ``exhunt scan``, ``rounds`` times each; best and median ratios."""
+    ours: list[float] = []
+    theirs: list[float] = []
+    for _ in range(rounds):
+        ya = run_yara(tree_dir, workers)
+        ex = run_scan(tree_dir, workers)
+        theirs.append(ya["seconds"])
+        ours.append(ex["seconds"])
+        print(f"  yara {ya['seconds']:6.2f} s | exhunt scan {ex['seconds']:6.2f} s wall, {ex['cpu']:6.2f} s CPU, "
+              f"exit {ex['status']:.0f}, {ex['findings']:.0f} findings")
+    best = min(theirs) / min(ours)
+    median = statistics.median(theirs) / statistics.median(ours)
+    print(f"whole exhunt scan vs yara -r -p {workers}, {rounds} rounds: best {min(ours):.2f} s vs {min(theirs):.2f} s "
+          f"= {best:.2f}x, median {median:.2f}x (target >= 0.5x)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("tree", type=Path)
@@ -107,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hash", action="store_true",
                         help="also time exhunt hashing every file (MD5/SHA-1/SHA-256) during the sweep, as it "
                              "does when hash indicators are loaded")
+    parser.add_argument("--scan", type=int, default=0, metavar="ROUNDS",
+                        help="also time the whole `exhunt scan` of the tree (every detector, correlation, JSONL) "
+                             "against yara, alternating, ROUNDS times each")
     args = parser.parse_args(argv)
     if shutil.which("yara") is None:
         parser.error("the yara command-line tool is not installed (Debian package 'yara')")
@@ -130,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"exhunt + MD5/SHA-1/SHA-256 of every file: {hx['seconds']:.2f} s, "
               f"{len(paths) / hx['seconds']:.0f} files/s, {mib / hx['seconds']:.1f} MiB/s "
               f"(ratio to yara without hashing {ya['seconds'] / hx['seconds']:.2f})")
+    if args.scan:
+        compare_scans(args.tree, args.workers, args.scan)
     return 0
 
 

@@ -195,3 +195,12 @@ def test_blobs_others_can_write_are_not_read(tmp_path: Path) -> None:
     (tmp_path / "blobs").chmod(0o700)
     cache.path("k").chmod(0o666)
     assert cache.load("k")[0] is None
+
+
+def test_installed_version_reads_the_dist_info_without_importing() -> None:
+    from importlib import metadata
+
+    from exhunt.content.cache import installed_version
+
+    assert installed_version("yara_x", "yara-x") == metadata.version("yara-x")
+    assert installed_version("no_such_module_here", "nothing") == "unknown"

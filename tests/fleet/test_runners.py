@@ -53,3 +53,67 @@ def test_one_evidence_path_is_listed_once(monkeypatch: pytest.MonkeyPatch) -> No
     assert len(opened) == 1
     monkeypatch.undo()
     assert _plain(results) == _plain(assess_paths(host, ContentSpec(), {}))
+
+
+def _fleet_folder(tmp_path: Path) -> Path:
+    """A folder holding three hosts (one subfolder each), the examples copied."""
+    import shutil
+
+    fleet = tmp_path / "fleet"
+    for name in ("exchange-2019-clean", "exchange-2019-probed", "exchange-2019-compromised"):
+        shutil.copytree(EXAMPLES / name, fleet / name)
+    return fleet
+
+
+def test_a_folder_of_hosts_is_listed_once_serially_and_in_the_pool(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder of N hosts was opened and listed N + 1 times (each host's assessment listed every host's
+    files to find its own): now once, in the caller; the pool's workers get their host's tree pickled.
+    Same results as opening the folder for each host."""
+    from exhunt.fleet import local
+
+    fleet = [_fleet_folder(tmp_path)]
+    before = [_plain([local.assess_one(str(fleet[0]), n, ContentSpec(), {})]) for n in range(3)]
+    log = tmp_path / "opened.log"  # written by the forked workers too
+    real = local.open_evidence
+
+    def counting(path: Path) -> object:
+        with log.open("a") as out:
+            out.write(f"{path}\n")
+        return real(path)
+
+    monkeypatch.setattr(local, "open_evidence", counting)
+    serial = assess_paths(fleet, ContentSpec(), {})
+    assert len(log.read_text().splitlines()) == 1
+    pooled = assess_paths(fleet, ContentSpec(), {}, jobs=2)
+    assert len(log.read_text().splitlines()) == 2  # once more, in the caller, to name the hosts; none in workers
+    assert [r.host for r in serial] == ["exchange-2019-clean", "exchange-2019-compromised", "exchange-2019-probed"]
+    assert _plain(serial) == _plain(pooled) == [r for one in before for r in one]
+
+
+def test_a_shipped_host_tree_is_the_tree_the_worker_would_open(tmp_path: Path) -> None:
+    import pickle
+
+    from exhunt.fleet.local import shipped_tree
+    from exhunt.sources.registry import open_evidence
+
+    fleet = _fleet_folder(tmp_path)
+    trees = open_evidence(fleet)
+    for index, tree in enumerate(trees):
+        blob = shipped_tree(trees, index)
+        assert blob is not None
+        copy = pickle.loads(blob)
+        assert (copy.name, copy.origin) == (tree.name, tree.origin)
+        assert list(copy.walk()) == list(tree.walk()) and copy.warnings == tree.warnings
+        first = next(iter(tree.walk())).path
+        with copy.open(first) as a, tree.open(first) as b:
+            assert a.read() == b.read()
+    assert shipped_tree(trees[:1], 0) is None  # one host: the worker opens the path itself, as before
+
+
+def test_the_pool_starts_the_largest_hosts_first() -> None:
+    from exhunt.fleet.local import HostJob, start_order
+
+    work = [HostJob("p", n, f"h{n}", "p", size) for n, size in enumerate([10, 500, 10, 0, 500])]
+    assert start_order(work, [0, 1, 2, 3, 4]) == [1, 4, 0, 2, 3]
+    assert start_order(work, [0, 2, 3]) == [0, 2, 3]

@@ -278,6 +278,19 @@ def test_a_complete_jsonl_run_leaves_no_partial_file_and_the_usual_bytes(tmp_pat
     assert list(hosts(jsonl(out))) == ["ex01", "ex02", "ex03"]  # in the order given
 
 
+def test_one_host_report_is_the_per_host_file_renamed_with_the_bytes_of_stdout(tmp_path: Path) -> None:
+    """With one host the per-host file already holds the report; it is renamed, not written a second time."""
+    host = make_host(tmp_path / "ex01")
+    out = tmp_path / "out.jsonl"
+    code = scan(host, "-f", "jsonl", "-o", out)
+    assert not (tmp_path / "out.jsonl.partial").exists()
+    assert [line["type"] for line in jsonl(out)][-1] == "host"
+    printed = subprocess.run([sys.executable, "-c", "import sys; from exhunt.cli.main import main; "
+                              "sys.exit(main(sys.argv[1:]))", "scan", str(host), "-f", "jsonl", "--no-progress"],
+                             capture_output=True, check=False)
+    assert printed.returncode == code and printed.stdout == out.read_bytes()
+
+
 @linux_only
 def test_a_run_killed_outright_leaves_the_finished_hosts_in_the_partial_file(tmp_path: Path) -> None:
     fleet = [str(p) for p in _fleet(tmp_path, 8)]

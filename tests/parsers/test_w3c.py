@@ -382,3 +382,17 @@ def test_registry_hands_the_text_logs_to_these_parsers() -> None:
                  ArtifactKind.RPS_HTTP, ArtifactKind.RPS_CMDLET):
         assert isinstance(parser_for(kind), W3CParser)
     assert isinstance(parser_for(ArtifactKind.OABGENERATOR), OabParser)
+
+
+@pytest.mark.parametrize("block_size", [None, 4096])
+def test_directive_lines_read_the_same_in_every_file(block_size: int | None) -> None:
+    """Header lines are split once per process (``DirectiveLog.note_line``): the second file with the same
+    header, a line of it not valid UTF-8 included, gives the same directives and the same warnings."""
+    line = iis_line(random.Random(1), DAY, 0)
+    data = (iis_header(DAY) + line + "\r\n").encode().replace(b"#Software: ", b"#Software: \xff")
+    first_records, first = parse(data, block_size=block_size)
+    second_records, second = parse(data, block_size=block_size)
+    assert first.directives and first.directives == second.directives
+    assert [(w.code, w.line) for w in first.warnings] == [(w.code, w.line) for w in second.warnings]
+    assert any(w.code == "decode" for w in second.warnings)
+    assert len(first_records) == len(second_records) == first.records == 1

@@ -5,7 +5,6 @@ Reached through ``exhunt.cli.main``, which stays light so that a Ctrl-C while th
 from __future__ import annotations
 
 import sys
-import traceback
 from typing import TypeVar
 
 import typer
@@ -80,6 +79,8 @@ def run(argv: list[str] | None = None) -> int:
             show()
             return int(ExitCode.USAGE)
         if debug:
+            import traceback
+
             traceback.print_exc()
         else:
             typer.echo(f"exhunt: internal error: {type(exc).__name__}: {visible(exc)} (run with --debug for details)",

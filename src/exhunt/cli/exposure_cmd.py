@@ -8,21 +8,22 @@ were not assessed by Microsoft) or only partly modelled, or CVEs older than the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from exhunt.cli.status import ExitCode
-from exhunt.exposure import assess_exposure, normalise_build
-from exhunt.exposure.config import MAX_CONFIG_BYTES, ConfigCheck, ConfigError, read_apphost
+
+if TYPE_CHECKING:  # imported when the command runs: building the command line (any command) does not pay
+    from rich.console import Console
+
+    from exhunt.exposure.config import ConfigCheck
 
 
 def exposure_report(build: str, config: dict[str, ConfigCheck] | None = None) -> dict[str, Any]:
     """The data the command prints (pure: no printing, no clock)."""
+    from exhunt.exposure import assess_exposure
+
     return assess_exposure([], user_build=build, config=config)
 
 
@@ -36,6 +37,8 @@ def _cve_list(items: list[dict[str, Any]]) -> str:
 
 
 def _render(result: dict[str, Any], console: Console) -> None:
+    from rich.markup import escape
+
     console.print(f"[bold]{escape(str(result['build']))}[/bold]  {escape(str(result.get('label') or 'unknown build'))}")
     cu_line = []
     if result.get("cu"):
@@ -48,6 +51,8 @@ def _render(result: dict[str, Any], console: Console) -> None:
     if support.get("ended"):
         console.print(f"  [yellow]{escape(support['product'])} is out of support since {support['ended']}[/yellow]"
                       + (f" ({escape(support['note'])})" if support.get("note") else ""))
+    from rich.table import Table
+
     table = Table(title="Exploitation families", show_lines=False)
     for column in ("family", "exposed", "open CVEs", "patch released", "exploited in the wild from"):
         table.add_column(column, overflow="fold")  # identifiers wrap, never cut with "…"
@@ -71,6 +76,8 @@ def _render(result: dict[str, Any], console: Console) -> None:
 
 
 def _render_cves(result: dict[str, Any], console: Console) -> None:
+    from rich.markup import escape
+
     open_cves = result.get("open_cves")
     if open_cves is None:
         console.print("CVEs: [yellow]unknown[/yellow] (build not in the table)")
@@ -94,6 +101,8 @@ def _render_cves(result: dict[str, Any], console: Console) -> None:
 
 
 def _read_config(path: Path) -> dict[str, ConfigCheck]:
+    from exhunt.exposure.config import MAX_CONFIG_BYTES, ConfigError, read_apphost
+
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_CONFIG_BYTES + 1)
@@ -114,6 +123,11 @@ def register(app: typer.Typer) -> None:
         """Say which Exchange product, CU and security update a build is, which CVEs it leaves open, which
         are patched by build but need configuration, and how that stands against the public exploitation of
         each family (ProxyLogon, ProxyShell, ...). Exit code 3 when any part of the answer is unknown."""
+        import orjson
+        from rich.console import Console
+
+        from exhunt.exposure import normalise_build
+
         if normalise_build(build) is None:
             raise typer.BadParameter(f"{build!r} is not an Exchange build number (like 15.2.986.5)")
         config = _read_config(iis_config) if iis_config else None

@@ -5,20 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from exhunt.cli.status import ExitCode
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported when the command runs
+    from rich.console import Console
+
     from exhunt.detectors.sigma.check import RulesCheckReport
 
 LISTED = 20  # rules listed per section unless --all
 
 
 def _render(report: RulesCheckReport, console: Console, show_all: bool) -> None:
+    from rich.table import Table
+
     summary = Table(title="Sigma rules", show_header=False)
     summary.add_column("what", overflow="fold")
     summary.add_column("count", justify="right", overflow="fold")
@@ -97,6 +98,9 @@ def register(app: typer.Typer) -> None:
         missing = [p for p in given if not Path(p).exists()]
         if missing:
             raise typer.BadParameter(f"no such file or folder: {', '.join(missing)}")
+        import orjson
+        from rich.console import Console
+
         from exhunt.detectors.sigma.check import check_rules  # pySigma only for this command
 
         report = check_rules(given, shipped=shipped or not given, placeholders=_placeholders(placeholder or []))

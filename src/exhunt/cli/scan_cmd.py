@@ -1,4 +1,7 @@
-"""`exhunt scan`: evidence in, verdicts, findings with evidence and coverage out."""
+"""`exhunt scan`: evidence in, verdicts, findings with evidence and coverage out.
+
+Its heavy imports (the engine and every layer under it, rich, the chosen reporter) are made when the command
+runs, not when the command line is built: ``exhunt --help`` and the other commands do not pay for them."""
 
 from __future__ import annotations
 
@@ -8,39 +11,58 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import typer
-from rich.console import Console
 
-from exhunt.cli.progress import ScanProgress
 from exhunt.cli.status import ExitCode, exit_code_for
 from exhunt.content.bundle import ContentSpec
 from exhunt.content.cache import default_dir
-from exhunt.fleet.local import FleetInterrupted, assess_paths, compiled_content
-from exhunt.model.result import HostResult
-from exhunt.report.base import Reporter
-from exhunt.report.registry import reporters
+from exhunt.report.registry import names as reporter_names
+from exhunt.report.registry import reporter as make_reporter
 from exhunt.report.safetext import markup_safe
 from exhunt.report.settings import DEFAULT_TLP, TLP_LEVELS, ReportSettings
 from exhunt.sources.base import EvidenceError, shown_name
 from exhunt.sources.registry import evidence_kind
 
+if TYPE_CHECKING:
+    from rich.console import Console
 
-def _content_problems(spec: ContentSpec, err: Console) -> None:
+    from exhunt.model.result import HostResult
+    from exhunt.report.base import Reporter
+
+
+class _Stderr:
+    """rich's stderr console, made when something is first printed (or asked): a quiet scan never imports
+    rich."""
+
+    def __init__(self) -> None:
+        self._console: Console | None = None
+
+    def __call__(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True)
+        return self._console
+
+
+def _content_problems(spec: ContentSpec, stderr: _Stderr) -> None:
+    from exhunt.fleet.local import compiled_content
+
     bundle = compiled_content(spec)
     for problem in bundle.errors:
         where = problem.path + (f":{problem.line}" if problem.line else "")
-        err.print(f"[yellow]content error[/] {where}: {problem.message}", highlight=False)
+        stderr().print(f"[yellow]content error[/] {where}: {problem.message}", highlight=False)
     if bundle.unsupported:
-        err.print(f"[dim]{len(bundle.unsupported)} rule(s) cannot be evaluated and were not run; "
+        stderr().print(f"[dim]{len(bundle.unsupported)} rule(s) cannot be evaluated and were not run; "
                   "`exhunt rules check` lists them with the reason.[/]", highlight=False)
 
 
 def scan(
     evidence: list[Path] = typer.Argument(..., help="Host folder(s), zip(s), KAPE/Velociraptor collections, "
                                           "folders of several hosts, or loose EVTX/JSON/log files."),
-    fmt: str = typer.Option("console", "--format", "-f", help="Output format: " + ", ".join(sorted(reporters()))),
+    fmt: str = typer.Option("console", "--format", "-f", help="Output format: " + ", ".join(sorted(reporter_names()))),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report here instead of stdout."),
     exchange_path: str | None = typer.Option(None, "--exchange-path",
                                              help="Exchange install folder inside the evidence (e.g. "
@@ -72,10 +94,10 @@ def scan(
     if tlp not in TLP_LEVELS:
         raise typer.BadParameter(f"unknown TLP level {tlp!r}; choose from {', '.join(TLP_LEVELS)}",
                                  param_hint="--tlp")
-    renderers = reporters(ReportSettings(tlp=tlp, scan_time=_scan_time()))
-    if fmt not in renderers:
-        raise typer.BadParameter(f"unknown format {fmt!r}; choose from {', '.join(sorted(renderers))}",
+    if fmt not in reporter_names():
+        raise typer.BadParameter(f"unknown format {fmt!r}; choose from {', '.join(sorted(reporter_names()))}",
                                  param_hint="--format")
+    chosen = make_reporter(fmt, ReportSettings(tlp=tlp, scan_time=_scan_time()))
     for path in [*sigma, *yara, *iocs]:
         if not path.exists():
             raise typer.BadParameter(f"not found: {shown_name(str(path))}")
@@ -88,40 +110,49 @@ def scan(
         raise typer.BadParameter("--resume needs --store (the case store that holds the finished hosts)")
     if output is not None:
         _check_writable(output, "--output")
-    err = Console(stderr=True)
+    from exhunt.fleet.local import FleetInterrupted
+
+    stderr = _Stderr()
     jobs = jobs or os.cpu_count() or 1
     spec = ContentSpec(sigma_paths=tuple(str(p) for p in sigma), yara_paths=tuple(str(p) for p in yara),
                        ioc_paths=tuple(str(p) for p in iocs), cache_dir=None if no_cache else str(default_dir()))
     options: dict[str, Any] = {"exchange_path": exchange_path, "build": build}
-    live = not no_progress and err.is_terminal and not os.environ.get("CI")
     show_progress = not (quiet or no_progress)
-    with _Store(store) as case, _HostLines(renderers[fmt], output) as lines:
+    live = show_progress and stderr().is_terminal and not os.environ.get("CI")
+    with _Store(store) as case, _HostLines(chosen, output) as lines:
         known = case.finished() if resume else {}
         if known:
-            err.print(f"resuming: {len(known)} host(s) already in {shown_name(str(store))} are not assessed again",
+            stderr().print(f"resuming: {len(known)} host(s) already in {shown_name(str(store))} are not assessed again",
                       highlight=False, markup=False)
         try:
-            results = _run(evidence, spec, options, jobs, dask, show_progress, live, err,
+            results = _run(evidence, spec, options, jobs, dask, show_progress, live, stderr,
                            _each(case.write, lines.write), known)
         except FleetInterrupted as stop:
-            _write_report(renderers[fmt], stop.finished, output, err, quiet)
+            _write_report(chosen, stop.finished, output, stderr, quiet)
             kept = f"; finished hosts are in {shown_name(str(store))}: rerun with --resume to finish" \
                 if store is not None else ""
-            err.print(f"interrupted: {len(stop.finished)} of {stop.total} host(s) assessed and reported{kept}",
+            stderr().print(f"interrupted: {len(stop.finished)} of {stop.total} host(s) assessed and reported{kept}",
                       highlight=False, markup=False)
             return INTERRUPTED
     if lines.problem:
-        err.print(f"warning: {markup_safe(lines.problem)}", highlight=False)
-    _content_problems(spec, err)  # after the scan: a single host's logs are hashed while content compiles
-    _write_report(renderers[fmt], results, output, err, quiet)
+        stderr().print(f"warning: {markup_safe(lines.problem)}", highlight=False)
+    _content_problems(spec, stderr)  # after the scan: a single host's logs are hashed while content compiles
+    _write_report(chosen, results, output, stderr, quiet, written=lines.holds_report(results))
     return int(exit_code_for(results))
 
 
 INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C (SIGINT)
 
 
+def assess_paths(*args: Any, **kwargs: Any) -> list[HostResult]:
+    """``fleet.local.assess_paths``, imported at the first call (the engine and every layer under it)."""
+    from exhunt.fleet.local import assess_paths as run
+
+    return run(*args, **kwargs)
+
+
 def _run(evidence: list[Path], spec: ContentSpec, options: dict[str, Any], jobs: int, dask: str | None,
-         show_progress: bool, live: bool, err: Console, on_host: Callable[[HostResult], None],
+         show_progress: bool, live: bool, stderr: _Stderr, on_host: Callable[[HostResult], None],
          known: dict[tuple[str, str], HostResult]) -> list[HostResult]:
     if dask:
         from exhunt.fleet.dask import assess_paths_dask
@@ -129,7 +160,9 @@ def _run(evidence: list[Path], spec: ContentSpec, options: dict[str, Any], jobs:
         return assess_paths_dask(evidence, spec, options, dask, on_host=on_host, known=known)
     if not show_progress:
         return assess_paths(evidence, spec, options, jobs=jobs, on_host=on_host, known=known)
-    with ScanProgress(err, evidence, live) as shown:
+    from exhunt.cli.progress import ScanProgress
+
+    with ScanProgress(stderr(), evidence, live) as shown:
 
         def finished(result: HostResult) -> None:
             on_host(result)
@@ -169,6 +202,7 @@ class _HostLines:
         self.path = output.with_name(output.name + ".partial") if output is not None else None
         self.handle: TextIO | None = None
         self.problem = ""  # why the per-host file stopped being written, if it did
+        self.written: list[HostResult] = []  # the results in the per-host file, in the order written
         streamable = reporter.name == "jsonl" and output is not None and (
             not output.exists() or output.is_file())  # /dev/null or a pipe is written to once, at the end
         if not streamable:
@@ -184,9 +218,16 @@ class _HostLines:
                     self.handle = self.path.open("w", encoding="utf-8", newline="\n")
                 self.handle.write(_rendered(self.reporter, result))  # one write: a host's lines are never split
                 self.handle.flush()
+                self.written.append(result)
             except OSError as exc:  # disk full...: the run goes on, the report is still written at the end
                 self.problem = f"{shown_name(str(self.path))} not kept up to date: {exc.strerror or exc}"
                 self.path = None
+
+    def holds_report(self, results: list[HostResult]) -> bool:
+        """Whether the per-host file already holds the whole report, byte for byte: one host, written whole (a
+        report of several hosts puts every finding before every host line, so it is written again)."""
+        return self.path is not None and len(results) == 1 and len(self.written) == 1 \
+            and self.written[0] is results[0]
 
     def __exit__(self, *_: object) -> None:
         if self.handle is not None:
@@ -234,8 +275,9 @@ class _Store:
             self.con.close()
 
 
-def _write_report(reporter: Reporter, results: list[HostResult], output: Path | None, err: Console,
-                  quiet: bool) -> None:
+def _write_report(reporter: Reporter, results: list[HostResult], output: Path | None, stderr: _Stderr,
+                  quiet: bool, written: bool = False) -> None:
+    """``written``: ``output``'s per-host file (``FILE.partial``, closed) already holds the whole report."""
     if output is None:
         reporter.write(results, sys.stdout)
         return
@@ -245,15 +287,16 @@ def _write_report(reporter: Reporter, results: list[HostResult], output: Path | 
     else:
         partial = output.with_name(output.name + ".partial")  # replaced in one step: never a truncated report
         try:
-            with partial.open("w", encoding="utf-8", newline="\n") as handle:
-                reporter.write(results, handle)
+            if not written:
+                with partial.open("w", encoding="utf-8", newline="\n") as handle:
+                    reporter.write(results, handle)
             partial.replace(output)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
     if not quiet:
         verdicts = ", ".join(f"{r.host}: {r.verdict.value}" for r in results)
-        err.print(f"wrote {markup_safe(shown_name(str(output)))} ({markup_safe(verdicts)})", highlight=False)
+        stderr().print(f"wrote {markup_safe(shown_name(str(output)))} ({markup_safe(verdicts)})", highlight=False)
 
 
 def _scan_time() -> str:

@@ -43,9 +43,22 @@ class _TieIndex:
 
     names: set[str]
     lengths: list[int] = field(default_factory=list)
+    # the names' first ``head`` characters -> the lengths of the names that start so: at each '/', one dict
+    # look-up rules out almost every position instead of one slice per name length in use
+    head: int = 0
+    heads: dict[str, list[int]] = field(default_factory=dict)
     mentions: dict[str, dict[_Key, _Mentions]] = field(default_factory=dict)
     written: dict[str, set[_Key]] = field(default_factory=dict)
     written_lengths: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.head = min(4, *self.lengths) if self.lengths else 0
+        for name in sorted(self.names):
+            found = self.heads.setdefault(name[:self.head], [])
+            if len(name) not in found:
+                found.append(len(name))
+        for found in self.heads.values():
+            found.sort()
 
     def add(self, other: Finding) -> None:
         key = (other.detector, other.rule_id)
@@ -64,9 +77,10 @@ class _TieIndex:
     def _scan(self, value: str, key: _Key, evidence_path: str | None) -> None:
         """Record every asked-for name that follows a '/' in ``value`` (``"/" + name in value``)."""
         slash = value.find("/")
+        head, heads = self.head, self.heads
         while slash >= 0:
             start = slash + 1
-            for length in self.lengths:
+            for length in heads.get(value[start:start + head], ()):
                 name = value[start:start + length]
                 if len(name) == length and name in self.names:
                     entry = self.mentions.setdefault(name, {}).setdefault(key, _Mentions())

@@ -1,7 +1,9 @@
 """Run assess_host over every host of every evidence path, in this process or a local process pool.
 
-Only plain data crosses process boundaries: (evidence path, host index, content spec, options) in,
-HostResult out. Each worker process compiles the content once and reuses it.
+Only plain data crosses process boundaries: (evidence path, host index, content spec, options) in (for a
+folder of several hosts, the host's tree pickled from the caller's listing), HostResult out. The content
+and the data every host reads are made once in the calling process before the workers are forked, which
+inherit them (``prepare``).
 
 Faults stay with their host: an error while opening or assessing one host gives that host a "could not
 assess" result naming the error (``assess_one`` never raises). A worker process that dies (killed, out of
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import signal
 import threading
 import time
@@ -49,6 +52,7 @@ class HostJob:
     index: int
     host: str
     origin: str
+    size: int = 0  # bytes listed in the host (0: not known): the pool starts the largest hosts first
 
     @property
     def key(self) -> tuple[str, str]:
@@ -77,7 +81,8 @@ def host_jobs(path: Path, opened: dict[str, list[HostTree]] | None = None) -> li
     except Exception:  # reported when the host is assessed
         return [HostJob(str(path), 0, _fallback_name(str(path), 0), shown_name(str(path)))]
     try:
-        return [HostJob(str(path), n, tree.name, tree.origin) for n, tree in enumerate(trees)]
+        return [HostJob(str(path), n, tree.name, tree.origin, sum(entry.size for entry in tree.walk()))
+                for n, tree in enumerate(trees)]
     finally:
         if opened is not None:
             opened[str(path)] = trees
@@ -110,15 +115,59 @@ def assess_one(path: str, index: int, spec: ContentSpec, options: dict[str, Any]
     try:
         if index >= len(trees):
             return could_not_assess(name, origin, "the evidence changed while it was scanned (host not found)")
-        tree = trees[index]
-        try:
-            return assess_host(tree, lambda: compiled_content(spec), options, progress)
-        except Exception as exc:  # contained: this host only
-            return could_not_assess(tree.name, tree.origin, f"internal error while assessing: "
-                                    f"{type(exc).__name__}: {shown_name(str(exc))}", code="internal-error")
+        return _assess_tree(trees[index], spec, options, progress)
     finally:
         if opened is None:
             _close(trees)
+
+
+def _assess_tree(tree: HostTree, spec: ContentSpec, options: dict[str, Any],
+                 progress: Progress | None = None) -> HostResult:
+    try:
+        return assess_host(tree, lambda: compiled_content(spec), options, progress)
+    except Exception as exc:  # contained: this host only
+        return could_not_assess(tree.name, tree.origin, f"internal error while assessing: "
+                                f"{type(exc).__name__}: {shown_name(str(exc))}", code="internal-error")
+
+
+def shipped_tree(trees: list[HostTree] | None, index: int) -> bytes | None:
+    """Host ``index`` of an evidence path holding several hosts, pickled for a worker process, so that the
+    worker does not open and list the whole evidence (every host's files) to find its own: a folder of N
+    hosts was listed N + 1 times. Only a tree that pickles whole is shipped (one host of a folder: its own
+    listing, and the folder without its listing); anything else (a zip's open handle) gives None and the
+    worker opens the evidence itself, as before."""
+    if trees is None or len(trees) < 2 or index >= len(trees):
+        return None
+    try:
+        return pickle.dumps(trees[index], protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # not picklable (an open archive): opened by the worker
+        return None
+
+
+def _shippable(opened: dict[str, list[HostTree]]) -> dict[str, list[HostTree]]:
+    """The opened evidence whose hosts can be shipped to workers (several hosts, trees that pickle); the
+    rest is closed now, before the workers start (a zip of host zips holds a spooled file per host)."""
+    kept: dict[str, list[HostTree]] = {}
+    for path in list(opened):
+        trees = opened[path]
+        if shipped_tree(trees, 0) is not None:
+            kept[path] = trees
+        else:
+            _close(opened.pop(path))
+    return kept
+
+
+def assess_shipped(blob: bytes, path: str, index: int, spec: ContentSpec, options: dict[str, Any]) -> HostResult:
+    """``assess_one`` for a host whose tree the parent opened and pickled (``shipped_tree``); the same result
+    as opening ``path`` here and taking host ``index``."""
+    try:
+        tree: HostTree = pickle.loads(blob)  # made by the parent process from the evidence's listing
+    except Exception:  # cannot happen short of a bug: the evidence is opened here instead
+        return assess_one(path, index, spec, options)
+    try:
+        return _assess_tree(tree, spec, options)
+    finally:
+        _close([tree])
 
 
 def _worker_init(parent: int) -> None:
@@ -195,13 +244,14 @@ def run_jobs(work: list[HostJob], spec: ContentSpec, options: dict[str, Any], jo
         if jobs <= 1 or len(todo) <= 1:
             for number in todo:
                 job = work[number]
-                trees = (opened or {}).get(job.path)
-                trees = trees if trees is not None and len(trees) == 1 else None  # hosts of one tree: fresh each
+                trees = (opened or {}).get(job.path)  # the hosts of one evidence path, opened and listed once
                 _deliver(results, number, assess_one(job.path, job.index, spec, options, progress, trees), on_host)
         else:
-            while opened:
-                _close(opened.popitem()[1])
-            _run_pool(work, todo, results, spec, options, jobs, on_host)
+            try:
+                _run_pool(work, todo, results, spec, options, jobs, on_host, _shippable(opened or {}))
+            finally:
+                while opened:
+                    _close(opened.popitem()[1])
     except KeyboardInterrupt:
         raise FleetInterrupted([r for r in results if r is not None], len(work)) from None
     return [r for r in results if r is not None]
@@ -234,10 +284,35 @@ def _sigint_held() -> Iterator[None]:
             raise KeyboardInterrupt
 
 
+def prepare(spec: ContentSpec) -> None:
+    """Made once in this process before a pool forks its workers, which inherit it instead of each making
+    it on its first host: the content, and the data every host's assessment reads (the Exchange build
+    table, the campaigns, the coverage expectations, the verdict weights, the known-benign catalogue,
+    ~0.3 s together from YAML). Pure caches: what a host's result is does not change. A failure here is
+    met again, and reported for each host, in the workers."""
+    from exhunt.correlate.benign import catalogue
+    from exhunt.correlate.coverage import expectations
+    from exhunt.correlate.weigh import weights
+    from exhunt.exposure import load_families, load_table
+
+    for make in (lambda: compiled_content(spec), load_table, load_families, expectations, weights, catalogue):
+        with contextlib.suppress(Exception):
+            make()
+
+
+def start_order(work: list[HostJob], todo: list[int]) -> list[int]:
+    """The order hosts are handed to the pool: the largest first (bytes listed), ties in the given order."""
+    return sorted(todo, key=lambda n: (-work[n].size, n))
+
+
 def _run_pool(work: list[HostJob], todo: list[int], results: list[HostResult | None], spec: ContentSpec,
-              options: dict[str, Any], jobs: int, on_host: OnHost | None) -> None:
-    """At most ``jobs`` hosts in flight; the hosts of a dead worker's pool are run again, each alone."""
-    queue = list(reversed(todo))
+              options: dict[str, Any], jobs: int, on_host: OnHost | None,
+              opened: Mapping[str, list[HostTree]]) -> None:
+    """At most ``jobs`` hosts in flight, the largest first (a large host started last would leave the other
+    workers idle at the end; results keep the given order); the hosts of a dead worker's pool are run
+    again, each alone."""
+    queue = list(reversed(start_order(work, todo)))  # popped from the end
+    prepare(spec)
     retry: list[int] = []  # hosts that were running when a worker died
     alone = False  # second attempts run one at a time, so that a host that kills its worker is known
     while queue or retry:
@@ -251,7 +326,9 @@ def _run_pool(work: list[HostJob], todo: list[int], results: list[HostResult | N
                 while queue and len(running) < (1 if alone else jobs):
                     number = queue.pop()
                     job = work[number]
-                    running[pool.submit(assess_one, job.path, job.index, spec, options)] = number
+                    blob = shipped_tree(opened.get(job.path), job.index)
+                    running[pool.submit(assess_one, job.path, job.index, spec, options) if blob is None else
+                            pool.submit(assess_shipped, blob, job.path, job.index, spec, options)] = number
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 broken = False
                 for future in sorted(done, key=lambda f: running[f]):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -62,7 +62,11 @@ class EvidenceRef:
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
+        # every field is a str, an int or None: read directly (``asdict`` deep-copies, ~10x slower)
+        return {name: value for name in _REF_FIELDS if (value := getattr(self, name)) is not None and value != ""}
+
+
+_REF_FIELDS = tuple(f.name for f in fields(EvidenceRef))
 
 
 @dataclass(frozen=True, slots=True)

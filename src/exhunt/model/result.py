@@ -30,12 +30,15 @@ class HostResult:
     timeline: list[dict[str, Any]] = field(default_factory=list)  # the attack chain, in time order
 
     def to_dict(self) -> dict[str, Any]:
+        return self.summary_dict() | {"findings": [f.to_dict() for f in self.findings]}
+
+    def summary_dict(self) -> dict[str, Any]:
+        """Everything but the findings (a report that writes findings on their own lines needs only this)."""
         return {
             "host": self.host,
             "evidence": self.evidence,
             "verdict": self.verdict.value,
             "verdict_reasons": list(self.verdict_reasons),
-            "findings": [f.to_dict() for f in self.findings],
             "coverage": self.coverage.to_dict(),
             "exposure": self.exposure,
             "timeline": list(self.timeline),

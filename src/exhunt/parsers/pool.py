@@ -115,10 +115,11 @@ def parse_all(parser: Parser, tree: HostTree, artifact: Artifact, report: ParseR
 
 def parse_in_worker(parser: Parser, tree: HostTree, artifact: Artifact,
                     spec: PrefilterSpec, hash_it: bool = True, spill_dir: str | None = None,
-                    budget: int | None = None) -> tuple[Records | None, ParseReport]:
+                    budget: int | None = None, built: Prefilter | None = None) -> tuple[Records | None, ParseReport]:
     """One file's candidate records and report. Records past ``budget`` bytes of raw text (or past
     ``RECORD_LIMIT`` records) are written to a file in ``spill_dir`` (see ``Spilled``) when one is given, up
-    to ``SPILL_BYTES``; without one, or past that, None: the caller parses the file itself, streaming."""
+    to ``SPILL_BYTES``; without one, or past that, None: the caller parses the file itself, streaming.
+    ``built``: ``spec.build()`` when the caller has it at hand (a batch asks once per spec, not per file)."""
     budget = RECORD_BYTES if budget is None else budget
     report = ParseReport(path=artifact.path)
     hashing = HashingTree(tree, artifact.path) if hash_it else None
@@ -126,7 +127,7 @@ def parse_in_worker(parser: Parser, tree: HostTree, artifact: Artifact,
     held = 0
     spill: _SpillWriter | None = None
     gave = False
-    for record in parse_all(parser, tree if hashing is None else hashing, artifact, report, spec):
+    for record in parse_all(parser, tree if hashing is None else hashing, artifact, report, spec, built):
         if hashing is not None and not gave:
             hashing.start()  # the file will be cited: hash it from here (see HashingTree)
         gave = True
@@ -239,16 +240,20 @@ def parse_batch_in_worker(tree: HostTree, batch: list[tuple[Parser, Artifact, Pr
     in memory are bounded as one file's are (``RECORD_BYTES``); past that, they are spilled (see
     ``Spilled``), or without a spill folder the files left are not parsed here (None: the caller parses them
     itself, streaming)."""
-    for spec, built in (prebuilt or {}).items():
-        spec.adopt(built)
+    for spec, serialised in (prebuilt or {}).items():
+        spec.adopt(serialised)
     results: list[Shipped | None] = []
     held = 0
+    built: dict[int, object] = {}  # the prefilter of each spec of the batch (one object per spec once unpickled)
     for parser, artifact, spec, hash_it in batch:
         if held > RECORD_BYTES and spill_dir is None:
             results.append(None)
             continue
+        prefilter = built.get(id(spec), _MISSING)
+        if prefilter is _MISSING:
+            prefilter = built[id(spec)] = spec.build()
         records, report = parse_in_worker(parser, tree, artifact, spec, hash_it, spill_dir,
-                                          max(0, RECORD_BYTES - held))
+                                          max(0, RECORD_BYTES - held), cast("Prefilter | None", prefilter))
         if isinstance(records, list):
             held += sum(len(record.raw) for record in records)
             results.append((PackedRecords(records), report))

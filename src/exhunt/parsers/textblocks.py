@@ -30,6 +30,7 @@ MAX_LINE = 1 << 20  # longest line parsed; longer ones are reported and skipped
 _EDGE_STEPS = 64  # lines stepped over (blank or directive) when looking for an edge data line
 _HASH, _LF, _CR = 0x23, 0x0A, 0x0D
 _STRUCTURE = PythonPrefilter([])
+Buffer = bytes | bytearray  # a block: the reusable read buffer, or a small file read whole
 
 
 @dataclass(slots=True)
@@ -114,6 +115,30 @@ class LineReader:
             if total == len(buf) and len(buf) < self.block_size:
                 buf, view = self._grow(buf, carry)
 
+    def whole(self, data: bytes) -> Iterator[TextLine]:
+        """The lines ``lines`` gives for a file whose every byte is ``data`` (read at once by the caller, who
+        checked that it is shorter than ``block_size``, so that ``lines`` too would hold it in one block):
+        the same lines, numbers, offsets, counts and warnings, without a buffer to fill and carry over."""
+        self.report.bytes_read += len(data)
+        base_offset = 0
+        if data[:len(BOM)] == BOM:
+            data = data[len(BOM):]
+            base_offset = len(BOM)
+        total = len(data)
+        if not total:
+            return
+        last = data.rfind(b"\n")
+        view = memoryview(data)
+        if last < 0:  # no newline at all: one unterminated line
+            yield from self._block(data, view, total, base_offset, 1, terminated=False)
+            return
+        end = last + 1
+        newlines = yield from self._block(data, view, end, base_offset, 1, terminated=True)
+        if end < total:  # the last line has no line ending: a block of its own, as ``lines`` reads it
+            tail = data[end:]
+            yield from self._block(tail, memoryview(tail), len(tail), base_offset + end, 1 + newlines,
+                                   terminated=False)
+
     def _first_size(self, size_hint: int | None) -> int:
         """The whole file in one block when its size is known; a size that is wrong only costs a regrowth."""
         size = FIRST_BLOCK if size_hint is None or size_hint < 0 else size_hint + 1
@@ -135,7 +160,7 @@ class LineReader:
         self.report.warn(f"line of {length} bytes is longer than {self.max_line}: skipped", code="too-long",
                          line=number, offset=offset)
 
-    def _block(self, buf: bytearray, view: memoryview, end: int, base_offset: int, base_line: int,
+    def _block(self, buf: Buffer, view: memoryview, end: int, base_offset: int, base_line: int,
                terminated: bool) -> Generator[TextLine, None, int]:
         if self.prefilter is None:
             return (yield from self._all_lines(view, end, base_offset, base_line, terminated))
@@ -172,7 +197,7 @@ class LineReader:
         marks.idents = [0] * len(marks.matches)
         return marks
 
-    def _some_lines(self, buf: bytearray, view: memoryview, end: int, base_offset: int, base_line: int,
+    def _some_lines(self, buf: Buffer, view: memoryview, end: int, base_offset: int, base_line: int,
                     terminated: bool) -> Generator[TextLine, None, int]:
         marks = self._marks(view[:end])
         directives = marks.directives
@@ -219,7 +244,8 @@ class LineReader:
         previous, number = 0, base_line
         try:  # newlines are counted once, between the wanted lines, then to the end of the block
             for start in sorted(wanted):
-                number += _newlines(buf, previous, start)
+                number += buf.count(b"\n", previous, start) if start - previous <= 4096 else \
+                    _newlines(buf, previous, start)  # (the first: no call for the short ranges of a header)
                 previous = start
                 stop = candidates.get(start, -1)
                 if stop < 0:
@@ -239,11 +265,11 @@ class LineReader:
             self.report.records += newlines - not_data
         return newlines
 
-    def _edges(self, buf: bytearray, end: int, directives: list[int]) -> set[int]:
+    def _edges(self, buf: Buffer, end: int, directives: list[int]) -> set[int]:
         """The data lines next to the block's edges and to each directive (for first/last timestamps)."""
         edges: set[int] = set()
-        found = _next_data(buf, 0, end)
-        if found is not None:
+        found = _next_data(buf, 0, end) if not directives or directives[0] != 0 else None  # else: found below,
+        if found is not None:  # by the search after the header block that starts the block
             edges.add(found)
         final = buf.rfind(b"\n", 0, end - 1) + 1 if buf[end - 1] == _LF else buf.rfind(b"\n", 0, end) + 1
         found = _prev_data(buf, final, end)
@@ -269,7 +295,7 @@ class LineReader:
 _COUNT_PIECE = 256 << 10  # bytes copied at once by ``_newlines``
 
 
-def _newlines(buf: bytearray, start: int, end: int) -> int:
+def _newlines(buf: Buffer, start: int, end: int) -> int:
     """The newlines in ``buf[start:end]``. ``bytearray.count`` of one byte goes byte by byte, where
     ``replace`` finds each newline with memchr: for a long range, a piece's length less its length without
     newlines is about twice as fast, even with the copies (bounded: one piece at a time)."""
@@ -282,7 +308,7 @@ def _newlines(buf: bytearray, start: int, end: int) -> int:
     return total
 
 
-def _is_blank(buf: bytearray, start: int, end: int) -> int:
+def _is_blank(buf: Buffer, start: int, end: int) -> int:
     """1 when the line at ``start`` is empty or a lone CR, else 0."""
     if start >= end:
         return 0
@@ -294,11 +320,11 @@ def _is_blank(buf: bytearray, start: int, end: int) -> int:
     return 0
 
 
-def _is_data(buf: bytearray, start: int, end: int) -> bool:
+def _is_data(buf: Buffer, start: int, end: int) -> bool:
     return start < end and buf[start] != _HASH and not _is_blank(buf, start, end)
 
 
-def _next_data(buf: bytearray, start: int, end: int) -> int | None:
+def _next_data(buf: Buffer, start: int, end: int) -> int | None:
     for _ in range(_EDGE_STEPS):
         if start >= end:
             return None
@@ -311,7 +337,7 @@ def _next_data(buf: bytearray, start: int, end: int) -> int | None:
     return None
 
 
-def _prev_data(buf: bytearray, start: int, end: int) -> int | None:
+def _prev_data(buf: Buffer, start: int, end: int) -> int | None:
     for _ in range(_EDGE_STEPS):
         if _is_data(buf, start, end):
             return start

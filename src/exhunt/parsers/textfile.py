@@ -47,8 +47,10 @@ def check_head(read_head: Callable[[], bytes], report: ParseReport, marker: byte
         report.warn("binary data (NUL bytes) in the first bytes: not a text log", code="binary",
                     line=head.count(b"\n", 0, where) + 1, offset=where)
         return None
-    body = TextHead(head[len(BOM):] if head.startswith(BOM) else head)
-    body.utf16 = utf16
+    body = head[len(BOM):] if head.startswith(BOM) else head
+    if utf16:  # marked as such (a copy of the head); any other head is given back as it is, not copied
+        body = TextHead(body)
+        body.utf16 = True
     if body[:1] in _BLANK and not body.replace(b"\x00", b"").strip():  # a log starts with '#' or a digit
         report.not_understood = True
         report.warn("empty file" if not body else "file holds only white space", code="empty")
@@ -193,6 +195,17 @@ class LineDecoder:
 
 TRACKED_DIRECTIVES = {"version": "Version", "software": "Software", "log-type": "Log-type", "date": "Date"}
 MAX_DIRECTIVES = 256  # directive changes kept per file
+_PARTS: dict[bytes, tuple[str, str, str | None]] = {}  # directive line -> its parts (``DirectiveLog.note_line``)
+_PARTS_KEPT = 512
+_PARTS_LINE = 8 << 10  # longest line kept there: the memo holds at most 4 MiB
+
+
+def directive_parts(text: str) -> tuple[str, str, str | None]:
+    """A directive line ``#Name: value`` as (lowercased name, value, the name ``ParseReport.directives``
+    keeps it under, or None when it is not kept)."""
+    name, _, value = text[1:].partition(":")
+    key = name.strip().lower()
+    return key, value.strip(), TRACKED_DIRECTIVES.get(key)
 
 
 class DirectiveLog:
@@ -205,10 +218,24 @@ class DirectiveLog:
 
     def note(self, number: int, text: str) -> tuple[str, str]:
         """Record directive line ``text`` (``#Name: value``); returns (lowercased name, value)."""
-        name, _, value = text[1:].partition(":")
-        name, value = name.strip(), value.strip()
-        key = name.lower()
-        canonical = TRACKED_DIRECTIVES.get(key)
+        return self.note_parts(number, directive_parts(text))
+
+    def note_line(self, line: TextLine, decoder: LineDecoder) -> tuple[str, str]:
+        """``note`` for a directive line as read: a host's thousands of hourly logs repeat the same few
+        header lines, split once (per process) by their bytes; a line that is not valid UTF-8 goes through
+        ``decoder`` each time, so that it is counted in every file it is in."""
+        parts = _PARTS.get(line.data)
+        if parts is None:
+            bad = decoder.bad
+            parts = directive_parts(decoder.decode(line))
+            if decoder.bad == bad and len(line.data) <= _PARTS_LINE:
+                if len(_PARTS) >= _PARTS_KEPT:
+                    _PARTS.clear()
+                _PARTS[line.data] = parts
+        return self.note_parts(line.number, parts)
+
+    def note_parts(self, number: int, parts: tuple[str, str, str | None]) -> tuple[str, str]:
+        key, value, canonical = parts
         if canonical is not None and self.last.get(canonical) != value:
             self.last[canonical] = value
             if len(self.report.directives) < MAX_DIRECTIVES:

@@ -19,7 +19,7 @@ from typing import BinaryIO
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.parsers.base import Parser, ParseReport, Prefilter
-from exhunt.parsers.textblocks import LineReader, TextLine
+from exhunt.parsers.textblocks import BLOCK_SIZE, LineReader, TextLine
 from exhunt.parsers.textfile import (
     HEAD_SIZE,
     DirectiveLog,
@@ -164,7 +164,7 @@ class _W3CFile:
 
     def directive(self, line: TextLine) -> bool:
         """Handle a '#' line; False when the file turns out not to be of its kind."""
-        name, value = self.directives.note(line.number, self.decoder.decode(line))
+        name, value = self.directives.note_line(line, self.decoder)
         if name == "date":
             day = value[:10]
             self.header_date = day if _DATE.match(day) else None
@@ -295,11 +295,21 @@ class W3CParser(Parser):
     def _parse_open(self, tree: HostTree, handle: BinaryIO, artifact: Artifact, report: ParseReport,
                     prefilter: Prefilter | None) -> Iterator[Record]:
         raw_head = b""
+        size = artifact.size
+        limit = BLOCK_SIZE if self.block_size is None else self.block_size
+        whole = size is not None and 0 <= size < limit  # a small file: read at once, its lines found in place
 
         def read_head() -> bytes:
-            nonlocal raw_head
-            raw_head = handle.read(HEAD_SIZE)
-            return raw_head
+            nonlocal raw_head, whole
+            if not whole:
+                raw_head = handle.read(HEAD_SIZE)
+                return raw_head
+            raw_head = handle.read(size + 1)
+            more = b"" if len(raw_head) > size else handle.read(1)  # the end found (a hashing reader sees it)
+            if len(raw_head) > size or more:  # the file grew: read on from the handle, as a big file is
+                whole = False
+                raw_head += more
+            return raw_head[:HEAD_SIZE] if len(raw_head) > HEAD_SIZE else raw_head
 
         head = check_head(read_head, report, marker=b"#fields:")
         if head is None:
@@ -316,6 +326,8 @@ class W3CParser(Parser):
             with contextlib.ExitStack() as stack:
                 if needs_transcoding(head):  # UTF-16 or CR-only: read again from the start, transcoded
                     lines = reader.lines(stack.enter_context(open_text(tree, artifact.path, head, report)))
+                elif whole:
+                    lines = reader.whole(raw_head)
                 else:
                     lines = reader.lines(handle, artifact.size, raw_head)
                 for line in lines:

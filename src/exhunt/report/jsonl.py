@@ -28,8 +28,7 @@ class JsonlReporter(Reporter):
             for finding in result.findings:
                 out.write(dumps({"type": "finding", "schema": SCHEMA_VERSION, **finding.to_dict()}) + "\n")
         for result in results:
-            data = result.to_dict()
-            data.pop("findings")
+            data = result.summary_dict()
             data["finding_count"] = len(result.findings)
             data["tlp"] = self.settings.tlp_label
             out.write(dumps({"type": "host", "schema": SCHEMA_VERSION, **data}) + "\n")

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-from rich.markup import escape
-
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # C0 and DEL and C1 controls; bidi embeddings, overrides, isolates and marks; zero-width and BOM characters;
 # line and paragraph separators.
@@ -32,4 +30,6 @@ def visible(text: object) -> str:
 
 def markup_safe(text: object) -> str:
     """``visible(text)``, with rich markup escaped: to embed evidence in a rich markup string."""
+    from rich.markup import escape  # imported here: the reporters that need no markup do not load rich
+
     return escape(visible(text))

@@ -128,3 +128,19 @@ def test_duplicate_rule_ids_are_reported_once_loaded(tmp_path: Path) -> None:
     content = SigmaContent([(str(tmp_path), None)])
     assert [r.file for r in content.result.rules] == ["a.yml"]
     assert [(p.file, p.code) for p in content.result.errors] == [("b.yml", "duplicate")]
+
+
+def test_a_rule_from_the_cache_builds_its_matcher_when_first_evaluated(tmp_path: Path) -> None:
+    """Loading compiled rules (the cache, a worker) unpickles their programs only; a rule's matcher (and its
+    regular expressions) is built at its first evaluation, and decides as the one built at compile time."""
+    from exhunt.detectors.sigma.view import EventView
+
+    content = SigmaContent([(str(user_rules(tmp_path)), None)], {"admin_hosts": ["ADM01"]})
+    compiled = content.result.rules
+    loaded = pickle.loads(pickle.dumps(compiled))
+    assert all("matcher" not in vars(rule) and "outcomes" not in vars(rule.ext) for rule in loaded)
+    for event in ({"EventID": 4624, "WorkstationName": "ADM01"}, {"EventID": 4624, "WorkstationName": "PC7"}):
+        view = EventView(event)
+        assert [r.matcher(view) for r in loaded] == [r.matcher(view) for r in compiled]
+    assert all("matcher" in vars(rule) for rule in loaded)  # built once, then an ordinary attribute
+    assert pickle.loads(pickle.dumps(loaded[0])).ext.outcomes == ()

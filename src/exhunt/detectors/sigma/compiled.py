@@ -3,6 +3,11 @@
 A compiled rule keeps its detection as a program (plain data, ``matchers.py``) next to the matcher built
 from it. Pickled, it travels as the program and builds the matcher again on arrival: compiled content can
 be cached between runs (``cache.py``) and sent to worker processes without importing pySigma.
+
+A rule that arrives as its program builds its matcher (compiling its regular expressions) when it is first
+evaluated, not when it is loaded: a host that reads no EVTX never builds the EVTX rules, and loading the
+compiled content from the cache costs the unpickling of plain tuples only. The matcher is the same either
+way: ``build`` is a pure function of the program.
 """
 
 from __future__ import annotations
@@ -64,17 +69,21 @@ class Extension:
     confidence: Confidence | None = None
     captures: tuple[Capture, ...] = ()
     samples: Mapping[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
-    outcomes: tuple[tuple[Outcome, Matcher], ...] = field(init=False, repr=False, compare=False)
+    outcomes: tuple[tuple[Outcome, Matcher], ...] = field(init=False, repr=False, compare=False)  # built when asked
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "outcomes", tuple((o, build(p)) for o, p in self.outcome_programs))
+    def __getattr__(self, name: str) -> Any:
+        """``outcomes``, built from the programs at first use (then an ordinary attribute)."""
+        if name != "outcomes":
+            raise AttributeError(name)
+        built = tuple((o, build(p)) for o, p in self.outcome_programs)
+        object.__setattr__(self, "outcomes", built)
+        return built
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "outcomes"}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.__post_init__()
 
     def outcome(self, view: EventView, fallback: Outcome) -> Outcome:
         for outcome, matcher in self.outcomes:
@@ -103,17 +112,24 @@ class CompiledRule:
     requirements: Requirements = None  # finer literal combinations for the text-log prefilter
     emit: bool = True  # False: only feeds a correlation rule (Sigma ``generate: false``)
     built: InitVar[Matcher | None] = None  # the matcher when the caller already built it from ``program``
-    matcher: Matcher = field(init=False, repr=False, compare=False)
+    matcher: Matcher = field(init=False, repr=False, compare=False)  # built from ``program`` at first use
 
     def __post_init__(self, built: Matcher | None) -> None:
-        self.matcher = built if built is not None else build(self.program)
+        if built is not None:
+            self.matcher = built
+
+    def __getattr__(self, name: str) -> Any:
+        """``matcher``, built from the program at first use (then an ordinary attribute: no cost per call)."""
+        if name != "matcher":
+            raise AttributeError(name)
+        self.matcher = built = build(self.program)
+        return built
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "matcher"}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.__post_init__(None)
 
     @property
     def rule_id(self) -> str:

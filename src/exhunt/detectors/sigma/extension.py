@@ -94,5 +94,7 @@ def parse_extension(raw: Any, ctx: CompileContext) -> Extension:
     samples_raw = raw.get("samples") or {}
     samples = {k: tuple(dict(s) for s in samples_raw.get(k) or []) for k in ("positive", "negative")}
     rule_id = raw.get("rule_id")
-    return Extension(str(rule_id) if rule_id else None, str(raw.get("family") or ""), step,
-                     tuple(outcomes), default, severity, confidence, captures, samples)
+    extension = Extension(str(rule_id) if rule_id else None, str(raw.get("family") or ""), step,
+                          tuple(outcomes), default, severity, confidence, captures, samples)
+    _ = extension.outcomes  # built here, at compile time, as a loaded rule's matcher is: errors show now
+    return extension

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any, cast
 
 from exhunt.content.bundle import RULES_DIR, ContentBundle
-from exhunt.content.cache import ContentCache, ContentKey
+from exhunt.content.cache import ContentCache, ContentKey, installed_version
 from exhunt.detectors.base import Detector
 from exhunt.detectors.yara.compiler import CompiledRules, RuleFile, compile_files, shipped_files, user_files
 from exhunt.detectors.yara.detector import YaraDetector
@@ -33,7 +32,7 @@ def compile_cached(files: Sequence[RuleFile], errors: list[InputWarning], unsupp
         return compile_files(files, errors, unsupported)
     cache = ContentCache(Path(cache_dir), PART)
     key = ContentKey(PART)
-    key.add("yara-x", _library_version())
+    key.add("yara-x", installed_version("yara_x", "yara-x"))
     for rule_file in files:
         key.add("rule-file", rule_file.origin, str(rule_file.shipped))
         key.add_file(rule_file.path, rule_file.origin)
@@ -52,12 +51,6 @@ def compile_cached(files: Sequence[RuleFile], errors: list[InputWarning], unsupp
     cache.store(digest, {"compiled": compiled, "errors": new_errors, "unsupported": new_unsupported})
     return compiled
 
-
-def _library_version() -> str:
-    try:
-        return metadata.version("yara-x")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def create(bundle: ContentBundle, options: dict[str, Any]) -> Detector:
