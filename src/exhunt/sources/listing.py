@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import overload
 
 from exhunt.model.evidence import Artifact, ArtifactKind
@@ -213,12 +213,18 @@ class ArtifactList(Sequence[Artifact]):
         return self._make(index) if index < classified else self._added[index - classified]
 
     def __iter__(self) -> Iterator[Artifact]:
+        return self._pass(None)
+
+    def _pass(self, wanted: bytes | None) -> Iterator[Artifact]:
+        """Every artifact (or those whose kind number is in ``wanted``), in order: the hot path."""
         kinds, attrs, new, names, none = self._kinds, self._attrs, _new, _KINDS, ()
         listing = self._listing
         paths, ends, sizes, stamps, odd = listing._paths, listing._ends, listing._sizes, listing._stamps, listing._odd
         count = len(kinds)
-        for first in range(0, count, _BLOCK):  # the hot path: as ``Listing.rows``, inlined (no call per file)
+        for first in range(0, count, _BLOCK):  # as ``Listing.rows``, inlined (no call per file)
             last = min(first + _BLOCK, count)
+            if wanted is not None and not any(kinds.find(number, first, last) >= 0 for number in wanted):
+                continue  # no file of these kinds in the block: nothing decoded
             base = ends[first - 1] if first else 0
             chunk = paths[base:ends[last - 1]]
             times = stamps[first * _STAMP:last * _STAMP].decode("latin-1")
@@ -226,13 +232,74 @@ class ArtifactList(Sequence[Artifact]):
             start, at = 0, 0
             for index in range(first, last):
                 end = ends[index] - base
-                stamp = times[at:at + _STAMP]
-                artifact = new(Artifact, (names[kinds[index]],
-                                          text[start:end] if text is not None else _decode(chunk[start:end]),
-                                          sizes[index], stamp if stamp[0] != "\0" else odd.get(index),
-                                          attrs.get(index, none) if attrs else none))
-                self._last = (index, artifact)  # asked back by position while it is handled (``SeenAtStart``)
-                yield artifact
+                if wanted is None or kinds[index] in wanted:
+                    stamp = times[at:at + _STAMP]
+                    artifact = new(Artifact, (names[kinds[index]],
+                                              text[start:end] if text is not None else _decode(chunk[start:end]),
+                                              sizes[index], stamp if stamp[0] != "\0" else odd.get(index),
+                                              attrs.get(index, none) if attrs else none))
+                    self._last = (index, artifact)  # asked back by position while it is handled (``SeenAtStart``)
+                    yield artifact
                 start, at = end, at + _STAMP
         self._last = None
-        yield from self._added
+        if wanted is None:
+            yield from self._added
+        else:
+            yield from (artifact for artifact in self._added if _KIND_NUMBER[artifact.kind] in wanted)
+
+    # -- passes that need less than whole artifacts: no Artifact made per file ----------------------------
+    def _numbers(self, kinds: Collection[ArtifactKind]) -> bytes:
+        return bytes(sorted({_KIND_NUMBER[kind] for kind in kinds}))
+
+    def has(self, kind: ArtifactKind) -> bool:
+        """Whether any artifact is of ``kind``."""
+        return _KIND_NUMBER[kind] in self._kinds or any(a.kind is kind for a in self._added)
+
+    def of_kinds(self, kinds: Collection[ArtifactKind]) -> Iterator[Artifact]:
+        """The artifacts of these kinds, in the order of a whole pass; only those are made."""
+        return self._pass(self._numbers(kinds))
+
+    def paths(self, kinds: Collection[ArtifactKind] | None = None) -> Iterator[str]:
+        """The paths of every artifact (or of those of ``kinds``), in the order of a whole pass."""
+        if kinds is None:
+            yield from (path for _, path, _ in self._listing.rows(len(self._kinds)))
+            yield from (artifact.path for artifact in self._added)
+            return
+        wanted, codes = self._numbers(kinds), self._kinds
+        yield from (path for index, path, _ in self._listing.rows(len(codes)) if codes[index] in wanted)
+        yield from (artifact.path for artifact in self._added if artifact.kind in kinds)
+
+    def times(self) -> Iterator[tuple[ArtifactKind, str, str | None]]:
+        """(kind, path, time) of every artifact, in the order of a whole pass."""
+        kinds, names = self._kinds, _KINDS
+        yield from ((names[kinds[index]], path, mtime) for index, path, mtime in self._listing.rows(len(kinds)))
+        yield from ((artifact.kind, artifact.path, artifact.mtime) for artifact in self._added)
+
+
+def paths_of(artifacts: Sequence[Artifact], kinds: Collection[ArtifactKind] | None = None) -> Iterator[str]:
+    """The paths of ``artifacts`` (of ``kinds`` only, when given), without making an artifact per file when
+    they are a packed ``ArtifactList``."""
+    if isinstance(artifacts, ArtifactList):
+        return artifacts.paths(kinds)
+    return (a.path for a in artifacts if kinds is None or a.kind in kinds)
+
+
+def of_kinds(artifacts: Sequence[Artifact], kinds: Collection[ArtifactKind]) -> Iterator[Artifact]:
+    """The artifacts of ``kinds``, in order; with a packed ``ArtifactList`` only those are made."""
+    if isinstance(artifacts, ArtifactList):
+        return artifacts.of_kinds(kinds)
+    return (a for a in artifacts if a.kind in kinds)
+
+
+def has_kind(artifacts: Sequence[Artifact], kind: ArtifactKind) -> bool:
+    """Whether any of ``artifacts`` is of ``kind``."""
+    if isinstance(artifacts, ArtifactList):
+        return artifacts.has(kind)
+    return any(a.kind is kind for a in artifacts)
+
+
+def times_of(artifacts: Sequence[Artifact]) -> Iterator[tuple[ArtifactKind, str, str | None]]:
+    """(kind, path, time) of each of ``artifacts``, in order, without making artifacts when packed."""
+    if isinstance(artifacts, ArtifactList):
+        return artifacts.times()
+    return ((a.kind, a.path, a.mtime) for a in artifacts)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from exhunt.model.evidence import Artifact
 from exhunt.sources.base import HostTree
+from exhunt.sources.listing import paths_of
 
 CACHE_MARKER = "/temporary asp.net files/"
 MAX_MAP_BYTES = 64 << 10
@@ -39,10 +40,10 @@ def compiled_maps(artifacts: Sequence[Artifact]) -> dict[str, list[str]]:
     """Per folder of the compilation cache, its ``.compiled`` maps (in artifact order): built once per host
     so that tying thousands of hits to their pages does not look through every file for each."""
     maps: dict[str, list[str]] = {}
-    for artifact in artifacts:
-        folder, _, name = artifact.path.rpartition("/")
-        if name.lower().endswith(".compiled") and in_cache(artifact.path):
-            maps.setdefault(folder, []).append(artifact.path)
+    for path in paths_of(artifacts):
+        folder, _, name = path.rpartition("/")
+        if name.lower().endswith(".compiled") and in_cache(path):
+            maps.setdefault(folder, []).append(path)
     return maps
 
 
