@@ -97,7 +97,9 @@ class Digests:
     def put(self, path: str, digests: dict[str, str]) -> None:
         """Add ``digests`` (algorithm -> hex) to what is known for ``path``."""
         position = self._position(path)  # found once: a sweep puts tens of thousands
-        merged = self._digests(self._record(path, position)) | {k: v.lower() for k, v in digests.items()}
+        given = {k: v.lower() for k, v in digests.items()}
+        fresh = position is not None and (self._at is None or self._at[position] < 0)  # the common case
+        merged = given if fresh else self._digests(self._record(path, position)) | given
         mask, parts = 0, []
         for bit, (name, size) in enumerate(_ALGOS):
             value = merged.get(name)
@@ -146,7 +148,7 @@ class SeenAtStart:
     def first_time(self, artifact: Artifact, ctx: HostContext) -> bool:
         """Whether ``artifact`` is new to the detector (and from now on, seen)."""
         at = self._next
-        if at < self._count and at < len(ctx.artifacts) and ctx.artifacts[at] == artifact:
+        if at < self._count and ctx.artifacts[at] == artifact:  # artifacts are only ever added
             self._next += 1
             return False
         if artifact.path in self._others:

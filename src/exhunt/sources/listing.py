@@ -37,7 +37,7 @@ def _decode(raw: bytes | bytearray | memoryview) -> str:
 class Listing(Sequence[FileEntry]):
     """Files of a host (path, size, time), packed. Appended in any order; ``sort()`` orders by path."""
 
-    __slots__ = ("_ends", "_last", "_odd", "_ordered", "_paths", "_sizes", "_stamps")
+    __slots__ = ("_ends", "_last", "_odd", "_ordered", "_paths", "_sizes", "_stamps", "_twice")
 
     def __init__(self, entries: Iterable[FileEntry] = ()) -> None:
         self._paths = bytearray()  # every path, UTF-8, one after the other
@@ -47,12 +47,16 @@ class Listing(Sequence[FileEntry]):
         self._odd: dict[int, str] = {}  # times that are not _STAMP ASCII characters (forged, far years)
         self._last: str | None = None  # the path appended last
         self._ordered = True  # paths appended in order so far: ``find`` may bisect
+        self._twice = False  # a path appended right after the same path (``find`` then checks for the first)
         for entry in entries:
             self.append(entry.path, entry.size, entry.mtime)
 
     def append(self, path: str, size: int, mtime: str | None) -> None:
-        if self._last is not None and path < self._last:
-            self._ordered = False
+        if self._last is not None and path <= self._last:
+            if path == self._last:
+                self._twice = True
+            else:
+                self._ordered = False
         self._last = path
         self._paths += _encode(path)
         self._ends.append(len(self._paths))
@@ -129,10 +133,11 @@ class Listing(Sequence[FileEntry]):
     def find(self, path: str, near: int = -1) -> int | None:
         """The position of ``path`` (the first, when a name is listed twice), None when it is not listed or
         the listing is not in order. ``near``: a position to try first (a sweep asks in listing order)."""
-        count, raw, ends, paths = len(self), _encode(path), self._ends, self._paths
-        for guess in (near, near + 1):  # compared as bytes: no decode on the common path
+        count, raw, ends, paths = len(self._sizes), path.encode("utf-8", "surrogatepass"), self._ends, self._paths
+        for guess in (near + 1, near):  # compared as bytes: no decode on the common path (the next file)
             if 0 <= guess < count and paths[ends[guess - 1] if guess else 0:ends[guess]] == raw and (
-                    guess == 0 or paths[ends[guess - 2] if guess > 1 else 0:ends[guess - 1]] != raw):
+                    (self._ordered and not self._twice) or guess == 0
+                    or paths[ends[guess - 2] if guess > 1 else 0:ends[guess - 1]] != raw):
                 return guess
         if not self._ordered:
             return None
@@ -154,7 +159,7 @@ class Listing(Sequence[FileEntry]):
             moved.append(self.path(index), self._sizes[index], self.mtime(index))
         self._paths, self._ends, self._sizes = moved._paths, moved._ends, moved._sizes
         self._stamps, self._odd = moved._stamps, moved._odd
-        self._last, self._ordered = moved._last, moved._ordered
+        self._last, self._ordered, self._twice = moved._last, moved._ordered, moved._twice
         return order
 
 
