@@ -6,7 +6,7 @@ import pytest
 
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.sources.base import FileEntry
-from exhunt.sources.listing import ArtifactList, Listing
+from exhunt.sources.listing import ArtifactList, Listing, has_kind, of_kinds, paths_of, times_of
 
 ENTRIES = [
     FileEntry("C/b/page.aspx", 1900, "2021-03-03T01:02:03Z"),
@@ -104,3 +104,51 @@ def test_memory_held_per_file_is_a_few_packed_bytes() -> None:
         tracemalloc.stop()
     path_bytes = sum(len(e.path.encode()) for e in entries) / len(entries)
     assert held / len(entries) < path_bytes + 8 + 8 + 20 + 1 + 16  # growth slack of the buffers
+
+
+def _mixed(count: int) -> tuple[ArtifactList, list[Artifact]]:
+    """A packed list over several blocks (kinds in runs and alone, odd times, a non-ASCII name), and the
+    artifacts it should give, an added one at the end."""
+    kinds = (ArtifactKind.FILE, ArtifactKind.IIS, ArtifactKind.EVTX)
+    entries = [FileEntry(f"C/d{n:05d}/{'é' if n == 1500 else ''}f", n,
+                         None if n % 7 == 0 else ("1-01-01T00:00:00Z" if n % 11 == 0 else "2021-03-03T01:02:03Z"))
+               for n in range(count)]
+    listing = Listing(entries)
+    artifacts = ArtifactList(listing)
+    expected: list[Artifact] = []
+    for n, entry in enumerate(entries):
+        kind = kinds[0] if n < 2100 else kinds[n % 3] if n < 2500 else kinds[1] if n == 2999 else kinds[0]
+        attrs = (("site", "W3SVC1"),) if kind is ArtifactKind.IIS else ()
+        artifacts.classified(kind, attrs)
+        expected.append(Artifact(kind, entry.path, entry.size, entry.mtime, attrs))
+    added = Artifact(ArtifactKind.EVTX, "C/added.evtx", 1)
+    artifacts.append(added)
+    expected.append(added)
+    return artifacts, expected
+
+
+@pytest.mark.parametrize("kinds", [(ArtifactKind.FILE,), (ArtifactKind.IIS,), (ArtifactKind.EVTX,),
+                                   (ArtifactKind.IIS, ArtifactKind.EVTX), (ArtifactKind.MFT,), tuple(ArtifactKind)])
+def test_passes_by_kind_give_what_a_whole_pass_filtered_gives(kinds: tuple[ArtifactKind, ...]) -> None:
+    artifacts, expected = _mixed(3000)
+    wanted = [a for a in expected if a.kind in kinds]
+    assert list(artifacts.of_kinds(kinds)) == wanted
+    assert list(of_kinds(artifacts, kinds)) == list(of_kinds(expected, kinds)) == wanted
+    assert list(artifacts.paths(kinds)) == list(paths_of(expected, kinds)) == [a.path for a in wanted]
+    assert [has_kind(artifacts, kind) for kind in kinds] == [any(a.kind is kind for a in expected) for kind in kinds]
+
+
+def test_paths_and_times_of_a_whole_pass() -> None:
+    artifacts, expected = _mixed(3000)
+    assert list(paths_of(artifacts)) == [a.path for a in expected]
+    assert list(times_of(artifacts)) == list(times_of(expected)) == [(a.kind, a.path, a.mtime) for a in expected]
+
+
+def test_sort_moves_packed_bytes_and_keeps_times_and_duplicates() -> None:
+    entries = [FileEntry("b", 1, "2021-03-03T01:02:03Z"), FileEntry("a/é", 2, "1-01-01T00:00:00Z"),
+               FileEntry("b", 3, None), FileEntry("a", 4, "2021-03-03T01:02:04Z")]
+    listing = Listing(entries)
+    assert listing.sort() == [3, 1, 0, 2]
+    assert list(listing) == [entries[3], entries[1], entries[0], entries[2]]
+    assert listing.ordered and listing.find("b", near=2) == 2 and listing.find("b") == 2
+    assert listing.find("a/é") == 1 and listing.find("a/é", near=0) == 1

@@ -153,13 +153,23 @@ class Listing(Sequence[FileEntry]):
         count = len(self)
         if self._ordered:
             return None
-        order = sorted(range(count), key=self.path)  # the keys are transient, one sort's worth
-        moved = Listing()
-        for index in order:
-            moved.append(self.path(index), self._sizes[index], self.mtime(index))
-        self._paths, self._ends, self._sizes = moved._paths, moved._ends, moved._sizes
-        self._stamps, self._odd = moved._stamps, moved._odd
-        self._last, self._ordered, self._twice = moved._last, moved._ordered, moved._twice
+        keys = list(self.paths())  # decoded by block; transient, one sort's worth (as the sort's own keys)
+        order = sorted(range(count), key=keys.__getitem__)
+        paths, ends, stamps, odd = self._paths, self._ends, self._stamps, self._odd
+        moved, moved_ends, moved_stamps, moved_odd = bytearray(), array("q"), bytearray(), {}
+        twice, previous = False, None
+        for new, old in enumerate(order):  # the packed bytes moved as they are: no decode or encode per file
+            moved += paths[ends[old - 1] if old else 0:ends[old]]
+            moved_ends.append(len(moved))
+            moved_stamps += stamps[old * _STAMP:(old + 1) * _STAMP]
+            if old in odd:
+                moved_odd[new] = odd[old]
+            key = keys[old]
+            twice = twice or key == previous
+            previous = key
+        self._paths, self._ends, self._stamps, self._odd = moved, moved_ends, moved_stamps, moved_odd
+        self._sizes = array("q", (self._sizes[old] for old in order))
+        self._last, self._ordered, self._twice = previous, True, twice
         return order
 
 
