@@ -13,6 +13,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from itertools import repeat
 from typing import overload
 
 from exhunt.model.evidence import Artifact, ArtifactKind
@@ -84,6 +85,9 @@ class Listing(Sequence[FileEntry]):
     def size(self, index: int) -> int:
         return self._sizes[index]
 
+    def sizes(self, first: int, last: int) -> array[int]:
+        return self._sizes[first:last]
+
     def mtime(self, index: int) -> str | None:
         start = index * _STAMP
         raw = self._stamps[start:start + _STAMP]
@@ -111,24 +115,42 @@ class Listing(Sequence[FileEntry]):
         for index, path, mtime in self.rows(len(self)):
             yield FileEntry(path, sizes[index], mtime)
 
+    def block(self, first: int, last: int) -> tuple[list[str], list[str | None]]:
+        """The paths and times of files ``first`` to ``last`` (one block): one decode for the block, then
+        slices made by ``map`` (no Python step per file; a block that is not ASCII is decoded file by file)."""
+        paths, ends = self._paths, self._ends
+        base = ends[first - 1] if first else 0
+        stops = [end - base for end in ends[first:last]]
+        starts = [0, *stops[:-1]]
+        chunk = paths[base:ends[last - 1]] if last > first else b""
+        if chunk.isascii():
+            names = list(map(chunk.decode("ascii").__getitem__, map(slice, starts, stops)))
+        else:
+            names = [_decode(chunk[start:stop]) for start, stop in zip(starts, stops, strict=True)]
+        times = self._stamps[first * _STAMP:last * _STAMP].decode("latin-1")  # ASCII times, or zeros
+        offsets = range(0, len(times), _STAMP)
+        stamps: list[str | None] = list(map(times.__getitem__, map(slice, offsets, range(_STAMP, len(times) + 1,
+                                                                                      _STAMP))))
+        if "\0" in times:  # a file without a time, or with one kept aside (``_odd``)
+            odd = self._odd
+            for at, stamp in enumerate(stamps):
+                if stamp is not None and stamp[0] == "\0":
+                    stamps[at] = odd.get(first + at)
+        return names, stamps
+
     def rows(self, count: int) -> Iterator[tuple[int, str, str | None]]:
         """(position, path, time) of the first ``count`` files, in order: the passes over a whole host go
-        through here. Paths and times are decoded ``_BLOCK`` files at a time (one decode per block, then
-        string slices; a block that is not ASCII is decoded file by file), so a pass holds one block."""
-        paths, ends, stamps, odd = self._paths, self._ends, self._stamps, self._odd
+        through here, a block (``_BLOCK`` files) decoded at a time, so a pass holds one block."""
         for first in range(0, count, _BLOCK):
             last = min(first + _BLOCK, count)
-            base = ends[first - 1] if first else 0
-            chunk = paths[base:ends[last - 1]]
-            times = stamps[first * _STAMP:last * _STAMP].decode("latin-1")  # ASCII times, or zeros
-            text = chunk.decode("ascii") if chunk.isascii() else None
-            start, at = 0, 0
-            for index in range(first, last):
-                end = ends[index] - base
-                stamp = times[at:at + _STAMP]
-                yield (index, text[start:end] if text is not None else _decode(chunk[start:end]),
-                       stamp if stamp[0] != "\0" else odd.get(index))
-                start, at = end, at + _STAMP
+            names, stamps = self.block(first, last)
+            yield from zip(range(first, last), names, stamps, strict=True)
+
+    def paths(self, count: int | None = None) -> Iterator[str]:
+        """The paths of the first ``count`` files (all by default), in order, a block at a time."""
+        count = len(self) if count is None else count
+        for first in range(0, count, _BLOCK):
+            yield from self.block(first, min(first + _BLOCK, count))[0]
 
     def find(self, path: str, near: int = -1) -> int | None:
         """The position of ``path`` (the first, when a name is listed twice), None when it is not listed or
@@ -143,9 +165,6 @@ class Listing(Sequence[FileEntry]):
             return None
         found = bisect_left(range(count), path, key=self.path)
         return found if found < count and self.path(found) == path else None
-
-    def paths(self) -> Iterator[str]:
-        return (path for _, path, _ in self.rows(len(self)))
 
     def sort(self) -> list[int] | None:
         """Order by path (as ``str`` compares), stably; a listing already in order is left as it is (None).
@@ -178,14 +197,14 @@ class ArtifactList(Sequence[Artifact]):
     aside, and any artifact added later (a detector may add one) at the end. ``Artifact`` objects are made
     when read: two reads of the same position give equal artifacts, not the same object."""
 
-    __slots__ = ("_added", "_attrs", "_kinds", "_last", "_listing")
+    __slots__ = ("_added", "_attrs", "_block", "_kinds", "_listing")
 
     def __init__(self, listing: Listing) -> None:
         self._listing = listing
         self._kinds = bytearray()
         self._attrs: dict[int, tuple[tuple[str, str], ...]] = {}
         self._added: list[Artifact] = []
-        self._last: tuple[int, Artifact] | None = None  # the artifact a pass handed out last, and its position
+        self._block: tuple[int, list[Artifact]] | None = None  # the block a pass hands out: its first position
 
     @property
     def listing(self) -> Listing:
@@ -217,8 +236,10 @@ class ArtifactList(Sequence[Artifact]):
     def __getitem__(self, index: int | slice) -> Artifact | Sequence[Artifact]:
         classified = len(self._kinds)
         if type(index) is int and 0 <= index < classified:  # the common case, first
-            last = self._last
-            return last[1] if last is not None and last[0] == index else self._make(index)
+            block = self._block
+            if block is not None and 0 <= index - block[0] < len(block[1]):
+                return block[1][index - block[0]]
+            return self._make(index)
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         if index < 0:
@@ -231,32 +252,26 @@ class ArtifactList(Sequence[Artifact]):
         return self._pass(None)
 
     def _pass(self, wanted: bytes | None) -> Iterator[Artifact]:
-        """Every artifact (or those whose kind number is in ``wanted``), in order: the hot path."""
-        kinds, attrs, new, names, none = self._kinds, self._attrs, _new, _KINDS, ()
-        listing = self._listing
-        paths, ends, sizes, stamps, odd = listing._paths, listing._ends, listing._sizes, listing._stamps, listing._odd
-        count = len(kinds)
-        for first in range(0, count, _BLOCK):  # as ``Listing.rows``, inlined (no call per file)
+        """Every artifact (or those whose kind number is in ``wanted``), in order: the hot path. A block's
+        artifacts are made together by ``map`` (no Python step per file) and kept while it is handed out,
+        so that asking one back by position (``SeenAtStart``) makes no second object."""
+        kinds, attrs, names, none = self._kinds, self._attrs, _KINDS, ()
+        listing, count = self._listing, len(kinds)
+        for first in range(0, count, _BLOCK):
             last = min(first + _BLOCK, count)
             if wanted is not None and not any(kinds.find(number, first, last) >= 0 for number in wanted):
                 continue  # no file of these kinds in the block: nothing decoded
-            base = ends[first - 1] if first else 0
-            chunk = paths[base:ends[last - 1]]
-            times = stamps[first * _STAMP:last * _STAMP].decode("latin-1")
-            text = chunk.decode("ascii") if chunk.isascii() else None
-            start, at = 0, 0
-            for index in range(first, last):
-                end = ends[index] - base
-                if wanted is None or kinds[index] in wanted:
-                    stamp = times[at:at + _STAMP]
-                    artifact = new(Artifact, (names[kinds[index]],
-                                              text[start:end] if text is not None else _decode(chunk[start:end]),
-                                              sizes[index], stamp if stamp[0] != "\0" else odd.get(index),
-                                              attrs.get(index, none) if attrs else none))
-                    self._last = (index, artifact)  # asked back by position while it is handled (``SeenAtStart``)
-                    yield artifact
-                start, at = end, at + _STAMP
-        self._last = None
+            paths, stamps = listing.block(first, last)
+            extras = [attrs.get(index, none) for index in range(first, last)] if attrs else repeat(none, last - first)
+            made = list(map(_new, repeat(Artifact), zip(map(names.__getitem__, kinds[first:last]), paths,
+                                                          listing.sizes(first, last), stamps, extras, strict=True)))
+            self._block = (first, made)
+            if wanted is None:
+                yield from made
+            else:
+                yield from (artifact for artifact, number in zip(made, kinds[first:last], strict=True)
+                            if number in wanted)
+        self._block = None
         if wanted is None:
             yield from self._added
         else:
@@ -277,7 +292,7 @@ class ArtifactList(Sequence[Artifact]):
     def paths(self, kinds: Collection[ArtifactKind] | None = None) -> Iterator[str]:
         """The paths of every artifact (or of those of ``kinds``), in the order of a whole pass."""
         if kinds is None:
-            yield from (path for _, path, _ in self._listing.rows(len(self._kinds)))
+            yield from self._listing.paths(len(self._kinds))
             yield from (artifact.path for artifact in self._added)
             return
         wanted, codes = self._numbers(kinds), self._kinds
