@@ -42,6 +42,8 @@ class Interest:
 
 
 _ALGOS = (("md5", 16), ("sha1", 20), ("sha256", 32))
+_LENGTHS = tuple(1 + sum(size for bit, (_, size) in enumerate(_ALGOS) if mask >> bit & 1)
+                 for mask in range(1 << len(_ALGOS)))  # a record's length, by its first byte
 
 
 class Digests:
@@ -74,9 +76,7 @@ class Digests:
         if self._at is None or self._at[position] < 0:
             return None
         start = self._at[position]
-        mask = self._packed[start]
-        length = 1 + sum(size for bit, (_, size) in enumerate(_ALGOS) if mask >> bit & 1)
-        return bytes(self._packed[start:start + length])
+        return bytes(self._packed[start:start + _LENGTHS[self._packed[start]]])
 
     def get(self, path: str) -> dict[str, str]:
         """The digests known for ``path`` (algorithm -> lowercase hex), empty when none."""
