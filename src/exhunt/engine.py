@@ -21,7 +21,7 @@ from exhunt.correlate.exposure import (
 )
 from exhunt.correlate.filetimes import true_times
 from exhunt.correlate.verdict import conclude
-from exhunt.detectors.base import Detector, HostContext, Interest
+from exhunt.detectors.base import Detector, Digests, HostContext, Interest
 from exhunt.detectors.registry import create_detectors
 from exhunt.exposure import BuildObservation
 from exhunt.model.coverage import HostCoverage, InputWarning, SourceCoverage, SourceStatus
@@ -139,7 +139,7 @@ def assess_host(tree: HostTree, content: ContentSource, options: dict[str, Any] 
     try:
         if not isinstance(content, ContentBundle):
             parallel = {kind for parser in all_parsers() if parser.parallel for kind in parser.kinds}
-            pool.prehash([a.path for a in layout.artifacts if a.kind in parallel])
+            pool.prehash(list(layout.artifacts.paths(parallel)))
             content = content()
         return _assess(tree, layout, content, options, progress, pool)
     finally:
@@ -155,6 +155,7 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
         coverage.warn(InputWarning(path=layout.exchange_roots[1], code="several-installs", message=(
             f"several Exchange install folders found; using {layout.exchange_root}")))
     ctx = HostContext(host=tree.name, tree=tree, artifacts=layout.artifacts, coverage=coverage,
+                      digests=Digests(layout.artifacts.listing),
                       options=options, exchange_root=layout.exchange_root)
     detectors = create_detectors(content, options)
     for detector in detectors:
@@ -163,10 +164,8 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
     parsers = {kind: parser for parser in all_parsers() for kind in parser.kinds}
     plan: list[tuple[Artifact, Parser, list[Detector], PrefilterSpec, RecordGate | None]] = []
     per_kind: dict[ArtifactKind, tuple[list[Detector], PrefilterSpec, RecordGate | None]] = {}
-    for artifact in layout.artifacts:
-        parser = parsers.get(artifact.kind)
-        if parser is None:
-            continue
+    for artifact in layout.artifacts.of_kinds(parsers):  # the kinds without a parser are not made
+        parser = parsers[artifact.kind]
         wanted = per_kind.get(artifact.kind)
         if wanted is None:  # interests depend on the kind only: asked once per kind, not per file
             interested: list[tuple[Detector, Interest]] = []
@@ -258,7 +257,7 @@ def _run(tree: HostTree, layout: Layout, plan: list[tuple[Artifact, Parser, list
             except Exception as exc:  # contained, reported in coverage
                 _detector_failed(coverage, detector, exc, tree.origin)
     unhashed = {ref.path for finding in findings for ref in finding.evidence if not ref.sha256}
-    known = {artifact.path for artifact in layout.artifacts if artifact.path in unhashed}  # no set of every path
+    known = {path for path in layout.artifacts.paths() if path in unhashed} if unhashed else set()
     findings = [_hashes_filled(finding, known, ctx) for finding in findings]
     findings = true_times(findings, layout.artifacts, ctx.file_times, coverage)
 

@@ -10,6 +10,8 @@ from exhunt.content.bundle import RULES_DIR
 from exhunt.content.yamlio import load_yaml
 from exhunt.detectors.base import HostContext
 from exhunt.model.coverage import HostCoverage, SourceCoverage, SourceStatus
+from exhunt.model.evidence import ArtifactKind
+from exhunt.sources.listing import has_kind
 
 EXPECTATIONS = RULES_DIR / "coverage" / "expectations.yaml"
 
@@ -41,7 +43,7 @@ def _ntfs_notes(ctx: HostContext, sources: dict[str, dict[str, Any]], exchange_r
     """Sources that are not logs (the $MFT, the USN journal): a note on what their absence costs, on a host
     whose files were collected (an Exchange install or web files), and on how far back they reach."""
     coverage = ctx.coverage
-    has_files = exchange_root is not None or any(a.kind.value == "file" for a in ctx.artifacts)
+    has_files = exchange_root is not None or has_kind(ctx.artifacts, ArtifactKind.FILE)
     for name, spec in sources.items():
         if "absent_note" not in spec:
             continue

@@ -33,6 +33,7 @@ from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.finding import Finding, Outcome, Severity
 from exhunt.parsers.base import ParseReport
 from exhunt.sources.base import HostTree
+from exhunt.sources.listing import paths_of, times_of
 
 EXCHANGE_LOG_KINDS = frozenset({
     ArtifactKind.HTTPPROXY, ArtifactKind.ECP_SERVER, ArtifactKind.ECP_ACTIVITY, ArtifactKind.RPS_HTTP,
@@ -46,12 +47,13 @@ def build_observations(artifact: Artifact, report: ParseReport) -> list[BuildObs
     return observations_from_directives(artifact.path, report.directives, report.first_time)
 
 
-def exsetup_observations(tree: HostTree, artifacts: list[Artifact], exchange_root: str | None,
+def exsetup_observations(tree: HostTree, artifacts: Sequence[Artifact], exchange_root: str | None,
                          coverage: HostCoverage) -> list[BuildObservation]:
-    by_path = {a.path: a for a in artifacts if find_exsetup([a.path])}  # the candidates only, not every file
+    by_path = {path: mtime for _, path, mtime in times_of(artifacts)
+               if find_exsetup([path])}  # the candidates only, not every file
     found: list[BuildObservation] = []
     for path in find_exsetup(list(by_path), exchange_root)[:1]:
-        observation, reason = exsetup_observation(tree, path, by_path[path].mtime)
+        observation, reason = exsetup_observation(tree, path, by_path[path])
         if observation is None:
             coverage.warn(InputWarning(path=path, message=reason, code="no-version"))
         else:
@@ -59,7 +61,7 @@ def exsetup_observations(tree: HostTree, artifacts: list[Artifact], exchange_roo
     return found
 
 
-def config_checks(tree: HostTree, artifacts: list[Artifact], coverage: HostCoverage) -> dict[str, ConfigCheck]:
+def config_checks(tree: HostTree, artifacts: Sequence[Artifact], coverage: HostCoverage) -> dict[str, ConfigCheck]:
     """Conditions beyond the build read from the host's IIS ``applicationHost.config`` and FIP-FS
     ``Configuration.xml`` (the first readable one of each, by path).
 
@@ -67,14 +69,14 @@ def config_checks(tree: HostTree, artifacts: list[Artifact], coverage: HostCover
     checks: dict[str, ConfigCheck] = {}
     for test, reader, what in ((is_apphost, read_apphost, "IIS configuration"),
                                (is_fipfs_config, read_fipfs, "FIP-FS configuration")):
-        for artifact in sorted((a for a in artifacts if test(a.path)), key=lambda a: a.path):
+        for path in sorted(path for path in paths_of(artifacts) if test(path)):
             try:
-                with tree.open(artifact.path) as handle:
+                with tree.open(path) as handle:
                     data = handle.read(MAX_CONFIG_BYTES + 1)
-                checks.update(reader(data, artifact.path))
+                checks.update(reader(data, path))
                 break
             except (OSError, ConfigError) as exc:
-                coverage.warn(InputWarning(path=artifact.path, code="unreadable",
+                coverage.warn(InputWarning(path=path, code="unreadable",
                                            message=f"{what} not read for the exposure conditions: {exc}"))
     return checks
 

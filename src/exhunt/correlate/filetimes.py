@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from exhunt.model.coverage import HostCoverage
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.filetimes import LABELS, FileTimes
 from exhunt.model.finding import EvidenceRef, Finding
 from exhunt.model.timefmt import canonical
+from exhunt.sources.listing import times_of
 
 NOT_LOGS = frozenset({ArtifactKind.FILE.value, ArtifactKind.MFT.value, ArtifactKind.USN.value})
 COPY_SHARE = 0.5  # a minute holding at least this share of the evidence's files (and COPY_MIN) is a copy time
@@ -34,9 +35,9 @@ def last_log_time(coverage: HostCoverage) -> str | None:
     return max((s for s in stamps if s), default=None)
 
 
-def copy_minutes(artifacts: list[Artifact]) -> frozenset[str]:
+def copy_minutes(artifacts: Sequence[Artifact]) -> frozenset[str]:
     """Minutes (``YYYY-MM-DDTHH:MM``) in which most of the evidence's files were last modified: a copy."""
-    minutes = Counter((canonical(a.mtime) or "")[:16] for a in artifacts if a.mtime)
+    minutes = Counter((canonical(mtime) or "")[:16] for _, _, mtime in times_of(artifacts) if mtime)
     total = sum(minutes.values())
     return frozenset(m for m, n in minutes.items() if m and n >= COPY_MIN and n >= COPY_SHARE * total)
 
@@ -45,11 +46,11 @@ def _join(note: str, more: str) -> str:
     return f"{note}; {more}" if note else more
 
 
-def true_times(findings: list[Finding], artifacts: list[Artifact], file_times: Mapping[str, FileTimes],
+def true_times(findings: list[Finding], artifacts: Sequence[Artifact], file_times: Mapping[str, FileTimes],
                coverage: HostCoverage) -> list[Finding]:
     cited = {ref.path for finding in findings for ref in finding.evidence}  # not a dict of every file
-    mtimes = {a.path: canonical(a.mtime) for a in artifacts
-              if a.kind is ArtifactKind.FILE and a.mtime and a.path in cited}
+    mtimes = {path: canonical(mtime) for kind, path, mtime in times_of(artifacts)
+              if kind is ArtifactKind.FILE and mtime and path in cited} if cited else {}
     last_log = last_log_time(coverage)
     copies = copy_minutes(artifacts)
     return [_retimed(f, mtimes, file_times, last_log, copies) for f in findings]

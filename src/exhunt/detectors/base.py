@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from exhunt.model.filetimes import FileTimes
 from exhunt.model.finding import Finding
 from exhunt.parsers.base import RecordGateFn
 from exhunt.sources.base import HostTree
+from exhunt.sources.listing import ArtifactList, Listing
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,20 +42,48 @@ class Interest:
 
 
 _ALGOS = (("md5", 16), ("sha1", 20), ("sha256", 32))
+_LENGTHS = tuple(1 + sum(size for bit, (_, size) in enumerate(_ALGOS) if mask >> bit & 1)
+                 for mask in range(1 << len(_ALGOS)))  # a record's length, by its first byte
 
 
 class Digests:
-    """Digests of a host's files, kept as raw bytes (one small ``bytes`` per file instead of a dict of three
-    hex strings): the YARA sweep hashes every file it reads, and a host may hold hundreds of thousands."""
+    """Digests of a host's files, kept as raw bytes: the YARA sweep hashes every file it reads, and a host
+    may hold hundreds of thousands. Given the host's ``Listing``, a listed file's digests are found by its
+    position (one 8-byte offset per file into one packed buffer, no key per file); any other path is kept
+    by name."""
 
-    __slots__ = ("_raw",)
+    __slots__ = ("_at", "_count", "_listing", "_near", "_packed", "_raw")
 
-    def __init__(self) -> None:
-        self._raw: dict[str, bytes] = {}  # path -> one byte saying which digests follow, then the digests
+    def __init__(self, listing: Listing | None = None) -> None:
+        self._listing = listing if listing is not None and listing.ordered else None  # positions need order
+        self._at: array[int] | None = None  # per listed file, where its record starts in _packed (-1: none)
+        self._packed = bytearray()  # records: one byte saying which digests follow, then the digests
+        self._near = -1  # the position found last: a sweep asks in listing order
+        self._count = 0  # listed files with digests
+        self._raw: dict[str, bytes] = {}  # paths not in the listing -> their record
+
+    def _position(self, path: str) -> int | None:
+        if self._listing is None:
+            return None
+        found = self._listing.find(path, self._near)
+        if found is not None:
+            self._near = found
+        return found
+
+    def _record(self, path: str, position: int | None) -> bytes | None:
+        if position is None:
+            return self._raw.get(path)
+        if self._at is None or self._at[position] < 0:
+            return None
+        start = self._at[position]
+        return bytes(self._packed[start:start + _LENGTHS[self._packed[start]]])
 
     def get(self, path: str) -> dict[str, str]:
         """The digests known for ``path`` (algorithm -> lowercase hex), empty when none."""
-        raw = self._raw.get(path)
+        return self._digests(self._record(path, self._position(path)))
+
+    @staticmethod
+    def _digests(raw: bytes | None) -> dict[str, str]:
         if raw is None:
             return {}
         found: dict[str, str] = {}
@@ -66,29 +96,44 @@ class Digests:
 
     def put(self, path: str, digests: dict[str, str]) -> None:
         """Add ``digests`` (algorithm -> hex) to what is known for ``path``."""
-        merged = self.get(path) | {k: v.lower() for k, v in digests.items()}
+        position = self._position(path)  # found once: a sweep puts tens of thousands
+        given = {k: v.lower() for k, v in digests.items()}
+        fresh = position is not None and (self._at is None or self._at[position] < 0)  # the common case
+        merged = given if fresh else self._digests(self._record(path, position)) | given
         mask, parts = 0, []
         for bit, (name, size) in enumerate(_ALGOS):
             value = merged.get(name)
             if value is not None and len(value) == 2 * size:
                 mask |= 1 << bit
                 parts.append(bytes.fromhex(value))
-        self._raw[path] = bytes([mask]) + b"".join(parts)
+        record = bytes([mask]) + b"".join(parts)
+        if position is None or self._listing is None:
+            self._raw[path] = record
+            return
+        if self._at is None:
+            self._at = array("q", [-1]) * len(self._listing)
+        if self._at[position] < 0:
+            self._count += 1
+        self._at[position] = len(self._packed)  # a record given again is written anew (rare: merges)
+        self._packed += record
 
     def __contains__(self, path: object) -> bool:
-        return path in self._raw
+        return isinstance(path, str) and self._record(path, self._position(path)) is not None
 
     def __len__(self) -> int:
-        return len(self._raw)
+        return self._count + len(self._raw)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._raw)
+        if self._at is not None and self._listing is not None:
+            listing = self._listing
+            yield from (listing.path(n) for n, start in enumerate(self._at) if start >= 0)
+        yield from self._raw
 
 
 class SeenAtStart:
     """Which artifacts a detector already handled in ``start()``: those in ``ctx.artifacts`` then. The engine
     gives every artifact back to ``on_file`` in the same order, so they are recognised by position and
-    identity instead of a set of every path; any other artifact is remembered by path (a few at most)."""
+    equality instead of a set of every path; any other artifact is remembered by path (a few at most)."""
 
     __slots__ = ("_count", "_next", "_others")
 
@@ -103,7 +148,7 @@ class SeenAtStart:
     def first_time(self, artifact: Artifact, ctx: HostContext) -> bool:
         """Whether ``artifact`` is new to the detector (and from now on, seen)."""
         at = self._next
-        if at < self._count and at < len(ctx.artifacts) and ctx.artifacts[at] is artifact:
+        if at < self._count and ctx.artifacts[at] == artifact:  # artifacts are only ever added
             self._next += 1
             return False
         if artifact.path in self._others:
@@ -118,7 +163,7 @@ class HostContext:
 
     host: str
     tree: HostTree
-    artifacts: list[Artifact]
+    artifacts: list[Artifact] | ArtifactList  # the host's files, packed (made as read) when from classify
     coverage: HostCoverage
     options: dict[str, Any] = field(default_factory=dict)
     exchange_root: str | None = None  # relative path of the Exchange install folder (…/V15), if found

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class ArtifactKind(StrEnum):
@@ -23,19 +23,20 @@ class ArtifactKind(StrEnum):
     FILE = "file"  # any other file worth a look (web roots, ProgramData, temp, dumps...)
 
 
-@dataclass(frozen=True, slots=True)
-class Artifact:
+class Artifact(NamedTuple):
     """One file of a host's evidence, classified.
 
     ``path`` is the path relative to the host root, with ``/`` separators and the case found on disk.
     ``attrs`` holds kind-specific facts (``protocol`` for HttpProxy, ``channel`` for EVTX, ``site`` for IIS).
+    A named tuple: a host's artifacts are kept packed (``sources.listing.ArtifactList``) and made as they are
+    read, so making one must cost little.
     """
 
     kind: ArtifactKind
     path: str
     size: int
     mtime: str | None = None  # ISO 8601 UTC, as recorded by the evidence container
-    attrs: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    attrs: tuple[tuple[str, str], ...] = ()
 
     def attr(self, name: str, default: str = "") -> str:
         for key, value in self.attrs:

@@ -24,7 +24,7 @@ import shutil
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -495,7 +495,7 @@ class RangePool:
     """Reads the EVTX files of one host by chunk ranges in worker processes, in file order."""
 
     def __init__(self, workers: int, tree: HostTree, parser: EvtxParser, gate: RecordGate | None,
-                 artifacts: list[Artifact]) -> None:
+                 artifacts: Sequence[Artifact]) -> None:
         self.tree = tree
         self.parser = parser
         self.gate = gate

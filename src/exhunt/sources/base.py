@@ -6,9 +6,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from exhunt.model.coverage import InputWarning
+
+if TYPE_CHECKING:
+    from exhunt.sources.listing import Listing
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,12 @@ class HostTree(ABC):
     @abstractmethod
     def open(self, path: str) -> BinaryIO:
         """Open a file for binary reading. Raises OSError when it cannot be read."""
+
+    def listing(self) -> Listing:
+        """Every file of ``walk()``, packed (a tree that keeps its listing packed hands it over as it is)."""
+        from exhunt.sources.listing import Listing
+
+        return Listing(self.walk())
 
     def local_path(self, path: str) -> Path | None:
         """A real file-system path for ``path`` when the evidence is a plain folder, else None.

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.sources.base import FileEntry, HostTree
+from exhunt.sources.listing import ArtifactList
 
 # (pattern on the lowercased path relative to the Exchange root or the host root, kind, attribute group)
 _EXCHANGE_LOGS: tuple[tuple[re.Pattern[str], ArtifactKind], ...] = (
@@ -46,7 +47,7 @@ EXCHANGE_SOURCES = (
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    artifacts: list[Artifact]
+    artifacts: ArtifactList  # packed; Artifact objects are made as they are read
     exchange_root: str | None  # relative path of the Exchange install folder (case as stored)
     exchange_roots: tuple[str, ...] = ()  # every candidate found (more than one is worth a warning)
 
@@ -98,14 +99,17 @@ def classify_entry(entry: FileEntry, exchange_root: str | None) -> Artifact:
 
 
 def classify(tree: HostTree, exchange_path: str | None = None) -> Layout:
-    entries = list(tree.walk())
-    roots = find_exchange_roots(e.path for e in entries)
+    listing = tree.listing()
+    roots = find_exchange_roots(listing.paths())
     root: str | None = None
     if exchange_path:
         wanted = exchange_path.replace("\\", "/").strip("/").lower()
         wanted = re.sub(r"^([a-z]):", r"\1", wanted)
-        root = next((e.path[: len(wanted)] for e in entries if e.path.lower().startswith(wanted + "/")), wanted)
+        root = next((p[: len(wanted)] for p in listing.paths() if p.lower().startswith(wanted + "/")), wanted)
     elif roots:
         root = roots[0]
-    artifacts = [classify_entry(entry, root) for entry in entries]
+    artifacts = ArtifactList(listing)
+    for entry in listing:
+        artifact = classify_entry(entry, root)
+        artifacts.classified(artifact.kind, artifact.attrs)
     return Layout(artifacts, root, tuple(roots))

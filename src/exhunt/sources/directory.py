@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 from exhunt.model.coverage import InputWarning
 from exhunt.sources.base import FileEntry, HostTree, shown_name
+from exhunt.sources.listing import Listing
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # POSIX; elsewhere links are checked with lstat
 
@@ -63,13 +64,16 @@ class DirectoryTree(HostTree):
         self._root = str(self.root)
         self._prefix = os.path.join(self._root, "")  # the root with a trailing separator
         self._folders: dict[str, str] = {}  # host-relative folder -> resolved real folder
-        self._entries: list[FileEntry] | None = None
+        self._entries: Listing | None = None  # packed: a few bytes per file
         self._real: dict[str, str] = {}  # shown path -> real path, for names that are not valid UTF-8
 
     def walk(self) -> Iterator[FileEntry]:
+        yield from self.listing()
+
+    def listing(self) -> Listing:
         if self._entries is None:
             self._entries = self._list()
-        yield from self._entries
+        return self._entries
 
     def __getstate__(self) -> dict[str, object]:
         """What crosses to a parse worker: the listing stays here (workers open files, never walk)."""
@@ -77,9 +81,9 @@ class DirectoryTree(HostTree):
         state["_entries"], state["_folders"], state["warnings"] = None, {}, []
         return state
 
-    def _list(self) -> list[FileEntry]:
+    def _list(self) -> Listing:
         stack = [(self._root, "")]  # (real folder, its host-relative prefix): no pathlib per file
-        entries: list[FileEntry] = []
+        entries = Listing()
         while stack:
             folder, prefix = stack.pop()
             try:
@@ -100,7 +104,7 @@ class DirectoryTree(HostTree):
                         stack.append((child.path, prefix + child.name + "/"))
                     elif child.is_file(follow_symlinks=False):
                         info = child.stat(follow_symlinks=False)
-                        entries.append(FileEntry(rel, info.st_size, iso_utc(info.st_mtime)))
+                        entries.append(rel, info.st_size, iso_utc(info.st_mtime))
                     else:
                         kind = _special_kind(child.stat(follow_symlinks=False).st_mode)
                         self.warnings.append(InputWarning(path=rel, code="special-file", message=(
@@ -108,7 +112,7 @@ class DirectoryTree(HostTree):
                 except OSError as exc:
                     self.warnings.append(InputWarning(path=rel, message=f"cannot stat: {exc.strerror or exc}",
                                                       code="unreadable"))
-        entries.sort(key=lambda e: e.path)
+        entries.sort()
         return entries
 
     def _shown(self, rel: str) -> str:

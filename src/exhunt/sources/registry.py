@@ -12,13 +12,15 @@ import stat
 import struct
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import BinaryIO, cast
 
 from exhunt.model.coverage import InputWarning
 from exhunt.sources.base import EvidenceError, HostTree, shown_name
 from exhunt.sources.directory import DirectoryTree, open_regular
+from exhunt.sources.listing import Listing
 from exhunt.sources.remap import RemappedTree, velociraptor_path
 from exhunt.sources.singlefile import SingleFileTree
 from exhunt.sources.ziparchive import ZipTree
@@ -49,9 +51,19 @@ def host_roots(paths: Iterable[str]) -> list[str]:
     return sorted(roots)
 
 
+class _Paths:
+    """A host's paths, iterable as often as asked, decoded from its packed listing each time."""
+
+    def __init__(self, listing: Listing) -> None:
+        self.listing = listing
+
+    def __iter__(self) -> Iterator[str]:
+        return self.listing.paths()
+
+
 def split_hosts(tree: HostTree) -> list[HostTree]:
-    paths = [entry.path for entry in tree.walk()]
-    if any(velociraptor_path(p) for p in paths[:20000]):
+    paths = _Paths(tree.listing())  # read again for each question: no list of every path
+    if any(velociraptor_path(p) for p in islice(paths, 20000)):
         return [RemappedTree(tree, velociraptor=True)]
     roots = host_roots(paths)
     if roots == [""] or (not roots and not _is_multi_host_folder(paths)):
@@ -83,12 +95,12 @@ _EVIDENCE_SHAPED = re.compile(
     re.IGNORECASE)
 
 
-def looks_like_evidence(paths: list[str]) -> bool:
+def looks_like_evidence(paths: Iterable[str]) -> bool:
     """Whether any file name is shaped like Windows/Exchange evidence (EVTX, IIS/Exchange logs, web pages...)."""
     return any(_EVIDENCE_SHAPED.search(p) for p in paths)
 
 
-def _is_multi_host_folder(paths: list[str]) -> bool:
+def _is_multi_host_folder(paths: Iterable[str]) -> bool:
     """Several subfolders and no loose files at the top: one host per subfolder."""
     tops = {p.split("/", 1)[0] for p in paths if "/" in p}
     loose = any("/" not in p for p in paths)

@@ -8,12 +8,14 @@ plain drive layout ``C/Windows/...`` whatever tool collected it.
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote
 
 from exhunt.sources.base import FileEntry, HostTree
+from exhunt.sources.listing import Listing
 
 _DRIVE = re.compile(r"^(?:\\\\[.?]\\)?([A-Za-z]):?$")
 
@@ -40,15 +42,26 @@ class RemappedTree(HostTree):
         self.prefix = prefix.rstrip("/")
         self.velociraptor = velociraptor
         self.warnings = inner.warnings
-        self._back: dict[str, str] = {}
-        self._entries: list[FileEntry] = []
-        for entry in inner.walk():
-            mapped = self._map(entry.path)
-            if mapped is None or mapped in self._back:
-                continue
-            self._back[mapped] = entry.path
-            self._entries.append(FileEntry(mapped, entry.size, entry.mtime))
-        self._entries.sort(key=lambda e: e.path)
+        listing = inner.listing()
+        mapped, origins = Listing(), array("q")  # packed: the mapped path, and where it came from
+        for position, path in enumerate(listing.paths()):
+            target = self._map(path)
+            if target is not None:
+                mapped.append(target, listing.size(position), listing.mtime(position))
+                origins.append(position)
+        order = mapped.sort()
+        if order is not None:
+            origins = array("q", (origins[n] for n in order))
+        # a path mapped twice (an upload under two accessors) is read from its first origin only
+        self._entries, self._origins = Listing(), array("q")
+        previous: str | None = None
+        for position, entry in enumerate(mapped):
+            if entry.path != previous:
+                self._entries.append(entry.path, entry.size, entry.mtime)
+                self._origins.append(origins[position])
+            previous = entry.path
+        self._inner_listing = listing
+        self._near = -1  # the position found last: files are opened mostly in listing order
 
     def _map(self, path: str) -> str | None:
         if self.prefix:
@@ -62,15 +75,36 @@ class RemappedTree(HostTree):
     def walk(self) -> Iterator[FileEntry]:
         yield from self._entries
 
+    def listing(self) -> Listing:
+        return self._entries
+
+    def _original(self, path: str) -> str | None:
+        position = self._entries.find(path, self._near)
+        if position is None:
+            return None
+        self._near = position
+        return self._inner_listing.path(self._origins[position])
+
     def open(self, path: str) -> BinaryIO:
-        original = self._back.get(path)
+        original = self._original(path)
         if original is None:
             raise OSError(f"no such file: {path}")
         return self.inner.open(original)
 
     def local_path(self, path: str) -> Path | None:
-        original = self._back.get(path)
+        original = self._original(path)
         return None if original is None else self.inner.local_path(original)
+
+    def __getstate__(self) -> dict[str, object]:
+        """What crosses to a worker: this host's own original paths, not the listing of the whole evidence
+        (a folder of many hosts ships one host at a time)."""
+        state = dict(self.__dict__)
+        own = Listing()
+        inner = self._inner_listing
+        for origin in self._origins:
+            own.append(inner.path(origin), inner.size(origin), inner.mtime(origin))
+        state["_inner_listing"], state["_origins"], state["_near"] = own, array("q", range(len(own))), -1
+        return state
 
     def close(self) -> None:
         self.inner.close()

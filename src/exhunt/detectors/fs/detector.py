@@ -29,6 +29,7 @@ from exhunt.model.evidence import ArtifactKind
 from exhunt.model.filetimes import FileTimes
 from exhunt.model.finding import EvidenceRef, Finding, clip
 from exhunt.parsers.usn import FILE_CREATE, FILE_DELETE, RENAME_NEW, RENAME_OLD, WRITE
+from exhunt.sources.listing import paths_of
 
 REFS = 6  # journal records cited per file
 MAX_LIVES = 200_000  # file references followed in the journal; beyond, counted and warned about
@@ -189,7 +190,7 @@ class FsDetector(Detector):
             return
         lowered = path.lower()
         if self.present is None:
-            self.present = {a.path.lower(): a.path for a in ctx.artifacts if a.kind is ArtifactKind.FILE}
+            self.present = {path.lower(): path for path in paths_of(ctx.artifacts, (ArtifactKind.FILE,))}
         present = self.present.get(lowered) if fields["in_use"] else None
         selected = self._may_select(fields["name"]) and any(
             rule.matches(path) and (not rule.written_by or not fields["in_use"]) for rule in self.rules)

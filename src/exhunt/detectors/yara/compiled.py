@@ -9,9 +9,11 @@ for that page in the web logs can confirm it even when the page itself is gone.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from exhunt.model.evidence import Artifact
 from exhunt.sources.base import HostTree
+from exhunt.sources.listing import paths_of
 
 CACHE_MARKER = "/temporary asp.net files/"
 MAX_MAP_BYTES = 64 << 10
@@ -34,18 +36,18 @@ def read_map(tree: HostTree, path: str) -> tuple[str, str] | None:
     return None
 
 
-def compiled_maps(artifacts: list[Artifact]) -> dict[str, list[str]]:
+def compiled_maps(artifacts: Sequence[Artifact]) -> dict[str, list[str]]:
     """Per folder of the compilation cache, its ``.compiled`` maps (in artifact order): built once per host
     so that tying thousands of hits to their pages does not look through every file for each."""
     maps: dict[str, list[str]] = {}
-    for artifact in artifacts:
-        folder, _, name = artifact.path.rpartition("/")
-        if name.lower().endswith(".compiled") and in_cache(artifact.path):
-            maps.setdefault(folder, []).append(artifact.path)
+    for path in paths_of(artifacts):
+        folder, _, name = path.rpartition("/")
+        if name.lower().endswith(".compiled") and in_cache(path):
+            maps.setdefault(folder, []).append(path)
     return maps
 
 
-def source_page(tree: HostTree, artifacts: list[Artifact] | dict[str, list[str]], hit_path: str) -> str | None:
+def source_page(tree: HostTree, artifacts: Sequence[Artifact] | dict[str, list[str]], hit_path: str) -> str | None:
     """The virtual path of the page behind ``hit_path`` (an assembly or a map in the cache), if known.
     ``artifacts``: the host's files, or their ``compiled_maps``."""
     if not in_cache(hit_path):

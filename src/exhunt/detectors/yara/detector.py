@@ -24,6 +24,7 @@ from exhunt.model.coverage import InputWarning, SourceStatus
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.finding import Finding, clip
+from exhunt.sources.listing import of_kinds
 
 DEFAULT_MAX_BYTES = 16 << 30  # 16 GiB: files above are listed as skipped (code skipped-size); 0 = no limit
 DEFAULT_TIMEOUT = 60
@@ -73,7 +74,7 @@ class YaraDetector(Detector):
         for problem in problems:
             ctx.coverage.warn(problem)
         self._seen.started(ctx)
-        self._sweep((a for a in ctx.artifacts if a.kind == ArtifactKind.FILE), ctx)
+        self._sweep(of_kinds(ctx.artifacts, (ArtifactKind.FILE,)), ctx)
 
     def on_file(self, artifact: Artifact, ctx: HostContext) -> None:
         if self.compiled is not None and self._seen.first_time(artifact, ctx) and artifact.kind == ArtifactKind.FILE:

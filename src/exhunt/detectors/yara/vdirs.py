@@ -7,10 +7,12 @@ A site or virtual directory can point anywhere (``D:\\Sites\\Intranet``); its fi
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from exhunt.model.coverage import InputWarning
 from exhunt.model.evidence import Artifact
 from exhunt.sources.base import HostTree
+from exhunt.sources.listing import paths_of
 
 APPHOST = "windows/system32/inetsrv/config/applicationhost.config"
 MAX_CONFIG_BYTES = 32 << 20
@@ -32,27 +34,27 @@ def host_folder(physical: str) -> str | None:
     return f"{match.group(1)}/{rest}/" if rest else f"{match.group(1)}/"
 
 
-def virtual_roots(tree: HostTree, artifacts: list[Artifact]) -> tuple[tuple[str, ...], list[InputWarning]]:
+def virtual_roots(tree: HostTree, artifacts: Sequence[Artifact]) -> tuple[tuple[str, ...], list[InputWarning]]:
     """Lowercase host-relative folder prefixes of every site and virtual directory, plus read problems."""
     roots: set[str] = set()
     warnings: list[InputWarning] = []
-    for artifact in artifacts:
-        low = artifact.path.lower()
+    for path in paths_of(artifacts):
+        low = path.lower()
         if not low.endswith(APPHOST):
             continue
         above = re.match(r"^(.*?)(?:[a-z]/)?$", low[: -len(APPHOST)])  # drop the drive folder ('c/')
         prefix = above.group(1) if above else ""  # '' or a folder above the drives
         try:
-            with tree.open(artifact.path) as handle:
+            with tree.open(path) as handle:
                 text = handle.read(MAX_CONFIG_BYTES).decode("utf-8", errors="replace")
         except OSError as exc:
-            warnings.append(InputWarning(artifact.path, f"cannot read IIS configuration: {exc}", "unreadable"))
+            warnings.append(InputWarning(path, f"cannot read IIS configuration: {exc}", "unreadable"))
             continue
         for value in _PHYSICAL.findall(text):
             folder = host_folder(value)
             if folder is None:
                 if value.strip():
-                    warnings.append(InputWarning(artifact.path, f"web folder {value!r} is not on this host's "
+                    warnings.append(InputWarning(path, f"web folder {value!r} is not on this host's "
                                                  "drives (UNC or unknown variable): not swept", "vdir-elsewhere"))
                 continue
             if folder.count("/") > 1:  # never a whole drive
