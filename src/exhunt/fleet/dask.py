@@ -27,8 +27,20 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from exhunt.content.bundle import ContentSpec
 from exhunt.engine import could_not_assess
-from exhunt.fleet.local import FleetInterrupted, OnHost, assess_one, compiled_content, host_jobs
+from exhunt.fleet.local import (
+    FleetInterrupted,
+    OnHost,
+    assess_one,
+    assess_shipped,
+    close_opened,
+    compiled_content,
+    host_jobs,
+    shippable,
+    shipped_tree,
+    start_order,
+)
 from exhunt.model.result import HostResult
+from exhunt.sources.base import HostTree
 
 
 class ContentPreload(WorkerPlugin):
@@ -76,9 +88,13 @@ def assess_paths_dask(paths: list[Path], spec: ContentSpec, options: dict[str, A
     import dask
     from distributed import Client, LocalCluster, as_completed
 
-    work = [job for path in paths for job in host_jobs(path)]
+    # one evidence path holding several hosts (a fleet folder): listed once here, each host's tree shipped to
+    # its task instead of every task listing the whole folder again (as the local pool does)
+    opened: dict[str, list[HostTree]] | None = {} if len(paths) == 1 else None
+    work = [job for path in paths for job in host_jobs(path, opened)]
+    shipped = shippable(opened or {})
     results: list[HostResult | None] = [(known or {}).get(job.key) for job in work]
-    todo = [n for n, result in enumerate(results) if result is None]
+    todo = start_order(work, [n for n, result in enumerate(results) if result is None])
     cluster = None
     if scheduler == "local":
         with dask.config.set({"distributed.scheduler.allowed-failures": 1}):  # a dead worker: retried once
@@ -89,7 +105,12 @@ def assess_paths_dask(paths: list[Path], spec: ContentSpec, options: dict[str, A
     plugin = None
     try:
         plugin = _preload(client, spec) if todo else None
-        futures = [client.submit(assess_one, work[n].path, work[n].index, spec, options, pure=False) for n in todo]
+        for n in todo:
+            job = work[n]
+            blob = shipped_tree(shipped.get(job.path), job.index)  # None: the worker opens the evidence itself
+            futures.append(client.submit(assess_one, job.path, job.index, spec, options, pure=False)
+                           if blob is None else
+                           client.submit(assess_shipped, blob, job.path, job.index, spec, options, pure=False))
         position = {future.key: n for future, n in zip(futures, todo, strict=True)}
         for future in as_completed(futures):
             number = position[future.key]
@@ -107,6 +128,7 @@ def assess_paths_dask(paths: list[Path], spec: ContentSpec, options: dict[str, A
         client.cancel(futures)
         raise FleetInterrupted([r for r in results if r is not None], len(work)) from None
     finally:
+        close_opened(opened)
         if plugin is not None:
             with contextlib.suppress(Exception):  # a cluster going away: nothing left to clean
                 client.unregister_worker_plugin(plugin)

@@ -96,6 +96,12 @@ def _close(trees: list[HostTree]) -> None:
             tree.close()
 
 
+def close_opened(opened: dict[str, list[HostTree]] | None) -> None:
+    """Close every tree ``host_jobs`` kept open."""
+    while opened:
+        _close(opened.popitem()[1])
+
+
 def host_count(path: Path) -> int:
     return len(host_jobs(path))
 
@@ -144,7 +150,7 @@ def shipped_tree(trees: list[HostTree] | None, index: int) -> bytes | None:
         return None
 
 
-def _shippable(opened: dict[str, list[HostTree]]) -> dict[str, list[HostTree]]:
+def shippable(opened: dict[str, list[HostTree]]) -> dict[str, list[HostTree]]:
     """The opened evidence whose hosts can be shipped to workers (several hosts, trees that pickle); the
     rest is closed now, before the workers start (a zip of host zips holds a spooled file per host)."""
     kept: dict[str, list[HostTree]] = {}
@@ -248,10 +254,9 @@ def run_jobs(work: list[HostJob], spec: ContentSpec, options: dict[str, Any], jo
                 _deliver(results, number, assess_one(job.path, job.index, spec, options, progress, trees), on_host)
         else:
             try:
-                _run_pool(work, todo, results, spec, options, jobs, on_host, _shippable(opened or {}))
+                _run_pool(work, todo, results, spec, options, jobs, on_host, shippable(opened or {}))
             finally:
-                while opened:
-                    _close(opened.popitem()[1])
+                close_opened(opened)
     except KeyboardInterrupt:
         raise FleetInterrupted([r for r in results if r is not None], len(work)) from None
     return [r for r in results if r is not None]
