@@ -27,7 +27,11 @@ if TYPE_CHECKING:
     from exhunt.detectors.sigma.index import Bucket, Entry
 
 MAX_EVIDENCE = 50
-MEMO_BUDGET = 16 << 20  # characters of field values the kept answers' keys hold (then forgotten, kept anew)
+# about how many bytes the kept answers may hold alive (their keys' tuples, strings, the dict's slots); past it
+# they are forgotten and kept anew
+MEMO_BUDGET = 24 << 20
+MEMO_ENTRY = 240  # bytes per kept answer besides its key's parts (the dict's slot, the key tuple, the answer)
+MEMO_PART = 64  # bytes per part of a key besides its characters (a str object's header, the tuple's pointer)
 MAX_CAPTURE_VALUES = 50  # per attribute name, listed; more are counted
 MAX_CAPTURE_TRACKED = 1000  # distinct values remembered per attribute name
 DEFAULT_OUTCOME = Outcome.SUSPICIOUS  # rules without an exhunt outcome; informational-level ones: INFORMATIONAL
@@ -175,7 +179,7 @@ class SigmaDetector(Detector):
         if key is not None:
             kept = tuple(o for o in outcomes if o[0].index not in bucket.open)
             if all(failure is None for _, failure in kept):
-                size = 64 + sum(len(part) for part in key if type(part) is str)  # what the key keeps alive
+                size = MEMO_ENTRY + MEMO_PART * len(key) + sum(len(part) for part in key if type(part) is str)
                 self._memo_size += size
                 if self._memo_size > MEMO_BUDGET:
                     self._memo.clear()
