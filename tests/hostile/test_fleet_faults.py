@@ -278,11 +278,23 @@ def test_a_complete_jsonl_run_leaves_no_partial_file_and_the_usual_bytes(tmp_pat
     assert list(hosts(jsonl(out))) == ["ex01", "ex02", "ex03"]  # in the order given
 
 
-def test_one_host_report_is_the_per_host_file_renamed_with_the_bytes_of_stdout(tmp_path: Path) -> None:
+def test_one_host_report_is_the_per_host_file_renamed_with_the_bytes_of_stdout(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With one host the per-host file already holds the report; it is renamed, not written a second time."""
+    from exhunt.report.jsonl import JsonlReporter
+
     host = make_host(tmp_path / "ex01")
     out = tmp_path / "out.jsonl"
+    written: list[int] = []
+    original = JsonlReporter.write
+
+    def counted(self: JsonlReporter, results: list[HostResult], handle: Any) -> None:
+        written.append(len(results))
+        original(self, results, handle)
+
+    monkeypatch.setattr(JsonlReporter, "write", counted)
     code = scan(host, "-f", "jsonl", "-o", out)
+    assert written == [1]  # the host's lines, once: the report is that file renamed
     assert not (tmp_path / "out.jsonl.partial").exists()
     assert [line["type"] for line in jsonl(out)][-1] == "host"
     printed = subprocess.run([sys.executable, "-c", "import sys; from exhunt.cli.main import main; "
