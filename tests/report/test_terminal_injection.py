@@ -90,3 +90,18 @@ def test_a_folder_that_is_not_evidence_is_refused_early(tmp_path: Path, capsys: 
     shown = " ".join((captured.out + captured.err).split())
     assert "40 sub-folders" in shown and "not scanned as hosts" in shown
     assert shown.count("Verdict:") == 1  # one refusal, not 40 hosts
+
+
+def test_a_hostile_rule_file_name_in_a_content_error_stays_text(tmp_path: Path, capsys: object) -> None:
+    """``--sigma`` pointed at a folder holding a broken rule whose name carries markup and an escape: the
+    content error is shown as text (no markup error stops the report, no control code reaches stderr)."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / f"bad[red]{ESC_CLEAR}.yml").write_text("title: [unclosed\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    code = main(["scan", str(Path(__file__).resolve().parents[2] / "examples" / "exchange-2019-clean"),
+                 "--sigma", str(rules), "-f", "jsonl", "-o", str(out), "--no-progress"])
+    captured = capsys.readouterr()  # type: ignore[attr-defined]
+    assert code in (0, 1) and out.exists()
+    assert_inert(captured.err)
+    assert "content error" in captured.err and "bad[red]\\x1b[2J.yml" in captured.err  # the tag shown, not applied

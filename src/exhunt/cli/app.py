@@ -5,7 +5,6 @@ Reached through ``exhunt.cli.main``, which stays light so that a Ctrl-C while th
 from __future__ import annotations
 
 import sys
-from typing import TypeVar
 
 import typer
 
@@ -25,7 +24,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-T = TypeVar("T")
 
 
 def _version(value: bool) -> None:

@@ -53,7 +53,9 @@ def _content_problems(spec: ContentSpec, stderr: _Stderr) -> None:
     bundle = compiled_content(spec)
     for problem in bundle.errors:
         where = problem.path + (f":{problem.line}" if problem.line else "")
-        stderr().print(f"[yellow]content error[/] {where}: {problem.message}", highlight=False)
+        # a rule file's path and its parser's message may hold anything: shown as text, never as markup
+        stderr().print(f"[yellow]content error[/] {markup_safe(where)}: {markup_safe(problem.message)}",
+                       highlight=False)
     if bundle.unsupported:
         stderr().print(f"[dim]{len(bundle.unsupported)} rule(s) cannot be evaluated and were not run; "
                   "`exhunt rules check` lists them with the reason.[/]", highlight=False)
@@ -128,6 +130,8 @@ def scan(
             results = _run(evidence, spec, options, jobs, dask, show_progress, live, stderr,
                            _each(case.write, lines.write), known)
         except FleetInterrupted as stop:
+            lines.close()  # the per-host file is written over and renamed: not while it is open (Windows)
+            lines.path = None  # and nothing more is appended to it
             _write_report(chosen, stop.finished, output, stderr, quiet)
             kept = f"; finished hosts are in {shown_name(str(store))}: rerun with --resume to finish" \
                 if store is not None else ""
@@ -229,9 +233,13 @@ class _HostLines:
         return self.path is not None and len(results) == 1 and len(self.written) == 1 \
             and self.written[0] is results[0]
 
-    def __exit__(self, *_: object) -> None:
+    def close(self) -> None:
         if self.handle is not None:
             self.handle.close()  # kept when the run failed: it holds the hosts that finished
+            self.handle = None
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def _rendered(reporter: Reporter, result: HostResult) -> str:

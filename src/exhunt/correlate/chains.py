@@ -42,7 +42,6 @@ class _TieIndex:
     """
 
     names: set[str]
-    lengths: list[int] = field(default_factory=list)
     # the names' first ``head`` characters -> the lengths of the names that start so: at each '/', one dict
     # look-up rules out almost every position instead of one slice per name length in use
     head: int = 0
@@ -52,7 +51,7 @@ class _TieIndex:
     written_lengths: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.head = min(4, *self.lengths) if self.lengths else 0
+        self.head = min(4, *map(len, self.names)) if self.names else 0
         for name in sorted(self.names):
             found = self.heads.setdefault(name[:self.head], [])
             if len(name) not in found:
@@ -118,7 +117,7 @@ def confirm_files(findings: list[Finding]) -> list[Finding]:
     if not asked:
         return list(findings)
     names = {n for f in asked for n in _file_names(f)}
-    index = _TieIndex(names=names, lengths=sorted({len(n) for n in names}))
+    index = _TieIndex(names=names)
     for other in findings:
         index.add(other)
     result: list[Finding] = []

@@ -81,13 +81,18 @@ def host_jobs(path: Path, opened: dict[str, list[HostTree]] | None = None) -> li
     except Exception:  # reported when the host is assessed
         return [HostJob(str(path), 0, _fallback_name(str(path), 0), shown_name(str(path)))]
     try:
-        return [HostJob(str(path), n, tree.name, tree.origin, sum(entry.size for entry in tree.walk()))
-                for n, tree in enumerate(trees)]
+        return [HostJob(str(path), n, tree.name, tree.origin, _listed_bytes(tree)) for n, tree in enumerate(trees)]
     finally:
         if opened is not None:
             opened[str(path)] = trees
         else:
             _close(trees)
+
+
+def _listed_bytes(tree: HostTree) -> int:
+    """The bytes of every file the tree lists, from its packed sizes (no entry made per file)."""
+    listing = tree.listing()
+    return sum(listing.sizes(0, len(listing)))
 
 
 def _close(trees: list[HostTree]) -> None:
@@ -100,10 +105,6 @@ def close_opened(opened: dict[str, list[HostTree]] | None) -> None:
     """Close every tree ``host_jobs`` kept open."""
     while opened:
         _close(opened.popitem()[1])
-
-
-def host_count(path: Path) -> int:
-    return len(host_jobs(path))
 
 
 def assess_one(path: str, index: int, spec: ContentSpec, options: dict[str, Any],
@@ -226,8 +227,7 @@ def assess_paths(paths: list[Path], spec: ContentSpec, options: dict[str, Any], 
         work = [job for path in paths for job in host_jobs(path, opened)]
         return run_jobs(work, spec, options, jobs, progress, on_host, known, opened)
     finally:
-        for trees in (opened or {}).values():
-            _close(trees)
+        close_opened(opened)
 
 
 def run_jobs(work: list[HostJob], spec: ContentSpec, options: dict[str, Any], jobs: int = 1,

@@ -347,7 +347,7 @@ class W3CParser(Parser):
                             return
                         continue
                     record = state.data(line)
-                    if record is not None and line.candidate:
+                    if record is not None:  # None for an edge line read for its time only
                         yield record
         except OSError as exc:
             report.failed = report.bytes_read == 0

@@ -98,12 +98,15 @@ class RemappedTree(HostTree):
     def __getstate__(self) -> dict[str, object]:
         """What crosses to a worker: this host's own original paths, not the listing of the whole evidence
         (a folder of many hosts ships one host at a time)."""
-        state = dict(self.__dict__)
-        own = Listing()
-        inner = self._inner_listing
-        for origin in self._origins:
-            own.append(inner.path(origin), inner.size(origin), inner.mtime(origin))
-        state["_inner_listing"], state["_origins"], state["_near"] = own, array("q", range(len(own))), -1
+        shipped: tuple[Listing, array[int]] | None = self.__dict__.get("_shipped")
+        if shipped is None:  # made once: the parse pool pickles the tree with every batch it sends
+            own = Listing()
+            inner = self._inner_listing
+            for origin in self._origins:
+                own.append(inner.path(origin), inner.size(origin), inner.mtime(origin))
+            shipped = self._shipped = (own, array("q", range(len(own))))
+        state = {key: value for key, value in self.__dict__.items() if key != "_shipped"}
+        state["_inner_listing"], state["_origins"], state["_near"] = shipped[0], shipped[1], -1
         return state
 
     def close(self) -> None:

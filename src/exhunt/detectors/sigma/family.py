@@ -8,13 +8,12 @@ rule files, options and exhunt are unchanged loads them without importing pySigm
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exhunt.content.bundle import RULES_DIR, ContentBundle
-from exhunt.content.cache import BlobCache, ContentCache, ContentKey
+from exhunt.content.cache import BlobCache, ContentCache, ContentKey, installed_version
 from exhunt.content.yamlio import rule_files
 from exhunt.detectors.base import Detector
 from exhunt.detectors.sigma.compiled import LoadResult, RuleProblem
@@ -31,15 +30,6 @@ Source = tuple[str, str | None]  # (path to a folder or file, base for display p
 
 def shipped_sources() -> list[Source]:
     return [(str(RULES_DIR / d), str(RULES_DIR)) for d in SHIPPED_DIRS if (RULES_DIR / d).is_dir()]
-
-
-def _library_version() -> str:
-    """pySigma's installed version, from its dist-info folder name (without importing it)."""
-    spec = importlib.util.find_spec("sigma")
-    found: list[str] = []
-    for location in (spec.submodule_search_locations or []) if spec is not None else []:
-        found.extend(p.name for p in Path(location).parent.glob("pysigma-*.dist-info"))
-    return ",".join(sorted(found)) or "unknown"
 
 
 class SigmaContent:
@@ -99,7 +89,7 @@ class SigmaContent:
     def _key(self) -> str:
         """Everything the compiled rules depend on (see ``content/cache.py``)."""
         key = ContentKey("sigma")
-        key.add("pysigma", _library_version())
+        key.add("pysigma", installed_version("sigma", "pysigma"))
         pipelines = Path(self.pipelines_dir) if self.pipelines_dir else PIPELINES_DIR
         key.add("pipelines", str(pipelines))
         key.add_files(sorted(pipelines.glob("*.yaml")) if pipelines.is_dir() else [], pipelines)

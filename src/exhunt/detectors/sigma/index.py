@@ -16,7 +16,7 @@ SigmaHQ set over EVTX it removed 0.3 % of decoded records and cost more than the
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,9 +30,7 @@ from exhunt.model.event import Record
 from exhunt.model.evidence import ArtifactKind
 from exhunt.parsers.base import RouteGate
 
-Guard = Callable[[EventView], bool]  # see ``_Guard``
 MAX_ROUTES = 50_000
-RARE_FIELD = 2  # a field read by so few rules of a bucket is left out of its memo key (their rules judged anew)
 RARE_FIELD = 2  # a field read by so few rules of a bucket is left out of its memo key (their rules judged anew)
 MAX_NAMES = 4096  # field names remembered per bucket (odd data may bring endless ones)
 _serials = itertools.count(1)
