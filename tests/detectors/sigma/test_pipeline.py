@@ -141,3 +141,25 @@ def test_json_exports_are_scanned_by_value_whatever_their_escaping(
     ctx = make_ctx({"x": b""})
     detector.on_record(Record(ArtifactKind.JSON_EVENTS, "x", fields, raw=raw, record=1), ctx)
     assert [f.title for f in detector.finish(ctx)] == ["cmd from w3wp"]
+
+
+def test_a_rule_read_by_two_kinds_gets_each_kinds_derived_fields(tmp_path: Path) -> None:
+    """One logsource mapped to two kinds of which only one has a derived field: the rules' bucket for each kind
+    reads that kind's fields, whichever kind was routed first (they were shared by rule set alone)."""
+    pipes = tmp_path / "pipes"
+    pipes.mkdir()
+    (pipes / "a.yaml").write_text("name: a\nderived:\n  '@both': {join: [x, y], sep: '-'}\n"
+                                  "logsources:\n  - {logsource: {product: a}, kinds: [iis]}\n", encoding="utf-8")
+    (pipes / "b.yaml").write_text("name: b\nlogsources:\n  - {logsource: {product: b}, kinds: [iis, httpproxy]}\n",
+                                  encoding="utf-8")
+    ruledir = tmp_path / "rules"
+    ruledir.mkdir()
+    (ruledir / "r.yml").write_text("title: joined\nlogsource: {product: b}\ndetection:\n"
+                                   "  sel: {'@both': 'p-q'}\n  condition: sel\n", encoding="utf-8")
+    fields = {"x": "p", "y": "q"}
+    for first in (ArtifactKind.HTTPPROXY, ArtifactKind.IIS):
+        content = SigmaContent([(str(ruledir), None)], pipelines_dir=str(pipes))
+        assert content.result.errors == [] and content.pipeline_error is None
+        order = [first, ArtifactKind.IIS if first is ArtifactKind.HTTPPROXY else ArtifactKind.HTTPPROXY]
+        seen = {kind: fired(content, kind, fields, raw="p-q") for kind in order}
+        assert seen == {ArtifactKind.IIS: ["joined"], ArtifactKind.HTTPPROXY: []}, first

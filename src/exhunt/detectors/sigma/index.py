@@ -217,7 +217,8 @@ class RuleIndex:
                     for eid in _route_ids(sel, rule):
                         table.setdefault((sel.channel, eid), []).append(Entry(rule, guard))
         self._buckets: dict[tuple[ArtifactKind, RouteKey], Bucket | None] = {}
-        self._shared: dict[tuple[tuple[int, int], ...], Bucket] = {}
+        # buckets of the same entries shared across routes and kinds, when the kinds derive the same fields
+        self._shared: dict[tuple[int, tuple[tuple[int, int], ...]], Bucket] = {}
         self._kind_literals: dict[ArtifactKind, tuple[bool, frozenset[str] | None]] = {}
 
     def __getstate__(self) -> dict[str, Any]:  # buckets hold Hyperscan databases: rebuild per process
@@ -270,10 +271,11 @@ class RuleIndex:
                     seen[(entry.rule.index, id(entry.guard))] = entry
             entries = [seen[k] for k in sorted(seen)]
             if entries:
-                ident = tuple(sorted(seen))
+                derived = self.derived.get(kind)
+                ident = (id(derived), tuple(sorted(seen)))  # a bucket reads its kind's derived fields
                 bucket = self._shared.get(ident)
                 if bucket is None:
-                    bucket = Bucket(entries, self.derived.get(kind), self.cache)
+                    bucket = Bucket(entries, derived, self.cache)
                     self._shared[ident] = bucket
         self._buckets[key] = bucket
         return bucket
