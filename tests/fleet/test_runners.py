@@ -117,3 +117,48 @@ def test_the_pool_starts_the_largest_hosts_first() -> None:
     work = [HostJob("p", n, f"h{n}", "p", size) for n, size in enumerate([10, 500, 10, 0, 500])]
     assert start_order(work, [0, 1, 2, 3, 4]) == [1, 4, 0, 2, 3]
     assert start_order(work, [0, 2, 3]) == [0, 2, 3]
+
+
+def test_hosts_larger_than_an_even_share_get_the_pools_processes() -> None:
+    from exhunt.fleet.local import HostJob, large_hosts
+
+    work = [HostJob("p", n, f"h{n}", "p", size) for n, size in enumerate([10, 500, 10, 0])]
+    assert large_hosts(work, [0, 1, 2, 3], 2) == {1}  # 500 > 520 / 2: still running when the rest is done
+    assert large_hosts(work, [0, 2, 3], 2) == set()  # two of 10 on two workers: each its own worker
+    assert large_hosts(work, [0, 1, 2, 3], 1) == set()
+    assert large_hosts(work, [1], 2) == set()  # one host alone gets them anyway (run_jobs)
+    even = [HostJob("p", n, f"h{n}", "p", 100) for n in range(4)]
+    assert large_hosts(even, [0, 1, 2, 3], 2) == set()
+    unknown = [HostJob("p", n, f"h{n}", "p", 0) for n in range(3)]
+    assert large_hosts(unknown, [0, 1, 2], 2) == set()
+
+
+def test_a_large_host_of_a_fleet_is_split_across_processes_with_the_same_result(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fleet of a large host and a small one on two workers: the large host's logs and files get two
+    processes of its own (no worker idle at the end); the results are those of the serial run."""
+    import json
+    import shutil
+
+    from exhunt.fleet import local
+
+    fleet = tmp_path / "fleet"
+    shutil.copytree(EXAMPLES / "exchange-2019-compromised", fleet / "large")
+    small = fleet / "small" / "C" / "inetpub" / "logs" / "LogFiles" / "W3SVC1"
+    small.mkdir(parents=True)
+    (small / "u_ex210301.log").write_text("#Software: Microsoft Internet Information Services 10.0\n"
+                                          "#Fields: date time cs-method cs-uri-stem sc-status\n"
+                                          "2021-03-01 00:00:00 GET /owa/ 200\n", encoding="utf-8")
+    log = tmp_path / "options.log"  # written by the forked workers
+    real = local._assess_tree
+
+    def noting(tree: object, spec: ContentSpec, options: dict[str, object]) -> HostResult:
+        with log.open("a") as out:
+            out.write(json.dumps([getattr(tree, "name", ""), options.get("parse_workers", 1)]) + "\n")
+        return real(tree, spec, options)  # type: ignore[arg-type]
+
+    serial = assess_paths([fleet], ContentSpec(), {})
+    monkeypatch.setattr(local, "_assess_tree", noting)
+    pooled = assess_paths([fleet], ContentSpec(), {}, jobs=2)
+    assert sorted(json.loads(line) for line in log.read_text().splitlines()) == [["large", 2], ["small", 1]]
+    assert _plain(pooled) == _plain(serial)

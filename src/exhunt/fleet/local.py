@@ -310,6 +310,16 @@ def start_order(work: list[HostJob], todo: list[int]) -> list[int]:
     return sorted(todo, key=lambda n: (-work[n].size, n))
 
 
+def large_hosts(work: list[HostJob], todo: list[int], jobs: int) -> set[int]:
+    """The hosts larger than an even share of the work (bytes listed over ``jobs``): each would still be
+    running, alone, after the other workers have finished the rest, so each gets ``jobs`` processes of its own
+    for its logs and file sweep (the cores are shared while other hosts run; at the end, none is idle)."""
+    if jobs <= 1 or len(todo) <= 1:
+        return set()
+    share = sum(work[n].size for n in todo) / jobs
+    return {n for n in todo if work[n].size > share}
+
+
 def _run_pool(work: list[HostJob], todo: list[int], results: list[HostResult | None], spec: ContentSpec,
               options: dict[str, Any], jobs: int, on_host: OnHost | None,
               opened: Mapping[str, list[HostTree]]) -> None:
@@ -317,6 +327,8 @@ def _run_pool(work: list[HostJob], todo: list[int], results: list[HostResult | N
     workers idle at the end; results keep the given order); the hosts of a dead worker's pool are run
     again, each alone."""
     queue = list(reversed(start_order(work, todo)))  # popped from the end
+    large = large_hosts(work, todo, jobs)
+    split = {**options, "yara_workers": jobs, "parse_workers": jobs}
     prepare(spec)
     retry: list[int] = []  # hosts that were running when a worker died
     alone = False  # second attempts run one at a time, so that a host that kills its worker is known
@@ -332,8 +344,9 @@ def _run_pool(work: list[HostJob], todo: list[int], results: list[HostResult | N
                     number = queue.pop()
                     job = work[number]
                     blob = shipped_tree(opened.get(job.path), job.index)
-                    running[pool.submit(assess_one, job.path, job.index, spec, options) if blob is None else
-                            pool.submit(assess_shipped, blob, job.path, job.index, spec, options)] = number
+                    given = split if number in large and not alone else options
+                    running[pool.submit(assess_one, job.path, job.index, spec, given) if blob is None else
+                            pool.submit(assess_shipped, blob, job.path, job.index, spec, given)] = number
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 broken = False
                 for future in sorted(done, key=lambda f: running[f]):
