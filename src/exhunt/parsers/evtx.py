@@ -187,28 +187,33 @@ class EvtxParser(Parser):
                     continue
                 if gate is not None:  # hot path: most records are counted here, never decoded
                     data = item.get("data")
-                    head = _head(data, default_channel) if type(data) is str else None
-                    skip = False  # no event id readable raw (head None): the record is decoded
-                    if head is not None:
+                    head = None
+                    if type(data) is str:
+                        head = _compact_head(data) or _loose_head(data, default_channel)
+                    if head is not None:  # else no event id readable raw: the record is decoded
                         channel, event_id, system_time = head
                         route = routes.get((channel, event_id))
                         if route is None:
                             route = routes[channel, event_id] = gate.for_route(channel.lower() or None, int(event_id))
-                        skip = route is False or (route is not True and not route(data))  # type: ignore[arg-type]
-                    if skip:  # counted, its time kept, never decoded
-                        stamp = _raw_time(item, system_time)
-                        record_id = item.get("event_record_id")
-                        if type(record_id) is int:
-                            last_id = record_id
-                            if read is not None:
-                                read.seen_id = True
-                        report.records += 1
-                        if stamp is not None:
-                            if skipped_first is None or stamp < skipped_first:
-                                skipped_first = stamp
-                            if skipped_last is None or stamp > skipped_last:
-                                skipped_last = stamp
-                        continue
+                        if route is False or (route is not True and not route(data)):  # type: ignore[arg-type]
+                            # counted, its time kept, never decoded
+                            if (system_time is not None and len(system_time) == 27 and system_time[10] == "T"
+                                    and system_time[19] == "." and system_time[26] == "Z"):
+                                stamp: str | None = system_time  # exhunt's form already (``_raw_time``)
+                            else:
+                                stamp = _raw_time(item, system_time)
+                            record_id = item.get("event_record_id")
+                            if type(record_id) is int:
+                                last_id = record_id
+                                if read is not None:
+                                    read.seen_id = True
+                            report.records += 1
+                            if stamp is not None:
+                                if skipped_first is None or stamp < skipped_first:
+                                    skipped_first = stamp
+                                if skipped_last is None or stamp > skipped_last:
+                                    skipped_last = stamp
+                            continue
                 record = _record(item, path, default_channel, report)
                 if record is None:
                     continue
@@ -249,12 +254,6 @@ _SYSTEM_TIME = re.compile(r'"SystemTime":\s*"([^"]*)"')
 _EVENT_ID_AT = re.compile(r'"?(\d+)|\{(?:[^{}]|\{[^{}]*\})*?"#text":"?(\d+)')
 
 
-def _head(data: str, default_channel: str) -> tuple[str, str, str | None] | None:
-    """(channel, event id, SystemTime) of a record's raw JSON, without decoding it; None when it has no
-    readable event id. System's first match counts (System comes first)."""
-    return _compact_head(data) or _loose_head(data, default_channel)
-
-
 def _loose_head(data: str, default_channel: str) -> tuple[str, str, str | None] | None:
     """The regexes, for JSON not written compactly in the reader's order (whitespace, other key orders)."""
     found = _EVENT_ID.search(data)
@@ -282,13 +281,15 @@ def _compact_head(data: str) -> tuple[str, str, str | None] | None:
     if at < 0:
         return None
     end = data.find('"', at + 14)
+    if end < 0:
+        return None
     stamp = data[at + 14:end]
-    at = data.find('"Channel":"', end)
-    if at < 0:
+    at = data.find('"Channel":"')  # the first one, and after the time (none before it: one search, not two)
+    if at < end:
         return None
     end = data.find('"', at + 11)
     channel = data[at + 11:end]
-    if end < 0 or "\\" in channel or data.find('"Channel":"', 0, at) >= 0:
+    if end < 0 or "\\" in channel:
         return None
     return channel, event_id, stamp
 
