@@ -55,6 +55,11 @@ class RangeRead:
     # counted in this range, no item came before it in this range)
     damage: list[tuple[bool, int | None, str, int, bool]] = field(default_factory=list)
     trailing: int = 0  # consecutive errors at the end of the range
+    # what ``finish`` would say of the file's header (``truncation``), from the copy of it the range was read
+    # through: the caller need not open the file again
+    missing: str | None = None
+    sha256: str | None = None  # the whole file's, when the range held all of it and the worker hashed it
+    whole: bytes | None = None  # the file's bytes when the range is all of it: used in the worker, never sent
 
 
 _CHUNK_HEADER_ERROR = re.compile(r"Failed to parse chunk number (\d+)(: Failed to parse chunk header: .*)", re.DOTALL)
@@ -125,15 +130,19 @@ class EvtxParser(Parser):
         """The records of chunks ``first`` .. ``first + count - 1`` (the last range: to the end of the file),
         read through a copy of the file header followed by those chunks: the reader takes each chunk on its
         own, so the ranges of a file, in order, give exactly the records of the whole file. No end-of-file
-        checks (``finish``); ``read`` gets what the reader gave (for ``parse(skip=...)``) and the damage
-        skipped (not warned here: see ``RangeRead``)."""
+        checks (``finish``); ``read`` gets what the reader gave (for ``parse(skip=...)``), the damage
+        skipped (not warned here: see ``RangeRead``), what the header says of truncation, and the bytes
+        when the range is the whole file (``RangeRead.whole``)."""
         with tree.open(artifact.path) as handle:
             if not handle.seekable():
                 raise OSError("not seekable: read whole")
             header = handle.read(FILE_HEADER)
             handle.seek(FILE_HEADER + first * CHUNK)
             body = handle.read(count * CHUNK if count > 0 else -1)
-        with io.BytesIO(header + body) as stream:
+        data = header + body
+        read.missing = truncation(header, artifact.size)
+        read.whole = data if first == 0 and count <= 0 else None
+        with io.BytesIO(data) as stream:
             yield from self._records(stream, artifact, report, prefilter, whole=False, read=read)
 
     def _records(self, stream: IO[bytes], artifact: Artifact, report: ParseReport, prefilter: Prefilter | None,
@@ -233,13 +242,17 @@ class EvtxParser(Parser):
             report.warn("EVTX file holds no records", code="empty")
 
 
-def finish(tree: HostTree, artifact: Artifact, report: ParseReport) -> None:
-    """What is said of a whole file once its records are read: its size, and what a cut-short file lost."""
+def finish(tree: HostTree, artifact: Artifact, report: ParseReport, header_read: RangeRead | None = None) -> None:
+    """What is said of a whole file once its records are read: its size, and what a cut-short file lost
+    (from ``header_read``, a range's reading of the same header, when given; else the header is read)."""
     report.bytes_read = artifact.size
-    try:
-        missing = truncation(tree.read_head(artifact.path, FILE_HEADER), artifact.size)
-    except OSError:
-        missing = None
+    if header_read is not None:
+        missing = header_read.missing
+    else:
+        try:
+            missing = truncation(tree.read_head(artifact.path, FILE_HEADER), artifact.size)
+        except OSError:
+            missing = None
     if missing:
         report.partial = True
         report.warn(f"{missing}; {report.records} record(s) read", code="truncated", offset=artifact.size)
