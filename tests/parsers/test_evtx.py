@@ -246,3 +246,31 @@ def test_the_raw_route_of_compact_json_and_of_other_layouts() -> None:
     assert _compact_head(cut) is None
     escaped = COMPACT.replace('"Channel":"Security"', '"Channel":"Sec\\\\urity"')
     assert _compact_head(escaped) is None
+
+
+@needs_corpus
+def test_a_merged_literal_gate_passes_the_records_the_tests_ored_pass() -> None:
+    """Two detectors' literal tests scanned as one union (``LiteralTest``) decode exactly the records that
+    the two tests asked one after the other would, with the same coverage."""
+    from exhunt.detectors.literalscan import LiteralScan
+
+    path = SAMPLES / "security.evtx"
+    tree = DirectoryTree(path.parent)
+    artifact = Artifact(ArtifactKind.EVTX, path.name, path.stat().st_size)
+    first, second = LiteralScan(["explorer.exe", "0x3e7", "ntlm", "kerberos"]), LiteralScan(
+        ["s-1-5-18", "winlogon", "advapi", "workstation"])
+
+    def merged(_channel: str | None, _event_id: int | None) -> RouteGate:
+        return first.gate()
+
+    def other(_channel: str | None, _event_id: int | None) -> RouteGate:
+        return second.gate()
+
+    def ored(_channel: str | None, _event_id: int | None) -> RouteGate:
+        return lambda raw: first.any(raw) or second.any(raw)
+
+    reports = ParseReport(path.name), ParseReport(path.name)
+    got = list(EvtxParser().parse(tree, artifact, reports[0], RecordGate([merged, other])))
+    want = list(EvtxParser().parse(tree, artifact, reports[1], RecordGate([ored])))
+    assert [r.record for r in got] == [r.record for r in want] and 0 < len(want) < reports[1].records
+    assert reports[0] == reports[1]
