@@ -124,3 +124,14 @@ def test_few_literals_scanned_with_in_give_a_plain_test_never_merged() -> None:
     gate = LiteralScan(["mimikatz", "lsass"]).gate()  # below MIN_FOR_HYPERSCAN: Python's case folding
     assert not isinstance(gate, LiteralTest) and callable(gate)
     assert gate("MIMIKATZ") and not gate("notepad")
+
+
+@pytest.mark.skipif(literalscan.hyperscan is None, reason="hyperscan not installed")
+def test_a_union_is_built_once_per_process_for_every_gate_that_asks() -> None:
+    literals = ["mimikatz", "sekurlsa::", "procdump", "lsass.exe"]
+    first, second = LiteralScan(literals).gate(), LiteralScan(literals).gate()  # two hosts' detectors
+    assert isinstance(first, LiteralTest) and isinstance(second, LiteralTest)
+    union = first.literals | {"5.254.43.18"}
+    merged = first.union(union)
+    assert merged is not None and second.union(union) is merged
+    assert merged("x 5.254.43.18 y") and merged("LSASS.EXE") and not merged("notepad")

@@ -26,6 +26,8 @@ except ImportError:  # pragma: no cover
     hyperscan = None
 
 MIN_FOR_HYPERSCAN = 4  # fewer literals: ``in`` tests are as fast as a scan call
+MAX_UNIONS = 512  # union scans kept by a process (``gate``), shared by its hosts and threads
+_unions: dict[tuple[frozenset[str], str | None], Any] = {}
 
 
 def _collect(ident: int, _start: int, _end: int, _flags: int, found: list[int]) -> None:
@@ -101,9 +103,17 @@ class LiteralScan:
         return self._gate
 
     def _union(self, literals: frozenset[str]) -> Any:
-        """A Hyperscan test for ``literals`` (this scan's and others'); None when Hyperscan would not scan them."""
-        union = LiteralScan(sorted(literals), cache=self._cache if self._cache is not None else default_cache())
-        return union.any if union._db is not None else None
+        """A Hyperscan test for ``literals`` (this scan's and others'); None when Hyperscan would not scan them.
+        Kept per process (a fleet's hosts each have their own gate, but not their own literals)."""
+        cache = self._cache if self._cache is not None else default_cache()
+        key = (literals, str(cache.directory) if cache is not None else None)
+        known = _unions.get(key)
+        if known is None:
+            if len(_unions) >= MAX_UNIONS:
+                _unions.clear()
+            union = LiteralScan(sorted(literals), cache=cache)
+            known = _unions[key] = (union.any if union._db is not None else None,)
+        return known[0]
 
     def __getstate__(self) -> dict[str, Any]:  # Hyperscan databases do not pickle: rebuilt by the receiver
         state = dict(self.__dict__)
