@@ -11,6 +11,7 @@ import pytest
 from exhunt.content.cache import BlobCache, take_problems
 from exhunt.detectors import literalscan
 from exhunt.detectors.literalscan import LiteralScan
+from exhunt.parsers.base import LiteralTest, RecordGate
 
 LITERALS = ["serverinfo~", "/ecp/", "python-requests/2.25.1", "lsass.exe", "5.254.43.18"]
 
@@ -88,3 +89,49 @@ def test_damaged_cached_database_is_rebuilt_and_said(tmp_path: Path) -> None:
     cache.store(entry.stem, b"not a database")
     assert LiteralScan(LITERALS, cache=cache).found("/ECP/") == [1]
     assert "Hyperscan refused" in take_problems()[0][1]
+
+
+@pytest.mark.skipif(literalscan.hyperscan is None, reason="hyperscan not installed")
+def test_a_gate_carries_its_literals_and_its_union_answers_as_the_tests_ored() -> None:
+    rng = random.Random(20261203)
+    alphabet = "abcdeABCDE.-/~ 0123"
+    for _ in range(100):
+        parts = [sorted({"".join(rng.choice(alphabet) for _ in range(rng.randint(3, 5))).lower()
+                         for _ in range(rng.randint(4, 10))}) for _ in range(2)]
+        gates = [LiteralScan(part).gate() for part in parts]
+        assert all(isinstance(gate, LiteralTest) for gate in gates)
+        tests = [gate for gate in gates if isinstance(gate, LiteralTest)]
+        merged = tests[0].union(tests[0].literals | tests[1].literals)
+        assert merged is not None
+        for _ in range(10):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
+            assert merged(text) == (tests[0](text) or tests[1](text)), (parts, text)
+
+
+@pytest.mark.skipif(literalscan.hyperscan is None, reason="hyperscan not installed")
+def test_a_record_with_one_detectors_literal_passes_the_merged_gate() -> None:
+    sigma = LiteralScan(["mimikatz", "sekurlsa::", "procdump", "lsass.exe"]).gate()
+    ioc = LiteralScan(["5.254.43.18", "python-requests/2.25.1", "serverinfo~", "/ecp/y.js"]).gate()
+    route = RecordGate([lambda _c, _e: sigma, lambda _c, _e: ioc]).for_route("security", 4688)
+    assert isinstance(sigma, LiteralTest) and isinstance(ioc, LiteralTest) and route not in (sigma, ioc)
+    assert callable(route)
+    assert route('{"CommandLine":"C:\\\\t\\\\ProcDump64.exe -ma lsass"}')  # the Sigma side only
+    assert route('{"IpAddress":"5.254.43.18"}')  # the IOC side only
+    assert not route('{"CommandLine":"notepad.exe"}')
+
+
+def test_few_literals_scanned_with_in_give_a_plain_test_never_merged() -> None:
+    gate = LiteralScan(["mimikatz", "lsass"]).gate()  # below MIN_FOR_HYPERSCAN: Python's case folding
+    assert not isinstance(gate, LiteralTest) and callable(gate)
+    assert gate("MIMIKATZ") and not gate("notepad")
+
+
+@pytest.mark.skipif(literalscan.hyperscan is None, reason="hyperscan not installed")
+def test_a_union_is_built_once_per_process_for_every_gate_that_asks() -> None:
+    literals = ["mimikatz", "sekurlsa::", "procdump", "lsass.exe"]
+    first, second = LiteralScan(literals).gate(), LiteralScan(literals).gate()  # two hosts' detectors
+    assert isinstance(first, LiteralTest) and isinstance(second, LiteralTest)
+    union = first.literals | {"5.254.43.18"}
+    merged = first.union(union)
+    assert merged is not None and second.union(union) is merged
+    assert merged("x 5.254.43.18 y") and merged("LSASS.EXE") and not merged("notepad")

@@ -10,7 +10,7 @@ import pytest
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.parsers.base import ParseReport, RecordGate, RouteGate
-from exhunt.parsers.evtx import EvtxParser
+from exhunt.parsers.evtx import EvtxParser, _compact_head, _loose_head
 from exhunt.sources.directory import DirectoryTree
 from exhunt.sources.ziparchive import ZipTree
 
@@ -222,3 +222,55 @@ def test_record_gate_routes_forwarded_events_with_quoted_event_ids() -> None:
     assert list(EvtxParser().parse(DirectoryTree(path.parent), artifact, report, RecordGate([refuse]))) == []
     assert seen == [("msexchange management", 1)]
     assert report.records == 1 and report.first_time == "2021-11-19T16:52:33.833733Z"
+
+
+COMPACT = ('{"Event":{"#attributes":{"xmlns":"http://schemas.microsoft.com/win/2004/08/events/event"},"System":'
+           '{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Security-Auditing"}},"EventID":4688,"Version":2,'
+           '"TimeCreated":{"#attributes":{"SystemTime":"2021-03-02T10:11:12.123456Z"}},"EventRecordID":7,'
+           '"Channel":"Security","Computer":"EX01"},"EventData":{"CommandLine":"whoami"}}}')
+
+
+def test_the_raw_route_of_compact_json_and_of_other_layouts() -> None:
+    """The reader's compact layout is read with ``str.find``; any other layout (whitespace, a Channel key
+    before System's, no closing quote) falls to the regexes, which give the first match of each key."""
+    expected = ("Security", "4688", "2021-03-02T10:11:12.123456Z")
+    assert _compact_head(COMPACT) == expected == _loose_head(COMPACT, "")
+    spaced = COMPACT.replace('":', '": ')
+    assert _compact_head(spaced) is None and _loose_head(spaced, "") == expected
+    channel_first = '{"Channel":"Other",' + COMPACT[1:]
+    assert _compact_head(channel_first) is None and _loose_head(channel_first, "")[0] == "Other"  # type: ignore[index]
+    no_channel = COMPACT.replace('"Channel":"Security",', "")
+    assert _compact_head(no_channel) is None and _loose_head(no_channel, "default") == ("default", "4688",
+                                                                                       expected[2])
+    cut = COMPACT[:COMPACT.index("SystemTime") + 20]
+    assert _compact_head(cut) is None
+    escaped = COMPACT.replace('"Channel":"Security"', '"Channel":"Sec\\\\urity"')
+    assert _compact_head(escaped) is None
+
+
+@needs_corpus
+def test_a_merged_literal_gate_passes_the_records_the_tests_ored_pass() -> None:
+    """Two detectors' literal tests scanned as one union (``LiteralTest``) decode exactly the records that
+    the two tests asked one after the other would, with the same coverage."""
+    from exhunt.detectors.literalscan import LiteralScan
+
+    path = SAMPLES / "security.evtx"
+    tree = DirectoryTree(path.parent)
+    artifact = Artifact(ArtifactKind.EVTX, path.name, path.stat().st_size)
+    first, second = LiteralScan(["explorer.exe", "0x3e7", "ntlm", "kerberos"]), LiteralScan(
+        ["s-1-5-18", "winlogon", "advapi", "workstation"])
+
+    def merged(_channel: str | None, _event_id: int | None) -> RouteGate:
+        return first.gate()
+
+    def other(_channel: str | None, _event_id: int | None) -> RouteGate:
+        return second.gate()
+
+    def ored(_channel: str | None, _event_id: int | None) -> RouteGate:
+        return lambda raw: first.any(raw) or second.any(raw)
+
+    reports = ParseReport(path.name), ParseReport(path.name)
+    got = list(EvtxParser().parse(tree, artifact, reports[0], RecordGate([merged, other])))
+    want = list(EvtxParser().parse(tree, artifact, reports[1], RecordGate([ored])))
+    assert [r.record for r in got] == [r.record for r in want] and 0 < len(want) < reports[1].records
+    assert reports[0] == reports[1]

@@ -8,6 +8,7 @@ and truncated files) is compared through ``assess_host`` with 1 and 2 workers wh
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import shutil
 from collections.abc import Iterator
@@ -177,8 +178,6 @@ def test_a_file_left_half_read_does_not_shift_the_next(tmp_path: Path) -> None:
 
 @needs_fork
 def test_large_files_that_give_records_are_hashed_by_a_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import hashlib
-
     files = {"large.evtx": synthetic(2, 2 * RANGE_CHUNKS + 5), "small.evtx": synthetic(1, 3),
              "empty.evtx": chunked([[]])}
     for name, data in files.items():
@@ -188,7 +187,8 @@ def test_large_files_that_give_records_are_hashed_by_a_worker(tmp_path: Path, mo
     monkeypatch.setattr(pool_module, "HASH_IN_WORKER", len(files["small.evtx"]) + 1)
     got = in_workers(tree, artifacts)
     assert got[0][1].sha256 == hashlib.sha256(files["large.evtx"]).hexdigest()
-    assert got[1][1].sha256 is None and got[2][1].sha256 is None  # small: the caller hashes it if cited
+    # small files: this parser keeps no bytes of a whole-file range (``RangeRead.whole``), so not hashed
+    assert got[1][1].sha256 is None and got[2][1].sha256 is None
     got[0][1].sha256 = None
     same(got, serial(tree, artifacts))
 
@@ -254,6 +254,14 @@ def test_damage_in_ranges_is_worded_by_the_caller_without_reading_again(tmp_path
     assert read_again == []  # damage alone no longer sends a file back to the caller
     assert [[(r.record, r.raw) for r in records] for records, _ in got] == \
            [[(r.record, r.raw) for r in records] for records, _ in expected]
+    # a file read whole by one worker range that gave records was hashed there (the serial read leaves it to
+    # the caller): the same digest as the file's
+    hashed = {report.path: report.sha256 for _, report in got if report.sha256 is not None}
+    assert hashed == {name: hashlib.sha256(data).hexdigest() for name, data in files.items()
+                      if len(ranges_of(len(data))) == 1}
+    assert "sysmon.evtx" in hashed
+    for _, report in got:
+        report.sha256 = None
     assert [report for _, report in got] == [report for _, report in expected]
 
 

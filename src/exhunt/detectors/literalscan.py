@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from exhunt.content.cache import BlobCache
-from exhunt.content.hyperscan_db import compile_database
+from exhunt.content.hyperscan_db import compile_database, default_cache
+from exhunt.parsers.base import LiteralTest, RouteGate
 
 hyperscan: Any
 try:  # a declared dependency; the pure-Python path gives the same answers
@@ -25,6 +26,8 @@ except ImportError:  # pragma: no cover
     hyperscan = None
 
 MIN_FOR_HYPERSCAN = 4  # fewer literals: ``in`` tests are as fast as a scan call
+MAX_UNIONS = 512  # union scans kept by a process (``gate``), shared by its hosts and threads
+_unions: dict[tuple[frozenset[str], str | None], Any] = {}
 
 
 def _collect(ident: int, _start: int, _end: int, _flags: int, found: list[int]) -> None:
@@ -44,6 +47,7 @@ class LiteralScan:
         self._cache = cache
         self._db: Any = None
         self._local = threading.local()
+        self._gate: RouteGate | None = None
         self._build()
 
     def _build(self) -> None:
@@ -72,18 +76,48 @@ class LiteralScan:
 
     def any(self, text: str) -> bool:
         """Whether one of the literals is in ``text`` (the scan stops at the first found)."""
-        if self._db is None:
+        db = self._db
+        if db is None:
             low = text.lower()
             return any(lit in low for lit in self.literals)
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._scratch()
         try:
-            self._db.scan(_encoded(text), match_event_handler=_stop, scratch=self._scratch())
+            data = text.encode()
+        except UnicodeEncodeError:  # lone surrogates from a lenient decode
+            data = text.encode("utf-8", "replace")
+        try:
+            db.scan(data, match_event_handler=_stop, scratch=scratch)
         except hyperscan.ScanTerminated:
             return True
         return False
 
+    def gate(self) -> RouteGate:
+        """``any`` as a record gate's test; one that carries its literals (``LiteralTest``) when Hyperscan
+        scans them, so that a gate can scan once for the union of several detectors' literals and get the
+        same answers (the ``in`` tests of a few literals fold case as Python does: never merged)."""
+        if self._gate is None:
+            self._gate = (LiteralTest(frozenset(self.literals), self.any, self._union) if self._db is not None
+                          else self.any)
+        return self._gate
+
+    def _union(self, literals: frozenset[str]) -> Any:
+        """A Hyperscan test for ``literals`` (this scan's and others'); None when Hyperscan would not scan them.
+        Kept per process (a fleet's hosts each have their own gate, but not their own literals)."""
+        cache = self._cache if self._cache is not None else default_cache()
+        key = (literals, str(cache.directory) if cache is not None else None)
+        known = _unions.get(key)
+        if known is None:
+            if len(_unions) >= MAX_UNIONS:
+                _unions.clear()
+            union = LiteralScan(sorted(literals), cache=cache)
+            known = _unions[key] = (union.any if union._db is not None else None,)
+        return known[0]
+
     def __getstate__(self) -> dict[str, Any]:  # Hyperscan databases do not pickle: rebuilt by the receiver
         state = dict(self.__dict__)
-        state["_db"] = state["_local"] = None
+        state["_db"] = state["_local"] = state["_gate"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

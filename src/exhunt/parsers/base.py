@@ -100,29 +100,78 @@ class MatchNothing(Prefilter):
 # True, it may use every one; or a test of a record's raw JSON (e.g. "holds one of these literals").
 RouteGate = bool | Callable[[str], bool]
 RecordGateFn = Callable[[str | None, int | None], RouteGate]
+MAX_GATE_ROUTES = 4096  # routes whose answer a gate keeps (odd data with endless channel/id pairs: bounded)
+MAX_UNIONS = 512  # merged literal tests kept by a gate
+
+
+class LiteralTest:
+    """A route's test that is "the raw text holds one of ``literals``" (lowercase; ASCII case folded, as
+    Hyperscan does), carrying its literals as data: a gate asking several detectors can then scan once for
+    the union of their literals, which gives exactly the answer of their tests ORed. ``union`` makes such a
+    test for a set of literals (None when it cannot give that same answer: the tests are then ORed)."""
+
+    __slots__ = ("literals", "test", "union")
+
+    def __init__(self, literals: frozenset[str], test: Callable[[str], bool],
+                 union: Callable[[frozenset[str]], Callable[[str], bool] | None]) -> None:
+        self.literals = literals
+        self.test = test
+        self.union = union
+
+    def __call__(self, raw: str) -> bool:
+        return self.test(raw)
 
 
 class RecordGate(Prefilter):
     """For event records (EVTX): a record is decoded only when one of the gates may use it.
 
-    Each gate is asked once per route (the record's lowercase channel and event id); its answer, cached
-    by the parser, is applied to each record's raw JSON before any decoding.
+    Each gate is asked once per route (the record's lowercase channel and event id); the answer, kept here
+    and by the parser, is applied to each record's raw JSON before any decoding. Where every detector's
+    answer is a ``LiteralTest``, the route gets one test for the union of their literals: one scan per
+    record, not one per detector.
     """
 
     def __init__(self, gates: list[RecordGateFn], keep: Callable[[Record], bool] | None = None) -> None:
         self.gates = gates
         self.keep = keep  # parse workers: whether a decoded record may be of use (None: every one)
+        self._routes: dict[tuple[str | None, int | None], RouteGate] = {}
+        self._unions: dict[frozenset[str], Callable[[str], bool] | None] = {}
 
     def scan(self, block: bytes | memoryview) -> list[int]:
         return []
 
     def for_route(self, channel: str | None, event_id: int | None) -> RouteGate:
+        key = (channel, event_id)
+        answer = self._routes.get(key)
+        if answer is None:
+            if len(self._routes) >= MAX_GATE_ROUTES:
+                self._routes.clear()
+            answer = self._routes[key] = self._answer(channel, event_id)
+        return answer
+
+    def _answer(self, channel: str | None, event_id: int | None) -> RouteGate:
         answers = [gate(channel, event_id) for gate in self.gates]
         if any(answer is True for answer in answers):
             return True
         tests = [answer for answer in answers if answer is not False and callable(answer)]
         if not tests:
             return False
-        if len(tests) == 1:
-            return tests[0]
+        if len(tests) == 1:  # the bare test: one call less per record than through ``LiteralTest``
+            return tests[0].test if isinstance(tests[0], LiteralTest) else tests[0]
+        merged = self._merged(tests)
+        if merged is not None:
+            return merged
         return lambda raw: any(test(raw) for test in tests)
+
+    def _merged(self, tests: list[Callable[[str], bool]]) -> Callable[[str], bool] | None:
+        """One test for the union of the tests' literals, when every test carries its literals."""
+        literal_tests = [test for test in tests if isinstance(test, LiteralTest)]
+        if len(literal_tests) != len(tests):
+            return None
+        literals = frozenset().union(*(test.literals for test in literal_tests))
+        if literals in self._unions:
+            return self._unions[literals]
+        if len(self._unions) >= MAX_UNIONS:
+            self._unions.clear()
+        merged = self._unions[literals] = literal_tests[0].union(literals)
+        return merged

@@ -55,6 +55,11 @@ class RangeRead:
     # counted in this range, no item came before it in this range)
     damage: list[tuple[bool, int | None, str, int, bool]] = field(default_factory=list)
     trailing: int = 0  # consecutive errors at the end of the range
+    # what ``finish`` would say of the file's header (``truncation``), from the copy of it the range was read
+    # through: the caller need not open the file again
+    missing: str | None = None
+    sha256: str | None = None  # the whole file's, when the range held all of it and the worker hashed it
+    whole: bytes | None = None  # the file's bytes when the range is all of it: used in the worker, never sent
 
 
 _CHUNK_HEADER_ERROR = re.compile(r"Failed to parse chunk number (\d+)(: Failed to parse chunk header: .*)", re.DOTALL)
@@ -125,15 +130,19 @@ class EvtxParser(Parser):
         """The records of chunks ``first`` .. ``first + count - 1`` (the last range: to the end of the file),
         read through a copy of the file header followed by those chunks: the reader takes each chunk on its
         own, so the ranges of a file, in order, give exactly the records of the whole file. No end-of-file
-        checks (``finish``); ``read`` gets what the reader gave (for ``parse(skip=...)``) and the damage
-        skipped (not warned here: see ``RangeRead``)."""
+        checks (``finish``); ``read`` gets what the reader gave (for ``parse(skip=...)``), the damage
+        skipped (not warned here: see ``RangeRead``), what the header says of truncation, and the bytes
+        when the range is the whole file (``RangeRead.whole``)."""
         with tree.open(artifact.path) as handle:
             if not handle.seekable():
                 raise OSError("not seekable: read whole")
             header = handle.read(FILE_HEADER)
             handle.seek(FILE_HEADER + first * CHUNK)
             body = handle.read(count * CHUNK if count > 0 else -1)
-        with io.BytesIO(header + body) as stream:
+        data = header + body
+        read.missing = truncation(header, artifact.size)
+        read.whole = data if first == 0 and count <= 0 else None
+        with io.BytesIO(data) as stream:
             yield from self._records(stream, artifact, report, prefilter, whole=False, read=read)
 
     def _records(self, stream: IO[bytes], artifact: Artifact, report: ParseReport, prefilter: Prefilter | None,
@@ -187,28 +196,33 @@ class EvtxParser(Parser):
                     continue
                 if gate is not None:  # hot path: most records are counted here, never decoded
                     data = item.get("data")
-                    head = _head(data, default_channel) if type(data) is str else None
-                    skip = False  # no event id readable raw (head None): the record is decoded
-                    if head is not None:
+                    head = None
+                    if type(data) is str:
+                        head = _compact_head(data) or _loose_head(data, default_channel)
+                    if head is not None:  # else no event id readable raw: the record is decoded
                         channel, event_id, system_time = head
                         route = routes.get((channel, event_id))
                         if route is None:
                             route = routes[channel, event_id] = gate.for_route(channel.lower() or None, int(event_id))
-                        skip = route is False or (route is not True and not route(data))  # type: ignore[arg-type]
-                    if skip:  # counted, its time kept, never decoded
-                        stamp = _raw_time(item, system_time)
-                        record_id = item.get("event_record_id")
-                        if type(record_id) is int:
-                            last_id = record_id
-                            if read is not None:
-                                read.seen_id = True
-                        report.records += 1
-                        if stamp is not None:
-                            if skipped_first is None or stamp < skipped_first:
-                                skipped_first = stamp
-                            if skipped_last is None or stamp > skipped_last:
-                                skipped_last = stamp
-                        continue
+                        if route is False or (route is not True and not route(data)):  # type: ignore[arg-type]
+                            # counted, its time kept, never decoded
+                            if (system_time is not None and len(system_time) == 27 and system_time[10] == "T"
+                                    and system_time[19] == "." and system_time[26] == "Z"):
+                                stamp: str | None = system_time  # exhunt's form already (``_raw_time``)
+                            else:
+                                stamp = _raw_time(item, system_time)
+                            record_id = item.get("event_record_id")
+                            if type(record_id) is int:
+                                last_id = record_id
+                                if read is not None:
+                                    read.seen_id = True
+                            report.records += 1
+                            if stamp is not None:
+                                if skipped_first is None or stamp < skipped_first:
+                                    skipped_first = stamp
+                                if skipped_last is None or stamp > skipped_last:
+                                    skipped_last = stamp
+                            continue
                 record = _record(item, path, default_channel, report)
                 if record is None:
                     continue
@@ -228,13 +242,17 @@ class EvtxParser(Parser):
             report.warn("EVTX file holds no records", code="empty")
 
 
-def finish(tree: HostTree, artifact: Artifact, report: ParseReport) -> None:
-    """What is said of a whole file once its records are read: its size, and what a cut-short file lost."""
+def finish(tree: HostTree, artifact: Artifact, report: ParseReport, header_read: RangeRead | None = None) -> None:
+    """What is said of a whole file once its records are read: its size, and what a cut-short file lost
+    (from ``header_read``, a range's reading of the same header, when given; else the header is read)."""
     report.bytes_read = artifact.size
-    try:
-        missing = truncation(tree.read_head(artifact.path, FILE_HEADER), artifact.size)
-    except OSError:
-        missing = None
+    if header_read is not None:
+        missing = header_read.missing
+    else:
+        try:
+            missing = truncation(tree.read_head(artifact.path, FILE_HEADER), artifact.size)
+        except OSError:
+            missing = None
     if missing:
         report.partial = True
         report.warn(f"{missing}; {report.records} record(s) read", code="truncated", offset=artifact.size)
@@ -247,12 +265,6 @@ _CHANNEL = re.compile(r'"Channel":\s*"([^"\\]*)"')
 
 _SYSTEM_TIME = re.compile(r'"SystemTime":\s*"([^"]*)"')
 _EVENT_ID_AT = re.compile(r'"?(\d+)|\{(?:[^{}]|\{[^{}]*\})*?"#text":"?(\d+)')
-
-
-def _head(data: str, default_channel: str) -> tuple[str, str, str | None] | None:
-    """(channel, event id, SystemTime) of a record's raw JSON, without decoding it; None when it has no
-    readable event id. System's first match counts (System comes first)."""
-    return _compact_head(data) or _loose_head(data, default_channel)
 
 
 def _loose_head(data: str, default_channel: str) -> tuple[str, str, str | None] | None:
@@ -282,13 +294,15 @@ def _compact_head(data: str) -> tuple[str, str, str | None] | None:
     if at < 0:
         return None
     end = data.find('"', at + 14)
+    if end < 0:
+        return None
     stamp = data[at + 14:end]
-    at = data.find('"Channel":"', end)
-    if at < 0:
+    at = data.find('"Channel":"')  # the first one, and after the time (none before it: one search, not two)
+    if at < end:
         return None
     end = data.find('"', at + 11)
     channel = data[at + 11:end]
-    if end < 0 or "\\" in channel or data.find('"Channel":"', 0, at) >= 0:
+    if end < 0 or "\\" in channel:
         return None
     return channel, event_id, stamp
 

@@ -16,6 +16,7 @@ when parsing starts are hashed by their parse task, from its first record on as 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import multiprocessing
 import os
@@ -475,6 +476,9 @@ def parse_range_in_worker(parser: EvtxParser, tree: HostTree, artifact: Artifact
         if in_file is None:  # a message whose positions may be the range's: the caller reads the file itself
             return RangeResult(None, report)
         read.damage[number] = (seen, before, in_file, errors, leading)
+    whole, read.whole = read.whole, None  # not sent back
+    if records and whole is not None:  # the whole file, which may be cited: hashed here, not by the caller
+        read.sha256 = hashlib.sha256(whole).hexdigest()
     return RangeResult(records, report, read)
 
 
@@ -557,6 +561,8 @@ class RangePool:
         given = 0
         done = 0
         hashing: Future[str | None] | None = None
+        header_read: RangeRead | None = None  # a range's reading of the file header (for ``finish``)
+        digest: str | None = None  # hashed by the worker that read the whole file
         while done < ranges:
             item = self._next()
             if item is None:
@@ -581,6 +587,8 @@ class RangePool:
                 last_id = read.last_id if read.seen_id else last_id
             if len(worded) < len(read.damage):
                 break
+            header_read = read
+            digest = read.sha256 if ranges == 1 and result.records else None
             merged.records += result.report.records
             for stamp in (result.report.first_time, result.report.last_time):
                 merged.see_time(stamp)
@@ -598,7 +606,9 @@ class RangePool:
                 report.warn(message, code="damaged")
             if report.records == 0 and not report.warnings:
                 report.warn("EVTX file holds no records", code="empty")
-            finish(self.tree, artifact, report)
+            finish(self.tree, artifact, report, header_read)
+            if digest is not None:
+                report.sha256 = digest
             if hashing is not None:
                 try:
                     report.sha256 = hashing.result()  # None when unreadable: the caller hashes it and says so

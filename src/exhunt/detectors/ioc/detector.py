@@ -74,7 +74,7 @@ class IocDetector(Detector):
         return Interest(literals=self._literals)
 
     def _record_gate(self, _channel: str | None, _event_id: int | None) -> RouteGate:
-        return self._may_match
+        return self._scan.gate() if self._scan is not None else False
 
     def on_record(self, record: Record, ctx: HostContext) -> None:
         if self.matcher is None:

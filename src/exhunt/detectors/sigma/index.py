@@ -287,7 +287,7 @@ class RuleIndex:
             return False
         if bucket.always:
             return True
-        return bucket.scan.any if bucket.scan is not None else False
+        return bucket.scan.gate() if bucket.scan is not None else False
 
     def kind_requirements(self, kind: ArtifactKind) -> tuple[tuple[frozenset[str], ...], ...] | None:
         """Every rule's literal conjunctions for ``kind`` (a rule without any: its literal set as one group)."""
