@@ -19,6 +19,7 @@ import json
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -59,17 +60,101 @@ def _days(count: int) -> list[tuple[str, str]]:
     return out
 
 
+# Benign lines that hold the literal gate's words, as real Exchange servers are full of (``--near-miss``): share
+# of each log's lines (by protocol for HttpProxy). The examples' hosts pass 12-19 % of IIS lines, 2.7-5.9 % of
+# HttpProxy lines and 0-3.7 % of ECP Server lines (``bench/gate_share.py``); the IIS pool already passes 11 %
+# (its /owa/auth/ resource requests), the rest is added here to reach about 15 %, 3.5 % and 2 %.
+NEAR_MISS_IIS = 0.045
+NEAR_MISS_PROXY = {"Owa": 0.08, "Ecp": 0.45}
+NEAR_MISS_ECP = 0.02
+BROWSERS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/88.0.4324.190 "
+    "Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 11_2_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/14.0.3 "
+    "Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:86.0) Gecko/20100101 Firefox/86.0",
+)
+LOGON_QUERY = "url=https%3a%2f%2fmail.contoso.com%2fowa%2f&reason=0"
+
+
+def _canary(rng: random.Random) -> str:
+    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789-_") for _ in range(64))
+
+
+def iis_near_miss(rng: random.Random, day: str) -> str:
+    """An ordinary OWA sign-in or ECP page request: holds '/owa/auth/' or '/ecp/' and 'POST'."""
+    agent = rng.choice(BROWSERS).replace(" ", "+")
+    client = f"192.168.{rng.randrange(1, 250)}.{rng.randrange(1, 250)}"
+    user = rng.choice(("jdoe@contoso.com", "asmith@contoso.com", "CONTOSO\\admin"))
+    kind = rng.randrange(3)
+    if kind == 0:
+        request = f"GET /owa/auth/logon.aspx {LOGON_QUERY} 443 - {client} {agent} - 200"
+    elif kind == 1:
+        request = (f"POST /owa/auth.owa - 443 {user} {client} {agent} "
+                   f"https://mail.contoso.com/owa/auth/logon.aspx?{LOGON_QUERY} 302")
+    else:
+        action, schema = rng.choice((("GetList", "MailboxService"), ("GetList", "RecipientManagement"),
+                                     ("GetObject", "MailboxPropertiesService"), ("GetList", "OABVirtualDirectory")))
+        request = (f"POST /ecp/DDI/DDIService.svc/{action} schema={schema}&msExchEcpCanary={_canary(rng)} 443 "
+                   f"{user} {client} {agent} https://mail.contoso.com/ecp/ 200")
+    return f"10.0.0.5 {request} 0 0 {rng.randrange(1, 900)}"
+
+
+def httpproxy_near_miss(rng: random.Random, day: str, protocol: str) -> str:
+    """Anonymous requests every front end logs: OWA's sign-in page, a load balancer's ECP health check, the
+    redirect of a signed-out ECP user (HttpProxy marks them IsAuthenticated=False)."""
+    values = httpproxy_values(rng, day, 0, protocol)
+    values.update({"AuthenticationType": "", "IsAuthenticated": "False", "AuthenticatedUser": "",
+                   "AnchorMailbox": "", "Method": "GET", "ProtocolAction": "", "RoutingType": ""})
+    if protocol == "Owa":
+        values.update({"UrlStem": "/owa/auth/logon.aspx", "UrlQuery": "?" + LOGON_QUERY,
+                       "UserAgent": rng.choice(BROWSERS), "RoutingHint": "AnonymousResourceBackend"})
+    elif rng.random() < 0.7:
+        values.update({"UrlStem": "/ecp/healthcheck.htm", "UserAgent": "", "RoutingHint":
+                       "AnonymousResourceBackend", "ClientIpAddress": f"10.0.0.{rng.randrange(2, 4)}"})
+    else:
+        values.update({"UrlStem": "/ecp/", "HttpStatus": "302", "BackEndStatus": "", "TargetServer": "",
+                       "TargetServerVersion": "", "ProxyAction": "", "UserAgent": rng.choice(BROWSERS)})
+    return httpproxy_line(values).split(",", 1)[1]
+
+
+def ecp_near_miss(rng: random.Random) -> str:
+    """An administrator setting a virtual directory's URL in the ECP (the words 'VirtualDirectory' and 'Url')."""
+    directory, path = rng.choice((("Oab", "OAB"), ("Owa", "owa"), ("Ecp", "ecp"), ("WebServices",
+                                                                                    "EWS/Exchange.asmx")))
+    which = rng.choice(("ExternalUrl", "InternalUrl"))
+    folder = path.split("/")[0]
+    return (f"S:CMD=Set-{directory}VirtualDirectory.{which}='https://mail.contoso.com/{path}'."
+            f"Identity='EX01\\{folder} (Default Web Site)';S:Status=Success")
+
+
 class Writer:
-    def __init__(self, root: Path, seed: int) -> None:
+    def __init__(self, root: Path, seed: int, near_miss: bool = False) -> None:
         self.root = root
         self.rng = random.Random(seed)
+        # the near-miss lines come from their own generator: without them the host is the former one, byte for byte
+        self.near = random.Random(seed + 2) if near_miss else None
         self.attacks: list[dict[str, object]] = []
         self.bytes = 0
         self.pools: dict[tuple[str, str, str], list[str]] = {}
+        self.near_pools: dict[tuple[str, str, str], list[str]] = {}
+
+    def _near(self, key: tuple[str, str, str], share: float, make: Callable[[random.Random], str]
+              ) -> tuple[float, list[str]] | None:
+        """The share of a log's benign lines to write as near-miss ones, and their bodies (``POOL // 8``)."""
+        if self.near is None or share <= 0:
+            return None
+        pool = self.near_pools.get(key)
+        if pool is None:
+            pool = self.near_pools[key] = [make(self.near) for _ in range(POOL // 8)]
+        return share, pool
 
     def _write(self, path: Path, header: str, body_for: list[str], size: int, stamp: str, attack: list[str],
-               start_second: int = 0) -> None:
-        """Write ``size`` bytes of lines: stamp.format(second) + a pooled body, attacks at random lines."""
+               start_second: int = 0, near: tuple[float, list[str]] | None = None) -> None:
+        """Write ``size`` bytes of lines: stamp.format(second) + a pooled body, attacks at random lines.
+        ``near``: (share, bodies): that share of the benign lines written with a near-miss body instead, drawn
+        from ``self.near``; the lines, sizes and attacks are otherwise those written without (the file is as
+        long in lines as it would have been, its attacks on the same lines)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         rng = self.rng
         written = 0
@@ -82,6 +167,8 @@ class Writer:
             out.write(header.encode())
             written += len(header)
             index = 0
+            shift = 0  # bytes the near-miss bodies of this chunk wrote fewer than the bodies they replaced
+            real = len(header)  # bytes written (``written`` counts as without near-miss lines)
             while written < size:
                 lines = []
                 floor = 1000 if size >= 16 << 20 else 1  # small files: no 1000-line minimum
@@ -95,21 +182,29 @@ class Writer:
                                              "line": line_no + index + 1, "text": text[:120]})
                         lines.append(text)
                     else:
-                        lines.append(stamp.format(clock=_clock(second), ms=rng.randrange(1000)) + body)
+                        line = stamp.format(clock=_clock(second), ms=rng.randrange(1000))
+                        if near is not None and self.near is not None and self.near.random() < near[0]:
+                            shift += len(body)  # counted as the former body, so the main sequence stays the same
+                            body = self.near.choice(near[1])
+                            shift -= len(body)
+                        lines.append(line + body)
                     index += 1
                     if rng.random() < 0.1:
                         second = min(second + 1, 86399)
                 chunk = ("\r\n".join(lines) + "\r\n").encode()
                 out.write(chunk)
-                written += len(chunk)
-        self.bytes += written
+                written += len(chunk) + shift
+                real += len(chunk)
+                shift = 0
+        self.bytes += real
 
     def iis(self, day: str, short: str, size: int, attacks_in_file: int = ATTACKS_PER_FILE) -> None:
         pool = [iis_line(self.rng, day, 0).split(" ", 2)[2] for _ in range(POOL)]
         attacks = [a.format(d="{STAMP}", t="").replace("{STAMP}  ", "{STAMP}", 1) for a in IIS_ATTACKS]
         chosen = self.rng.sample(attacks, attacks_in_file)
         path = self.root / "C/inetpub/logs/LogFiles/W3SVC1" / f"u_ex{short}.log"
-        self._write(path, iis_header(day), pool, size, f"{day} {{clock}} ", chosen)
+        near = self._near(("iis", day, ""), NEAR_MISS_IIS, lambda rng: iis_near_miss(rng, day))
+        self._write(path, iis_header(day), pool, size, f"{day} {{clock}} ", chosen, near=near)
 
     def httpproxy(self, day: str, protocol: str, number: int, size: int, attacks_in_file: int = ATTACKS_PER_FILE,
                   hour: int = 0) -> None:
@@ -123,8 +218,9 @@ class Writer:
             attacks.append("{STAMP}" + httpproxy_line(values).split(",", 1)[1])
         path = (self.root / EXCHANGE / "HttpProxy" / protocol
                 / f"HttpProxy_{day.replace('-', '')}{hour:02d}-{number}.LOG")
+        near = self._near(key, NEAR_MISS_PROXY.get(protocol, 0.0), lambda rng: httpproxy_near_miss(rng, day, protocol))
         self._write(path, exchange_header("HttpProxy Logs", HTTPPROXY_FIELDS, day), pool, size,
-                    f"{day}T{{clock}}.{{ms:03d}}Z,", attacks[:attacks_in_file], hour * 3600)
+                    f"{day}T{{clock}}.{{ms:03d}}Z,", attacks[:attacks_in_file], hour * 3600, near)
 
     def ecp(self, day: str, number: int, size: int, attacks_in_file: int = 1, hour: int = 0) -> None:
         key = ("ecp", day, "")
@@ -132,8 +228,10 @@ class Writer:
             ecp_server_line(self.rng, day, 0, ecp_benign_event(self.rng)).split(",", 1)[1] for _ in range(POOL)])
         attack = "{STAMP}" + ecp_server_line(self.rng, day, 0, ECP_ATTACK_EVENT).split(",", 1)[1]
         path = self.root / EXCHANGE / "ECP" / "Server" / f"ECPServer_{day.replace('-', '')}{hour:02d}-{number}.LOG"
+        near = self._near(key, NEAR_MISS_ECP,
+                          lambda rng: ecp_server_line(rng, day, 0, ecp_near_miss(rng)).split(",", 1)[1])
         self._write(path, exchange_header("ECP Server Logs", ECP_SERVER_FIELDS, day), pool, size,
-                    f"{day}T{{clock}}.{{ms:03d}}Z,", [attack][:attacks_in_file], hour * 3600)
+                    f"{day}T{{clock}}.{{ms:03d}}Z,", [attack][:attacks_in_file], hour * 3600, near)
 
 
 def generate(root: Path, size_gb: float, seed: int = 2021) -> Writer:
@@ -160,10 +258,10 @@ HOUR_WEIGHT = [0.3] * 6 + [0.8, 1.5, 2, 2, 2, 1.8, 1.5, 2, 2, 2, 1.8, 1.2, 0.8, 
 INTRUSION_DAY = 2  # the third day: one ProxyLogon intrusion, early morning
 
 
-def generate_many(root: Path, size_gb: float, seed: int = 2021, days: int = 20) -> Writer:
+def generate_many(root: Path, size_gb: float, seed: int = 2021, days: int = 20, near_miss: bool = True) -> Writer:
     """Twenty days as a real Exchange server writes them: ~4,800 hourly files and the daily IIS logs."""
     total = int(size_gb * (1 << 30))
-    writer = Writer(root, seed)
+    writer = Writer(root, seed, near_miss)
     rng = random.Random(seed + 1)
     iis_share, proxy_share, ecp_share = int(total * 0.40), int(total * 0.55), int(total * 0.05)
     calendar = _days(days)
@@ -188,10 +286,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument("--shape", choices=("big", "many"), default="big",
                         help="few big files (default) or ~5,000 hourly/daily files as a real server keeps them")
+    parser.add_argument("--near-miss", action=argparse.BooleanOptionalAction, default=True,
+                        help="--shape many: benign lines that pass the literal gate at the examples' share (default); "
+                             "--no-near-miss writes the former host, byte for byte (its 4,320 HttpProxy and 480 ECP "
+                             "files pass 3 lines)")
     args = parser.parse_args()
     started = time.perf_counter()
-    make = generate_many if args.shape == "many" else generate
-    writer = make(args.out, args.size_gb, args.seed)
+    if args.shape == "many":
+        writer = generate_many(args.out, args.size_gb, args.seed, near_miss=args.near_miss)
+    else:
+        writer = generate(args.out, args.size_gb, args.seed)
     listing = args.out.parent / f"{args.out.name}.attacks.json"  # beside the host, not inside it
     listing.write_text(json.dumps(writer.attacks, indent=1) + "\n")
     elapsed = time.perf_counter() - started
