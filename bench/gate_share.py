@@ -2,8 +2,8 @@
 
     python bench/gate_share.py /tmp/speed-many examples/exchange-2019-clean ../shared/corpus/weblogs
 
-Each text log of each host is parsed serially with the prefilter the engine builds for its kind (the shipped
-content), and the records that reach the detectors are counted against the file's records. A benchmark host
+Each host is assessed serially with the shipped content, and the records of each text log that reach the
+detectors are counted against the file's records. A benchmark host
 whose share is far below real evidence's never exercises decoding and rule evaluation (issue #13 §0).
 """
 
@@ -12,44 +12,50 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+import exhunt.engine as engine
 from exhunt.content.bundle import ContentSpec
 from exhunt.content.cache import default_dir
-from exhunt.detectors.registry import create_detectors
-from exhunt.engine import _prefilter_spec
 from exhunt.fleet.local import compiled_content
-from exhunt.parsers.base import ParseReport
-from exhunt.parsers.pool import PrefilterSpec, parse_all
-from exhunt.parsers.registry import all_parsers
-from exhunt.sources.classify import classify
+from exhunt.model.event import Record
+from exhunt.model.evidence import Artifact
+from exhunt.parsers.base import Parser, ParseReport, Prefilter
+from exhunt.parsers.pool import PrefilterSpec
+from exhunt.sources.base import HostTree
 from exhunt.sources.registry import open_evidence
 
 
 def shares(path: Path) -> dict[str, list[int]]:
-    """kind -> [files, records, records passing the gate]"""
-    content = compiled_content(ContentSpec(cache_dir=str(default_dir())))
-    detectors = create_detectors(content, {})
-    parsers = {kind: parser for parser in all_parsers() if parser.parallel for kind in parser.kinds}
+    """kind -> [files, records, records passing the gate], counted in the engine's own serial parse (the
+    detectors' interests depend on the host: a request to a file present is wanted)."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for tree in open_evidence(path):
-        layout = classify(tree, None)
-        specs: dict[object, PrefilterSpec] = {}
-        for artifact in layout.artifacts.of_kinds(parsers):
-            spec = specs.get(artifact.kind)
-            if spec is None:
-                interests = [i for i in (d.interest(artifact.kind) for d in detectors) if i is not None]
-                spec = specs[artifact.kind] = _prefilter_spec(interests)
-            report = ParseReport(path=artifact.path)
-            passed = sum(1 for _ in parse_all(parsers[artifact.kind], tree, artifact, report, spec))
-            row = counts[artifact.kind.value]
+    serial = engine.parse_all
+
+    def counted(parser: Parser, tree: HostTree, artifact: Artifact, report: ParseReport, spec: PrefilterSpec,
+                gate: Prefilter | None = None, skip: int = 0) -> Iterator[Record]:
+        row = counts[artifact.kind.value]
+        if parser.parallel:
+            for record in serial(parser, tree, artifact, report, spec, gate, skip):
+                row[2] += 1
+                yield record
             row[0] += 1
             row[1] += report.records
-            row[2] += passed
-        tree.close()
-    return counts
+        else:
+            yield from serial(parser, tree, artifact, report, spec, gate, skip)
+
+    content = compiled_content(ContentSpec(cache_dir=str(default_dir())))
+    engine.parse_all = counted  # type: ignore[assignment]
+    try:
+        for tree in open_evidence(path):
+            engine.assess_host(tree, content, {"parse_workers": 1})
+            tree.close()
+    finally:
+        engine.parse_all = serial
+    return {kind: row for kind, row in counts.items() if row[0]}
 
 
 def main() -> None:
