@@ -62,7 +62,7 @@ def _days(count: int) -> list[tuple[str, str]]:
 
 # Benign lines that hold the literal gate's words, as real Exchange servers are full of (``--near-miss``): share
 # of each log's lines (by protocol for HttpProxy). The examples' hosts pass 12-19 % of IIS lines, 2.7-5.9 % of
-# HttpProxy lines and 0-3.7 % of ECP Server lines to the detectors (``bench/gate_share.py``); without these
+# HttpProxy lines and 0-3.7 % of ECP Server lines to the detectors (``bench_scan.py HOST --gate-share``); without these
 # lines this host passed 3 of 1.5 M HttpProxy and ECP lines and ~0 of its IIS lines. With them: about 12 %,
 # 3.5 % and 2 %.
 NEAR_MISS_IIS = 0.12
