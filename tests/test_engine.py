@@ -110,3 +110,41 @@ def test_bad_lines_become_warnings_with_location(tmp_path: Path, stubbed: None) 
     result = _assess(_host(tmp_path, ["2021-03-03T01:00:00Z,benign", "bad line"]))
     [warning] = [w for w in result.coverage.warnings if w.code == "garbage"]
     assert (warning.path, warning.line) == (HTTPPROXY, 2)
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.parametrize("host", ["exchange-2019-compromised", "exchange-2016-proxyshell", "exchange-2019-probed"])
+def test_the_record_filters_keep_every_record_a_detector_uses(host: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parse workers send back only the records some detector may use (``Interest.record_filter``): the same
+    filtering done here, in one process, gives the same result as none (web shells, requests for them,
+    exploit lines writing files, ProxyLogon/ProxyShell requests and IOCs in the examples)."""
+    from exhunt.detectors.registry import load_content
+    from exhunt.parsers.pool import ParsePool
+
+    content = load_content(ContentBundle(ContentSpec()))
+    plain = engine.assess_host(DirectoryTree(EXAMPLES / host), content, {})
+    filters: dict[ArtifactKind, Any] = {}
+    serial = engine.parse_all
+    kept = dropped = 0
+
+    def plan(self: ParsePool, work: list[Any], keep: dict[ArtifactKind, Any] | None = None) -> None:
+        filters.update(keep or {})
+
+    def filtered(parser: Parser, tree: HostTree, artifact: Artifact, report: ParseReport, *args: Any
+                 ) -> Iterator[Record]:
+        nonlocal kept, dropped
+        keep = filters.get(artifact.kind) if parser.parallel else None
+        for record in serial(parser, tree, artifact, report, *args):
+            if keep is None or keep(record):
+                kept += 1
+                yield record
+            else:
+                dropped += 1
+
+    monkeypatch.setattr(ParsePool, "plan", plan)
+    monkeypatch.setattr(engine, "parse_all", filtered)
+    result = engine.assess_host(DirectoryTree(EXAMPLES / host), content, {})
+    assert filters and dropped > 0 and kept > 0
+    assert result == plain

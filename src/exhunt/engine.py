@@ -72,6 +72,21 @@ def _record_gate(interests: list[Interest]) -> RecordGate | None:
     return RecordGate([i.record_gate for i in interests if i.record_gate is not None], keep)
 
 
+def _record_filter(interests: list[Interest]) -> Callable[[Record], bool] | None:
+    """For text logs parsed in workers: whether a record may be of use to one of the interested detectors,
+    when each says so (``Interest.record_filter``); None: every record that passes the literal gate."""
+    filters = [i.record_filter for i in interests]
+    if not filters or any(f is None for f in filters):
+        return None
+    chosen = [f for f in filters if f is not None]
+    if len(chosen) == 1:
+        return chosen[0]
+
+    def keep(record: Record) -> bool:
+        return any(f(record) for f in chosen)
+    return keep
+
+
 def _requirement_key(requirement: Sequence[frozenset[str]]) -> list[list[str]]:
     return [sorted(group) for group in requirement]
 
@@ -164,6 +179,7 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
     parsers = {kind: parser for parser in all_parsers() for kind in parser.kinds}
     plan: list[tuple[Artifact, Parser, list[Detector], PrefilterSpec, RecordGate | None]] = []
     per_kind: dict[ArtifactKind, tuple[list[Detector], PrefilterSpec, RecordGate | None]] = {}
+    keep: dict[ArtifactKind, Callable[[Record], bool]] = {}  # text logs: which parsed records may be of use
     for artifact in layout.artifacts.of_kinds(parsers):  # the kinds without a parser are not made
         parser = parsers[artifact.kind]
         wanted = per_kind.get(artifact.kind)
@@ -176,12 +192,15 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
             interests = [i for _, i in interested]
             wanted = per_kind[artifact.kind] = ([d for d, _ in interested], _prefilter_spec(interests),
                                                 _record_gate(interests))
+            found = _record_filter(interests) if parser.parallel and not isinstance(parser, EvtxParser) else None
+            if found is not None:
+                keep[artifact.kind] = found
         plan.append((artifact, parser, *wanted))
 
     evtx = [(artifact, parser, gate) for artifact, parser, _, _, gate in plan if isinstance(parser, EvtxParser)]
     ranges = RangePool(pool.workers, tree, evtx[0][1], evtx[0][2], [a for a, _, _ in evtx]) if evtx else None
     try:
-        return _run(tree, layout, plan, detectors, ctx, coverage, progress, pool, ranges)
+        return _run(tree, layout, plan, detectors, ctx, coverage, progress, pool, ranges, keep)
     finally:
         if ranges is not None:
             ranges.close()
@@ -190,12 +209,14 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
 def _run(tree: HostTree, layout: Layout, plan: list[tuple[Artifact, Parser, list[Detector], PrefilterSpec,
                                                            RecordGate | None]],
          detectors: list[Detector], ctx: HostContext, coverage: HostCoverage, progress: Progress | None,
-         pool: ParsePool, ranges: RangePool | None) -> HostResult:
+         pool: ParsePool, ranges: RangePool | None, keep: dict[ArtifactKind, Callable[[Record], bool]]
+         ) -> HostResult:
     options = ctx.options
     observations: list[BuildObservation] = []
     partial: set[str] = set()  # sources with a file read only in part
-    pool.plan([(position, parser, artifact, spec) for position, (artifact, parser, _, spec, _) in enumerate(plan)
-               if parser.parallel and spec.mode != "all"])
+    parallel = [(position, parser, artifact, spec) for position, (artifact, parser, _, spec, _) in enumerate(plan)
+                if parser.parallel and spec.mode != "all"]
+    pool.plan(parallel, keep)
     for position, (artifact, parser, wanting, spec, gate) in enumerate(plan):
         try:
             done = pool.take(position, artifact.path)

@@ -181,3 +181,33 @@ def test_a_pool_sends_its_built_prefilters_with_the_batches() -> None:
         assert all(workers.take(position, a.path) is not None for position, a in enumerate(artifacts))
     finally:
         workers.close()
+
+
+def _even_lines(record: Record) -> bool:
+    return record.line % 2 == 0
+
+
+def test_workers_send_back_only_the_records_a_detector_may_use() -> None:
+    """The record filters published by ``plan`` reach workers forked after them, also when workers were
+    started earlier to hash ahead (they are replaced); a file that sends back no record is not hashed."""
+    tree, artifacts = _host(6)
+    parser = W3CParser()
+    nothing = {ArtifactKind.IIS: lambda record: False}
+    for keep, hash_ahead in ((_even_lines, True), (_even_lines, False), (nothing[ArtifactKind.IIS], True)):
+        alone = [_plain(parse_in_worker(parser, tree, artifact, SPEC, keep=keep)) for artifact in artifacts]
+        workers = ParsePool(2, tree)
+        try:
+            if hash_ahead:
+                workers.prehash([a.path for a in artifacts[:2]])
+            workers.plan([(position, parser, artifact, SPEC) for position, artifact in enumerate(artifacts)],
+                         {ArtifactKind.IIS: keep})
+            taken = [workers.take(position, a.path) for position, a in enumerate(artifacts)]
+        finally:
+            workers.close()
+        assert [_plain(result) for result in taken] == alone
+        for artifact, result in zip(artifacts, taken, strict=True):
+            assert result is not None and result[0] is not None
+            data = tree.read_head(artifact.path, 1 << 20)
+            assert result[1].sha256 == (hashlib.sha256(data).hexdigest() if list(result[0]) else None)
+        assert any(list(r[0] or ()) for r in taken if r is not None) == (keep is _even_lines)
+    assert not pool._filters  # withdrawn when the pool closes

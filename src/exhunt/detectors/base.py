@@ -35,9 +35,11 @@ class Interest:
     # False (no record of the route is of use), True (every one may be) or a test of a record's raw JSON,
     # applied before the record is decoded. None: every record must be decoded.
     record_gate: RecordGateFn | None = None
-    # Event records (EVTX), finer still and stateless: whether the detector would do anything with this
-    # decoded record (for Sigma: a rule matches it, or fails on it). Parse workers send the caller only the
-    # records one interested detector may use. None: every record that passed the gate.
+    # Finer still and stateless: whether the detector would do anything with this decoded record (for Sigma:
+    # a rule matches it, or fails on it), asked in parse workers (EVTX ranges, text logs) with the state the
+    # detector had when the host's logs were planned. Parse workers send the caller only the records one
+    # interested detector may use, when every interested detector has one. None: every record that passed
+    # the gate.
     record_filter: Callable[[Record], bool] | None = None
 
 

@@ -25,14 +25,14 @@ import shutil
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from exhunt.content.cache import note_problem, take_problems
 from exhunt.model.event import Record
-from exhunt.model.evidence import Artifact
+from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.timefmt import canonical
 from exhunt.parsers.base import MatchNothing, Parser, ParseReport, Prefilter, RecordGate
 from exhunt.parsers.evtx import (
@@ -95,6 +95,9 @@ class PrefilterSpec:
 
 
 _MISSING = object()
+# record filters of the text logs planned in this process, by token (``ParsePool.plan``): forked workers find
+# them here; a process not forked from the planner finds none and sends back every record
+_filters: dict[int, dict[ArtifactKind, Callable[[Record], bool]]] = {}
 _BUILT_LIMIT = 16
 _built = threading.local()  # per thread, as the prefilters' Hyperscan scratch spaces must be
 
@@ -116,11 +119,14 @@ def parse_all(parser: Parser, tree: HostTree, artifact: Artifact, report: ParseR
 
 def parse_in_worker(parser: Parser, tree: HostTree, artifact: Artifact,
                     spec: PrefilterSpec, hash_it: bool = True, spill_dir: str | None = None,
-                    budget: int | None = None, built: Prefilter | None = None) -> tuple[Records | None, ParseReport]:
+                    budget: int | None = None, built: Prefilter | None = None,
+                    keep: Callable[[Record], bool] | None = None) -> tuple[Records | None, ParseReport]:
     """One file's candidate records and report. Records past ``budget`` bytes of raw text (or past
     ``RECORD_LIMIT`` records) are written to a file in ``spill_dir`` (see ``Spilled``) when one is given, up
     to ``SPILL_BYTES``; without one, or past that, None: the caller parses the file itself, streaming.
-    ``built``: ``spec.build()`` when the caller has it at hand (a batch asks once per spec, not per file)."""
+    ``built``: ``spec.build()`` when the caller has it at hand (a batch asks once per spec, not per file).
+    ``keep``: whether a record may be of use to a detector (``Interest.record_filter``); the others are
+    counted by the parser as read but not sent back, and a file that sends none is not hashed (not cited)."""
     budget = RECORD_BYTES if budget is None else budget
     report = ParseReport(path=artifact.path)
     hashing = HashingTree(tree, artifact.path) if hash_it else None
@@ -129,6 +135,8 @@ def parse_in_worker(parser: Parser, tree: HostTree, artifact: Artifact,
     spill: _SpillWriter | None = None
     gave = False
     for record in parse_all(parser, tree if hashing is None else hashing, artifact, report, spec, built):
+        if keep is not None and not keep(record):
+            continue
         if hashing is not None and not gave:
             hashing.start()  # the file will be cited: hash it from here (see HashingTree)
         gave = True
@@ -234,15 +242,17 @@ Shipped = tuple[PackedRecords | Spilled | None, ParseReport]
 
 
 def parse_batch_in_worker(tree: HostTree, batch: list[tuple[Parser, Artifact, PrefilterSpec, bool]],
-                          spill_dir: str | None = None, prebuilt: dict[PrefilterSpec, bytes] | None = None
-                          ) -> list[Shipped | None]:
+                          spill_dir: str | None = None, prebuilt: dict[PrefilterSpec, bytes] | None = None,
+                          token: int = 0) -> list[Shipped | None]:
     """Several files in one task: a host of thousands of small hourly logs would otherwise pay a task's
     round trip (pickling, two pipe writes, a wake-up of the consumer) per file. The records a batch holds
     in memory are bounded as one file's are (``RECORD_BYTES``); past that, they are spilled (see
     ``Spilled``), or without a spill folder the files left are not parsed here (None: the caller parses them
-    itself, streaming)."""
+    itself, streaming). ``token``: the record filters published for this host's plan (``ParsePool.plan``),
+    found here when this worker was forked after they were (else every record is sent back)."""
     for spec, serialised in (prebuilt or {}).items():
         spec.adopt(serialised)
+    keeps = _filters.get(token, {})
     results: list[Shipped | None] = []
     held = 0
     built: dict[int, object] = {}  # the prefilter of each spec of the batch (one object per spec once unpickled)
@@ -254,7 +264,8 @@ def parse_batch_in_worker(tree: HostTree, batch: list[tuple[Parser, Artifact, Pr
         if prefilter is _MISSING:
             prefilter = built[id(spec)] = spec.build()
         records, report = parse_in_worker(parser, tree, artifact, spec, hash_it, spill_dir,
-                                          max(0, RECORD_BYTES - held), cast("Prefilter | None", prefilter))
+                                          max(0, RECORD_BYTES - held), cast("Prefilter | None", prefilter),
+                                          keeps.get(artifact.kind))
         if isinstance(records, list):
             held += sum(len(record.raw) for record in records)
             results.append((PackedRecords(records), report))
@@ -282,14 +293,19 @@ class ParsePool:
         self._batch_bytes = BATCH_BYTES
         self._spill_dir: str | None = None
         self._prebuilt: dict[PrefilterSpec, bytes] = {}  # pickled prefilters (their databases serialised)
+        self._token = 0  # the record filters this pool's workers find in ``_filters`` (0: none)
+        self._forked = False  # workers started (by ``prehash``) before the filters were published
         if workers > 1 and _sendable(tree):
-            context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
-                                                  else "spawn")
-            self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            self.executor = self._new_executor()
             try:  # private (0700), removed on close
                 self._spill_dir = tempfile.mkdtemp(prefix="exhunt-records-")
             except OSError:  # no temporary folder: a file with many records is parsed by the caller
                 self._spill_dir = None
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
+                                              else "spawn")
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
 
     @property
     def active(self) -> bool:
@@ -311,6 +327,7 @@ class ParsePool:
             if not self._hashing or not self._to_hash or self.executor is None:
                 return
             path = self._to_hash.pop()
+            self._forked = True
             future = self.executor.submit(file_sha256, self.tree, path)
             self.hashes[path] = future
         future.add_done_callback(self._hash_next)
@@ -321,11 +338,24 @@ class ParsePool:
             self._hashing = False
             self._to_hash = []
 
-    def plan(self, work: list[Work]) -> None:
+    def plan(self, work: list[Work], keep: dict[ArtifactKind, Callable[[Record], bool]] | None = None) -> None:
         """The files the workers are to parse, in the order the consumer will ``take`` them. Batches are cut
-        so that each worker gets several (the last ones small, so that no worker is left with a big tail)."""
+        so that each worker gets several (the last ones small, so that no worker is left with a big tail).
+
+        ``keep``: per kind of log, whether a parsed record may be of use to a detector; the workers send back
+        only those. The functions hold the compiled content and the detectors' state (not sendable): they
+        are published in this module and the workers are forked after that (workers started earlier to
+        hash ahead are let finish the file they hash and replaced); without ``fork``, nothing is filtered."""
         if self.executor is None or not work:
             return
+        if keep and "fork" in multiprocessing.get_all_start_methods():  # the workers' context (_new_executor)
+            self._stop_prehash()
+            if self._forked:  # forked before the filters existed: replaced by workers that see them
+                self.executor.shutdown(wait=True)
+                self.executor = self._new_executor()
+                self._forked = False
+            self._token = next(_tokens)
+            _filters[self._token] = dict(keep)
         for spec in {spec for _, _, _, spec in work}:  # built once here, loaded by each worker (not compiled)
             try:
                 self._prebuilt[spec] = pickle.dumps(spec.build(), protocol=pickle.HIGHEST_PROTOCOL)
@@ -349,7 +379,8 @@ class ParsePool:
                 size += artifact.size
             try:
                 prebuilt = {spec: self._prebuilt[spec] for _, _, spec, _ in batch if spec in self._prebuilt}
-                future = self.executor.submit(parse_batch_in_worker, self.tree, batch, self._spill_dir, prebuilt)
+                future = self.executor.submit(parse_batch_in_worker, self.tree, batch, self._spill_dir, prebuilt,
+                                              self._token)
             except Exception:  # a broken pool (a worker died): the rest is parsed by the caller
                 self.executor = None
                 self._work.clear()
@@ -393,6 +424,7 @@ class ParsePool:
     def close(self) -> None:
         self._stop_prehash()
         self._work.clear()
+        _filters.pop(self._token, None)
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
         if self._spill_dir is not None:

@@ -128,7 +128,26 @@ class FileDetector(Detector):
         literals = {s.literal for s in self.rules.written_paths if s.kind == kind}
         if kind == ArtifactKind.IIS:
             literals.update({f"/{name}" for name in self._wanted} if self._started else self._prefixes)
-        return Interest(frozenset(literals)) if literals else None
+        return Interest(frozenset(literals), record_filter=self.may_use) if literals else None
+
+    def may_use(self, record: Record) -> bool:
+        """Whether ``on_record`` would keep anything of this record (stateless; a parse worker asks it to
+        keep back the records no detector uses): a request for a wanted name under a requested folder, or a
+        logged path written by an exploit."""
+        if record.kind == ArtifactKind.IIS and self._prefixes:
+            low = str(record.get("cs-uri-stem") or "").lower()
+            name = low.rsplit("/", 1)[-1]
+            ext = name[name.rfind("."):] if "." in name else ""
+            wanted = name in self._wanted if self._started else (
+                self._request_exts is None or ext in self._request_exts)
+            if wanted and any(low.startswith(prefix) for prefix in self._prefixes):
+                return True
+        for source in self.rules.written_paths:
+            if source.kind == record.kind:
+                match = source.regex.search(str(record.get(source.field) or ""))
+                if match and match.group(1):
+                    return True
+        return False
 
     def _slot(self, table: dict[tuple[str, str], _LogHits], key: tuple[str, str]) -> _LogHits | None:
         if key not in table:

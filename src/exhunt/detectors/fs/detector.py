@@ -16,6 +16,7 @@ each selected file whose $STANDARD_INFORMATION times were set back (timestomping
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from exhunt.detectors.base import Detector, HostContext, Interest
@@ -86,9 +87,31 @@ class FsDetector(Detector):
         if kind is ArtifactKind.IIS:
             if literals and self.request_interest is not None:  # either kind of line is of use
                 return Interest(self.request_interest.literals | frozenset(literals) if
-                                self.request_interest.literals is not None else None)
-            return self.request_interest if not literals else Interest(frozenset(literals))
-        return Interest(frozenset(literals)) if literals else None
+                                self.request_interest.literals is not None else None,
+                                record_filter=self.may_use)
+            if not literals:
+                return None if self.request_interest is None else replace(self.request_interest,
+                                                                          record_filter=self.may_use)
+            return Interest(frozenset(literals), record_filter=self.may_use)
+        return Interest(frozenset(literals), record_filter=self.may_use) if literals else None
+
+    def may_use(self, record: Record) -> bool:
+        """Whether ``on_record`` would keep anything of this log record (stateless; a parse worker asks it to
+        keep back the records no detector uses): a request that could reach a selected page, or a logged
+        path an exploit wrote. Over-approximates: the time is not looked at."""
+        if record.kind is ArtifactKind.IIS:
+            stem = str(record.get("cs-uri-stem") or "").lower()
+            method = str(record.get("cs-method") or "").upper()
+            name = stem.rsplit("/", 1)[-1]
+            if any(stem.startswith(p) and (not r.request_methods or method in r.request_methods)
+                   and name.endswith(tuple(r.extensions)) for r in self.rules for p in r.requested_under):
+                return True
+        for source in self.sources:
+            if source.kind == record.kind:
+                match = source.regex.search(str(record.get(source.field) or ""))
+                if match and match.group(1):
+                    return True
+        return False
 
     def on_record(self, record: Record, ctx: HostContext) -> None:
         if record.kind is ArtifactKind.USN:

@@ -71,7 +71,7 @@ class IocDetector(Detector):
             return None
         if kind == ArtifactKind.EVTX and self._literals is not None and self._json_safe:
             return Interest(literals=self._literals, record_gate=self._record_gate, record_filter=self._may_use)
-        return Interest(literals=self._literals)
+        return Interest(literals=self._literals, record_filter=self._may_use)
 
     def _record_gate(self, _channel: str | None, _event_id: int | None) -> RouteGate:
         return self._scan.gate() if self._scan is not None else False

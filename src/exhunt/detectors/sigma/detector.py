@@ -119,7 +119,8 @@ class SigmaDetector(Detector):
             return None
         if kind in RECORD_GATED:
             return Interest(literals, record_gate=partial(self.index.record_gate, kind), record_filter=self.may_use)
-        return Interest(literals, self.index.kind_requirements(kind) if literals is not None else None)
+        return Interest(literals, self.index.kind_requirements(kind) if literals is not None else None,
+                        record_filter=self.may_use)
 
     def on_record(self, record: Record, ctx: HostContext) -> None:
         judged = record.matched.get(self.name) if record.matched else None
