@@ -33,6 +33,7 @@ from exhunt.parsers.base import RouteGate
 MAX_ROUTES = 50_000
 RARE_FIELD = 2  # a field read by so few rules of a bucket is left out of its memo key (their rules judged anew)
 MAX_NAMES = 4096  # field names remembered per bucket (odd data may bring endless ones)
+MAX_LAYOUTS = 256  # field layouts (names in order) remembered per bucket, with the names of each its rules read
 _serials = itertools.count(1)
 RouteKey = tuple[str | None, int | None]
 
@@ -104,32 +105,52 @@ class Bucket:
         self._open_part: Bucket | None = None  # the open rules alone (built on first use)
         self.serial = next(_serials)  # names the bucket in memos (an id() may be reused once it is dropped)
         self._read_names: dict[str, bool] = {}  # field name as written -> whether a rule reads it
+        self._layouts: dict[tuple[str, ...], tuple[str, ...]] = {}  # field names in order -> those read
 
     def memo_key(self, fields: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """What the bucket's rules (but the ``open`` ones) can see of an event: the fields they read, as
         written and in order (an event with the same key matches the same rules); None when every rule of
-        the bucket reads every value."""
+        the bucket reads every value.
+
+        Which of a record's fields are read is kept per layout (its field names in order: a log's records
+        share their header's), so a 70-column HttpProxy record costs a lookup, not 70."""
         if self.reads is None:
             return None
-        known = self._read_names
+        names = tuple(fields)
+        read = self._layouts.get(names)
+        if read is None:
+            read = self._read_of(names)
         kept: list[Any] = [self.serial]
-        for name, value in fields.items():
-            read = known.get(name)
-            if read is None:
+        for name in read:
+            value = fields[name]
+            kept.append(name)
+            kind = type(value)
+            if kind is str:
+                kept.append(value)
+            elif kind is int or kind is bool or kind is float or value is None:
+                kept.append((kind, value))  # 1, 1.0 and True are equal keys, not equal to a rule
+            else:
+                return None  # containers: judged, not kept
+        return tuple(kept)
+
+    def _read_of(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        """The names of a layout that a kept rule reads, in order (remembered for the next record)."""
+        assert self.reads is not None
+        known = self._read_names
+        read: list[str] = []
+        for name in names:
+            reads = known.get(name)
+            if reads is None:
                 low = name.lower()
-                read = known[name] = low in self.reads or low.replace(" ", "") in self.reads
+                reads = known[name] = low in self.reads or low.replace(" ", "") in self.reads
                 if len(known) > MAX_NAMES:
                     known.clear()
-            if read:
-                kept.append(name)
-                kind = type(value)
-                if kind is str:
-                    kept.append(value)
-                elif kind is int or kind is bool or kind is float or value is None:
-                    kept.append((kind, value))  # 1, 1.0 and True are equal keys, not equal to a rule
-                else:
-                    return None  # containers: judged, not kept
-        return tuple(kept)
+            if reads:
+                read.append(name)
+        if len(self._layouts) >= MAX_LAYOUTS:
+            self._layouts.clear()
+        found = self._layouts[names] = tuple(read)
+        return found
 
     @staticmethod
     def _reads(entries: Sequence[Entry],
