@@ -206,7 +206,8 @@ def other_rule(number: int, detection: str) -> str:
 def write_memo_rules(tmp_path: Path) -> None:
     (tmp_path / "ssrf.yml").write_text(RULE, encoding="utf-8")
     (tmp_path / "kw.yml").write_text(KEYWORD_RULE, encoding="utf-8")
-    # AnchorMailbox read by three rules: kept in the memo key; ClientIpAddress by one: its rule judged anew
+    # AnchorMailbox read by three rules: kept in the memo key; ClientIpAddress by one: kept too in a log line's
+    # bucket (its rule would be judged anew in an event record's: see the test of RARE_FIELD_KINDS below)
     (tmp_path / "o1.yml").write_text(other_rule(1, "AnchorMailbox|contains: 'nothing-1'"), encoding="utf-8")
     (tmp_path / "o2.yml").write_text(other_rule(2, "AnchorMailbox|contains: 'nothing-2'"), encoding="utf-8")
     (tmp_path / "o3.yml").write_text(other_rule(3, "ClientIpAddress: '192.0.2.1'"), encoding="utf-8")
@@ -215,8 +216,7 @@ def write_memo_rules(tmp_path: Path) -> None:
 def test_repeated_events_are_judged_once_with_the_same_hits(tmp_path: Path, make_ctx: MakeCtx) -> None:
     """A bucket's answer is kept by the fields its rules read: an event that differs only in fields no rule
     reads (the time, the line) gets it without evaluation, one that differs in a read field is judged anew,
-    rules reading every value or a field few rules read are judged on every event, and every hit is still
-    counted and cited."""
+    rules reading every value are judged on every event, and every hit is still counted and cited."""
     write_memo_rules(tmp_path)
     content = SigmaContent([(str(tmp_path), None)])
     ssrf = next(r for r in content.result.rules if r.rule_id == "EXH-TEST-SSRF")
@@ -250,6 +250,23 @@ def test_repeated_events_are_judged_once_with_the_same_hits(tmp_path: Path, make
     assert [ref.line for ref in by_rule["EXH-TEST-SSRF"].evidence] == [0, 9, 1, 10, 2, 3]
     assert by_rule["1f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0c"].evidence_total == 1
     assert findings == run_fresh(tmp_path, make_ctx, ctx)
+
+
+def test_rules_reading_a_rare_field_are_judged_anew_in_event_records_only(tmp_path: Path) -> None:
+    """A field few rules of a bucket read keeps their rules out of the memo in event records (a logon id, a
+    port); in a log line's bucket (a web request's method, status, user) every field rule is kept."""
+    from exhunt.detectors.sigma.index import RARE_FIELD, Bucket
+
+    write_memo_rules(tmp_path)
+    content = SigmaContent([(str(tmp_path), None)])
+    detector = SigmaDetector(content)
+    bucket = detector.index.bucket_for(ArtifactKind.HTTPPROXY, (None, None))
+    assert bucket is not None
+    rare = next(r.index for r in content.result.rules if r.rule_id.endswith("a03"))
+    keyword = next(r.index for r in content.result.rules if r.rule_id.endswith("a0c"))
+    assert bucket.open == {keyword}
+    as_events = Bucket(bucket.entries, None, None, RARE_FIELD)
+    assert as_events.open == {keyword, rare}
 
 
 def run_fresh(tmp_path: Path, make_ctx: MakeCtx, ctx: HostContext) -> list[Finding]:

@@ -32,6 +32,9 @@ from exhunt.parsers.base import RouteGate
 
 MAX_ROUTES = 50_000
 RARE_FIELD = 2  # a field read by so few rules of a bucket is left out of its memo key (their rules judged anew)
+# ... in event records only (a logon id, a port, a process id); a log line's fields that few rules read (a web
+# request's method, status, user) repeat as much as those many read, and the key holds the URL's query anyway
+RARE_FIELD_KINDS = frozenset({ArtifactKind.EVTX, ArtifactKind.JSON_EVENTS})
 MAX_NAMES = 4096  # field names remembered per bucket (odd data may bring endless ones)
 MAX_LAYOUTS = 256  # field layouts (names in order) remembered per bucket, with the names of each its rules read
 _serials = itertools.count(1)
@@ -88,7 +91,7 @@ class Bucket:
     """The rules of one route: those always evaluated, and those found by their required literals."""
 
     def __init__(self, entries: Sequence[Entry], derived: dict[str, Derived] | None,
-                 cache: BlobCache | None = None) -> None:
+                 cache: BlobCache | None = None, rare: int = RARE_FIELD) -> None:
         self.derived = derived
         self.entries = tuple(entries)
         self._always_at = tuple(i for i, e in enumerate(entries) if e.rule.literals is None)
@@ -100,7 +103,7 @@ class Bucket:
         self.literals = sorted(by_literal)
         self._owners = [tuple(by_literal[lit]) for lit in self.literals]
         self.scan = LiteralScan(self.literals, cache=cache) if self.literals else None
-        self.reads, self.open = self._reads(entries, derived)  # open: rules judged anew on every event
+        self.reads, self.open = self._reads(entries, derived, rare)  # open: rules judged anew on every event
         self._cache = cache
         self._open_part: Bucket | None = None  # the open rules alone (built on first use)
         self.serial = next(_serials)  # names the bucket in memos (an id() may be reused once it is dropped)
@@ -153,13 +156,13 @@ class Bucket:
         return found
 
     @staticmethod
-    def _reads(entries: Sequence[Entry],
-               derived: dict[str, Derived] | None) -> tuple[frozenset[str] | None, frozenset[int]]:
+    def _reads(entries: Sequence[Entry], derived: dict[str, Derived] | None,
+               rare: int = RARE_FIELD) -> tuple[frozenset[str] | None, frozenset[int]]:
         """(lowercase names of the fields the bucket's kept rules and their selectors' guards read, derived
         fields' parts included, None when no rule is kept; the ``open`` rules, judged anew on every event).
 
         Open: the rules that read every value (keyword detections), and those reading a field no more than
-        ``RARE_FIELD`` rules of the bucket read (a logon id, a port: values that rarely repeat would make
+        ``rare`` rules of the bucket read (a logon id, a port: values that rarely repeat would make
         nearly every event's key new, for the sake of a rule or two)."""
         reads: dict[int, set[str] | None] = {}
         for entry in entries:
@@ -181,7 +184,7 @@ class Bucket:
         names: set[str] = set()
         opened: set[int] = set()
         for index, read in reads.items():
-            if read is None or any(readers[name] <= RARE_FIELD for name in read):
+            if read is None or any(readers[name] <= rare for name in read):
                 opened.add(index)
             else:
                 names |= read
@@ -239,7 +242,7 @@ class RuleIndex:
                         table.setdefault((sel.channel, eid), []).append(Entry(rule, guard))
         self._buckets: dict[tuple[ArtifactKind, RouteKey], Bucket | None] = {}
         # buckets of the same entries shared across routes and kinds, when the kinds derive the same fields
-        self._shared: dict[tuple[int, tuple[tuple[int, int], ...]], Bucket] = {}
+        self._shared: dict[tuple[int, int, tuple[tuple[int, int], ...]], Bucket] = {}
         self._kind_literals: dict[ArtifactKind, tuple[bool, frozenset[str] | None]] = {}
 
     def __getstate__(self) -> dict[str, Any]:  # buckets hold Hyperscan databases: rebuild per process
@@ -293,10 +296,11 @@ class RuleIndex:
             entries = [seen[k] for k in sorted(seen)]
             if entries:
                 derived = self.derived.get(kind)
-                ident = (id(derived), tuple(sorted(seen)))  # a bucket reads its kind's derived fields
+                rare = RARE_FIELD if kind in RARE_FIELD_KINDS else 0
+                ident = (id(derived), rare, tuple(sorted(seen)))  # a bucket reads its kind's derived fields
                 bucket = self._shared.get(ident)
                 if bucket is None:
-                    bucket = Bucket(entries, derived, self.cache)
+                    bucket = Bucket(entries, derived, self.cache, rare)
                     self._shared[ident] = bucket
         self._buckets[key] = bucket
         return bucket
