@@ -74,6 +74,9 @@ class FsDetector(Detector):
         literals = name_literals(self.rules)
         self.usn_interest = Interest(None if literals is None else frozenset(literals))
         self.request_interest = Interest(frozenset().union(*groups), (tuple(groups),)) if prefixes else None
+        # (prefix, methods, extensions) of each rule's requested pages, for ``may_use``
+        self._requested = [(p, r.request_methods, tuple(r.extensions)) for r in self.rules for p in r.requested_under]
+        self._prefixes = tuple(p for p, _, _ in self._requested)
 
     def start(self, ctx: HostContext) -> None:
         self.present = None  # built at the first $MFT entry: a host without one does not pay for it
@@ -99,13 +102,14 @@ class FsDetector(Detector):
         """Whether ``on_record`` would keep anything of this log record (stateless; a parse worker asks it to
         keep back the records no detector uses): a request that could reach a selected page, or a logged
         path an exploit wrote. Over-approximates: the time is not looked at."""
-        if record.kind is ArtifactKind.IIS:
+        if record.kind is ArtifactKind.IIS and self._requested:
             stem = str(record.get("cs-uri-stem") or "").lower()
-            method = str(record.get("cs-method") or "").upper()
-            name = stem.rsplit("/", 1)[-1]
-            if any(stem.startswith(p) and (not r.request_methods or method in r.request_methods)
-                   and name.endswith(tuple(r.extensions)) for r in self.rules for p in r.requested_under):
-                return True
+            if stem.startswith(self._prefixes):
+                method = str(record.get("cs-method") or "").upper()
+                name = stem.rsplit("/", 1)[-1]
+                if any(stem.startswith(prefix) and (not methods or method in methods) and name.endswith(extensions)
+                       for prefix, methods, extensions in self._requested):
+                    return True
         for source in self.sources:
             if source.kind == record.kind:
                 match = source.regex.search(str(record.get(source.field) or ""))
