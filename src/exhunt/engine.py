@@ -146,15 +146,16 @@ def could_not_assess(host: str, origin: str, message: str, code: str = "host-fai
 
 def assess_host(tree: HostTree, content: ContentSource, options: dict[str, Any] | None = None,
                 progress: Progress | None = None) -> HostResult:
-    """Assess one host. ``content`` may be given as a function that compiles it: the host's text logs
-    are then hashed by the parse workers while it runs (same result, sooner)."""
+    """Assess one host. ``content`` may be given as a function that compiles it (called once the host is
+    classified). The text logs are no longer hashed ahead while it runs (``ParsePool.prehash``): the parse
+    workers send back only the records a detector may use, so nearly no log is cited, and a cited one is
+    hashed in the pass that parses it; hashing every log ahead cost CPU for nothing and the workers had to be
+    forked again once the record filters existed."""
     options = dict(options or {})
     layout = classify(tree, options.get("exchange_path"))
     pool = ParsePool(int(options.get("parse_workers", 1)), tree)
     try:
         if not isinstance(content, ContentBundle):
-            parallel = {kind for parser in all_parsers() if parser.parallel for kind in parser.kinds}
-            pool.prehash(list(layout.artifacts.paths(parallel)))
             content = content()
         return _assess(tree, layout, content, options, progress, pool)
     finally:

@@ -8,7 +8,8 @@ text, is parsed again by the caller, streaming, so memory stays bounded whatever
 records, however wide its lines).
 
 A file that gives records is cited, so it is hashed (SHA-256). The pool can start hashing the logs before
-the detection content is compiled (``prehash``), while a core would otherwise wait; files not yet begun
+the detection content is compiled (``prehash``; the engine no longer asks: with the record filters nearly
+no log is cited), while a core would otherwise wait; files not yet begun
 when parsing starts are hashed by their parse task, from its first record on as the parser reads the file
 (``HashingTree``), and read a second time only when the parser did not read the whole file front to back.
 """
