@@ -8,7 +8,9 @@ column lists, made-up values), with a few attack lines (ProxyLogon SSRF, POSTs t
 ProxyShell autodiscover, OAB virtual directory tampering) at random places. Writes big chunks: about a
 minute per GB. ``--shape big`` (the default) writes few large files (Exchange rolled by size); ``--shape many``
 writes what a real server keeps for twenty days: an HttpProxy file per protocol per hour and an ECP Server file
-per hour (sizes by protocol and hour of day), daily IIS files, and one ProxyLogon intrusion in a few of them.
+per hour (sizes by protocol and hour of day), daily IIS files, and one ProxyLogon intrusion in a few of them;
+with it, benign near-miss lines (OWA sign-in, ECP pages and health checks, virtual directory URLs) that pass the
+literal gate at the share the examples show (``--no-near-miss``: the former host, byte for byte).
 The output must stay out of git (``bench/out/`` is ignored).
 """
 
