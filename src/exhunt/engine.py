@@ -147,10 +147,7 @@ def could_not_assess(host: str, origin: str, message: str, code: str = "host-fai
 def assess_host(tree: HostTree, content: ContentSource, options: dict[str, Any] | None = None,
                 progress: Progress | None = None) -> HostResult:
     """Assess one host. ``content`` may be given as a function that compiles it (called once the host is
-    classified). The text logs are no longer hashed ahead while it runs (``ParsePool.prehash``): the parse
-    workers send back only the records a detector may use, so nearly no log is cited, and a cited one is
-    hashed in the pass that parses it; hashing every log ahead cost CPU for nothing and the workers had to be
-    forked again once the record filters existed."""
+    classified). A cited log is hashed in the pass that parses it."""
     options = dict(options or {})
     layout = classify(tree, options.get("exchange_path"))
     pool = ParsePool(int(options.get("parse_workers", 1)), tree)
@@ -232,10 +229,8 @@ def _run(tree: HostTree, layout: Layout, plan: list[tuple[Artifact, Parser, list
         else:
             report = ParseReport(path=artifact.path)
             records = parse_all(parser, tree, artifact, report, spec, gate)
-        cited = False  # the file gave records: it may be cited, so its hash is wanted
         try:
             for record in records:
-                cited = True
                 record.timestamp = canonical(record.timestamp)
                 for detector in wanting:
                     detector.on_record(record, ctx)
@@ -244,11 +239,6 @@ def _run(tree: HostTree, layout: Layout, plan: list[tuple[Artifact, Parser, list
             report.partial = True
             report.warn(f"reading stopped by an internal error; the rest of this file was not read: "
                         f"{type(exc).__name__}: {exc}", code="internal-error")
-        if report.sha256 is None and cited:
-            try:
-                report.sha256 = pool.digest(artifact.path)
-            except Exception:  # hashed ahead by a worker that died: hashed here instead, when cited
-                report.sha256 = None
         if report.sha256:
             ctx.digests.put(artifact.path, {"sha256": report.sha256})
         report.bytes_read = artifact.size

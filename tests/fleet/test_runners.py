@@ -26,9 +26,9 @@ def test_process_pool_and_dask_match_the_serial_run() -> None:
     assert _plain(assess_paths_dask(HOSTS, ContentSpec(), {}, "local")) == _plain(serial)
 
 
-def test_one_host_with_parse_workers_and_hashing_ahead_matches_the_serial_run() -> None:
+def test_one_host_with_parse_workers_matches_the_serial_run() -> None:
     """One host, two processes: its logs parsed in workers, which send back only the records a detector may
-    use and hash the files that give one (hashing ahead while the content compiles is no longer done)."""
+    use and hash the files that give one."""
     host = [EXAMPLES / "exchange-2019-compromised"]
     serial = _plain(assess_paths(host, ContentSpec(), {}))
     assert _plain(assess_paths(host, ContentSpec(), {}, jobs=2)) == serial

@@ -7,11 +7,10 @@ A file that yields more than ``RECORD_LIMIT`` records, or records holding more t
 text, is parsed again by the caller, streaming, so memory stays bounded whatever a file holds (however many
 records, however wide its lines).
 
-A file that gives records is cited, so it is hashed (SHA-256). The pool can start hashing the logs before
-the detection content is compiled (``prehash``; the engine no longer asks: with the record filters nearly
-no log is cited), while a core would otherwise wait; files not yet begun
-when parsing starts are hashed by their parse task, from its first record on as the parser reads the file
-(``HashingTree``), and read a second time only when the parser did not read the whole file front to back.
+A file that gives records is cited, so it is hashed (SHA-256): by its parse task, from its first record on
+as the parser reads the file (``HashingTree``), and read a second time only when the parser did not read
+the whole file front to back. (Hashing every log ahead, while the content compiled, was dropped: the
+workers send back only the records a detector may use, so nearly no log is cited.)
 """
 
 from __future__ import annotations
@@ -283,10 +282,6 @@ class ParsePool:
         self.workers = workers
         self.tree = tree
         self.executor: ProcessPoolExecutor | None = None
-        self.hashes: dict[str, Future[str | None]] = {}
-        self._hashing = False
-        self._to_hash: list[str] = []
-        self._lock = threading.Lock()
         self._work: deque[Work] = deque()  # planned, not yet sent
         self._sent: deque[tuple[list[int], Future[list[Shipped | None]]]] = deque()
         self._batch_of: dict[int, Future[list[Shipped | None]]] = {}
@@ -295,7 +290,6 @@ class ParsePool:
         self._spill_dir: str | None = None
         self._prebuilt: dict[PrefilterSpec, bytes] = {}  # pickled prefilters (their databases serialised)
         self._token = 0  # the record filters this pool's workers find in ``_filters`` (0: none)
-        self._forked = False  # workers started (by ``prehash``) before the filters were published
         if workers > 1 and _sendable(tree):
             self.executor = self._new_executor()
             try:  # private (0700), removed on close
@@ -312,49 +306,17 @@ class ParsePool:
     def active(self) -> bool:
         return self.executor is not None
 
-    def prehash(self, paths: list[str]) -> None:
-        """Start hashing these files, one file at a time in each worker but one, so that the caller keeps a
-        core to compile the content on (see module doc)."""
-        if self.executor is None:
-            return
-        with self._lock:
-            self._hashing = True
-            self._to_hash = [p for p in reversed(paths) if p not in self.hashes]
-        for _ in range(max(1, self.workers - 1)):
-            self._hash_next()
-
-    def _hash_next(self, _done: object = None) -> None:
-        with self._lock:
-            if not self._hashing or not self._to_hash or self.executor is None:
-                return
-            path = self._to_hash.pop()
-            self._forked = True
-            future = self.executor.submit(file_sha256, self.tree, path)
-            self.hashes[path] = future
-        future.add_done_callback(self._hash_next)
-
-    def _stop_prehash(self) -> None:
-        """Parsing starts: no further file is hashed ahead; those being hashed will be waited for."""
-        with self._lock:
-            self._hashing = False
-            self._to_hash = []
-
     def plan(self, work: list[Work], keep: dict[ArtifactKind, Callable[[Record], bool]] | None = None) -> None:
         """The files the workers are to parse, in the order the consumer will ``take`` them. Batches are cut
         so that each worker gets several (the last ones small, so that no worker is left with a big tail).
 
         ``keep``: per kind of log, whether a parsed record may be of use to a detector; the workers send back
         only those. The functions hold the compiled content and the detectors' state (not sendable): they
-        are published in this module and the workers are forked after that (workers started earlier to
-        hash ahead are let finish the file they hash and replaced); without ``fork``, nothing is filtered."""
+        are published in this module before the first task is submitted, which is when the executor forks
+        its workers; without ``fork``, nothing is filtered."""
         if self.executor is None or not work:
             return
         if keep and "fork" in multiprocessing.get_all_start_methods():  # the workers' context (_new_executor)
-            self._stop_prehash()
-            if self._forked:  # forked before the filters existed: replaced by workers that see them
-                self.executor.shutdown(wait=True)
-                self.executor = self._new_executor()
-                self._forked = False
             self._token = next(_tokens)
             _filters[self._token] = dict(keep)
         for spec in {spec for _, _, _, spec in work}:  # built once here, loaded by each worker (not compiled)
@@ -362,7 +324,6 @@ class ParsePool:
                 self._prebuilt[spec] = pickle.dumps(spec.build(), protocol=pickle.HIGHEST_PROTOCOL)
             except Exception:  # not sendable: each worker builds its own, as it would anyway
                 self._prebuilt.pop(spec, None)
-        self._stop_prehash()
         self._work.extend(work)
         total = sum(artifact.size for _, _, artifact, _ in work)
         self._batch_bytes = max(MIN_BATCH_BYTES, min(BATCH_BYTES, total // (self.workers * 8) or 1))
@@ -376,7 +337,7 @@ class ParsePool:
             while self._work and len(batch) < BATCH_FILES and (not batch or size < self._batch_bytes):
                 position, parser, artifact, spec = self._work.popleft()
                 positions.append(position)
-                batch.append((parser, artifact, spec, artifact.path not in self.hashes))
+                batch.append((parser, artifact, spec, True))
                 size += artifact.size
             try:
                 prebuilt = {spec: self._prebuilt[spec] for _, _, spec, _ in batch if spec in self._prebuilt}
@@ -411,19 +372,9 @@ class ParsePool:
             return None
         shipped, report = done
         records: Records | None = unpack(shipped.packed) if isinstance(shipped, PackedRecords) else shipped
-        if records is not None:  # None: the caller parses the file again and asks ``digest`` if need be
-            hashed = self.hashes.pop(path, None)
-            if hashed is not None and records and not report.failed:
-                report.sha256 = hashed.result()
         return records, report
 
-    def digest(self, path: str) -> str | None:
-        """The SHA-256 of a file hashed ahead (waiting for it if need be), or None."""
-        future = self.hashes.pop(path, None)
-        return None if future is None else future.result()
-
     def close(self) -> None:
-        self._stop_prehash()
         self._work.clear()
         _filters.pop(self._token, None)
         if self.executor is not None:
