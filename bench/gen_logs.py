@@ -8,9 +8,10 @@ column lists, made-up values), with a few attack lines (ProxyLogon SSRF, POSTs t
 ProxyShell autodiscover, OAB virtual directory tampering) at random places. Writes big chunks: about a
 minute per GB. ``--shape big`` (the default) writes few large files (Exchange rolled by size); ``--shape many``
 writes what a real server keeps for twenty days: an HttpProxy file per protocol per hour and an ECP Server file
-per hour (sizes by protocol and hour of day), daily IIS files, and one ProxyLogon intrusion in a few of them;
-with it, benign near-miss lines (OWA sign-in, ECP pages and health checks, virtual directory URLs) that pass the
-literal gate at the share the examples show (``--no-near-miss``: the former host, byte for byte).
+per hour (sizes by protocol and hour of day), daily IIS files, and one ProxyLogon intrusion in a few of them.
+Both shapes hold benign near-miss lines (OWA sign-in, ECP pages and health checks, virtual directory URLs) that
+pass the literal gate at the share the examples show, as real servers' logs do (``--no-near-miss``: the former
+host, byte for byte, whose lines nearly never pass it: a flattering host).
 The output must stay out of git (``bench/out/`` is ignored).
 """
 
@@ -237,9 +238,9 @@ class Writer:
                     f"{day}T{{clock}}.{{ms:03d}}Z,", [attack][:attacks_in_file], hour * 3600, near)
 
 
-def generate(root: Path, size_gb: float, seed: int = 2021) -> Writer:
+def generate(root: Path, size_gb: float, seed: int = 2021, near_miss: bool = True) -> Writer:
     total = int(size_gb * (1 << 30))
-    writer = Writer(root, seed)
+    writer = Writer(root, seed, near_miss)
     iis_share, proxy_share, ecp_share = int(total * 0.45), int(total * 0.45), int(total * 0.10)
     days = _days(max(1, iis_share // (100 << 20)))
     for day, short in days:
@@ -290,15 +291,15 @@ def main() -> None:
     parser.add_argument("--shape", choices=("big", "many"), default="big",
                         help="few big files (default) or ~5,000 hourly/daily files as a real server keeps them")
     parser.add_argument("--near-miss", action=argparse.BooleanOptionalAction, default=True,
-                        help="--shape many: benign lines that pass the literal gate at the examples' share (default); "
-                             "--no-near-miss writes the former host, byte for byte (its 4,320 HttpProxy and 480 ECP "
-                             "files pass 3 lines)")
+                        help="benign lines that pass the literal gate at the examples' share (default); "
+                             "--no-near-miss writes the former host, byte for byte (nearly no line passes the gate: "
+                             "5 of 3.75 M on the many-files host)")
     args = parser.parse_args()
     started = time.perf_counter()
     if args.shape == "many":
         writer = generate_many(args.out, args.size_gb, args.seed, near_miss=args.near_miss)
     else:
-        writer = generate(args.out, args.size_gb, args.seed)
+        writer = generate(args.out, args.size_gb, args.seed, near_miss=args.near_miss)
     listing = args.out.parent / f"{args.out.name}.attacks.json"  # beside the host, not inside it
     listing.write_text(json.dumps(writer.attacks, indent=1) + "\n")
     elapsed = time.perf_counter() - started
