@@ -16,7 +16,7 @@ SigmaHQ set over EVTX it removed 0.3 % of decoded records and cost more than the
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,10 +25,11 @@ from exhunt.detectors.literalscan import LiteralScan
 from exhunt.detectors.sigma.compiled import CompiledRule
 from exhunt.detectors.sigma.matchers import Program
 from exhunt.detectors.sigma.pipeline import EventSelector, Pipelines, Route
+from exhunt.detectors.sigma.rawfields import probe_for
 from exhunt.detectors.sigma.view import Derived, EventView
 from exhunt.model.event import Record
 from exhunt.model.evidence import ArtifactKind
-from exhunt.parsers.base import RouteGate
+from exhunt.parsers.base import LiteralTest, RouteGate
 
 MAX_ROUTES = 50_000
 RARE_FIELD = 2  # a field read by so few rules of a bucket is left out of its memo key (their rules judged anew)
@@ -104,6 +105,14 @@ class Bucket:
         self._open_part: Bucket | None = None  # the open rules alone (built on first use)
         self.serial = next(_serials)  # names the bucket in memos (an id() may be reused once it is dropped)
         self._read_names: dict[str, bool] = {}  # field name as written -> whether a rule reads it
+        self._probe: list[Callable[[str], bool] | None] = []  # built on first use
+
+    def raw_probe(self) -> Callable[[str], bool] | None:
+        """A test of an EVTX record's raw JSON that every record one of the ``always`` rules could match
+        passes (``rawfields``); None when some such rule needs no field test that can be probed."""
+        if not self._probe:
+            self._probe.append(probe_for([entry.rule.program for entry in self.always], self.derived))
+        return self._probe[0]
 
     def memo_key(self, fields: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """What the bucket's rules (but the ``open`` ones) can see of an event: the fields they read, as
@@ -285,9 +294,19 @@ class RuleIndex:
         bucket = self.bucket_for(kind, (channel, event_id))
         if bucket is None:
             return False
-        if bucket.always:
+        gate = bucket.scan.gate() if bucket.scan is not None else False
+        if not bucket.always:
+            return gate
+        probe = bucket.raw_probe() if kind is ArtifactKind.EVTX else None
+        if probe is None:
             return True
-        return bucket.scan.gate() if bucket.scan is not None else False
+        if gate is False:
+            return probe
+        if isinstance(gate, LiteralTest):
+            scan = gate.test
+            return LiteralTest(gate.literals, lambda raw: scan(raw) or probe(raw), gate.union, extra=probe)
+        literal_gate = gate
+        return lambda raw: literal_gate(raw) or probe(raw)  # type: ignore[operator]
 
     def kind_requirements(self, kind: ArtifactKind) -> tuple[tuple[frozenset[str], ...], ...] | None:
         """Every rule's literal conjunctions for ``kind`` (a rule without any: its literal set as one group)."""
