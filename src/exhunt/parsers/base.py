@@ -110,15 +110,13 @@ class LiteralTest:
     the union of their literals, which gives exactly the answer of their tests ORed. ``union`` makes such a
     test for a set of literals (None when it cannot give that same answer: the tests are then ORed)."""
 
-    __slots__ = ("extra", "literals", "test", "union")
+    __slots__ = ("literals", "test", "union")
 
     def __init__(self, literals: frozenset[str], test: Callable[[str], bool],
-                 union: Callable[[frozenset[str]], Callable[[str], bool] | None],
-                 extra: Callable[[str], bool] | None = None) -> None:
+                 union: Callable[[frozenset[str]], Callable[[str], bool] | None]) -> None:
         self.literals = literals
-        self.test = test  # the whole test: one of the literals, or ``extra``
-        self.union = union  # a scan for literals alone
-        self.extra = extra  # a further test ORed with the literals' (e.g. fields probed in the raw text)
+        self.test = test
+        self.union = union
 
     def __call__(self, raw: str) -> bool:
         return self.test(raw)
@@ -172,13 +170,8 @@ class RecordGate(Prefilter):
             return None
         literals = frozenset().union(*(test.literals for test in literal_tests))
         if literals in self._unions:
-            merged = self._unions[literals]
-        else:
-            if len(self._unions) >= MAX_UNIONS:
-                self._unions.clear()
-            merged = self._unions[literals] = literal_tests[0].union(literals)
-        extras = [test.extra for test in literal_tests if test.extra is not None]
-        if merged is None or not extras:
-            return merged
-        scan = merged
-        return lambda raw: scan(raw) or any(extra(raw) for extra in extras)
+            return self._unions[literals]
+        if len(self._unions) >= MAX_UNIONS:
+            self._unions.clear()
+        merged = self._unions[literals] = literal_tests[0].union(literals)
+        return merged

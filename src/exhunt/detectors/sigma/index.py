@@ -25,11 +25,11 @@ from exhunt.detectors.literalscan import LiteralScan
 from exhunt.detectors.sigma.compiled import CompiledRule
 from exhunt.detectors.sigma.matchers import Program
 from exhunt.detectors.sigma.pipeline import EventSelector, Pipelines, Route
-from exhunt.detectors.sigma.rawfields import probe_for
+from exhunt.detectors.sigma.rawfields import Atom, probe_for, required_tests
 from exhunt.detectors.sigma.view import Derived, EventView
 from exhunt.model.event import Record
 from exhunt.model.evidence import ArtifactKind
-from exhunt.parsers.base import LiteralTest, RouteGate
+from exhunt.parsers.base import RouteGate
 
 MAX_ROUTES = 50_000
 RARE_FIELD = 2  # a field read by so few rules of a bucket is left out of its memo key (their rules judged anew)
@@ -105,14 +105,43 @@ class Bucket:
         self._open_part: Bucket | None = None  # the open rules alone (built on first use)
         self.serial = next(_serials)  # names the bucket in memos (an id() may be reused once it is dropped)
         self._read_names: dict[str, bool] = {}  # field name as written -> whether a rule reads it
-        self._probe: list[Callable[[str], bool] | None] = []  # built on first use
+        self._raw_gate: list[Callable[[str], bool] | None] = []  # built on first use
 
-    def raw_probe(self) -> Callable[[str], bool] | None:
-        """A test of an EVTX record's raw JSON that every record one of the ``always`` rules could match
-        passes (``rawfields``); None when some such rule needs no field test that can be probed."""
-        if not self._probe:
-            self._probe.append(probe_for([entry.rule.program for entry in self.always], self.derived))
-        return self._probe[0]
+    def raw_gate(self) -> Callable[[str], bool] | None:
+        """A test of an EVTX record's raw JSON that every record a rule of the bucket could match passes;
+        None when an ``always`` rule needs no field test that can be probed (``rawfields``).
+
+        A rule can match only where one of its literals is found (if it has any) *and* one of its required
+        field tests passes on a value written under the field's key (if it has any): the literals' scan
+        and one probe of every rule's field tests, then each rule's needs."""
+        if not self._raw_gate:
+            self._raw_gate.append(self._build_raw_gate())
+        return self._raw_gate[0]
+
+    def _build_raw_gate(self) -> Callable[[str], bool] | None:
+        needs: list[frozenset[Atom] | None] = [required_tests(e.rule.program, self.derived) for e in self.entries]
+        if any(needs[i] is None for i in self._always_at):
+            return None
+        probe = probe_for([e.rule.program for e, need in zip(self.entries, needs, strict=True) if need])
+        if probe is None:
+            return None
+        always = [need for i in self._always_at if (need := needs[i]) is not None]
+        scan, owners = self.scan, self._owners
+
+        def gate(raw: str) -> bool:
+            passing = probe.passing(raw)
+            if passing is None:
+                return True  # not sure
+            if any(not need.isdisjoint(passing) for need in always):
+                return True
+            if scan is not None:
+                for hit in scan.found(raw):
+                    for position in owners[hit]:
+                        need = needs[position]
+                        if need is None or not need.isdisjoint(passing):
+                            return True
+            return False
+        return gate
 
     def memo_key(self, fields: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """What the bucket's rules (but the ``open`` ones) can see of an event: the fields they read, as
@@ -294,19 +323,10 @@ class RuleIndex:
         bucket = self.bucket_for(kind, (channel, event_id))
         if bucket is None:
             return False
-        gate = bucket.scan.gate() if bucket.scan is not None else False
-        if not bucket.always:
-            return gate
-        probe = bucket.raw_probe() if kind is ArtifactKind.EVTX else None
-        if probe is None:
-            return True
-        if gate is False:
-            return probe
-        if isinstance(gate, LiteralTest):
-            scan = gate.test
-            return LiteralTest(gate.literals, lambda raw: scan(raw) or probe(raw), gate.union, extra=probe)
-        literal_gate = gate
-        return lambda raw: literal_gate(raw) or probe(raw)  # type: ignore[operator]
+        if bucket.always:  # rules without a literal: their field tests on the raw JSON, or every record
+            probed = bucket.raw_gate() if kind is ArtifactKind.EVTX else None
+            return True if probed is None else probed
+        return bucket.scan.gate() if bucket.scan is not None else False
 
     def kind_requirements(self, kind: ArtifactKind) -> tuple[tuple[frozenset[str], ...], ...] | None:
         """Every rule's literal conjunctions for ``kind`` (a rule without any: its literal set as one group)."""

@@ -17,7 +17,7 @@ value passing the test, so no rule of the route could match it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -71,62 +71,80 @@ class FieldProbe:
 
     The names are looked for in the lowercased text (``str.lower`` as the view folds field names; a text
     whose lowercase is not as long, where offsets would not align, is decoded). Every place a name is
-    found must be a key (a quote before it) holding a plain value (after ``":``): else not sure.
+    found as the whole of a key (quotes around it, spaces aside) must hold a plain value (a string, a
+    number, true, false, null): else not sure. A name found inside a longer key or text is no such key.
     """
 
     def __init__(self, atoms: Iterable[Atom]) -> None:
-        by_name: dict[str, list[ValueTest]] = {}
-        for names, exact, value in sorted(atoms, key=repr):
+        by_name: dict[str, list[tuple[Atom, ValueTest]]] = {}
+        for atom in sorted(set(atoms), key=repr):
+            names, exact, value = atom
             test = build_value(value)
             for name in sorted({*names, exact.lower()} - {""}):
-                by_name.setdefault(name, []).append(test)
+                by_name.setdefault(name, []).append((atom, test))
         self._tests = by_name
         alternatives = "|".join(_loose(n) for n in sorted(by_name, key=lambda n: (-len(n), n)))
         self._anywhere = re.compile(alternatives)
-        self._tail = re.compile(r' *"\s*:\s*' + _VALUE)
+        self._tail = re.compile(r'\s*:\s*' + _VALUE)  # after the key's closing quote
+        self._value_end = re.compile(r'\s*[,}\]]')
 
     def __call__(self, raw: str) -> bool:
+        passing = self.passing(raw)
+        return passing is None or bool(passing)
+
+    def passing(self, raw: str) -> set[Atom] | None:
+        """The atoms some value written under their keys passes (None: not sure, any may pass)."""
         low = raw.lower()
         found = list(self._anywhere.finditer(low))
+        passed: set[Atom] = set()
         if not found:
-            return False  # no key of these names: the fields are absent, every test fails
+            return passed  # no key of these names: the fields are absent, every test fails
         if len(low) != len(raw) or ("\\u" in raw and _ESCAPED.search(raw)):
-            return True  # offsets would not align, or a name's letter may be written escaped
+            return None  # offsets would not align, or a name's letter may be written escaped
+        size = len(low)
         for m in found:
             before = m.start() - 1
             while before >= 0 and low[before] == " ":
                 before -= 1
-            tail = self._tail.match(raw, m.end())
-            if before < 0 or low[before] != '"' or tail is None:
-                return True  # the name where a plain keyed value is not: not sure
+            after = m.end()
+            while after < size and low[after] == " ":
+                after += 1
+            if before < 0 or low[before] != '"' or after >= size or low[after] != '"':
+                continue  # more than the name between quotes (``WorkstationName``), or in no string: another key
+            tail = self._tail.match(raw, after + 1)
+            if tail is None:
+                if self._value_end.match(raw, after + 1):
+                    continue  # a string value that is the name, not a key
+                return None  # a key holding an object, a list, anything odd: not sure
             tests = self._tests.get(m.group().replace(" ", ""))
             if tests is None:
-                return True
+                return None
             try:
                 value = orjson.loads(tail.group(1))
             except orjson.JSONDecodeError:
-                return True
-            if _passes(tests, value):
-                return True
-        return False
+                return None
+            for atom, test in tests:
+                if atom not in passed and _passes(test, value):
+                    passed.add(atom)
+        return passed
 
 
-def _passes(tests: Sequence[ValueTest], value: Any) -> bool:
-    """Whether a test accepts the value as the flattening may keep it (as written, or as text)."""
+def _passes(test: ValueTest, value: Any) -> bool:
+    """Whether a test accepts the value as the flattening may keep it (as written, or as text), as the
+    matchers apply it (``matchers._field_test``)."""
     for candidate in (value, text(value)):
-        for test in tests:
-            if test.on == "raw":
-                if candidate is not None and test.test(candidate):
-                    return True
-            elif test.on == "text":
-                if test.test(as_text(candidate)):
-                    return True
-            elif test.test(as_text(candidate).lower()):
+        if test.on == "raw":
+            if candidate is not None and test.test(candidate):
                 return True
+        elif test.on == "text":
+            if test.test(as_text(candidate)):
+                return True
+        elif test.test(as_text(candidate).lower()):
+            return True
     return False
 
 
-def probe_for(programs: Sequence[Program], derived: Mapping[str, Any] | None = None) -> Callable[[str], bool] | None:
+def probe_for(programs: Sequence[Program], derived: Mapping[str, Any] | None = None) -> FieldProbe | None:
     """A probe for rules each needing one of its field tests (None when a rule has no such tests)."""
     atoms: set[Atom] = set()
     for program in programs:
