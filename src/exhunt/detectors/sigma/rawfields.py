@@ -17,14 +17,22 @@ value passing the test, so no rule of the route could match it.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
+from exhunt.content.hyperscan_db import compile_database
 from exhunt.detectors.sigma.matchers import Program, ValueTest, build_value
 from exhunt.detectors.sigma.view import as_text
 from exhunt.parsers.winevent import SYSTEM_FIELDS, text
+
+hyperscan: Any
+try:  # a declared dependency; Python's ``re`` gives the same answers
+    import hyperscan
+except ImportError:  # pragma: no cover
+    hyperscan = None
 
 Atom = tuple[tuple[str, ...], str, Program]  # (lowercase names, the rule's spelling, value program)
 # names the flattening makes up or converts: their value is not the text written under their key
@@ -61,18 +69,37 @@ def required_tests(program: Program, derived: Mapping[str, Any] | None = None) -
     return None
 
 
-def _loose(name: str) -> str:
-    """The name as a key may write it: any case, spaces anywhere (the view also finds ``Logon Type``)."""
-    return " *".join(re.escape(c) for c in name)
+def _loose(name: str) -> bytes:
+    """The name as a key may write it: spaces anywhere (the view also finds ``Logon Type``)."""
+    return b" *".join(re.escape(c).encode() for c in name)
+
+
+def _collect(ident: int, _start: int, end: int, _flags: int, found: list[tuple[int, int]]) -> None:
+    found.append((ident, end))
+
+
+def _start(data: bytes, name: bytes, end: int) -> int:
+    """Where the spaced form of ``name`` (lowercase ASCII) that ends at ``end`` starts: walked back letter
+    by letter, spaces skipped between letters (a form is found by one such walk: letters are no spaces)."""
+    at = end - 1
+    for number, letter in enumerate(reversed(name)):
+        if number:
+            while at >= 0 and data[at] == 32:
+                at -= 1
+        if at < 0 or data[at] | 0x20 != letter | 0x20:
+            return -1
+        at -= 1
+    return at + 1
 
 
 class FieldProbe:
     """Whether a record's raw JSON may give one of ``atoms`` a value its test accepts.
 
-    The names are looked for in the lowercased text (``str.lower`` as the view folds field names; a text
-    whose lowercase is not as long, where offsets would not align, is decoded). Every place a name is
-    found as the whole of a key (quotes around it, spaces aside) must hold a plain value (a string, a
-    number, true, false, null): else not sure. A name found inside a longer key or text is no such key.
+    The names are looked for in the UTF-8 bytes, ASCII case folded (Hyperscan, every occurrence; else
+    Python's ``re``), so a name and its spaced forms (``Logon Type``) are found in any case; the one
+    non-ASCII letter that lowercases to an ASCII one (the Kelvin sign) makes a text not sure. Every place a
+    name is found as the whole of a key (quotes around it, spaces aside) must hold a plain value (a string,
+    a number, true, false, null): else not sure. A name found inside a longer key or text is no such key.
     """
 
     def __init__(self, atoms: Iterable[Atom]) -> None:
@@ -83,40 +110,61 @@ class FieldProbe:
             for name in sorted({*names, exact.lower()} - {""}):
                 by_name.setdefault(name, []).append((atom, test))
         self._tests = by_name
-        alternatives = "|".join(_loose(n) for n in sorted(by_name, key=lambda n: (-len(n), n)))
-        self._anywhere = re.compile(alternatives)
-        self._tail = re.compile(r'\s*:\s*' + _VALUE)  # after the key's closing quote
-        self._value_end = re.compile(r'\s*[,}\]]')
+        self._kelvin = any("k" in name for name in by_name)
+        ordered = sorted(by_name, key=lambda n: (-len(n), n))
+        self._names = [n.encode() for n in ordered]
+        self._db: Any = None
+        if hyperscan is not None:
+            flag = hyperscan.HS_FLAG_CASELESS
+            self._db = compile_database(hyperscan, [_loose(n) for n in ordered], [flag] * len(ordered),
+                                        tag="rawfields")
+            self._local = threading.local()
+        self._anywhere = re.compile(b"|".join(_loose(n) for n in ordered), re.IGNORECASE)
+        self._tail = re.compile(rb'\s*:\s*' + _VALUE.encode())  # after the key's closing quote
+        self._value_end = re.compile(rb'\s*[,}\]]')
 
     def __call__(self, raw: str) -> bool:
         passing = self.passing(raw)
         return passing is None or bool(passing)
 
+    def _found(self, data: bytes) -> list[tuple[int, int]]:
+        if self._db is None:
+            return [m.span() for m in self._anywhere.finditer(data)]
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:  # not shared between threads
+            scratch = self._local.scratch = hyperscan.Scratch(self._db)
+        ends: list[tuple[int, int]] = []
+        self._db.scan(data, match_event_handler=_collect, context=ends, scratch=scratch)
+        names = self._names
+        return [(_start(data, names[ident], end), end) for ident, end in ends]
+
     def passing(self, raw: str) -> set[Atom] | None:
         """The atoms some value written under their keys passes (None: not sure, any may pass)."""
-        low = raw.lower()
-        found = list(self._anywhere.finditer(low))
+        data = raw.encode("utf-8", "surrogatepass")
+        found = self._found(data)
         passed: set[Atom] = set()
         if not found:
             return passed  # no key of these names: the fields are absent, every test fails
-        if len(low) != len(raw) or ("\\u" in raw and _ESCAPED.search(raw)):
-            return None  # offsets would not align, or a name's letter may be written escaped
-        size = len(low)
-        for m in found:
-            before = m.start() - 1
-            while before >= 0 and low[before] == " ":
+        if ("\\u" in raw and _ESCAPED.search(raw)) or (self._kelvin and "\u212a" in raw):
+            return None  # a name's letter may be written escaped, or as the Kelvin sign
+        size = len(data)
+        for start, end in found:
+            if start < 0:
+                return None  # cannot be: a match walked back must start somewhere
+            before = start - 1
+            while before >= 0 and data[before] == 32:  # spaces
                 before -= 1
-            after = m.end()
-            while after < size and low[after] == " ":
+            after = end
+            while after < size and data[after] == 32:
                 after += 1
-            if before < 0 or low[before] != '"' or after >= size or low[after] != '"':
+            if before < 0 or data[before] != 34 or after >= size or data[after] != 34:  # quotes
                 continue  # more than the name between quotes (``WorkstationName``), or in no string: another key
-            tail = self._tail.match(raw, after + 1)
+            tail = self._tail.match(data, after + 1)
             if tail is None:
-                if self._value_end.match(raw, after + 1):
+                if self._value_end.match(data, after + 1):
                     continue  # a string value that is the name, not a key
                 return None  # a key holding an object, a list, anything odd: not sure
-            tests = self._tests.get(m.group().replace(" ", ""))
+            tests = self._tests.get(data[start:end].decode().lower().replace(" ", ""))
             if tests is None:
                 return None
             try:
