@@ -25,7 +25,7 @@ from exhunt.detectors.literalscan import LiteralScan
 from exhunt.detectors.sigma.compiled import CompiledRule
 from exhunt.detectors.sigma.matchers import Program
 from exhunt.detectors.sigma.pipeline import EventSelector, Pipelines, Route
-from exhunt.detectors.sigma.rawfields import Atom, probe_for, required_tests
+from exhunt.detectors.sigma.rawfields import Atom, FieldProbe, probe_for, required_tests
 from exhunt.detectors.sigma.view import Derived, EventView
 from exhunt.model.event import Record
 from exhunt.model.evidence import ArtifactKind
@@ -33,6 +33,7 @@ from exhunt.parsers.base import RouteGate
 
 MAX_ROUTES = 50_000
 RARE_FIELD = 2  # a field read by so few rules of a bucket is left out of its memo key (their rules judged anew)
+MAX_PROBES = 64  # field probes kept per bucket (one per set of tests that candidate rules need)
 MAX_NAMES = 4096  # field names remembered per bucket (odd data may bring endless ones)
 _serials = itertools.count(1)
 RouteKey = tuple[str | None, int | None]
@@ -122,25 +123,33 @@ class Bucket:
         needs: list[frozenset[Atom] | None] = [required_tests(e.rule.program, self.derived) for e in self.entries]
         if any(needs[i] is None for i in self._always_at):
             return None
-        probe = probe_for([e.rule.program for e, need in zip(self.entries, needs, strict=True) if need])
-        if probe is None:
-            return None
-        always = [need for i in self._always_at if (need := needs[i]) is not None]
-        scan, owners = self.scan, self._owners
+        scan, owners, always = self.scan, self._owners, self._always_at
+        probes: dict[frozenset[Atom], FieldProbe | None] = {}  # per set of tests the candidates need
 
         def gate(raw: str) -> bool:
+            candidates = set(always)
+            if scan is not None:
+                for hit in scan.found(raw):
+                    candidates.update(owners[hit])
+            atoms: set[Atom] = set()
+            for position in candidates:
+                need = needs[position]
+                if need is None:
+                    return True  # a rule whose literal is found and that needs no field test
+                atoms |= need
+            key = frozenset(atoms)
+            if key in probes:
+                probe = probes[key]
+            else:
+                if len(probes) >= MAX_PROBES:
+                    probes.clear()
+                probe = probes[key] = probe_for([("or", tuple(("field", *atom) for atom in key))])
+            if probe is None:
+                return True
             passing = probe.passing(raw)
             if passing is None:
                 return True  # not sure
-            if any(not need.isdisjoint(passing) for need in always):
-                return True
-            if scan is not None:
-                for hit in scan.found(raw):
-                    for position in owners[hit]:
-                        need = needs[position]
-                        if need is None or not need.isdisjoint(passing):
-                            return True
-            return False
+            return any(not need.isdisjoint(passing) for position in candidates if (need := needs[position]))
         return gate
 
     def memo_key(self, fields: Mapping[str, Any]) -> tuple[Any, ...] | None:
