@@ -16,7 +16,7 @@ SigmaHQ set over EVTX it removed 0.3 % of decoded records and cost more than the
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,6 @@ from exhunt.detectors.literalscan import LiteralScan
 from exhunt.detectors.sigma.compiled import CompiledRule
 from exhunt.detectors.sigma.matchers import Program
 from exhunt.detectors.sigma.pipeline import EventSelector, Pipelines, Route
-from exhunt.detectors.sigma.rawfields import Atom, FieldProbe, probe_for, required_tests
 from exhunt.detectors.sigma.view import Derived, EventView
 from exhunt.model.event import Record
 from exhunt.model.evidence import ArtifactKind
@@ -33,7 +32,6 @@ from exhunt.parsers.base import RouteGate
 
 MAX_ROUTES = 50_000
 RARE_FIELD = 2  # a field read by so few rules of a bucket is left out of its memo key (their rules judged anew)
-MAX_PROBES = 64  # field probes kept per bucket (one per set of tests that candidate rules need)
 MAX_NAMES = 4096  # field names remembered per bucket (odd data may bring endless ones)
 _serials = itertools.count(1)
 RouteKey = tuple[str | None, int | None]
@@ -106,51 +104,6 @@ class Bucket:
         self._open_part: Bucket | None = None  # the open rules alone (built on first use)
         self.serial = next(_serials)  # names the bucket in memos (an id() may be reused once it is dropped)
         self._read_names: dict[str, bool] = {}  # field name as written -> whether a rule reads it
-        self._raw_gate: list[Callable[[str], bool] | None] = []  # built on first use
-
-    def raw_gate(self) -> Callable[[str], bool] | None:
-        """A test of an EVTX record's raw JSON that every record a rule of the bucket could match passes;
-        None when an ``always`` rule needs no field test that can be probed (``rawfields``).
-
-        A rule can match only where one of its literals is found (if it has any) *and* one of its required
-        field tests passes on a value written under the field's key (if it has any): the literals' scan
-        and one probe of every rule's field tests, then each rule's needs."""
-        if not self._raw_gate:
-            self._raw_gate.append(self._build_raw_gate())
-        return self._raw_gate[0]
-
-    def _build_raw_gate(self) -> Callable[[str], bool] | None:
-        needs: list[frozenset[Atom] | None] = [required_tests(e.rule.program, self.derived) for e in self.entries]
-        if any(needs[i] is None for i in self._always_at):
-            return None
-        scan, owners, always = self.scan, self._owners, self._always_at
-        probes: dict[frozenset[Atom], FieldProbe | None] = {}  # per set of tests the candidates need
-
-        def gate(raw: str) -> bool:
-            candidates = set(always)
-            if scan is not None:
-                for hit in scan.found(raw):
-                    candidates.update(owners[hit])
-            atoms: set[Atom] = set()
-            for position in candidates:
-                need = needs[position]
-                if need is None:
-                    return True  # a rule whose literal is found and that needs no field test
-                atoms |= need
-            key = frozenset(atoms)
-            if key in probes:
-                probe = probes[key]
-            else:
-                if len(probes) >= MAX_PROBES:
-                    probes.clear()
-                probe = probes[key] = probe_for([("or", tuple(("field", *atom) for atom in key))])
-            if probe is None:
-                return True
-            passing = probe.passing(raw)
-            if passing is None:
-                return True  # not sure
-            return any(not need.isdisjoint(passing) for position in candidates if (need := needs[position]))
-        return gate
 
     def memo_key(self, fields: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """What the bucket's rules (but the ``open`` ones) can see of an event: the fields they read, as
@@ -332,9 +285,8 @@ class RuleIndex:
         bucket = self.bucket_for(kind, (channel, event_id))
         if bucket is None:
             return False
-        if bucket.always:  # rules without a literal: their field tests on the raw JSON, or every record
-            probed = bucket.raw_gate() if kind is ArtifactKind.EVTX else None
-            return True if probed is None else probed
+        if bucket.always:
+            return True
         return bucket.scan.gate() if bucket.scan is not None else False
 
     def kind_requirements(self, kind: ArtifactKind) -> tuple[tuple[frozenset[str], ...], ...] | None:
