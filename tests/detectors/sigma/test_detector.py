@@ -269,6 +269,24 @@ def test_rules_reading_a_rare_field_are_judged_anew_in_event_records_only(tmp_pa
     assert as_events.open == {keyword, rare}
 
 
+def test_memo_keys_are_the_read_fields_in_order_whatever_the_layout(tmp_path: Path) -> None:
+    """Two events of a layout with the same read values have the same key, whatever the fields no rule
+    reads; a read value that differs, or differs in type only, makes another key; a container makes none."""
+    write_memo_rules(tmp_path)
+    bucket = SigmaDetector(SigmaContent([(str(tmp_path), None)])).index.bucket_for(ArtifactKind.HTTPPROXY,
+                                                                                   (None, None))
+    assert bucket is not None
+    base = proxy_record(1, "a", "200", "200", "192.0.2.1", "2021-03-03T00:00:00Z").fields
+    key = bucket.memo_key(base)
+    assert key is not None
+    assert bucket.memo_key({**base, "DateTime": "2021-03-04T00:00:00Z"}) == key
+    assert bucket.memo_key({**base, "AnchorMailbox": "b"}) != key
+    assert bucket.memo_key({**base, "Flag": 1}) == key  # read by no rule
+    typed = {**base, "ClientIpAddress": 1}
+    assert bucket.memo_key(typed) not in (key, bucket.memo_key({**base, "ClientIpAddress": True}))
+    assert bucket.memo_key({**base, "ClientIpAddress": ["192.0.2.1"]}) is None
+
+
 def run_fresh(tmp_path: Path, make_ctx: MakeCtx, ctx: HostContext) -> list[Finding]:
     """The same events judged by a detector that keeps nothing (every answer forgotten at once)."""
     import exhunt.detectors.sigma.detector as module
