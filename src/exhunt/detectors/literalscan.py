@@ -1,8 +1,9 @@
 """Which of a set of literals occur in an event's raw text (case-insensitive), in one pass.
 
 Hyperscan when available (each literal reported once), else ``in`` tests on the lowercased text: both
-give the same answers for ASCII literals. Hyperscan folds ASCII case only, so a set holding any other
-literal is always tested with ``in``.
+give the same answers for ASCII literals but one, on the safe side: Python's lowercasing folds a few
+non-ASCII letters into ASCII ones (the Kelvin sign into ``k``), so ``in`` may find a literal that Hyperscan
+does not. Hyperscan folds ASCII case only, so a set holding any other literal is always tested with ``in``.
 
 With a ``BlobCache`` (``content/cache.py``), a database is looked up there by its literals before it is
 compiled, and stored after: a process deserialises (well under a millisecond) what another compiled

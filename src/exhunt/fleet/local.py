@@ -20,7 +20,6 @@ import os
 import pickle
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -36,6 +35,7 @@ from exhunt.fleet.identity import evidence_identity
 from exhunt.model.result import HostResult
 from exhunt.sources.base import EvidenceError, HostTree, shown_name
 from exhunt.sources.registry import open_evidence
+from exhunt.workers import bind_to_parent
 
 
 @cache
@@ -178,26 +178,10 @@ def assess_shipped(blob: bytes, path: str, index: int, spec: ContentSpec, option
 
 
 def _worker_init(parent: int) -> None:
-    """Workers die with their parent ``parent`` (its pid, taken before the fork: Linux, a signal when the
-    parent dies; elsewhere a thread that watches it) and leave Ctrl-C to it. Ctrl-C is ignored last, so a
-    worker seen ignoring SIGINT is already bound to its parent's life (the tests wait on that)."""
-    bound = False
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        bound = libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # the parent died before the worker was bound to it
-        os._exit(1)
-    if not bound:
-        def watch() -> None:
-            while os.getppid() == parent:
-                time.sleep(1.0)
-            os._exit(1)
-
-        threading.Thread(target=watch, daemon=True).start()
+    """Workers die with their parent ``parent`` (``bind_to_parent``) and leave Ctrl-C to it. Ctrl-C is
+    ignored last, so a worker seen ignoring SIGINT is already bound to its parent's life (the tests wait on
+    that)."""
+    bind_to_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -312,8 +296,9 @@ def start_order(work: list[HostJob], todo: list[int]) -> list[int]:
 
 def large_hosts(work: list[HostJob], todo: list[int], jobs: int) -> set[int]:
     """The hosts larger than an even share of the work (bytes listed over ``jobs``): each would still be
-    running, alone, after the other workers have finished the rest, so each gets ``jobs`` processes of its own
-    for its logs and file sweep (the cores are shared while other hosts run; at the end, none is idle)."""
+    running, alone, after the other workers have finished the rest, so each gets processes of its own for
+    its logs and file sweep (``jobs`` divided among them, at least 2; the cores are shared while other hosts
+    run; at the end, none is idle)."""
     if jobs <= 1 or len(todo) <= 1:
         return set()
     share = sum(work[n].size for n in todo) / jobs
@@ -328,7 +313,8 @@ def _run_pool(work: list[HostJob], todo: list[int], results: list[HostResult | N
     again, each alone."""
     queue = list(reversed(start_order(work, todo)))  # popped from the end
     large = large_hosts(work, todo, jobs)
-    split = {**options, "yara_workers": jobs, "parse_workers": jobs}
+    own = max(2, jobs // max(1, len(large)))  # several large hosts share the cores rather than each take all
+    split = {**options, "yara_workers": own, "parse_workers": own}
     prepare(spec)
     retry: list[int] = []  # hosts that were running when a worker died
     alone = False  # second attempts run one at a time, so that a host that kills its worker is known

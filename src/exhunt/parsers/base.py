@@ -102,6 +102,7 @@ RouteGate = bool | Callable[[str], bool]
 RecordGateFn = Callable[[str | None, int | None], RouteGate]
 MAX_GATE_ROUTES = 4096  # routes whose answer a gate keeps (odd data with endless channel/id pairs: bounded)
 MAX_UNIONS = 512  # merged literal tests kept by a gate
+_UNKNOWN = object()
 
 
 class LiteralTest:
@@ -169,8 +170,9 @@ class RecordGate(Prefilter):
         if len(literal_tests) != len(tests):
             return None
         literals = frozenset().union(*(test.literals for test in literal_tests))
-        if literals in self._unions:
-            return self._unions[literals]
+        known = self._unions.get(literals, _UNKNOWN)  # one lookup: another thread may clear the dict between two
+        if known is not _UNKNOWN:
+            return known  # type: ignore[return-value]
         if len(self._unions) >= MAX_UNIONS:
             self._unions.clear()
         merged = self._unions[literals] = literal_tests[0].union(literals)

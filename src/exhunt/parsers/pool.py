@@ -48,6 +48,7 @@ from exhunt.parsers.evtx import (
 from exhunt.parsers.hashing import HashingTree, file_sha256
 from exhunt.parsers.prefilter import build_prefilter
 from exhunt.sources.base import HostTree
+from exhunt.workers import bind_to_parent
 
 RECORD_LIMIT = 20_000  # records a worker sends back for one file; beyond, the caller parses it itself
 RECORD_BYTES = 2 << 20  # ... and raw text they may hold: wide lines (500 columns) make a record cost ~50x its line
@@ -300,7 +301,8 @@ class ParsePool:
     def _new_executor(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
                                               else "spawn")
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=bind_to_parent,
+                                   initargs=(os.getpid(),))
 
     @property
     def active(self) -> bool:
@@ -498,7 +500,8 @@ class RangePool:
             _published[self.token] = gate
             try:
                 self.executor = ProcessPoolExecutor(max_workers=workers,
-                                                    mp_context=multiprocessing.get_context("fork"))
+                                                    mp_context=multiprocessing.get_context("fork"),
+                                                    initializer=bind_to_parent, initargs=(os.getpid(),))
             except (OSError, ValueError, AssertionError):  # e.g. a daemonic process may not have children
                 self.executor = None
         self.paths = {artifact.path for artifact in artifacts} if self.executor is not None else set()

@@ -9,6 +9,7 @@ parallel too.
 
 from __future__ import annotations
 
+import os
 import pickle
 import threading
 from collections.abc import Iterator, Sequence
@@ -17,12 +18,14 @@ from concurrent.futures import ProcessPoolExecutor
 from exhunt.detectors.yara.scanner import DEFAULT_WINDOW, FileScanner, ScanResult
 from exhunt.detectors.yara.sweep import hash_file
 from exhunt.sources.base import HostTree
+from exhunt.workers import bind_to_parent
 
 _WORKER: tuple[FileScanner, HostTree] | None = None
 
 
-def _init(rules_data: bytes, tree_blob: bytes, timeout: int, window: int, hash_all: bool) -> None:
+def _init(parent: int, rules_data: bytes, tree_blob: bytes, timeout: int, window: int, hash_all: bool) -> None:
     global _WORKER
+    bind_to_parent(parent)
     _WORKER = (FileScanner(rules_data, timeout=timeout, window=window, hash_all=hash_all),
                pickle.loads(tree_blob))
 
@@ -80,7 +83,7 @@ class ScanPool:
                  window: int = DEFAULT_WINDOW, hash_all: bool = False) -> None:
         self.workers = workers
         self._pool = ProcessPoolExecutor(max_workers=workers, initializer=_init,
-                                         initargs=(rules_data, tree_blob, timeout, window, hash_all))
+                                         initargs=(os.getpid(), rules_data, tree_blob, timeout, window, hash_all))
 
     def submit(self, jobs: Sequence[tuple[str, int]]) -> Iterator[ScanResult]:
         """Start scanning ``jobs`` (host-relative path, listed size) now; their results, in order."""
