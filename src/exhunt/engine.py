@@ -64,17 +64,13 @@ def _record_gate(interests: list[Interest]) -> RecordGate | None:
         return RecordGate([])  # nobody wants the records: count them, decode none
     if any(i.record_gate is None for i in interests):
         return None
-    filters = [i.record_filter for i in interests]
-    keep = None
-    if all(f is not None for f in filters):
-        def keep(record: Record) -> bool:
-            return any(f(record) for f in filters if f is not None)
-    return RecordGate([i.record_gate for i in interests if i.record_gate is not None], keep)
+    return RecordGate([i.record_gate for i in interests if i.record_gate is not None], _record_filter(interests))
 
 
 def _record_filter(interests: list[Interest]) -> Callable[[Record], bool] | None:
-    """For text logs parsed in workers: whether a record may be of use to one of the interested detectors,
-    when each says so (``Interest.record_filter``); None: every record that passes the literal gate."""
+    """For records parsed in workers (text logs, EVTX ranges): whether a record may be of use to one of the
+    interested detectors, when each says so (``Interest.record_filter``); None: every record that passes the
+    literal gate."""
     filters = [i.record_filter for i in interests]
     if not filters or any(f is None for f in filters):
         return None
@@ -217,7 +213,7 @@ def _run(tree: HostTree, layout: Layout, plan: list[tuple[Artifact, Parser, list
     pool.plan(parallel, keep)
     for position, (artifact, parser, wanting, spec, gate) in enumerate(plan):
         try:
-            done = pool.take(position, artifact.path)
+            done = pool.take(position)
         except Exception:  # a worker's fault: the file is parsed again here, where it is contained
             done = None
         if done is not None and done[0] is not None:

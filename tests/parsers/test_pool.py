@@ -67,7 +67,7 @@ def test_batches_give_what_each_file_gives_alone() -> None:
         assert workers.active
         workers.plan([(position, parser, artifact, SPEC) for position, artifact in enumerate(artifacts)])
         assert len(workers._sent) < len(artifacts)  # several files per task
-        taken = [_plain(workers.take(position, artifact.path)) for position, artifact in enumerate(artifacts)]
+        taken = [_plain(workers.take(position)) for position in range(len(artifacts))]
     finally:
         workers.close()
     assert taken == alone
@@ -78,8 +78,8 @@ def test_a_position_not_planned_is_left_to_the_caller() -> None:
     workers = ParsePool(2, tree)
     try:
         workers.plan([(0, W3CParser(), artifacts[0], SPEC), (2, W3CParser(), artifacts[2], SPEC)])
-        assert workers.take(1, artifacts[1].path) is None
-        assert workers.take(2, artifacts[2].path) is not None
+        assert workers.take(1) is None
+        assert workers.take(2) is not None
     finally:
         workers.close()
 
@@ -89,7 +89,7 @@ def test_a_batch_stops_holding_records_past_its_bound(monkeypatch: pytest.Monkey
     held = [sum(len(r.raw) for r in parse_in_worker(W3CParser(), tree, a, SPEC)[0] or ()) for a in artifacts]
     assert all(held)
     monkeypatch.setattr(pool, "RECORD_BYTES", max(held))  # each file alone fits; two files together do not
-    results = parse_batch_in_worker(tree, [(W3CParser(), artifact, SPEC, False) for artifact in artifacts])
+    results = parse_batch_in_worker(tree, [(W3CParser(), artifact, SPEC) for artifact in artifacts])
     assert results[0] is not None and results[0][0] is not None
     held_here = [sum(len(r.raw) for r in result[0]) for result in results
                  if result is not None and isinstance(result[0], list)]
@@ -102,7 +102,7 @@ def test_serial_pool_takes_nothing() -> None:
     tree, artifacts = _host(2)
     serial = ParsePool(1, tree)
     serial.plan([(0, W3CParser(), artifacts[0], SPEC)])
-    assert not serial.active and serial.take(0, artifacts[0].path) is None
+    assert not serial.active and serial.take(0) is None
     serial.close()
 
 
@@ -139,8 +139,8 @@ def test_a_pool_spills_big_files_and_removes_its_folder(monkeypatch: pytest.Monk
         assert folder is not None and Path(folder).is_dir()
         workers.plan([(position, parser, artifact, SPEC) for position, artifact in enumerate(artifacts)])
         taken = []
-        for position, artifact in enumerate(artifacts):
-            result = workers.take(position, artifact.path)
+        for position in range(len(artifacts)):
+            result = workers.take(position)
             assert result is not None and isinstance(result[0], Spilled)
             taken.append(_plain((list(result[0]), result[1])))
     finally:
@@ -178,7 +178,7 @@ def test_a_pool_sends_its_built_prefilters_with_the_batches() -> None:
     try:
         workers.plan([(position, W3CParser(), artifact, SPEC) for position, artifact in enumerate(artifacts)])
         assert set(workers._prebuilt) == {SPEC}
-        assert all(workers.take(position, a.path) is not None for position, a in enumerate(artifacts))
+        assert all(workers.take(position) is not None for position in range(len(artifacts)))
     finally:
         workers.close()
 
@@ -199,7 +199,7 @@ def test_workers_send_back_only_the_records_a_detector_may_use() -> None:
         try:
             workers.plan([(position, parser, artifact, SPEC) for position, artifact in enumerate(artifacts)],
                          {ArtifactKind.IIS: keep})
-            taken = [workers.take(position, a.path) for position, a in enumerate(artifacts)]
+            taken = [workers.take(position) for position in range(len(artifacts))]
         finally:
             workers.close()
         assert [_plain(result) for result in taken] == alone

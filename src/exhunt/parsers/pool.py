@@ -242,7 +242,7 @@ Result = tuple[Records | None, ParseReport]
 Shipped = tuple[PackedRecords | Spilled | None, ParseReport]
 
 
-def parse_batch_in_worker(tree: HostTree, batch: list[tuple[Parser, Artifact, PrefilterSpec, bool]],
+def parse_batch_in_worker(tree: HostTree, batch: list[tuple[Parser, Artifact, PrefilterSpec]],
                           spill_dir: str | None = None, prebuilt: dict[PrefilterSpec, bytes] | None = None,
                           token: int = 0) -> list[Shipped | None]:
     """Several files in one task: a host of thousands of small hourly logs would otherwise pay a task's
@@ -257,14 +257,14 @@ def parse_batch_in_worker(tree: HostTree, batch: list[tuple[Parser, Artifact, Pr
     results: list[Shipped | None] = []
     held = 0
     built: dict[int, object] = {}  # the prefilter of each spec of the batch (one object per spec once unpickled)
-    for parser, artifact, spec, hash_it in batch:
+    for parser, artifact, spec in batch:
         if held > RECORD_BYTES and spill_dir is None:
             results.append(None)
             continue
         prefilter = built.get(id(spec), _MISSING)
         if prefilter is _MISSING:
             prefilter = built[id(spec)] = spec.build()
-        records, report = parse_in_worker(parser, tree, artifact, spec, hash_it, spill_dir,
+        records, report = parse_in_worker(parser, tree, artifact, spec, True, spill_dir,
                                           max(0, RECORD_BYTES - held), cast("Prefilter | None", prefilter),
                                           keeps.get(artifact.kind))
         if isinstance(records, list):
@@ -292,17 +292,14 @@ class ParsePool:
         self._prebuilt: dict[PrefilterSpec, bytes] = {}  # pickled prefilters (their databases serialised)
         self._token = 0  # the record filters this pool's workers find in ``_filters`` (0: none)
         if workers > 1 and _sendable(tree):
-            self.executor = self._new_executor()
+            context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
+                                                  else "spawn")
+            self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=bind_to_parent,
+                                                initargs=(os.getpid(),))
             try:  # private (0700), removed on close
                 self._spill_dir = tempfile.mkdtemp(prefix="exhunt-records-")
             except OSError:  # no temporary folder: a file with many records is parsed by the caller
                 self._spill_dir = None
-
-    def _new_executor(self) -> ProcessPoolExecutor:
-        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
-                                              else "spawn")
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=bind_to_parent,
-                                   initargs=(os.getpid(),))
 
     @property
     def active(self) -> bool:
@@ -318,7 +315,7 @@ class ParsePool:
         its workers; without ``fork``, nothing is filtered."""
         if self.executor is None or not work:
             return
-        if keep and "fork" in multiprocessing.get_all_start_methods():  # the workers' context (_new_executor)
+        if keep and "fork" in multiprocessing.get_all_start_methods():  # the workers' context (``__init__``)
             self._token = next(_tokens)
             _filters[self._token] = dict(keep)
         for spec in {spec for _, _, _, spec in work}:  # built once here, loaded by each worker (not compiled)
@@ -334,15 +331,15 @@ class ParsePool:
     def _top_up(self) -> None:
         while self.executor is not None and self._work and len(self._sent) < self.workers * AHEAD:
             positions: list[int] = []
-            batch: list[tuple[Parser, Artifact, PrefilterSpec, bool]] = []
+            batch: list[tuple[Parser, Artifact, PrefilterSpec]] = []
             size = 0
             while self._work and len(batch) < BATCH_FILES and (not batch or size < self._batch_bytes):
                 position, parser, artifact, spec = self._work.popleft()
                 positions.append(position)
-                batch.append((parser, artifact, spec, True))
+                batch.append((parser, artifact, spec))
                 size += artifact.size
             try:
-                prebuilt = {spec: self._prebuilt[spec] for _, _, spec, _ in batch if spec in self._prebuilt}
+                prebuilt = {spec: self._prebuilt[spec] for _, _, spec in batch if spec in self._prebuilt}
                 future = self.executor.submit(parse_batch_in_worker, self.tree, batch, self._spill_dir, prebuilt,
                                               self._token)
             except Exception:  # a broken pool (a worker died): the rest is parsed by the caller
@@ -365,7 +362,7 @@ class ParsePool:
             self._results[position] = result
         self._top_up()
 
-    def take(self, index: int, path: str) -> Result | None:
+    def take(self, index: int) -> Result | None:
         """The result for plan position ``index``; None when the caller is to parse the file itself."""
         while index in self._batch_of:
             self._collect()
