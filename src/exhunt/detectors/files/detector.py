@@ -6,6 +6,7 @@ name requested over HTTP under the folder that serves it, or the path named by a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,20 +135,29 @@ class FileDetector(Detector):
         """Whether ``on_record`` would keep anything of this record (stateless; a parse worker asks it to
         keep back the records no detector uses): a request for a wanted name under a requested folder, or a
         logged path written by an exploit."""
-        if record.kind == ArtifactKind.IIS and self._prefixes:
-            low = str(record.get("cs-uri-stem") or "").lower()
-            name = low.rsplit("/", 1)[-1]
-            ext = name[name.rfind("."):] if "." in name else ""
-            wanted = name in self._wanted if self._started else (
-                self._request_exts is None or ext in self._request_exts)
-            if wanted and any(low.startswith(prefix) for prefix in self._prefixes):
-                return True
+        request = self._wanted_request(record)
+        if request is not None and any(request[1].startswith(prefix) for prefix in self._prefixes):
+            return True
+        return next(self._written_paths(record), None) is not None
+
+    def _wanted_request(self, record: Record) -> tuple[str, str, str] | None:
+        """(stem, its lowercase, the name requested) of an IIS request for a name the rules want, else None."""
+        if record.kind != ArtifactKind.IIS or not self._prefixes:
+            return None
+        stem = str(record.get("cs-uri-stem") or "")
+        low = stem.lower()
+        name = low.rsplit("/", 1)[-1]
+        ext = name[name.rfind("."):] if "." in name else ""
+        wanted = name in self._wanted if self._started else (self._request_exts is None or ext in self._request_exts)
+        return (stem, low, name) if wanted else None
+
+    def _written_paths(self, record: Record) -> Iterator[tuple[str, str]]:
+        """(source name, path) of each logged path an exploit wrote that this record holds."""
         for source in self.rules.written_paths:
             if source.kind == record.kind:
                 match = source.regex.search(str(record.get(source.field) or ""))
                 if match and match.group(1):
-                    return True
-        return False
+                    yield source.name, match.group(1)
 
     def _slot(self, table: dict[tuple[str, str], _LogHits], key: tuple[str, str]) -> _LogHits | None:
         if key not in table:
@@ -158,28 +168,18 @@ class FileDetector(Detector):
         return table[key]
 
     def on_record(self, record: Record, ctx: HostContext) -> None:
-        if record.kind == ArtifactKind.IIS and self._prefixes:
-            stem = str(record.get("cs-uri-stem") or "")
-            low = stem.lower()
-            name = low.rsplit("/", 1)[-1]
-            ext = name[name.rfind("."):] if "." in name else ""
-            wanted = name in self._wanted if self._started else (
-                self._request_exts is None or ext in self._request_exts)
-            if wanted:
-                for prefix in self._prefixes:
-                    if low.startswith(prefix):
-                        slot = self._slot(self._requests, (prefix, name))
-                        if slot is not None:
-                            slot.add(record, stem, str(record.get("c-ip") or ""),
-                                     str(record.get("sc-status") or ""))
-        for source in self.rules.written_paths:
-            if source.kind != record.kind:
-                continue
-            match = source.regex.search(str(record.get(source.field) or ""))
-            if match and match.group(1):
-                slot = self._slot(self._written, (source.name, windows_path_key(match.group(1))))
-                if slot is not None:
-                    slot.add(record, match.group(1))
+        request = self._wanted_request(record)
+        if request is not None:
+            stem, low, name = request
+            for prefix in self._prefixes:
+                if low.startswith(prefix):
+                    slot = self._slot(self._requests, (prefix, name))
+                    if slot is not None:
+                        slot.add(record, stem, str(record.get("c-ip") or ""), str(record.get("sc-status") or ""))
+        for source_name, path in self._written_paths(record):
+            slot = self._slot(self._written, (source_name, windows_path_key(path)))
+            if slot is not None:
+                slot.add(record, path)
 
     # -- files ------------------------------------------------------------------------------------------
     def _head(self, artifact: Artifact, ctx: HostContext, cache: dict[str, bytes | None]) -> bytes | None:

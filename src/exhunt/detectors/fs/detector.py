@@ -16,6 +16,7 @@ each selected file whose $STANDARD_INFORMATION times were set back (timestomping
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -74,7 +75,7 @@ class FsDetector(Detector):
         literals = name_literals(self.rules)
         self.usn_interest = Interest(None if literals is None else frozenset(literals))
         self.request_interest = Interest(frozenset().union(*groups), (tuple(groups),)) if prefixes else None
-        # (prefix, methods, extensions) of each rule's requested pages, for ``may_use``
+        # (prefix, methods, extensions) of each rule's requested pages (``_may_reach``)
         self._requested = [(p, r.request_methods, tuple(r.extensions)) for r in self.rules for p in r.requested_under]
         self._prefixes = tuple(p for p, _, _ in self._requested)
 
@@ -102,20 +103,31 @@ class FsDetector(Detector):
         """Whether ``on_record`` would keep anything of this log record (stateless; a parse worker asks it to
         keep back the records no detector uses): a request that could reach a selected page, or a logged
         path an exploit wrote. Over-approximates: the time is not looked at."""
-        if record.kind is ArtifactKind.IIS and self._requested:
-            stem = str(record.get("cs-uri-stem") or "").lower()
-            if stem.startswith(self._prefixes):
-                method = str(record.get("cs-method") or "").upper()
-                name = stem.rsplit("/", 1)[-1]
-                if any(stem.startswith(prefix) and (not methods or method in methods) and name.endswith(extensions)
-                       for prefix, methods, extensions in self._requested):
-                    return True
+        if record.kind is ArtifactKind.IIS and self._may_reach(record) is not None:
+            return True
+        return next(self._written_paths(record), None) is not None
+
+    def _may_reach(self, record: Record) -> tuple[str, str] | None:
+        """(lowercase stem, name) of a request that could reach a selected page, else None."""
+        if not self._requested:
+            return None
+        stem = str(record.get("cs-uri-stem") or "").lower()
+        if not stem.startswith(self._prefixes):
+            return None
+        method = str(record.get("cs-method") or "").upper()
+        name = stem.rsplit("/", 1)[-1]
+        if any(stem.startswith(prefix) and (not methods or method in methods) and name.endswith(extensions)
+               for prefix, methods, extensions in self._requested):
+            return stem, name
+        return None
+
+    def _written_paths(self, record: Record) -> Iterator[tuple[str, str]]:
+        """(source name, path) of each logged path an exploit wrote that this record holds."""
         for source in self.sources:
             if source.kind == record.kind:
                 match = source.regex.search(str(record.get(source.field) or ""))
                 if match and match.group(1):
-                    return True
-        return False
+                    yield source.name, match.group(1)
 
     def on_record(self, record: Record, ctx: HostContext) -> None:
         if record.kind is ArtifactKind.USN:
@@ -128,25 +140,18 @@ class FsDetector(Detector):
             self._written_path(record)
 
     def _written_path(self, record: Record) -> None:
-        for source in self.sources:
-            if source.kind != record.kind:
-                continue
-            match = source.regex.search(str(record.get(source.field) or ""))
-            if match and match.group(1) and len(self.written) < MAX_REQUEST_NAMES:
-                key = windows_path_key(match.group(1))
-                self.written.setdefault(key, (source.name, EvidenceRef(
+        for source_name, path in self._written_paths(record):
+            if len(self.written) < MAX_REQUEST_NAMES:
+                self.written.setdefault(windows_path_key(path), (source_name, EvidenceRef(
                     path=record.path, excerpt=clip(record.raw), line=record.line, offset=record.offset,
-                    timestamp=record.timestamp, note=f"a logged exploit wrote {match.group(1)}")))
+                    timestamp=record.timestamp, note=f"a logged exploit wrote {path}")))
 
     def _request(self, record: Record) -> None:
         """Keep requests that could reach a selected page (its name tells which files they may tie to)."""
-        stem = str(record.get("cs-uri-stem") or "").lower()
-        method = str(record.get("cs-method") or "").upper()
-        name = stem.rsplit("/", 1)[-1]
-        if not record.timestamp or not any(
-                stem.startswith(p) and (not r.request_methods or method in r.request_methods)
-                and name.endswith(tuple(r.extensions)) for r in self.rules for p in r.requested_under):
+        reach = self._may_reach(record)
+        if reach is None or not record.timestamp:
             return
+        stem, name = reach
         slot = self.requests.get(name)
         if slot is None:
             if len(self.requests) >= MAX_REQUEST_NAMES:
