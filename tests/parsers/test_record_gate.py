@@ -62,8 +62,11 @@ def test_literal_tests_of_several_detectors_become_one_test_for_their_union() ->
     assert union.built == [frozenset({"mimikatz", "sekurlsa", "4.3.2.1"})]
     # a record holding a literal of one detector only passes, as with the tests ORed
     assert route('{"CommandLine":"MimiKatz"}') and route('{"IpAddress":"4.3.2.1"}') and not route("{}")
-    # the same literal sets on another route: the same merged test, built once
-    assert gate.for_route("system", 7045) is route and len(union.built) == 1
+    # the same literal sets on another route: the same union asked of its maker, which keeps what it built
+    # (once per process: test_literalscan); each route's answer is kept by the gate
+    other = gate.for_route("system", 7045)
+    assert union.built == [frozenset({"mimikatz", "sekurlsa", "4.3.2.1"})] * 2
+    assert other('{"CommandLine":"MimiKatz"}') and not other("{}") and gate.for_route("system", 7045) is other
 
 
 def test_a_route_is_asked_of_the_detectors_once() -> None:

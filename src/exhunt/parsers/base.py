@@ -101,8 +101,6 @@ class MatchNothing(Prefilter):
 RouteGate = bool | Callable[[str], bool]
 RecordGateFn = Callable[[str | None, int | None], RouteGate]
 MAX_GATE_ROUTES = 4096  # routes whose answer a gate keeps (odd data with endless channel/id pairs: bounded)
-MAX_UNIONS = 512  # merged literal tests kept by a gate
-_UNKNOWN = object()
 
 
 class LiteralTest:
@@ -136,7 +134,6 @@ class RecordGate(Prefilter):
         self.gates = gates
         self.keep = keep  # parse workers: whether a decoded record may be of use (None: every one)
         self._routes: dict[tuple[str | None, int | None], RouteGate] = {}
-        self._unions: dict[frozenset[str], Callable[[str], bool] | None] = {}
 
     def scan(self, block: bytes | memoryview) -> list[int]:
         return []
@@ -170,10 +167,4 @@ class RecordGate(Prefilter):
         if len(literal_tests) != len(tests):
             return None
         literals = frozenset().union(*(test.literals for test in literal_tests))
-        known = self._unions.get(literals, _UNKNOWN)  # one lookup: another thread may clear the dict between two
-        if known is not _UNKNOWN:
-            return known  # type: ignore[return-value]
-        if len(self._unions) >= MAX_UNIONS:
-            self._unions.clear()
-        merged = self._unions[literals] = literal_tests[0].union(literals)
-        return merged
+        return literal_tests[0].union(literals)  # kept by whoever makes it (once per process), asked once per route
