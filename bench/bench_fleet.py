@@ -21,6 +21,11 @@ the client (and the local runs) have the filled cache folder, the Dask workers d
 the workers started in another working directory), as on a cluster whose nodes do not share the
 client's home. Results must equal
 the local pool's (printed). The machine's load is printed: compare ratios taken in the same round.
+
+CPU time is printed next to each wall time (user + system of every process that did the run's work: the
+fresh process and the workers it waited for; this process and its pool's workers; the Dask workers'
+processes, read in each worker before and after): on a shared machine a second worker may not get a core, which
+changes the wall time of identical work but not its CPU time.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,11 +62,21 @@ def _digest(results: list[Any]) -> str:
     return hashlib.sha256(json.dumps([r.to_dict() for r in results], sort_keys=True).encode()).hexdigest()
 
 
-def _local_cold(fleet: Path, jobs: int, cache: str) -> tuple[float, str]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _own_cpu() -> float:
+    return _children_cpu() + time.process_time()
+
+
+def _local_cold(fleet: Path, jobs: int, cache: str) -> tuple[float, str, float]:
+    before = _children_cpu()
     out = subprocess.run([sys.executable, "-c", _COLD, str(fleet), str(jobs), cache], check=True,
                          capture_output=True, text=True).stdout
     found = json.loads(out.strip().splitlines()[-1])
-    return float(found["seconds"]), str(found["digest"])
+    return float(found["seconds"]), str(found["digest"]), _children_cpu() - before
 
 
 def _load() -> str:
@@ -103,30 +119,37 @@ def _measure(args: argparse.Namespace, cache: str) -> int:
     reference = _digest(assess_paths(paths, spec, {}, jobs=1))
     n = args.workers
     times: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}
     same = True
     for round_number in range(1, args.repeat + 1):
         print(f"round {round_number} ({_load()})")
         row: dict[str, float] = {}
-        row["local cold"], digest = _local_cold(args.fleet, n, cache)
+        cpu: dict[str, float] = {}
+        row["local cold"], digest, cpu["local cold"] = _local_cold(args.fleet, n, cache)
         same &= digest == reference
         for name, jobs in (("local warm -j 1", 1), (f"local warm -j {n}", n)):
-            start = time.perf_counter()
+            start, used = time.perf_counter(), _own_cpu()
             results = assess_paths(paths, spec, {}, jobs=jobs)
-            row[name] = time.perf_counter() - start
+            row[name], cpu[name] = time.perf_counter() - start, _own_cpu() - used
             same &= _digest(results) == reference
         if not args.no_dask:
-            row.update(_dask_round(paths, spec, n, reference))
+            for name, (seconds, used) in _dask_round(paths, spec, n, reference).items():
+                row[name], cpu[name] = seconds, used
         for name, seconds in row.items():
             times.setdefault(name, []).append(seconds)
-            print(f"  {name:<18} {seconds:7.2f} s")
+            cpus.setdefault(name, []).append(cpu[name])
+            print(f"  {name:<18} {seconds:7.2f} s  (CPU {cpu[name]:6.2f} s)")
     print(f"\nsummary over {args.repeat} round(s), {n} workers, cache {args.cache}; results identical to "
           f"local -j 1: {same and _SAME[0]}  ({_load()})")
     for name, values in times.items():
-        print(f"  {name:<18} best {min(values):6.2f} s  median {statistics.median(values):6.2f} s")
+        print(f"  {name:<18} best {min(values):6.2f} s  median {statistics.median(values):6.2f} s   CPU best "
+              f"{min(cpus[name]):6.2f} s  median {statistics.median(cpus[name]):6.2f} s")
 
     def ratio(a: str, b: str) -> str:
         pairs = [x / y for x, y in zip(times[a], times[b], strict=True)]
-        return f"best {min(pairs):.2f}  median {statistics.median(pairs):.2f}"
+        spent = [x / y for x, y in zip(cpus[a], cpus[b], strict=True)]
+        return (f"best {min(pairs):.2f}  median {statistics.median(pairs):.2f}; CPU best {min(spent):.2f}  median "
+                f"{statistics.median(spent):.2f}")
 
     efficiency = [t1 / (n * tn) for t1, tn in zip(times["local warm -j 1"], times[f"local warm -j {n}"],
                                                    strict=True)]
@@ -142,12 +165,16 @@ def _measure(args: argparse.Namespace, cache: str) -> int:
 _SAME = [True]
 
 
-def _dask_round(paths: list[Path], spec: Any, workers: int, reference: str) -> dict[str, float]:
+def _process_cpu() -> float:  # run in a Dask worker: its process's CPU so far (every thread)
+    return time.process_time()
+
+
+def _dask_round(paths: list[Path], spec: Any, workers: int, reference: str) -> dict[str, tuple[float, float]]:
     from distributed import Client, LocalCluster
 
     from exhunt.fleet.dask import assess_paths_dask
 
-    row: dict[str, float] = {}
+    row: dict[str, tuple[float, float]] = {}
     home = os.getcwd()
     os.chdir(tempfile.mkdtemp(dir=_WORKERS_CWD[0]) if _WORKERS_CWD else home)  # a new one each round
     try:
@@ -157,11 +184,14 @@ def _dask_round(paths: list[Path], spec: Any, workers: int, reference: str) -> d
             client.wait_for_workers(workers)
     finally:
         os.chdir(home)
-    with cluster:
+    with cluster, Client(cluster) as probe:
         for name in ("dask cold", "dask warm"):
-            start = time.perf_counter()
+            before = probe.run(_process_cpu)
+            start, used = time.perf_counter(), time.process_time()
             results = assess_paths_dask(paths, spec, {}, cluster.scheduler_address)
-            row[name] = time.perf_counter() - start
+            seconds, used = time.perf_counter() - start, time.process_time() - used
+            after = probe.run(_process_cpu)
+            row[name] = (seconds, used + sum(after[w] - before[w] for w in after))
             _SAME[0] &= _digest(results) == reference
     return row
 
