@@ -2,7 +2,8 @@
 every time and the ratios.
 
     for i in 1 2 3 4 5 6 7 8; do python bench/gen_logs.py /tmp/fleet/ex0$i --size-gb 0.015 --seed $i; done
-    python bench/bench_fleet.py /tmp/fleet [--workers 2] [--repeat 3] [--cache warm|none]
+    python bench/bench_fleet.py /tmp/fleet [--workers 2] [--repeat 3] [--cache warm|none|client]
+    python bench/bench_fleet.py /tmp/fleet --cache client --repeat 3 --against /tmp/start-copy/src
 
 Each round, alternately:
 
@@ -26,6 +27,11 @@ CPU time is printed next to each wall time (user + system of every process that 
 fresh process and the workers it waited for; this process and its pool's workers; the Dask workers'
 processes, read in each worker before and after): on a shared machine a second worker may not get a core, which
 changes the wall time of identical work but not its CPU time.
+
+``--against SRC`` measures another exhunt source tree (a ``git archive`` copy of a reference commit, run
+through ``PYTHONPATH``) and this one alternately: each round runs every phase once for SRC ("before"), then
+for this tree ("after"), each in a process of its own, and prints both summaries, the ratios after/before
+per phase and round, and whether both trees gave the same results.
 """
 
 from __future__ import annotations
@@ -91,11 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="rounds, each measuring every phase")
     parser.add_argument("--cache", choices=("warm", "none", "client"), default="warm")
     parser.add_argument("--no-dask", action="store_true", help="local runs only")
+    parser.add_argument("--against", type=Path, help="another exhunt source tree (its src folder), measured "
+                        "alternately with this one, round by round")
+    parser.add_argument("--round-json", action="store_true", help=argparse.SUPPRESS)  # one child of --against
     args = parser.parse_args(argv)
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(__file__).resolve().parents[1] / "src")],
                    check=False)  # as pip install does: no module compiled inside a timed run
     args.fleet = args.fleet.resolve()
+    if args.against is not None:
+        return _alternate(args)
     with tempfile.TemporaryDirectory(prefix="exhunt-bench-fleet-") as tmp:
         cache = {"warm": str(Path(tmp) / "cache"), "none": "", "client": "content-cache"}[args.cache]
         if args.cache == "client":  # the client's working directory holds the cache, the workers' does not
@@ -139,11 +150,12 @@ def _measure(args: argparse.Namespace, cache: str) -> int:
             times.setdefault(name, []).append(seconds)
             cpus.setdefault(name, []).append(cpu[name])
             print(f"  {name:<18} {seconds:7.2f} s  (CPU {cpu[name]:6.2f} s)")
+    if args.round_json:
+        print(json.dumps({"times": times, "cpus": cpus, "same": same and _SAME[0], "digest": reference}))
+        return 0
     print(f"\nsummary over {args.repeat} round(s), {n} workers, cache {args.cache}; results identical to "
           f"local -j 1: {same and _SAME[0]}  ({_load()})")
-    for name, values in times.items():
-        print(f"  {name:<18} best {min(values):6.2f} s  median {statistics.median(values):6.2f} s   CPU best "
-              f"{min(cpus[name]):6.2f} s  median {statistics.median(cpus[name]):6.2f} s")
+    _summary(times, cpus)
 
     def ratio(a: str, b: str) -> str:
         pairs = [x / y for x, y in zip(times[a], times[b], strict=True)]
@@ -163,6 +175,52 @@ def _measure(args: argparse.Namespace, cache: str) -> int:
 
 
 _SAME = [True]
+
+
+def _summary(times: dict[str, list[float]], cpus: dict[str, list[float]]) -> None:
+    for name, values in times.items():
+        print(f"  {name:<18} best {min(values):6.2f} s  median {statistics.median(values):6.2f} s   CPU best "
+              f"{min(cpus[name]):6.2f} s  median {statistics.median(cpus[name]):6.2f} s")
+
+
+def _alternate(args: argparse.Namespace) -> int:
+    """``--against``: every round, the reference tree's run, then this tree's, each a child process."""
+    trees = {"before": args.against.resolve(), "after": Path(__file__).resolve().parents[1] / "src"}
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(trees["before"])], check=False)
+    command = [sys.executable, str(Path(__file__).resolve()), str(args.fleet), "--workers", str(args.workers),
+               "--repeat", "1", "--cache", args.cache, "--round-json"] + (["--no-dask"] if args.no_dask else [])
+    found: dict[str, dict[str, Any]] = {label: {"times": {}, "cpus": {}, "same": True, "digests": set()}
+                                        for label in trees}
+    for round_number in range(1, args.repeat + 1):
+        for label, tree in trees.items():
+            print(f"round {round_number}, {label} ({tree}; {_load()})", flush=True)
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            out = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
+            result = json.loads(out.strip().splitlines()[-1])
+            into = found[label]
+            for kind in ("times", "cpus"):
+                for name, values in result[kind].items():
+                    into[kind].setdefault(name, []).extend(values)
+            into["same"] &= result["same"]
+            into["digests"].add(result["digest"])
+            print("  " + "  ".join(f"{name} {result['times'][name][0]:.2f} s (CPU {result['cpus'][name][0]:.2f})"
+                                   for name in result["times"]))
+    for label in trees:
+        print(f"\n{label}: {trees[label]} (results identical to its own -j 1: {found[label]['same']})")
+        _summary(found[label]["times"], found[label]["cpus"])
+        if "dask cold" in found[label]["times"]:
+            pairs = [x / y for x, y in zip(found[label]["times"]["dask cold"], found[label]["times"]["local cold"],
+                                           strict=True)]
+            print(f"  dask cold / local cold per round: best {min(pairs):.2f}  median {statistics.median(pairs):.2f}")
+    print(f"\nafter / before, per round (wall; CPU), {args.repeat} round(s), cache {args.cache} ({_load()}):")
+    for name in found["after"]["times"]:
+        walls = [a / b for a, b in zip(found["after"]["times"][name], found["before"]["times"][name], strict=True)]
+        spent = [a / b for a, b in zip(found["after"]["cpus"][name], found["before"]["cpus"][name], strict=True)]
+        print(f"  {name:<18} median {statistics.median(walls):.2f} (best {min(walls):.2f}); CPU median "
+              f"{statistics.median(spent):.2f}")
+    same = found["before"]["digests"] == found["after"]["digests"] and len(found["after"]["digests"]) == 1
+    print(f"both trees gave the same results: {same}")
+    return 0
 
 
 def _process_cpu() -> float:  # run in a Dask worker: its process's CPU so far (every thread)
