@@ -2,7 +2,8 @@
 every time and the ratios.
 
     for i in 1 2 3 4 5 6 7 8; do python bench/gen_logs.py /tmp/fleet/ex0$i --size-gb 0.015 --seed $i; done
-    python bench/bench_fleet.py /tmp/fleet [--workers 2] [--repeat 3] [--cache warm|none]
+    python bench/bench_fleet.py /tmp/fleet [--workers 2] [--repeat 3] [--cache warm|none|client]
+    python bench/bench_fleet.py /tmp/fleet --cache client --repeat 3 --against /tmp/start-copy/src
 
 Each round, alternately:
 
@@ -21,6 +22,16 @@ the client (and the local runs) have the filled cache folder, the Dask workers d
 the workers started in another working directory), as on a cluster whose nodes do not share the
 client's home. Results must equal
 the local pool's (printed). The machine's load is printed: compare ratios taken in the same round.
+
+CPU time is printed next to each wall time (user + system of every process that did the run's work: the
+fresh process and the workers it waited for; this process and its pool's workers; the Dask workers'
+processes, read in each worker before and after): on a shared machine a second worker may not get a core, which
+changes the wall time of identical work but not its CPU time.
+
+``--against SRC`` measures another exhunt source tree (a ``git archive`` copy of a reference commit, run
+through ``PYTHONPATH``) and this one alternately: each round runs every phase once for SRC ("before"), then
+for this tree ("after"), each in a process of its own, and prints both summaries, the ratios after/before
+per phase and round, and whether both trees gave the same results.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,11 +68,21 @@ def _digest(results: list[Any]) -> str:
     return hashlib.sha256(json.dumps([r.to_dict() for r in results], sort_keys=True).encode()).hexdigest()
 
 
-def _local_cold(fleet: Path, jobs: int, cache: str) -> tuple[float, str]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _own_cpu() -> float:
+    return _children_cpu() + time.process_time()
+
+
+def _local_cold(fleet: Path, jobs: int, cache: str) -> tuple[float, str, float]:
+    before = _children_cpu()
     out = subprocess.run([sys.executable, "-c", _COLD, str(fleet), str(jobs), cache], check=True,
                          capture_output=True, text=True).stdout
     found = json.loads(out.strip().splitlines()[-1])
-    return float(found["seconds"]), str(found["digest"])
+    return float(found["seconds"]), str(found["digest"]), _children_cpu() - before
 
 
 def _load() -> str:
@@ -75,11 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="rounds, each measuring every phase")
     parser.add_argument("--cache", choices=("warm", "none", "client"), default="warm")
     parser.add_argument("--no-dask", action="store_true", help="local runs only")
+    parser.add_argument("--against", type=Path, help="another exhunt source tree (its src folder), measured "
+                        "alternately with this one, round by round")
+    parser.add_argument("--round-json", action="store_true", help=argparse.SUPPRESS)  # one child of --against
     args = parser.parse_args(argv)
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(__file__).resolve().parents[1] / "src")],
                    check=False)  # as pip install does: no module compiled inside a timed run
     args.fleet = args.fleet.resolve()
+    if args.against is not None:
+        return _alternate(args)
     with tempfile.TemporaryDirectory(prefix="exhunt-bench-fleet-") as tmp:
         cache = {"warm": str(Path(tmp) / "cache"), "none": "", "client": "content-cache"}[args.cache]
         if args.cache == "client":  # the client's working directory holds the cache, the workers' does not
@@ -103,30 +130,38 @@ def _measure(args: argparse.Namespace, cache: str) -> int:
     reference = _digest(assess_paths(paths, spec, {}, jobs=1))
     n = args.workers
     times: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}
     same = True
     for round_number in range(1, args.repeat + 1):
         print(f"round {round_number} ({_load()})")
         row: dict[str, float] = {}
-        row["local cold"], digest = _local_cold(args.fleet, n, cache)
+        cpu: dict[str, float] = {}
+        row["local cold"], digest, cpu["local cold"] = _local_cold(args.fleet, n, cache)
         same &= digest == reference
         for name, jobs in (("local warm -j 1", 1), (f"local warm -j {n}", n)):
-            start = time.perf_counter()
+            start, used = time.perf_counter(), _own_cpu()
             results = assess_paths(paths, spec, {}, jobs=jobs)
-            row[name] = time.perf_counter() - start
+            row[name], cpu[name] = time.perf_counter() - start, _own_cpu() - used
             same &= _digest(results) == reference
         if not args.no_dask:
-            row.update(_dask_round(paths, spec, n, reference))
+            for name, (seconds, used) in _dask_round(paths, spec, n, reference).items():
+                row[name], cpu[name] = seconds, used
         for name, seconds in row.items():
             times.setdefault(name, []).append(seconds)
-            print(f"  {name:<18} {seconds:7.2f} s")
+            cpus.setdefault(name, []).append(cpu[name])
+            print(f"  {name:<18} {seconds:7.2f} s  (CPU {cpu[name]:6.2f} s)")
+    if args.round_json:
+        print(json.dumps({"times": times, "cpus": cpus, "same": same and _SAME[0], "digest": reference}))
+        return 0
     print(f"\nsummary over {args.repeat} round(s), {n} workers, cache {args.cache}; results identical to "
           f"local -j 1: {same and _SAME[0]}  ({_load()})")
-    for name, values in times.items():
-        print(f"  {name:<18} best {min(values):6.2f} s  median {statistics.median(values):6.2f} s")
+    _summary(times, cpus)
 
     def ratio(a: str, b: str) -> str:
         pairs = [x / y for x, y in zip(times[a], times[b], strict=True)]
-        return f"best {min(pairs):.2f}  median {statistics.median(pairs):.2f}"
+        spent = [x / y for x, y in zip(cpus[a], cpus[b], strict=True)]
+        return (f"best {min(pairs):.2f}  median {statistics.median(pairs):.2f}; CPU best {min(spent):.2f}  median "
+                f"{statistics.median(spent):.2f}")
 
     efficiency = [t1 / (n * tn) for t1, tn in zip(times["local warm -j 1"], times[f"local warm -j {n}"],
                                                    strict=True)]
@@ -142,12 +177,62 @@ def _measure(args: argparse.Namespace, cache: str) -> int:
 _SAME = [True]
 
 
-def _dask_round(paths: list[Path], spec: Any, workers: int, reference: str) -> dict[str, float]:
+def _summary(times: dict[str, list[float]], cpus: dict[str, list[float]]) -> None:
+    for name, values in times.items():
+        print(f"  {name:<18} best {min(values):6.2f} s  median {statistics.median(values):6.2f} s   CPU best "
+              f"{min(cpus[name]):6.2f} s  median {statistics.median(cpus[name]):6.2f} s")
+
+
+def _alternate(args: argparse.Namespace) -> int:
+    """``--against``: every round, the reference tree's run, then this tree's, each a child process."""
+    trees = {"before": args.against.resolve(), "after": Path(__file__).resolve().parents[1] / "src"}
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(trees["before"])], check=False)
+    command = [sys.executable, str(Path(__file__).resolve()), str(args.fleet), "--workers", str(args.workers),
+               "--repeat", "1", "--cache", args.cache, "--round-json"] + (["--no-dask"] if args.no_dask else [])
+    found: dict[str, dict[str, Any]] = {label: {"times": {}, "cpus": {}, "same": True, "digests": set()}
+                                        for label in trees}
+    for round_number in range(1, args.repeat + 1):
+        for label, tree in trees.items():
+            print(f"round {round_number}, {label} ({tree}; {_load()})", flush=True)
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            out = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
+            result = json.loads(out.strip().splitlines()[-1])
+            into = found[label]
+            for kind in ("times", "cpus"):
+                for name, values in result[kind].items():
+                    into[kind].setdefault(name, []).extend(values)
+            into["same"] &= result["same"]
+            into["digests"].add(result["digest"])
+            print("  " + "  ".join(f"{name} {result['times'][name][0]:.2f} s (CPU {result['cpus'][name][0]:.2f})"
+                                   for name in result["times"]))
+    for label in trees:
+        print(f"\n{label}: {trees[label]} (results identical to its own -j 1: {found[label]['same']})")
+        _summary(found[label]["times"], found[label]["cpus"])
+        if "dask cold" in found[label]["times"]:
+            pairs = [x / y for x, y in zip(found[label]["times"]["dask cold"], found[label]["times"]["local cold"],
+                                           strict=True)]
+            print(f"  dask cold / local cold per round: best {min(pairs):.2f}  median {statistics.median(pairs):.2f}")
+    print(f"\nafter / before, per round (wall; CPU), {args.repeat} round(s), cache {args.cache} ({_load()}):")
+    for name in found["after"]["times"]:
+        walls = [a / b for a, b in zip(found["after"]["times"][name], found["before"]["times"][name], strict=True)]
+        spent = [a / b for a, b in zip(found["after"]["cpus"][name], found["before"]["cpus"][name], strict=True)]
+        print(f"  {name:<18} median {statistics.median(walls):.2f} (best {min(walls):.2f}); CPU median "
+              f"{statistics.median(spent):.2f}")
+    same = found["before"]["digests"] == found["after"]["digests"] and len(found["after"]["digests"]) == 1
+    print(f"both trees gave the same results: {same}")
+    return 0
+
+
+def _process_cpu() -> float:  # run in a Dask worker: its process's CPU so far (every thread)
+    return time.process_time()
+
+
+def _dask_round(paths: list[Path], spec: Any, workers: int, reference: str) -> dict[str, tuple[float, float]]:
     from distributed import Client, LocalCluster
 
     from exhunt.fleet.dask import assess_paths_dask
 
-    row: dict[str, float] = {}
+    row: dict[str, tuple[float, float]] = {}
     home = os.getcwd()
     os.chdir(tempfile.mkdtemp(dir=_WORKERS_CWD[0]) if _WORKERS_CWD else home)  # a new one each round
     try:
@@ -157,11 +242,14 @@ def _dask_round(paths: list[Path], spec: Any, workers: int, reference: str) -> d
             client.wait_for_workers(workers)
     finally:
         os.chdir(home)
-    with cluster:
+    with cluster, Client(cluster) as probe:
         for name in ("dask cold", "dask warm"):
-            start = time.perf_counter()
+            before = probe.run(_process_cpu)
+            start, used = time.perf_counter(), time.process_time()
             results = assess_paths_dask(paths, spec, {}, cluster.scheduler_address)
-            row[name] = time.perf_counter() - start
+            seconds, used = time.perf_counter() - start, time.process_time() - used
+            after = probe.run(_process_cpu)
+            row[name] = (seconds, used + sum(after[w] - before[w] for w in after))
             _SAME[0] &= _digest(results) == reference
     return row
 

@@ -148,3 +148,18 @@ def test_the_record_filters_keep_every_record_a_detector_uses(host: str, monkeyp
     result = engine.assess_host(DirectoryTree(EXAMPLES / host), content, {})
     assert filters and dropped > 0 and kept > 0
     assert result == plain
+
+
+def test_usual_prefilters_are_what_a_host_without_picked_files_asks_for_per_kind_of_log() -> None:
+    """Worked out on a host without files (nothing read); one spec per distinct need, literals only, no EVTX
+    (gated per route). The Dask client builds their databases once for its workers (tests/fleet)."""
+    from exhunt.fleet.local import compiled_content
+
+    content = compiled_content(ContentSpec())
+    specs = engine.usual_prefilters(content, {})
+    assert specs and len(set(specs)) == len(specs)
+    assert all(spec.mode == "literals" and spec.literals for spec in specs)
+    assert engine.usual_prefilters(content, {}) == specs  # the same, in the same order
+    with pytest.raises(OSError):
+        engine._NoFiles().open("C/inetpub/wwwroot/x.aspx")
+    assert list(engine._NoFiles().walk()) == []

@@ -5,9 +5,9 @@ A pure function of its inputs so it runs the same in the CLI, a worker process o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, BinaryIO
 
 from exhunt.content.bundle import ContentBundle
 from exhunt.content.hyperscan_db import use_folder
@@ -34,7 +34,7 @@ from exhunt.parsers.base import Parser, ParseReport, RecordGate
 from exhunt.parsers.evtx import EvtxParser
 from exhunt.parsers.pool import ParsePool, PrefilterSpec, RangePool, parse_all
 from exhunt.parsers.registry import all_parsers
-from exhunt.sources.base import HostTree
+from exhunt.sources.base import FileEntry, HostTree
 from exhunt.sources.classify import Layout, classify
 
 Progress = Callable[[str, int], None]  # (artifact path, bytes done) for progress bars
@@ -81,6 +81,40 @@ def _record_filter(interests: list[Interest]) -> Callable[[Record], bool] | None
     def keep(record: Record) -> bool:
         return any(f(record) for f in chosen)
     return keep
+
+
+def usual_prefilters(content: ContentBundle, options: dict[str, Any]) -> list[PrefilterSpec]:
+    """The prefilters the logs of a host holding no file that a detector picks out ask for (most hosts: the
+    detectors that look at a host's files ask for the log lines naming the files they found), one per kind
+    of log that is read through literals; EVTX is gated per route instead. Worked out on a host with no
+    files: nothing of any evidence is read. A process that starts workers can build their databases once
+    and hand them over (``fleet/dask.py``); a host that asks for others builds those itself."""
+    ctx = HostContext(host="", tree=_NoFiles(), artifacts=[], coverage=HostCoverage(), options=options)
+    detectors = create_detectors(content, options)
+    for detector in detectors:
+        detector.start(ctx)
+    specs: dict[PrefilterSpec, None] = {}
+    for parser in all_parsers():
+        if isinstance(parser, EvtxParser):
+            continue
+        for kind in parser.kinds:
+            spec = _prefilter_spec([i for d in detectors if (i := d.interest(kind)) is not None])
+            if spec.mode == "literals":
+                specs[spec] = None
+    return list(specs)
+
+
+class _NoFiles(HostTree):
+    """A host without a single file (``usual_prefilters``)."""
+
+    def __init__(self) -> None:
+        super().__init__("", "")
+
+    def walk(self) -> Iterator[FileEntry]:
+        return iter(())
+
+    def open(self, path: str) -> BinaryIO:
+        raise FileNotFoundError(path)
 
 
 def _requirement_key(requirement: Sequence[frozenset[str]]) -> list[list[str]]:

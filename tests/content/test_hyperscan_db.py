@@ -54,3 +54,57 @@ def test_text_prefilters_keep_their_databases_in_the_named_folder(tmp_path: Path
         hyperscan_db.use_folder(None)
     assert list((tmp_path / "hyperscan").glob("*.blob"))
     assert prefilter.scan(b"POST /ecp/y.js\n") == [5]
+
+
+class _NoCompile:
+    """The hyperscan module, except that building a database fails: what is returned came from bytes."""
+
+    def __init__(self) -> None:
+        self.__version__ = hs.__version__
+        self.HS_MODE_BLOCK = hs.HS_MODE_BLOCK
+        self.loadb, self.dumpb = hs.loadb, hs.dumpb
+
+    def Database(self, **_: object) -> object:  # named as the module names it
+        raise AssertionError("compiled although the database was handed")
+
+
+def test_a_handed_database_is_used_under_its_own_key_without_compiling() -> None:
+    expressions, flags = [b"proxylogon", b"autodiscover"], [hs.HS_FLAG_CASELESS] * 2
+    blobs = hyperscan_db.recorded(lambda: hyperscan_db.compile_database(hs, expressions, flags, tag="t", literal=True))
+    assert list(blobs) == [hyperscan_db.database_key("t", expressions, flags, True, hs)]
+    hyperscan_db.hand(blobs)
+    try:
+        database = hyperscan_db.compile_database(_NoCompile(), expressions, flags, tag="t", literal=True)
+        assert _matches(database, b"GET /AutoDiscover/x ProxyLogon") == [1, 0]
+        with pytest.raises(AssertionError):  # other expressions: not what was handed
+            hyperscan_db.compile_database(_NoCompile(), [b"proxyshell"], [0], tag="t", literal=True)
+    finally:
+        hyperscan_db.take_back(blobs)
+    with pytest.raises(AssertionError):  # taken back
+        hyperscan_db.compile_database(_NoCompile(), expressions, flags, tag="t", literal=True)
+
+
+def test_a_handed_database_the_library_refuses_is_compiled_quietly() -> None:
+    expressions, flags = [b"x-anonresource"], [hs.HS_FLAG_CASELESS]
+    key = hyperscan_db.database_key("t", expressions, flags, True, hs)
+    take_problems()
+    hyperscan_db.hand({key: b"not a database"})
+    try:
+        database = hyperscan_db.compile_database(hs, expressions, flags, tag="t", literal=True)
+    finally:
+        hyperscan_db.take_back({key: b""})
+    assert _matches(database, b"X-AnonResource: true") == [0]
+    assert take_problems() == []  # not the user's cache folder: nothing to report
+
+
+def test_recorded_gives_the_databases_loaded_from_the_folder_as_well_as_the_compiled(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path, "hyperscan")
+    expressions, flags = [b"/owa/auth/"], [hs.HS_FLAG_CASELESS]
+    compiled = hyperscan_db.recorded(lambda: hyperscan_db.compile_database(hs, expressions, flags, tag="t",
+                                                                            cache=cache))
+    loaded = hyperscan_db.recorded(lambda: hyperscan_db.compile_database(hs, expressions, flags, tag="t",
+                                                                          cache=cache))
+    assert compiled == loaded and len(compiled) == 1
+    assert hyperscan_db.recorded(lambda: None) == {}
+    with pytest.raises(ValueError):
+        hyperscan_db.recorded(lambda: int("x"))

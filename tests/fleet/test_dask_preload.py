@@ -52,5 +52,52 @@ def test_a_plugin_the_workers_refuse_leaves_the_compile_to_the_tasks_and_is_not_
     from exhunt.fleet.dask import _preload
 
     client = _RefusingClient()
-    assert _preload(client, ContentSpec(cache_dir=str(tmp_path / "cache"))) is None
+    assert _preload(client, ContentSpec(cache_dir=str(tmp_path / "cache")), {}) is None
     assert len(client.unregistered) == 1 and client.unregistered[0].startswith("exhunt-content-")
+
+
+def test_the_client_hands_the_workers_the_prefilters_a_usual_host_asks_for(tmp_path: Path,
+                                                                          monkeypatch: object) -> None:
+    """A fresh worker compiled the text logs' prefilter databases at its first host (0.3 s); the client
+    now loads (or compiles once) those a host with no file of interest asks for and ships them. Checked in a
+    fresh thread (the prefilters are kept per thread) on the clean and probed examples: every text-log
+    database asked for was handed; the compromised host's web shells make it ask for others."""
+    import threading
+
+    import pytest
+
+    from exhunt.content import hyperscan_db
+    from exhunt.fleet.dask import MAX_DATABASE_BYTES, prefilter_databases
+    from exhunt.fleet.local import assess_one
+
+    pytest.importorskip("hyperscan")
+    spec = ContentSpec(cache_dir=str(tmp_path / "cache"))
+    databases = prefilter_databases(spec, {})
+    assert databases and sum(map(len, databases.values())) <= MAX_DATABASE_BYTES
+    assert prefilter_databases(spec, {}) == databases  # the second time from the cache folder: the same bytes
+    assert prefilter_databases(ContentSpec(), {}) == {}  # no cache folder: nothing compiled only to be shipped
+    asked: list[tuple[str, bool]] = []
+    real = hyperscan_db.compile_database
+
+    def spy(hs: object, expressions: list[bytes], flags: list[int], *, tag: str, literal: bool = False,
+            cache: object = None) -> object:
+        asked.append((tag, hyperscan_db.database_key(tag, expressions, flags, literal, hs) in databases))
+        return real(hs, expressions, flags, tag=tag, literal=literal, cache=cache)  # type: ignore[arg-type]
+
+    from exhunt.parsers import conjunctions, prefilter
+    for module in (conjunctions, prefilter):
+        monkeypatch.setattr(module, "compile_database", spy)  # type: ignore[attr-defined]
+    plugin = pickle.loads(pickle.dumps(ContentPreload(spec, {}, databases)))
+    plugin.setup(worker=None)
+    try:
+        for host, all_handed in ((HOSTS[0], True), (HOSTS[1], True), (EXAMPLES / "exchange-2019-compromised", False)):
+            asked.clear()
+            worker = threading.Thread(target=assess_one, args=(str(host), 0, ContentSpec(), {}))
+            worker.start()
+            worker.join()
+            assert asked, host
+            assert all(handed for _, handed in asked) == all_handed, (host, asked)
+            assert any(handed for _, handed in asked), host
+    finally:
+        plugin.teardown(worker=None)
+    assert not hyperscan_db._handed

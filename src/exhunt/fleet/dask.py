@@ -8,7 +8,9 @@ Cold start: before any host is sent, every worker gets the content ready (``Cont
 plugin, also run on workers that join later): it imports exhunt and compiles the content, from the compiled
 states the client itself loaded from its content cache when it has them (``content/cache.py``: each worker
 checks the key against its own code and rule files; shipped states replace nothing but the compile), so
-workers without the client's cache folder do not compile the rules each.
+workers without the client's cache folder do not compile the rules each; and with them the Hyperscan databases
+of the text-log prefilters a usual host asks for (``engine.usual_prefilters``), loaded (or compiled once) in
+the client: a fresh worker otherwise compiled them at its first host (0.3 s here; each worker again).
 
 Faults stay with their host: ``assess_one`` never raises, and a task Dask gives up on (its worker died
 more often than the scheduler allows: ``KilledWorker``) becomes a "could not assess" result. Each result
@@ -47,27 +49,50 @@ class ContentPreload(WorkerPlugin):
     """Dask worker plugin: the content compiled in the worker before its first host (``setup`` runs on every
     worker, present or joining later), from the client's compiled states where their keys match."""
 
-    def __init__(self, spec: ContentSpec, states: dict[tuple[str, str], bytes]) -> None:
-        self.spec, self.states = spec, states
+    def __init__(self, spec: ContentSpec, states: dict[tuple[str, str], bytes],
+                 databases: dict[str, bytes] | None = None) -> None:
+        self.spec, self.states, self.databases = spec, states, databases or {}
 
     def setup(self, worker: Any) -> None:
         from exhunt.content.cache import preload
+        from exhunt.content.hyperscan_db import hand
         from exhunt.fleet.allocator import relax
 
         relax()  # Dask's small trim threshold made every host ~1.7x slower (see fleet/allocator.py)
         preload(self.states)
+        hand(self.databases)
         with contextlib.suppress(Exception):  # left to the first host, which reports it as that host's fault
             compiled_content(self.spec)
 
     def teardown(self, worker: Any) -> None:
         from exhunt.content.cache import forget
+        from exhunt.content.hyperscan_db import take_back
         from exhunt.fleet.allocator import restore
 
         restore()
         forget(self.states)  # the compiled content stays (warm runs); the shipped bytes are not kept
+        take_back(self.databases)
 
 
-def _preload(client: Any, spec: ContentSpec) -> str | None:
+MAX_DATABASE_BYTES = 16 << 20  # prefilter databases shipped to each worker at most (shipped content: 0.85 MB)
+
+
+def prefilter_databases(spec: ContentSpec, options: dict[str, Any]) -> dict[str, bytes]:
+    """The serialised Hyperscan databases of the prefilters a usual host's text logs ask for, by key, from
+    the content's cache folder (compiled and stored there the first time); empty without a cache folder (as
+    the compiled states: nothing is compiled in the client only to be shipped) or past the bound."""
+    from exhunt.content.hyperscan_db import recorded, use_folder
+    from exhunt.engine import usual_prefilters
+
+    if not spec.cache_dir:
+        return {}
+    specs = usual_prefilters(compiled_content(spec), options)
+    use_folder(spec.cache_dir)
+    databases = recorded(lambda: [prefilter.build() for prefilter in specs])
+    return databases if sum(map(len, databases.values())) <= MAX_DATABASE_BYTES else {}
+
+
+def _preload(client: Any, spec: ContentSpec, options: dict[str, Any]) -> str | None:
     """The content ready on every worker; the plugin's name (by spec, so that a rerun replaces it), None
     when it could not be registered (then each worker compiles the content at its first host, as before)."""
     from hashlib import sha256
@@ -75,9 +100,12 @@ def _preload(client: Any, spec: ContentSpec) -> str | None:
     from exhunt.content.cache import exported
 
     compiled_content(spec)  # in the client: loads (or compiles and stores) the states shipped below
+    databases: dict[str, bytes] = {}
+    with contextlib.suppress(Exception):  # then each worker builds them at its first host, as before
+        databases = prefilter_databases(spec, options)
     name = "exhunt-content-" + sha256(repr(spec).encode("utf-8", "surrogatepass")).hexdigest()[:16]
     try:
-        client.register_plugin(ContentPreload(spec, exported() if spec.cache_dir else {}), name=name)
+        client.register_plugin(ContentPreload(spec, exported() if spec.cache_dir else {}, databases), name=name)
     except Exception:  # e.g. a worker that cannot load it: the tasks compile the content themselves
         with contextlib.suppress(Exception):  # not left on the scheduler for workers that join later
             client.unregister_worker_plugin(name)
@@ -108,7 +136,7 @@ def assess_paths_dask(paths: list[Path], spec: ContentSpec, options: dict[str, A
     futures = []
     plugin = None
     try:
-        plugin = _preload(client, spec) if todo else None
+        plugin = _preload(client, spec, options) if todo else None
         for n in todo:
             job = work[n]
             blob = shipped_tree(shipped.get(job.path), job.index)  # None: the worker opens the evidence itself
