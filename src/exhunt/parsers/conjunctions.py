@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from exhunt.content.hyperscan_db import compile_database, default_cache
 from exhunt.parsers.prefilter import (
@@ -27,6 +28,9 @@ from exhunt.parsers.prefilter import (
     prepare_literals,
     safe_literal,
 )
+
+if TYPE_CHECKING:
+    from exhunt.parsers.columns import ColumnGate
 
 Requirement = Sequence[frozenset[str]]  # a conjunction of groups of literals
 
@@ -116,12 +120,48 @@ class ConjunctionPrefilter(BlockPrefilter):
             else:
                 blanks.append(end)
 
+        ident_of: list[int] | None = [] if self.columns is not None else None
+        if ident_of is not None:  # the column gate is told which patterns matched on each line
+
+            def on_match(ident: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+                if ident < count:
+                    matches.append(end - 1)
+                    ident_of.append(ident)
+                elif ident == count:
+                    directives.append(end - 1)
+                elif ident == count + 3:
+                    odd.append(end - 1)
+                else:
+                    blanks.append(end)
+
         self._db.scan(block, match_event_handler=on_match, scratch=self._scratch)
-        matches.sort()
-        result.idents = [0] * len(matches)
+        if ident_of is None:
+            matches.sort()
+            result.idents = [0] * len(matches)
+        else:
+            pairs = sorted(zip(matches, ident_of, strict=True))
+            result.matches = [pos for pos, _ in pairs]
+            result.idents = [ident for _, ident in pairs]
         odd.sort()
         result.blank_lines = len(blanks)
         return result
+
+    def with_columns(self, columns: ColumnGate) -> BlockPrefilter | None:
+        """A copy that tells the column gate which of its requirements' patterns matched on each candidate
+        line (``TextLine.hits``): each requirement must be one of this scan's conjunctions (the scan built
+        from ``columns.projection()``); None when one is not."""
+        at = {pattern: ident for ident, pattern in enumerate(self.literals)}
+        by_pattern: list[list[int]] = [[] for _ in self.literals]
+        for number, groups in enumerate(columns.groups):
+            patterns = conjunction_patterns(groups)
+            if not patterns or any(pattern not in at for pattern in patterns):
+                return None
+            for pattern in patterns:
+                by_pattern[at[pattern]].append(number)
+        clone = self._clone()
+        clone.columns = columns
+        columns.by_pattern = [tuple(numbers) for numbers in by_pattern]
+        return clone
 
 
 def gated(literals: list[str], requirements: Sequence[Requirement], force_python: bool) -> BlockPrefilter | None:

@@ -19,6 +19,7 @@ from typing import BinaryIO
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.parsers.base import Parser, ParseReport, Prefilter
+from exhunt.parsers.columns import ColumnGate, ColumnPlan
 from exhunt.parsers.textblocks import BLOCK_SIZE, LineReader, TextLine
 from exhunt.parsers.textfile import (
     HEAD_SIZE,
@@ -149,11 +150,13 @@ class _Tally:
 class _W3CFile:
     """The reading state of one file: current columns, header date, per-file tallies."""
 
-    def __init__(self, artifact: Artifact, report: ParseReport) -> None:
+    def __init__(self, artifact: Artifact, report: ParseReport, columns: ColumnGate | None = None) -> None:
         self.artifact = artifact
         self.report = report
         self.attrs = dict(artifact.attrs)
         self.binding: Binding | None = None
+        self.columns = columns  # judges a candidate IIS line on its columns (``parsers/columns.py``)
+        self.plan: ColumnPlan | None = None  # ... with the current header's columns
         self.header_date: str | None = None
         self.decoder = LineDecoder(report)
         self.directives = DirectiveLog(report)
@@ -182,6 +185,7 @@ class _W3CFile:
                                  f"{value[:200]!r}", code="wrong-format", line=line.number, offset=line.offset)
                 return False
             self.binding = binding
+            self.plan = self.columns.plan(binding.names) if self.columns is not None and not binding.csv else None
         return True
 
     def data(self, line: TextLine) -> Record | None:
@@ -231,6 +235,11 @@ class _W3CFile:
             self.report.see_time(stamp, line.number, line.offset)
         if not line.candidate:
             return None  # an edge line, read for its time and its warnings only: no record is made of it
+        plan = self.plan
+        if plan is not None and line.hits is not None and not extra and line.data.isascii():
+            assert self.columns is not None
+            if not self.columns.accept(plan, line.hits, values, line.data):
+                return None  # no requirement can hold on its columns: read for its time and warnings only
         fields: dict[str, object] = dict(zip(binding.names, values))  # noqa: B905 - same length by construction
         if extra:
             fields["_extra"] = extra
@@ -319,7 +328,7 @@ class W3CParser(Parser):
             report.warn(f"no '#Fields' header in the first {HEAD_SIZE} bytes: not a W3C extended-format log",
                         code="no-header", line=1, offset=0)
             return
-        state = _W3CFile(artifact, report)
+        state = _W3CFile(artifact, report, prefilter.columns if prefilter is not None else None)
         reader = LineReader(report, prefilter, odd_lines=True) if self.block_size is None else \
             LineReader(report, prefilter, block_size=self.block_size, odd_lines=True)
         try:
