@@ -7,12 +7,13 @@ Detectors may say so (``Interest.scoped``): a requirement is a conjunction of ``
 literals one of which must be in one of the term's fields (lowercase names; None: anywhere in the line), or,
 for an ``exclude`` term, values the field's whole value must not be.
 
-The block scan is then built from these requirements with their fields left out (``projection``), and it
-says, for each candidate line, which requirements' patterns matched there (``TextLine.hits``; each
-requirement is one conjunction of the scan, ``conjunctions.ConjunctionPrefilter.with_columns``). Only
-those are checked, per ``#Fields`` layout (``plan``), on the columns their terms name: which terms a column's
-value holds is kept per value (a host's requests repeat a few stems and methods). A requirement naming no
-field whose groups all are in its pattern is proven by the match itself.
+The block scan (``conjunctions.ConjunctionPrefilter.with_columns``) finds the same candidate lines as
+without the gate, and also says, for each, which of these requirements' patterns (their literal groups,
+fields left out) matched on it (``TextLine.hits``). Only those are checked, per ``#Fields`` layout
+(``plan``), on the columns their terms name: which terms a column's value holds is kept per value (a host's
+requests repeat a few stems and methods). A requirement naming no field whose groups all are in its pattern
+is proven by the match itself. A line no requirement can hold on gives its time and warnings as before, and
+no record.
 
 Everything here only ever lets more through than the detectors use: a literal too short to scan drops its
 term (the term then always holds), a line that is not ASCII or has more columns than its header is not
@@ -134,10 +135,6 @@ class ColumnGate:
         always holds)."""
         gate = cls(requirements)
         return gate if gate.useful else None
-
-    def projection(self) -> tuple[tuple[frozenset[str], ...], ...]:
-        """The requirements as the block scan takes them: literal groups, anywhere (exclusions left out)."""
-        return tuple(tuple(frozenset(lit.decode() for lit in group) for group in groups) for groups in self.groups)
 
     def __getstate__(self) -> dict[str, object]:
         return {k: v for k, v in self.__dict__.items() if k != "_plans"}

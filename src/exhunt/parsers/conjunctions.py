@@ -91,9 +91,19 @@ class ConjunctionPrefilter(BlockPrefilter):
     requirement on it, and the structure markers (directives, blank lines, odd lines) come from the same pass.
     """
 
-    def __init__(self, conjunctions: Sequence[Sequence[Sequence[bytes]]]) -> None:
+    gating: int | None = None  # with a column gate: patterns with a smaller id make a candidate, the others inform
+
+    def __init__(self, conjunctions: Sequence[Sequence[Sequence[bytes]]],
+                 informing: Sequence[Sequence[Sequence[bytes]]] = ()) -> None:
+        """``informing``: conjunctions whose patterns are reported with the lines they match (``idents``) but
+        make no line a candidate (see ``with_columns``)."""
         assert _hs is not None
+        self._conjunctions = [[list(group) for group in conj] for conj in conjunctions]
         patterns = sorted({p for conj in conjunctions for p in conjunction_patterns(conj)})
+        extra = sorted({p for conj in informing for p in conjunction_patterns(conj)} - set(patterns))
+        if informing:
+            self.gating = len(patterns)
+        patterns += extra
         self.literals = tuple(patterns)
         self._count = len(patterns)
         structure = [rb"\n#", rb"\n\n", rb"\n\r\n", _ODD_LINE]
@@ -120,7 +130,7 @@ class ConjunctionPrefilter(BlockPrefilter):
             else:
                 blanks.append(end)
 
-        ident_of: list[int] | None = [] if self.columns is not None else None
+        ident_of: list[int] | None = [] if self.gating is not None else None
         if ident_of is not None:  # the column gate is told which patterns matched on each line
 
             def on_match(ident: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
@@ -147,18 +157,19 @@ class ConjunctionPrefilter(BlockPrefilter):
         return result
 
     def with_columns(self, columns: ColumnGate) -> BlockPrefilter | None:
-        """A copy that tells the column gate which of its requirements' patterns matched on each candidate
-        line (``TextLine.hits``): each requirement must be one of this scan's conjunctions (the scan built
-        from ``columns.projection()``); None when one is not."""
-        at = {pattern: ident for ident, pattern in enumerate(self.literals)}
-        by_pattern: list[list[int]] = [[] for _ in self.literals]
+        """This scan, its candidate lines the same, that also tells the column gate which of its requirements'
+        patterns matched on each candidate line (``TextLine.hits``): the requirements with their fields left
+        out (``columns.groups``) are added as informing patterns. None when Hyperscan refuses them."""
+        assert _hs is not None
+        try:
+            clone = ConjunctionPrefilter(self._conjunctions, columns.groups)
+        except _hs.error:
+            return None
+        at = {pattern: ident for ident, pattern in enumerate(clone.literals)}
+        by_pattern: list[list[int]] = [[] for _ in clone.literals]
         for number, groups in enumerate(columns.groups):
-            patterns = conjunction_patterns(groups)
-            if not patterns or any(pattern not in at for pattern in patterns):
-                return None
-            for pattern in patterns:
+            for pattern in conjunction_patterns(groups):
                 by_pattern[at[pattern]].append(number)
-        clone = self._clone()
         clone.columns = columns
         columns.by_pattern = [tuple(numbers) for numbers in by_pattern]
         return clone

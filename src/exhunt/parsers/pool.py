@@ -92,12 +92,12 @@ class PrefilterSpec:
         return cast("Prefilter | None", built)
 
     def _scoped(self) -> Prefilter | None:
-        """With scoped requirements: the block scan built from them (fields left out) and the column gate
-        that judges its candidate lines on their columns; None when there is no such gate."""
+        """With scoped requirements: the block scan, whose candidate lines the column gate then judges on
+        their columns; None when there is no such gate."""
         columns = ColumnGate.build(self.scoped) if self.scoped else None
         if columns is None:
             return None
-        built = build_prefilter(self.literals, requirements=columns.projection())
+        built = build_prefilter(self.literals, requirements=self.requirements)
         return built.with_columns(columns) if isinstance(built, BlockPrefilter) else None
 
     def adopt(self, built: bytes) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from exhunt.parsers.base import ParseReport, Prefilter
+from exhunt.parsers.conjunctions import ConjunctionPrefilter
 from exhunt.parsers.prefilter import BlockMarks, BlockPrefilter, PythonPrefilter
 from exhunt.parsers.textfile import BOM
 
@@ -213,7 +214,9 @@ class LineReader:
 
         candidates: dict[int, int] = {}  # line start -> line end (the newline or the block end)
         gate = self.prefilter.gate if isinstance(self.prefilter, BlockPrefilter) else None
-        hits: dict[int, set[int]] | None = {} if self.prefilter.columns is not None else None
+        # with a column gate: the patterns matched on each candidate line; those from ``gating`` on only inform
+        gating = self.prefilter.gating if isinstance(self.prefilter, ConjunctionPrefilter) else None
+        hits: dict[int, set[int]] | None = {} if gating is not None else None
         line_end, line_start = -1, -1
         found: set[int] = set()
         for pos, ident in zip(marks.matches, marks.idents, strict=True):
@@ -221,8 +224,10 @@ class LineReader:
                 found.add(ident)  # another match on the same line
                 continue
             if line_start >= 0 and (gate is None or gate.accept(found, view[line_start:line_end])):
-                candidates[line_start] = line_end
-                if hits is not None:
+                if hits is None:
+                    candidates[line_start] = line_end
+                elif gating is not None and min(found) < gating:
+                    candidates[line_start] = line_end
                     hits[line_start] = found
             line_end = buf.find(b"\n", pos, end)
             if line_end < 0:
@@ -230,8 +235,10 @@ class LineReader:
             line_start = buf.rfind(b"\n", 0, pos) + 1
             found = {ident}
         if line_start >= 0 and (gate is None or gate.accept(found, view[line_start:line_end])):
-            candidates[line_start] = line_end
-            if hits is not None:
+            if hits is None:
+                candidates[line_start] = line_end
+            elif gating is not None and min(found) < gating:
+                candidates[line_start] = line_end
                 hits[line_start] = found
         for start in marks.odd if self.odd_lines else ():  # lines that do not look like records: checked
             if start < end and start not in candidates:

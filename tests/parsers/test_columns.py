@@ -1,0 +1,222 @@
+"""The IIS column gate (``parsers/columns.py``): property tests that it keeps every record a detector may use.
+
+On many generated lines (the benchmark's near-miss and attack lines, ordinary traffic, the examples' IIS logs,
+every literal of the requirements put into the right and the wrong columns, and odd forms: extra and missing
+columns, runs of spaces, ``+``, ``-``, mixed case, NULs, header names in other case and order) the records the
+detectors' filters keep are the same with the gate as without it, and so is each file's report; and the gate
+does turn lines away. For the shipped rules, and with SigmaHQ's web server rules added (skipped when the
+shared corpus is absent).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import random
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from exhunt.content.bundle import ContentSpec
+from exhunt.detectors.base import Digests, HostContext
+from exhunt.detectors.registry import create_detectors
+from exhunt.engine import _prefilter_spec, _record_filter
+from exhunt.fleet.local import compiled_content
+from exhunt.model.coverage import HostCoverage
+from exhunt.model.event import Record
+from exhunt.model.evidence import ArtifactKind
+from exhunt.parsers.base import ParseReport
+from exhunt.parsers.columns import ColumnGate, Term
+from exhunt.parsers.pool import PrefilterSpec, parse_all
+from exhunt.parsers.w3c import W3CParser
+from exhunt.sources.classify import classify
+from exhunt.sources.registry import open_evidence
+from logfixtures import IIS_ATTACKS, IIS_FIELDS, iis_line
+
+ROOT = Path(__file__).resolve().parents[2]
+SIGMAHQ = ROOT.parent / "shared" / "corpus" / "sigmahq"
+DAY = "2021-03-03"
+
+
+def _gen_logs() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gen_logs_for_tests", ROOT / "bench" / "gen_logs.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _literals(content_spec: ContentSpec) -> list[tuple[frozenset[str] | None, str]]:
+    """Every (fields, literal) of the scoped requirements of a fresh host's detectors, for IIS."""
+    bundle = compiled_content(content_spec)
+    found: set[tuple[frozenset[str] | None, str]] = set()
+    for detector in create_detectors(bundle, {}):
+        interest = detector.interest(ArtifactKind.IIS)
+        for requirement in (interest.scoped or ()) if interest is not None else ():
+            for term in requirement:
+                found.update((term.fields, literal) for literal in term.literals)
+    return sorted(found, key=lambda item: (sorted(item[0] or ()), item[1]))
+
+
+def _placed(rng: random.Random, base: str, literals: list[tuple[frozenset[str] | None, str]]) -> str:
+    """``base`` (an IIS line of the default fields) with one to three of the literals put into columns: the
+    ones they are scoped to or any other (spaces written as '+', as IIS does)."""
+    values = base.split(" ")
+    for _ in range(rng.randrange(1, 4)):
+        fields, literal = rng.choice(literals)
+        text = literal.replace(" ", "+") or "x"
+        names = [n.lower() for n in IIS_FIELDS]
+        if fields and rng.random() < 0.6:
+            targets = [names.index(f) for f in fields if f in names]
+            column = rng.choice(targets) if targets else rng.randrange(2, len(values))
+        else:
+            column = rng.randrange(2, len(values))
+        old = values[column]
+        values[column] = rng.choice((text, old + text, text + old, "/" + text, old.upper() + text.upper()))
+    return " ".join(values)
+
+
+def _odd(rng: random.Random, line: str) -> str:
+    """An odd form of a data line."""
+    values = line.split(" ")
+    form = rng.randrange(9)
+    if form == 0:
+        return line + " extra-column"
+    if form == 1:
+        return " ".join(values[: rng.randrange(len(values) // 2 + 1, len(values))])  # missing columns
+    if form == 2:
+        return "  ".join(values)  # runs of spaces
+    if form == 3:
+        return " " + line  # a leading space
+    if form == 4:
+        return line.upper()
+    if form == 5:
+        values[4] = values[4].replace("/", "+/", 1)
+        return " ".join(values)
+    if form == 6:
+        return " ".join("-" if i in (4, 5, 10) else v for i, v in enumerate(values))
+    if form == 7:
+        return "\x00\x00" + line  # NULs around the line (read without them)
+    return line + " " + " ".join(values[2:])  # far too many columns (skipped as garbled)
+
+
+def _lines(rng: random.Random, literals: list[tuple[frozenset[str] | None, str]]) -> list[str]:
+    gen_logs = _gen_logs()
+    lines = [gen_logs.iis_near_miss(rng, DAY).join((f"{DAY} 00:00:{n % 60:02d} ", "")) for n in range(400)]
+    lines += [attack.format(d=DAY, t=f"01:00:{n:02d}") for n, attack in enumerate(IIS_ATTACKS)]
+    lines += [iis_line(rng, DAY, n) for n in range(300)]
+    for log in sorted(ROOT.glob("examples/*/C/inetpub/logs/LogFiles/*/u_ex*.log")):
+        lines += [line for line in log.read_text(encoding="utf-8").splitlines() if line and line[0] != "#"]
+    placed = [_placed(rng, rng.choice(lines), literals) for _ in range(1500)]
+    lines += placed
+    lines += [_odd(rng, rng.choice(lines)) for _ in range(600)]
+    return lines
+
+
+def _write_host(root: Path, lines: list[str]) -> None:
+    folder = root / "C/inetpub/logs/LogFiles/W3SVC1"
+    folder.mkdir(parents=True)
+    header = f"#Software: Microsoft Internet Information Services 10.0\n#Date: {DAY} 00:00:00\n"
+    half = len(lines) // 2
+    (folder / "u_ex210303.log").write_bytes(
+        (header + f"#Fields: {' '.join(IIS_FIELDS)}\n" + "\n".join(lines[:half]) + "\n").encode())
+    # the same lines under a header whose names are in other case, and a restart with the columns in
+    # another order (the lines rewritten to it)
+    upper = " ".join(n.upper() if n.startswith("cs-") else n for n in IIS_FIELDS)
+    order = [*range(0, 3), 5, 4, 3, *range(6, len(IIS_FIELDS))]
+    moved = []
+    for line in lines[half:]:
+        values = line.split(" ")
+        moved.append(" ".join(values[i] for i in order if i < len(values)) if len(values) == len(IIS_FIELDS)
+                     else line)
+    text = (header + f"#Fields: {upper}\n" + "\n".join(lines[half:]) + "\n" + header
+            + f"#Fields: {' '.join(IIS_FIELDS[i] for i in order)}\n" + "\n".join(moved) + "\n")
+    (folder / "u_ex210304.log").write_bytes(text.encode())
+
+
+def _kept(records: list[Record], keep: object) -> list[tuple[int | None, str]]:
+    assert callable(keep)
+    return [(r.line, r.raw) for r in records if keep(r)]
+
+
+def _check(tmp_path: Path, content_spec: ContentSpec, seed: int) -> None:
+    rng = random.Random(seed)
+    literals = _literals(content_spec)
+    assert literals, "the detectors state scoped requirements for IIS"
+    _write_host(tmp_path / "host", _lines(rng, literals))
+    tree = open_evidence(tmp_path / "host")[0]
+    layout = classify(tree, None)
+    ctx = HostContext(host=tree.name, tree=tree, artifacts=layout.artifacts, coverage=HostCoverage(),
+                      digests=Digests(layout.artifacts.listing), options={})
+    detectors = create_detectors(compiled_content(content_spec), {})
+    for detector in detectors:
+        detector.start(ctx)
+    interests = [i for d in detectors if (i := d.interest(ArtifactKind.IIS)) is not None]
+    gated = _prefilter_spec(interests, columns=True)
+    plain = _prefilter_spec(interests)
+    assert gated.scoped and not plain.scoped
+    built = gated.build()
+    assert built is not None and built.columns is not None, "the column gate is in use"
+    keep = _record_filter(interests)
+    parser = W3CParser()
+    turned_away = used = 0
+    artifacts = [a for a in layout.artifacts if a.kind is ArtifactKind.IIS]
+    assert len(artifacts) == 2
+    for artifact in artifacts:
+        reports = []
+        results = []
+        for spec in (plain, gated):
+            report = ParseReport(path=artifact.path)
+            results.append(list(parse_all(parser, tree, artifact, report, spec)))
+            reports.append(dataclasses.replace(report, warnings=[(w.code, w.line, w.message) for w in report.warnings]))
+        kept = _kept(results[1], keep)
+        assert kept == _kept(results[0], keep)
+        assert reports[1] == reports[0]
+        turned_away += len(results[0]) - len(results[1])
+        used += len(kept)
+    assert turned_away > 100, "the gate turns candidate lines away"
+    assert used > 50, "lines a detector uses are among them"
+
+
+def test_gate_keeps_what_the_shipped_rules_use(tmp_path: Path) -> None:
+    _check(tmp_path, ContentSpec(), seed=1)
+
+
+def test_gate_keeps_what_sigmahq_web_server_rules_use(tmp_path: Path) -> None:
+    if not SIGMAHQ.is_dir():
+        pytest.skip(f"SigmaHQ checkout not found at {SIGMAHQ} (the shared corpus)")
+    rules = sorted(str(p) for p in SIGMAHQ.rglob("*.yml") if "category: webserver" in p.read_text(encoding="utf-8"))
+    assert len(rules) > 20
+    # a rule that needs every line (no literal: a regex alone) leaves no prefilter, so no gate: left out
+    index = compiled_content(ContentSpec(sigma_paths=tuple(rules))).parts["sigma"].index
+    every_line = {Path(rule.file).name for rule in index.by_kind.get(ArtifactKind.IIS, []) if rule.literals is None}
+    _check(tmp_path, ContentSpec(sigma_paths=tuple(r for r in rules if Path(r).name not in every_line)), seed=2)
+
+
+def test_requirement_without_a_literal_makes_no_gate() -> None:
+    """A requirement whose every term is too short to scan always holds: no line could be turned away."""
+    stem = frozenset({"cs-uri-stem"})
+    assert ColumnGate.build(((Term(stem, frozenset({"/ecp/"})),), (Term(stem, frozenset({"2"})),))) is None
+    assert ColumnGate.build(((Term(stem, frozenset({"/ecp/"})),),)) is not None
+
+
+def test_exclusion_only_where_its_field_is_one_column() -> None:
+    stem = frozenset({"cs-uri-stem"})
+    gate = ColumnGate(((Term(stem, frozenset({"/owa/auth/"})), Term(stem, frozenset({"/owa/auth/logon.aspx"}),
+                                                                       exclude=True)),))
+    gate.by_pattern = [(0,)]
+    once = gate.plan(("date", "cs-uri-stem"))
+    twice = gate.plan(("date", "cs-uri-stem", "CS-URI-STEM"))
+    data = b"2021-03-03 /owa/auth/logon.aspx"
+    assert not gate.accept(once, [0], ["2021-03-03", "/owa/auth/logon.aspx"], data)
+    assert gate.accept(once, [0], ["2021-03-03", "/owa/auth/x.aspx"], data)
+    assert gate.accept(twice, [0], ["2021-03-03", "/owa/auth/logon.aspx", "/owa/auth/logon.aspx"], data)
+
+
+def test_spec_without_scoped_requirements_builds_the_former_prefilter() -> None:
+    spec = PrefilterSpec("literals", ("/ecp/",), ((frozenset({"/ecp/"}),),))
+    built = spec.build()
+    assert built is not None and built.columns is None
