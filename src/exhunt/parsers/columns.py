@@ -23,8 +23,10 @@ where its field is one column of the layout.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from exhunt.parsers.prefilter import MIN_LITERAL, safe_literal
 
@@ -59,11 +61,26 @@ def anywhere(requirements: Sequence[Sequence[frozenset[str]]]) -> tuple[ScopedRe
     return tuple(tuple(Term(None, group) for group in requirement) for requirement in requirements)
 
 
+Picker = Callable[[list[str]], Any]
+Matched = tuple[tuple[int, ...], Picker | None, Callable[[Any], bool]]
+
+
+def _getter(columns: tuple[int, ...]) -> Picker:
+    return operator.itemgetter(*columns) if len(columns) > 1 else operator.itemgetter(columns[0])
+
+
+def _short(values: Any) -> bool:
+    """Whether values read are short enough to keep an answer under (bounded memory)."""
+    if type(values) is str:
+        return len(values) <= MAX_KEPT_VALUE
+    return sum(len(value) for value in values) <= MAX_KEPT_VALUE
+
+
 class ColumnPlan:
     """The gate for one layout: per requirement whether it may hold here, its terms' columns, its usable
     exclusions; per column the terms it may hold and what each value held."""
 
-    __slots__ = ("columns", "exclusions", "kept", "possible", "term_columns")
+    __slots__ = ("answers", "columns", "exclusions", "kept", "matched", "possible", "term_columns")
 
     def __init__(self, gate: ColumnGate, names: tuple[str, ...]) -> None:
         at: dict[str, list[int]] = {}
@@ -82,6 +99,8 @@ class ColumnPlan:
         self.columns = {column: tuple(terms) for column, terms in by_column.items()}
         self.kept: dict[int, dict[str, frozenset[int]]] = {column: {} for column in by_column}
         self.possible: list[bool] = []
+        self.matched: dict[frozenset[int], Matched] = {}  # patterns matched on a line -> what they stand for
+        self.answers: dict[tuple[frozenset[int], Any], bool] = {}  # (patterns, values read) -> answer
         self.exclusions: list[tuple[tuple[int, frozenset[str]], ...]] = []
         for positive, excluded, _ in gate.requirements:
             self.possible.append(all(self.term_columns[t] != () for t in positive))  # else a field is missing
@@ -151,20 +170,59 @@ class ColumnGate:
             found = self._plans[names] = ColumnPlan(self, names)
         return found
 
-    def accept(self, plan: ColumnPlan, patterns: Iterable[int], values: list[str], data: bytes) -> bool:
-        """Whether a requirement whose pattern matched on the line (``patterns``: the scan's pattern ids)
-        holds on it: ``values`` its columns as the record would hold them, ``data`` its bytes (ASCII)."""
-        by_pattern = self.by_pattern
-        numbers = {number for pattern in patterns for number in by_pattern[pattern]}
+    def accept(self, plan: ColumnPlan, hits: set[int], values: list[str], data: bytes) -> bool:
+        """Whether a requirement whose pattern matched on the line (``hits``: the scan's pattern ids) holds
+        on it: ``values`` its columns as the record would hold them, ``data`` its bytes (ASCII). The answer
+        depends only on the requirements and the values of the columns they read: it is kept by both (a
+        host's requests repeat), unless a term may be anywhere in the line or the values are long."""
+        key = frozenset(hits)
+        matched = plan.matched.get(key)
+        if matched is None:
+            matched = self._matched(plan, key)
+        numbers, pick, pure = matched
+        if not numbers:
+            return False
+        if pick is None:
+            return self._decide(plan, numbers, values, data)
+        seen = (key, pick(values))
+        answer = plan.answers.get(seen)
+        if answer is None:
+            answer = self._decide(plan, numbers, values, data)
+            if pure(seen[1]):
+                if len(plan.answers) >= MAX_KEPT:
+                    plan.answers.clear()
+                plan.answers[seen] = answer
+        return answer
+
+    def _matched(self, plan: ColumnPlan, key: frozenset[int]) -> Matched:
+        """The requirements the patterns ``key`` stand for that may hold on this layout, and a getter of the
+        values they read (None when a term may be anywhere in the line): kept per set of patterns."""
+        numbers = tuple(sorted({n for pattern in key for n in self.by_pattern[pattern] if plan.possible[n]}))
+        columns: set[int] = set()
+        anywhere = False
+        for number in numbers:
+            for term in self.requirements[number][0]:
+                found = plan.term_columns[term]
+                if found is None:
+                    anywhere = True
+                else:
+                    columns.update(found)
+            columns.update(c for c, _ in plan.exclusions[number])
+        pick = None if anywhere or not columns else _getter(tuple(sorted(columns)))
+        matched = (numbers, pick, _short)
+        if len(plan.matched) >= MAX_KEPT:
+            plan.matched.clear()
+        plan.matched[key] = matched
+        return matched
+
+    def _decide(self, plan: ColumnPlan, numbers: tuple[int, ...], values: list[str], data: bytes) -> bool:
         held: dict[int, frozenset[int]] = {}  # per column looked at: the terms its value holds
         line: str | None = None
-        requirements, terms, possible = self.requirements, self.terms, plan.possible
+        requirements, terms = self.requirements, self.terms
         for number in numbers:
             positive, _, proven = requirements[number]
             if proven:
                 return True
-            if not possible[number]:
-                continue
             for term in positive:
                 columns = plan.term_columns[term]
                 if columns is None:  # anywhere in the line

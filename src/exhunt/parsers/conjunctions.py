@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from exhunt.content.hyperscan_db import compile_database, default_cache
 from exhunt.parsers.prefilter import (
@@ -77,10 +77,14 @@ def _alternation(group: Sequence[bytes]) -> bytes:
     return b"(?:" + b"|".join(re.escape(lit) for lit in sorted(group)) + b")"
 
 
+def chosen_groups(groups: Sequence[Sequence[bytes]]) -> list[Sequence[bytes]]:
+    """The groups of a conjunction its line patterns hold (the most selective, ``MAX_GROUPS_IN_PATTERN``)."""
+    return sorted(groups, key=lambda g: (-min(len(x) for x in g), sorted(g)))[:MAX_GROUPS_IN_PATTERN]
+
+
 def conjunction_patterns(groups: Sequence[Sequence[bytes]]) -> list[bytes]:
     """Regexes matching a line that holds one literal of every group, in any order, within one line."""
-    chosen = sorted(groups, key=lambda g: (-min(len(x) for x in g), sorted(g)))[:MAX_GROUPS_IN_PATTERN]
-    parts = [_alternation(g) for g in chosen]
+    parts = [_alternation(g) for g in chosen_groups(groups)]
     return sorted({b"[^\n]*".join(order) for order in itertools.permutations(parts)})
 
 
@@ -130,13 +134,12 @@ class ConjunctionPrefilter(BlockPrefilter):
             else:
                 blanks.append(end)
 
-        ident_of: list[int] | None = [] if self.gating is not None else None
-        if ident_of is not None:  # the column gate is told which patterns matched on each line
+        if self.gating is not None:  # the column gate is told which patterns matched on each line: each
+            # match kept as one number, position * count + pattern, sorted as such (cheaper than pairs)
 
             def on_match(ident: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
                 if ident < count:
-                    matches.append(end - 1)
-                    ident_of.append(ident)
+                    matches.append((end - 1) * count + ident)
                 elif ident == count:
                     directives.append(end - 1)
                 elif ident == count + 3:
@@ -145,34 +148,76 @@ class ConjunctionPrefilter(BlockPrefilter):
                     blanks.append(end)
 
         self._db.scan(block, match_event_handler=on_match, scratch=self._scratch)
-        if ident_of is None:
-            matches.sort()
+        matches.sort()
+        if self.gating is None:
             result.idents = [0] * len(matches)
         else:
-            pairs = sorted(zip(matches, ident_of, strict=True))
-            result.matches = [pos for pos, _ in pairs]
-            result.idents = [ident for _, ident in pairs]
+            result.idents = [key % count for key in matches]
+            result.matches = [key // count for key in matches]
         odd.sort()
         result.blank_lines = len(blanks)
         return result
 
     def with_columns(self, columns: ColumnGate) -> BlockPrefilter | None:
-        """This scan, its candidate lines the same, that also tells the column gate which of its requirements'
-        patterns matched on each candidate line (``TextLine.hits``): the requirements with their fields left
-        out (``columns.groups``) are added as informing patterns. None when Hyperscan refuses them."""
+        """This scan, its candidate lines the same, that also tells the column gate which of its requirements
+        may hold on each candidate line: the patterns matched there (``TextLine.hits``), each mapped to the
+        gate's requirements that imply it (``_implied``). A requirement that implies none of this scan's
+        conjunctions gets patterns of its own (its literal groups, fields left out) that make no line a
+        candidate but are reported with the lines they match. None when Hyperscan refuses them."""
         assert _hs is not None
-        try:
-            clone = ConjunctionPrefilter(self._conjunctions, columns.groups)
-        except _hs.error:
-            return None
+        chosen = [[frozenset(g) for g in chosen_groups(conj)] for conj in self._conjunctions]
+        by_literal: dict[bytes, set[int]] = {}
+        for number, groups in enumerate(chosen):
+            for group in groups:
+                for literal in group:
+                    by_literal.setdefault(literal, set()).add(number)
+        implied = [_implied([frozenset(g) for g in groups], chosen, by_literal) for groups in columns.groups]
+        own = [groups for groups, found in zip(columns.groups, implied, strict=True) if found is None]
+        if own:
+            try:
+                clone = ConjunctionPrefilter(self._conjunctions, own)
+            except _hs.error:
+                return None
+        else:
+            clone = cast("ConjunctionPrefilter", self._clone())
+            clone.gating = self._count
         at = {pattern: ident for ident, pattern in enumerate(clone.literals)}
-        by_pattern: list[list[int]] = [[] for _ in clone.literals]
-        for number, groups in enumerate(columns.groups):
-            for pattern in conjunction_patterns(groups):
-                by_pattern[at[pattern]].append(number)
+        patterns_of = [[at[p] for p in conjunction_patterns(conj)] for conj in self._conjunctions]
+        by_pattern: list[set[int]] = [set() for _ in clone.literals]
+        for number, (own_groups, found) in enumerate(zip(columns.groups, implied, strict=True)):
+            idents = [at[p] for p in conjunction_patterns(own_groups)] if found is None else \
+                [ident for conj in found for ident in patterns_of[conj]]
+            for ident in idents:
+                by_pattern[ident].add(number)
         clone.columns = columns
-        columns.by_pattern = [tuple(numbers) for numbers in by_pattern]
+        columns.by_pattern = [tuple(sorted(numbers)) for numbers in by_pattern]
         return clone
+
+
+def _implied(groups: list[frozenset[bytes]], chosen: list[list[frozenset[bytes]]],
+             by_literal: dict[bytes, set[int]]) -> list[int] | None:
+    """Conjunctions of the scan (their ``chosen`` groups), one of which matches every line where all of
+    ``groups`` hold; None when none are found. A conjunction whose every group holds a whole group of
+    ``groups`` is enough alone; else, for one group of ``groups``, each of its literals must find a
+    conjunction whose every group holds that literal or a whole group of ``groups``."""
+    def implies(conj: int, literal: bytes | None) -> bool:
+        return all((literal is not None and literal in group) or any(g <= group for g in groups)
+                   for group in chosen[conj])
+
+    candidates = sorted({c for g in groups for lit in g for c in by_literal.get(lit, ())})
+    for conj in candidates:
+        if implies(conj, None):
+            return [conj]
+    for anchor in sorted(groups, key=lambda g: (len(g), sorted(g))):
+        picks: list[int] = []
+        for literal in sorted(anchor):
+            found = next((c for c in sorted(by_literal.get(literal, ())) if implies(c, literal)), None)
+            if found is None:
+                break
+            picks.append(found)
+        else:
+            return picks
+    return None
 
 
 def gated(literals: list[str], requirements: Sequence[Requirement], force_python: bool) -> BlockPrefilter | None:

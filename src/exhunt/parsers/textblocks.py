@@ -217,28 +217,29 @@ class LineReader:
         # with a column gate: the patterns matched on each candidate line; those from ``gating`` on only inform
         gating = self.prefilter.gating if isinstance(self.prefilter, ConjunctionPrefilter) else None
         hits: dict[int, set[int]] | None = {} if gating is not None else None
+        if gating is not None and isinstance(self.prefilter, ConjunctionPrefilter) and \
+                gating >= len(self.prefilter.literals):
+            gating = None  # every pattern makes a candidate
         line_end, line_start = -1, -1
         found: set[int] = set()
         for pos, ident in zip(marks.matches, marks.idents, strict=True):
             if pos < line_end:
                 found.add(ident)  # another match on the same line
                 continue
-            if line_start >= 0 and (gate is None or gate.accept(found, view[line_start:line_end])):
-                if hits is None:
-                    candidates[line_start] = line_end
-                elif gating is not None and min(found) < gating:
-                    candidates[line_start] = line_end
+            if line_start >= 0 and (gate is None or gate.accept(found, view[line_start:line_end])) and \
+                    (gating is None or min(found) < gating):
+                candidates[line_start] = line_end
+                if hits is not None:
                     hits[line_start] = found
             line_end = buf.find(b"\n", pos, end)
             if line_end < 0:
                 line_end = end
             line_start = buf.rfind(b"\n", 0, pos) + 1
             found = {ident}
-        if line_start >= 0 and (gate is None or gate.accept(found, view[line_start:line_end])):
-            if hits is None:
-                candidates[line_start] = line_end
-            elif gating is not None and min(found) < gating:
-                candidates[line_start] = line_end
+        if line_start >= 0 and (gate is None or gate.accept(found, view[line_start:line_end])) and \
+                (gating is None or min(found) < gating):
+            candidates[line_start] = line_end
+            if hits is not None:
                 hits[line_start] = found
         for start in marks.odd if self.odd_lines else ():  # lines that do not look like records: checked
             if start < end and start not in candidates:
