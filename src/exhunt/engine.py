@@ -43,7 +43,7 @@ Progress = Callable[[str, int], None]  # (artifact path, bytes done) for progres
 
 def _prefilter_spec(interests: list[Interest], columns: bool = False) -> PrefilterSpec:
     """What the parser of a kind of log is to look for; ``columns``: its lines have named columns that a
-    column gate can judge (``parsers/columns.py``: IIS)."""
+    column gate can judge (``parsers/columns.py``: IIS and Exchange's CSV logs)."""
     if not interests:
         return PrefilterSpec("nothing")
     literals: set[str] = set()
@@ -192,7 +192,7 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
                     interested.append((detector, interest))
             interests = [i for _, i in interested]
             wanted = per_kind[artifact.kind] = ([d for d, _ in interested],
-                                                _prefilter_spec(interests, artifact.kind is ArtifactKind.IIS),
+                                                _prefilter_spec(interests, parser.columns),
                                                 _record_gate(interests))
             found = _record_filter(interests) if parser.parallel and not isinstance(parser, EvtxParser) else None
             if found is not None:

@@ -1,11 +1,11 @@
-"""The IIS column gate (``parsers/columns.py``): property tests that it keeps every record a detector may use.
+"""The column gate (``parsers/columns.py``): property tests that it keeps every record a detector may use.
 
 On many generated lines (the benchmark's near-miss and attack lines, ordinary traffic, the examples' IIS logs,
 every literal of the requirements put into the right and the wrong columns, and odd forms: extra and missing
 columns, runs of spaces, ``+``, ``-``, mixed case, NULs, header names in other case and order) the records the
 detectors' filters keep are the same with the gate as without it, and so is each file's report; and the gate
 does turn lines away. For the shipped rules, and with SigmaHQ's web server rules added (skipped when the
-shared corpus is absent).
+shared corpus is absent); and on HttpProxy rows (CSV, quoted fields) for the shipped rules.
 """
 
 from __future__ import annotations
@@ -33,11 +33,22 @@ from exhunt.parsers.pool import PrefilterSpec, parse_all
 from exhunt.parsers.w3c import W3CParser
 from exhunt.sources.classify import classify
 from exhunt.sources.registry import open_evidence
-from logfixtures import IIS_ATTACKS, IIS_FIELDS, iis_line
+from logfixtures import (
+    HTTPPROXY_ATTACK_CHANGES,
+    HTTPPROXY_FIELDS,
+    IIS_ATTACKS,
+    IIS_FIELDS,
+    PROTOCOLS,
+    exchange_header,
+    httpproxy_line,
+    httpproxy_values,
+    iis_line,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGMAHQ = ROOT.parent / "shared" / "corpus" / "sigmahq"
 DAY = "2021-03-03"
+EXCHANGE = "C/Program Files/Microsoft/Exchange Server/V15/Logging"
 
 
 def _gen_logs() -> ModuleType:
@@ -49,12 +60,13 @@ def _gen_logs() -> ModuleType:
     return module
 
 
-def _literals(content_spec: ContentSpec) -> list[tuple[frozenset[str] | None, str]]:
-    """Every (fields, literal) of the scoped requirements of a fresh host's detectors, for IIS."""
+def _literals(content_spec: ContentSpec, kind: ArtifactKind = ArtifactKind.IIS
+              ) -> list[tuple[frozenset[str] | None, str]]:
+    """Every (fields, literal) of the scoped requirements of a fresh host's detectors, for ``kind``."""
     bundle = compiled_content(content_spec)
     found: set[tuple[frozenset[str] | None, str]] = set()
     for detector in create_detectors(bundle, {}):
-        interest = detector.interest(ArtifactKind.IIS)
+        interest = detector.interest(kind)
         for requirement in (interest.scoped or ()) if interest is not None else ():
             for term in requirement:
                 found.update((term.fields, literal) for literal in term.literals)
@@ -142,11 +154,58 @@ def _kept(records: list[Record], keep: object) -> list[tuple[int | None, str]]:
     return [(r.line, r.raw) for r in records if keep(r)]
 
 
-def _check(tmp_path: Path, content_spec: ContentSpec, seed: int) -> None:
+def _proxy_lines(rng: random.Random, literals: list[tuple[frozenset[str] | None, str]]) -> list[str]:
+    """HttpProxy lines: ordinary, near-miss and attack rows, rows with the literals put into fields (the
+    ones they are scoped to or any other, CSV-quoted when they hold a quote or comma), and odd forms."""
+    gen_logs = _gen_logs()
+    names = [n.lower() for n in HTTPPROXY_FIELDS]
+    rows: list[dict[str, str]] = []
+    for n in range(600):
+        values = httpproxy_values(rng, DAY, n, rng.choice(PROTOCOLS))
+        if n % 3 == 0:
+            values.update(rng.choice(HTTPPROXY_ATTACK_CHANGES))
+        rows.append(values)
+    lines = [f"{DAY}T00:00:0{n % 10}.000Z," + gen_logs.httpproxy_near_miss(rng, DAY, rng.choice(("Owa", "Ecp")))
+             for n in range(300)]
+    lines += [httpproxy_line(values) for values in rows]
+    for _ in range(1500):
+        values = dict(rng.choice(rows))
+        for _ in range(rng.randrange(1, 4)):
+            fields, literal = rng.choice(literals)
+            targets = [HTTPPROXY_FIELDS[names.index(f)] for f in fields or () if f in names]
+            field = rng.choice(targets) if targets and rng.random() < 0.6 else rng.choice(HTTPPROXY_FIELDS[1:])
+            values[field] = rng.choice((literal, values[field] + literal, literal + ',"x"', literal.upper()))
+        lines.append(httpproxy_line(values))
+    for _ in range(500):
+        fields_of = rng.choice(lines).split(",")
+        form = rng.randrange(4)
+        if form == 0:
+            fields_of.append("extra")
+        elif form == 1:
+            del fields_of[rng.randrange(40, len(fields_of)):]
+        elif form == 2:
+            fields_of = [f'"{f}"' if '"' not in f else f for f in fields_of]
+        else:
+            fields_of = [f.upper() for f in fields_of]
+        lines.append(",".join(fields_of))
+    return lines
+
+
+def _check(tmp_path: Path, content_spec: ContentSpec, seed: int, kind: ArtifactKind = ArtifactKind.IIS) -> None:
     rng = random.Random(seed)
-    literals = _literals(content_spec)
-    assert literals, "the detectors state scoped requirements for IIS"
-    _write_host(tmp_path / "host", _lines(rng, literals))
+    literals = _literals(content_spec, kind)
+    assert literals, f"the detectors state scoped requirements for {kind.value}"
+    if kind is ArtifactKind.IIS:
+        _write_host(tmp_path / "host", _lines(rng, literals))
+    else:
+        folder = tmp_path / "host" / EXCHANGE / "HttpProxy" / "Owa"
+        folder.mkdir(parents=True)
+        lines = _proxy_lines(rng, literals)
+        header = exchange_header("HttpProxy Logs", HTTPPROXY_FIELDS, DAY)
+        for number in range(2):
+            part = lines[number::2]
+            (folder / f"HttpProxy_2021030300-{number + 1}.LOG").write_bytes(
+                (header + "\r\n".join(part) + "\r\n").encode())
     tree = open_evidence(tmp_path / "host")[0]
     layout = classify(tree, None)
     ctx = HostContext(host=tree.name, tree=tree, artifacts=layout.artifacts, coverage=HostCoverage(),
@@ -154,7 +213,7 @@ def _check(tmp_path: Path, content_spec: ContentSpec, seed: int) -> None:
     detectors = create_detectors(compiled_content(content_spec), {})
     for detector in detectors:
         detector.start(ctx)
-    interests = [i for d in detectors if (i := d.interest(ArtifactKind.IIS)) is not None]
+    interests = [i for d in detectors if (i := d.interest(kind)) is not None]
     gated = _prefilter_spec(interests, columns=True)
     plain = _prefilter_spec(interests)
     assert gated.scoped and not plain.scoped
@@ -163,7 +222,7 @@ def _check(tmp_path: Path, content_spec: ContentSpec, seed: int) -> None:
     keep = _record_filter(interests)
     parser = W3CParser()
     turned_away = used = 0
-    artifacts = [a for a in layout.artifacts if a.kind is ArtifactKind.IIS]
+    artifacts = [a for a in layout.artifacts if a.kind is kind]
     assert len(artifacts) == 2
     for artifact in artifacts:
         reports = []
@@ -183,6 +242,11 @@ def _check(tmp_path: Path, content_spec: ContentSpec, seed: int) -> None:
 
 def test_gate_keeps_what_the_shipped_rules_use(tmp_path: Path) -> None:
     _check(tmp_path, ContentSpec(), seed=1)
+
+
+def test_gate_keeps_what_the_shipped_rules_use_in_httpproxy_logs(tmp_path: Path) -> None:
+    """Exchange's CSV logs: the terms are checked on the unquoted values."""
+    _check(tmp_path, ContentSpec(), seed=3, kind=ArtifactKind.HTTPPROXY)
 
 
 def test_gate_keeps_what_sigmahq_web_server_rules_use(tmp_path: Path) -> None:

@@ -85,6 +85,7 @@ class Parser(ABC):
     name: str = ""
     kinds: frozenset[ArtifactKind] = frozenset()
     parallel: bool = False  # whole files may be parsed in worker processes (text logs with a prefilter)
+    columns: bool = False  # a record's fields are its line's named columns: a column gate may judge candidates
 
     @abstractmethod
     def parse(self, tree: HostTree, artifact: Artifact, report: ParseReport,

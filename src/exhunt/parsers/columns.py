@@ -1,4 +1,4 @@
-"""The column gate: whether a candidate line of a space-separated ``#Fields`` log (IIS) can satisfy some
+"""The column gate: whether a candidate line of a ``#Fields`` log (IIS, Exchange's CSV logs) can satisfy some
 detector's requirement, judged on the columns the requirement names, before a record is made of it.
 
 The block scan alone is blind to columns: ``POST /owa/auth.owa`` with the sign-in page as its referer holds
@@ -15,10 +15,13 @@ requests repeat a few stems and methods). A requirement naming no field whose gr
 is proven by the match itself. A line no requirement can hold on gives its time and warnings as before, and
 no record.
 
-Everything here only ever lets more through than the detectors use: a literal too short to scan drops its
-term (the term then always holds), a line that is not ASCII or has more columns than its header is not
-gated, a field named by several columns (any case) is looked for in each, and an exclusion is used only
-where its field is one column of the layout.
+The terms are checked on the values the record would hold (CSV fields unquoted, IIS ``+`` and ``-`` read),
+so quoting cannot hide a literal; a term that may be anywhere is looked for in the line as read (its literal
+holds no quote or separator: ``safe_literal``). Everything here only ever lets more through than the
+detectors use: a literal too short to scan drops its term (the term then always holds), a line that is not
+ASCII or has more columns than its header is not gated, a field named by several columns (any case, or
+with its spaces left out) is looked for in each, and an exclusion is used only where its field is one
+column of the layout.
 """
 
 from __future__ import annotations
@@ -85,7 +88,10 @@ class ColumnPlan:
     def __init__(self, gate: ColumnGate, names: tuple[str, ...]) -> None:
         at: dict[str, list[int]] = {}
         for index, name in enumerate(names):
-            at.setdefault(name.lower(), []).append(index)
+            low = name.lower()
+            at.setdefault(low, []).append(index)
+            if " " in low:  # 'Source Name' is found as 'SourceName' too (``sigma/view.py``)
+                at.setdefault(low.replace(" ", ""), []).append(index)
         self.term_columns: list[tuple[int, ...] | None] = []
         by_column: dict[int, list[tuple[int, tuple[str, ...]]]] = {}
         for term, (fields, literals) in enumerate(gate.terms):

@@ -155,7 +155,7 @@ class _W3CFile:
         self.report = report
         self.attrs = dict(artifact.attrs)
         self.binding: Binding | None = None
-        self.columns = columns  # judges a candidate IIS line on its columns (``parsers/columns.py``)
+        self.columns = columns  # judges a candidate line on its columns (``parsers/columns.py``)
         self.plan: ColumnPlan | None = None  # ... with the current header's columns
         self.header_date: str | None = None
         self.decoder = LineDecoder(report)
@@ -185,7 +185,7 @@ class _W3CFile:
                                  f"{value[:200]!r}", code="wrong-format", line=line.number, offset=line.offset)
                 return False
             self.binding = binding
-            self.plan = self.columns.plan(binding.names) if self.columns is not None and not binding.csv else None
+            self.plan = self.columns.plan(binding.names) if self.columns is not None else None
         return True
 
     def data(self, line: TextLine) -> Record | None:
@@ -287,6 +287,7 @@ class W3CParser(Parser):
     name = "w3c"
     kinds = frozenset({ArtifactKind.IIS, *EXCHANGE_KINDS})
     parallel = True
+    columns = True
 
     def __init__(self, *, block_size: int | None = None) -> None:
         self.block_size = block_size
