@@ -270,7 +270,7 @@ def test_requirement_without_a_literal_makes_no_gate() -> None:
 def test_exclusion_only_where_its_field_is_one_column() -> None:
     stem = frozenset({"cs-uri-stem"})
     gate = ColumnGate(((Term(stem, frozenset({"/owa/auth/"})), Term(stem, frozenset({"/owa/auth/logon.aspx"}),
-                                                                       exclude=True)),))
+                                                                       exclude="eq")),))
     gate.by_pattern = [(0,)]
     once = gate.plan(("date", "cs-uri-stem"))
     twice = gate.plan(("date", "cs-uri-stem", "CS-URI-STEM"))
@@ -284,3 +284,15 @@ def test_spec_without_scoped_requirements_builds_the_former_prefilter() -> None:
     spec = PrefilterSpec("literals", ("/ecp/",), ((frozenset({"/ecp/"}),),))
     built = spec.build()
     assert built is not None and built.columns is None
+
+
+def test_prefix_exclusion() -> None:
+    stem = frozenset({"urlstem"})
+    gate = ColumnGate(((Term(stem, frozenset({"/ecp/"})), Term(stem, frozenset({"/ecp/healthcheck.htm", "/ecp/auth/"}),
+                                                               exclude="prefix")),))
+    gate.by_pattern = [(0,)]
+    plan = gate.plan(("DateTime", "UrlStem"))
+    data = b"x"
+    assert not gate.accept(plan, {0}, ["2021-03-03", "/ECP/HealthCheck.htm"], data)
+    assert not gate.accept(plan, {0}, ["2021-03-03", "/ecp/auth/x.js"], data)
+    assert gate.accept(plan, {0}, ["2021-03-03", "/ecp/y.js"], data)

@@ -5,7 +5,7 @@ The block scan alone is blind to columns: ``POST /owa/auth.owa`` with the sign-i
 ``post``, ``/owa/auth/`` and ``.aspx``, though the rules want them in ``cs-method`` and ``cs-uri-stem``.
 Detectors may say so (``Interest.scoped``): a requirement is a conjunction of ``Term``s, each a set of
 literals one of which must be in one of the term's fields (lowercase names; None: anywhere in the line), or,
-for an ``exclude`` term, values the field's whole value must not be.
+for an ``exclude`` term, values the field's whole value must not be (``eq``) or start with (``prefix``).
 
 The block scan (``conjunctions.ConjunctionPrefilter.with_columns``) finds the same candidate lines as
 without the gate, and also says, for each, which of these requirements' patterns (their literal groups,
@@ -44,18 +44,18 @@ class Term:
 
     fields: frozenset[str] | None  # lowercase field names; None: anywhere in the line
     literals: frozenset[str]  # one of them is in the field (case-insensitive); exclude: values it is not
-    exclude: bool = False
+    exclude: str = ""  # "eq": the field's value is none of ``literals``; "prefix": it starts with none of them
 
 
 ScopedRequirement = tuple[Term, ...]
-Exclusion = tuple[frozenset[str], frozenset[str]]  # (fields, lowercase values)
+Exclusion = tuple[frozenset[str], frozenset[str], bool]  # (fields, lowercase values, as prefixes)
 
 
-def term_key(term: Term) -> tuple[bool, bool, list[str], list[str]]:
+def term_key(term: Term) -> tuple[str, bool, list[str], list[str]]:
     return (term.exclude, term.fields is not None, sorted(term.fields or ()), sorted(term.literals))
 
 
-def requirement_key(requirement: Sequence[Term]) -> list[tuple[bool, bool, list[str], list[str]]]:
+def requirement_key(requirement: Sequence[Term]) -> list[tuple[str, bool, list[str], list[str]]]:
     return [term_key(term) for term in requirement]
 
 
@@ -77,6 +77,10 @@ def _short(values: Any) -> bool:
     if type(values) is str:
         return len(values) <= MAX_KEPT_VALUE
     return sum(len(value) for value in values) <= MAX_KEPT_VALUE
+
+
+def _excluded(value: str, excluded: frozenset[str] | tuple[str, ...]) -> bool:
+    return value.startswith(excluded) if type(excluded) is tuple else value in excluded
 
 
 class ColumnPlan:
@@ -107,14 +111,15 @@ class ColumnPlan:
         self.possible: list[bool] = []
         self.matched: dict[frozenset[int], Matched] = {}  # patterns matched on a line -> what they stand for
         self.answers: dict[tuple[frozenset[int], Any], bool] = {}  # (patterns, values read) -> answer
-        self.exclusions: list[tuple[tuple[int, frozenset[str]], ...]] = []
+        # per requirement: (column, values it is not, or a tuple of prefixes it does not start with)
+        self.exclusions: list[tuple[tuple[int, frozenset[str] | tuple[str, ...]], ...]] = []
         for positive, excluded, _ in gate.requirements:
             self.possible.append(all(self.term_columns[t] != () for t in positive))  # else a field is missing
             kept = []
-            for fields, values in excluded:
+            for fields, values, prefix in excluded:
                 found = [c for f in fields for c in at.get(f, ())]
                 if len(fields) == 1 and len(found) == 1:  # exact only where the field is one column
-                    kept.append((found[0], values))
+                    kept.append((found[0], tuple(sorted(values)) if prefix else values))
             self.exclusions.append(tuple(kept))
 
 
@@ -136,7 +141,8 @@ class ColumnGate:
             for term in requirement:
                 if term.exclude:
                     if term.fields and term.literals:
-                        excluded.append((term.fields, frozenset(v.lower() for v in term.literals)))
+                        excluded.append((term.fields, frozenset(v.lower() for v in term.literals),
+                                         term.exclude == "prefix"))
                     continue
                 raw = {safe_literal(lit) for lit in term.literals}
                 if not raw or any(len(lit) < MIN_LITERAL for lit in raw):
@@ -246,7 +252,7 @@ class ColumnGate:
                 else:
                     break
             else:
-                if not any(values[c].lower() in excluded for c, excluded in plan.exclusions[number]):
+                if not any(_excluded(values[c].lower(), excluded) for c, excluded in plan.exclusions[number]):
                     return True
         return False
 

@@ -97,9 +97,9 @@ def trees_requirements(trees: Iterable[Any]) -> Requirements:
 #
 # A field's literals can only be in that field (its names after the pipeline's mapping: a Sigma field may
 # map to several, the first present is read); a keyword's anywhere. ``not`` of a field equal to plain values
-# (``not stock`` where ``stock`` lists the pages Exchange ships) becomes an exclusion: the line cannot match
-# when the field's whole value is one of them. Same shapes and limits as above; whatever cannot be
-# expressed adds no term.
+# (``not stock`` where ``stock`` lists the pages Exchange ships), or starting with them, becomes an
+# exclusion: the line cannot match when the field's whole value is one of them (or starts with one). Same
+# shapes and limits as above; whatever cannot be expressed adds no term.
 
 ScopedConjunction = tuple[Term, ...]
 Scoped = tuple[ScopedConjunction, ...] | None
@@ -138,31 +138,33 @@ def _scoped_and(parts: list[tuple[ScopedConjunction, ...]]) -> Scoped:
     return combined if any(combined) else None
 
 
-def _exclusion(node: Any, names: Names) -> Term | None:
-    """``not`` of one field equal to plain strings (one leaf, or an OR of leaves of the same field)."""
+def _exclusion(node: Any, names: Names) -> tuple[Term, ...]:
+    """``not`` of one field equal to, or starting with, plain strings (one leaf, or an OR of leaves of the
+    same field): the values it is not, the prefixes it does not start with (lowercase); none otherwise."""
     leaves: list[Any] = list(node.args) if isinstance(node, ConditionOR) else [node]
     if not leaves or not all(isinstance(leaf, ConditionFieldEqualsValueExpression) for leaf in leaves):
-        return None
+        return ()
     field = leaves[0].field
-    values: set[str] = set()
+    shapes: dict[str, set[str]] = {"eq": set(), "prefix": set()}
     for leaf in leaves:
         if leaf.field != field:
-            return None
+            return ()
         flat = leaf.value.values if isinstance(leaf.value, SigmaExpansion) else [leaf.value]
         for value in flat:
-            if type(value) is not SigmaString or value.contains_special() or value.contains_placeholder():
-                return None  # only values compared whole, without case (wildcards, cased, regexes: not)
+            if type(value) is not SigmaString or value.contains_placeholder():
+                return ()  # compared without case as plain text only (cased strings, regexes: not)
             try:
                 shape, text = string_shape(value)
             except Unsupported:
-                return None
-            if shape != "eq":
-                return None
-            values.add(text)
+                return ()
+            if shape not in shapes:
+                return ()
+            shapes[shape].add(text)
     mapped = names(field)
-    if len(mapped) != 1 or not values:
-        return None
-    return Term(frozenset(mapped), frozenset(values), exclude=True)
+    if len(mapped) != 1:
+        return ()
+    return tuple(Term(frozenset(mapped), frozenset(values), exclude=shape)
+                 for shape, values in sorted(shapes.items()) if values)
 
 
 def scoped_node(node: Any, names: Names) -> Scoped:
@@ -186,8 +188,8 @@ def scoped_node(node: Any, names: Names) -> Scoped:
         normal = _scoped_normal(entries)
         return normal if len(normal) <= MAX_ENTRIES else (_scoped_fold(normal),)
     if isinstance(node, ConditionNOT):
-        excluded = _exclusion(node.args[0], names) if node.args else None
-        return ((excluded,),) if excluded is not None else None
+        excluded = _exclusion(node.args[0], names) if node.args else ()
+        return (excluded,) if excluded else None
     if isinstance(node, ConditionFieldEqualsValueExpression):
         fields = frozenset(names(node.field))
         groups = regex_groups(node.value) if isinstance(node.value, SigmaRegularExpression) else None
