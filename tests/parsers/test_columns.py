@@ -296,3 +296,22 @@ def test_prefix_exclusion() -> None:
     assert not gate.accept(plan, {0}, ["2021-03-03", "/ECP/HealthCheck.htm"], data)
     assert not gate.accept(plan, {0}, ["2021-03-03", "/ecp/auth/x.js"], data)
     assert gate.accept(plan, {0}, ["2021-03-03", "/ecp/y.js"], data)
+
+
+def test_implied_needs_occurrences_apart() -> None:
+    """A conjunction's pattern needs an occurrence per group, apart: a requirement whose groups' literals may
+    overlap (or share one) does not count as implying it."""
+    from exhunt.parsers.conjunctions import _implied, _overlap
+
+    assert _overlap(b"/aspnet_client/", b"/discover.aspx") and _overlap(b"post", b"ost/") and _overlap(b"ab", b"xaby")
+    assert not _overlap(b"post", b"/ecp/")
+    conj = [[frozenset({b"post"}), frozenset({b"/ecp/", b"/owa/auth/"})]]
+    index = {b"post": {0}, b"/ecp/": {0}, b"/owa/auth/": {0}}
+    assert _implied([frozenset({b"post"}), frozenset({b"/ecp/"}), frozenset({b".js"})], conj, index) == [0]
+    assert _implied([frozenset({b"/ecp/"}), frozenset({b".js"})], conj, index) is None  # no group covers 'post'
+    shared = [[frozenset({b"abc"}), frozenset({b"abc", b"xyz"})]]
+    assert _implied([frozenset({b"abc"})], shared, {b"abc": {0}, b"xyz": {0}}) is None  # one 'abc' is not two
+    # one conjunction per literal of an anchor group: '/a.aspx' or '/b.aspx', each alone a conjunction
+    singles = [[frozenset({b"/a.aspx"})], [frozenset({b"/b.aspx"})]]
+    assert _implied([frozenset({b"/a.aspx", b"/b.aspx"}), frozenset({b"/aspnet_client/"})], singles,
+                    {b"/a.aspx": {0}, b"/b.aspx": {1}}) == [0, 1]

@@ -158,6 +158,7 @@ class ColumnGate:
                                       fieldless and len(groups) <= MAX_GROUPS_PROVEN))
         self.terms = list(terms)
         self.by_pattern: list[tuple[int, ...]] = []  # the scan's pattern id -> requirements (``with_columns``)
+        self.always: tuple[int, ...] = ()  # requirements checked on every candidate line (``with_columns``)
         self._plans: dict[tuple[str, ...], ColumnPlan] = {}
 
     @classmethod
@@ -209,7 +210,8 @@ class ColumnGate:
     def _matched(self, plan: ColumnPlan, key: frozenset[int]) -> Matched:
         """The requirements the patterns ``key`` stand for that may hold on this layout, and a getter of the
         values they read (None when a term may be anywhere in the line): kept per set of patterns."""
-        numbers = tuple(sorted({n for pattern in key for n in self.by_pattern[pattern] if plan.possible[n]}))
+        stand_for = {n for pattern in key for n in self.by_pattern[pattern]}.union(self.always)
+        numbers = tuple(sorted(n for n in stand_for if plan.possible[n]))
         columns: set[int] = set()
         anywhere = False
         for number in numbers:

@@ -163,7 +163,9 @@ class ConjunctionPrefilter(BlockPrefilter):
         may hold on each candidate line: the patterns matched there (``TextLine.hits``), each mapped to the
         gate's requirements that imply it (``_implied``). A requirement that implies none of this scan's
         conjunctions gets patterns of its own (its literal groups, fields left out) that make no line a
-        candidate but are reported with the lines they match. None when Hyperscan refuses them."""
+        candidate but are reported with the lines they match, or, when its groups' occurrences may overlap
+        (a pattern would miss them), is checked on every candidate line (``ColumnGate.always``). None when
+        Hyperscan refuses them."""
         assert _hs is not None
         chosen = [[frozenset(g) for g in chosen_groups(conj)] for conj in self._conjunctions]
         by_literal: dict[bytes, set[int]] = {}
@@ -172,7 +174,12 @@ class ConjunctionPrefilter(BlockPrefilter):
                 for literal in group:
                     by_literal.setdefault(literal, set()).add(number)
         implied = [_implied([frozenset(g) for g in groups], chosen, by_literal) for groups in columns.groups]
-        own = [groups for groups, found in zip(columns.groups, implied, strict=True) if found is None]
+        # the others get patterns of their own, when their groups' occurrences always lie apart (a pattern
+        # needs them apart); else they are checked on every candidate line
+        always = [number for number, (groups, found) in enumerate(zip(columns.groups, implied, strict=True))
+                  if found is None and not _apart([frozenset(g) for g in chosen_groups(groups)])]
+        own = [groups for number, (groups, found) in enumerate(zip(columns.groups, implied, strict=True))
+               if found is None and number not in always]
         if own:
             try:
                 clone = ConjunctionPrefilter(self._conjunctions, own)
@@ -185,39 +192,80 @@ class ConjunctionPrefilter(BlockPrefilter):
         patterns_of = [[at[p] for p in conjunction_patterns(conj)] for conj in self._conjunctions]
         by_pattern: list[set[int]] = [set() for _ in clone.literals]
         for number, (own_groups, found) in enumerate(zip(columns.groups, implied, strict=True)):
+            if number in always:
+                continue
             idents = [at[p] for p in conjunction_patterns(own_groups)] if found is None else \
                 [ident for conj in found for ident in patterns_of[conj]]
             for ident in idents:
                 by_pattern[ident].add(number)
         clone.columns = columns
         columns.by_pattern = [tuple(sorted(numbers)) for numbers in by_pattern]
+        columns.always = tuple(always)
         return clone
 
 
 def _implied(groups: list[frozenset[bytes]], chosen: list[list[frozenset[bytes]]],
              by_literal: dict[bytes, set[int]]) -> list[int] | None:
     """Conjunctions of the scan (their ``chosen`` groups), one of which matches every line where all of
-    ``groups`` hold; None when none are found. A conjunction whose every group holds a whole group of
-    ``groups`` is enough alone; else, for one group of ``groups``, each of its literals must find a
-    conjunction whose every group holds that literal or a whole group of ``groups``."""
-    def implies(conj: int, literal: bytes | None) -> bool:
-        return all((literal is not None and literal in group) or any(g <= group for g in groups)
-                   for group in chosen[conj])
+    ``groups`` hold; None when none are found.
+
+    A conjunction's pattern needs one occurrence per group, apart from each other (in any order). So each of
+    its groups is covered by a different group of ``groups`` that it holds whole, and the groups so chosen
+    must be such that no literal of one can overlap one of another (none contains the other, no end of one
+    is the start of the other): their occurrences on a line then lie apart. A conjunction so covered is
+    enough alone; else, for one group of ``groups`` (the anchor), each of its literals must find one where
+    that literal alone may stand for the anchor."""
+    apart: dict[tuple[frozenset[bytes], frozenset[bytes]], bool] = {}
+
+    def disjoint(a: frozenset[bytes], b: frozenset[bytes]) -> bool:
+        key = (a, b)
+        if key not in apart:
+            apart[key] = not any(_overlap(x, y) for x in a for y in b)
+        return apart[key]
+
+    def implies(conj: int, anchor: frozenset[bytes] | None, literal: bytes | None) -> bool:
+        options = []
+        for group in chosen[conj]:
+            covers = [(g, g) for g in groups if g <= group and g is not anchor]
+            if literal is not None and anchor is not None and literal in group:
+                covers.append((anchor, frozenset({literal})))  # the anchor's occurrence, this literal
+            if not covers:
+                return False
+            options.append(covers)
+        for choice in itertools.product(*options):
+            owners = [owner for owner, _ in choice]
+            if len(set(owners)) == len(owners) and all(
+                    disjoint(a, b) for (_, a), (_, b) in itertools.combinations(choice, 2)):
+                return True
+        return False
 
     candidates = sorted({c for g in groups for lit in g for c in by_literal.get(lit, ())})
     for conj in candidates:
-        if implies(conj, None):
+        if implies(conj, None, None):
             return [conj]
     for anchor in sorted(groups, key=lambda g: (len(g), sorted(g))):
         picks: list[int] = []
         for literal in sorted(anchor):
-            found = next((c for c in sorted(by_literal.get(literal, ())) if implies(c, literal)), None)
+            found = next((c for c in sorted(by_literal.get(literal, ())) if implies(c, anchor, literal)), None)
             if found is None:
                 break
             picks.append(found)
         else:
             return picks
     return None
+
+
+def _apart(groups: list[frozenset[bytes]]) -> bool:
+    """Whether no literal of one group can overlap a literal of another."""
+    return not any(_overlap(x, y) for a, b in itertools.combinations(groups, 2) for x in a for y in b)
+
+
+def _overlap(a: bytes, b: bytes) -> bool:
+    """Whether occurrences of ``a`` and ``b`` (caseless) can share a byte."""
+    a, b = a.lower(), b.lower()
+    if a in b or b in a:
+        return True
+    return any(a.endswith(b[:n]) or b.endswith(a[:n]) for n in range(1, min(len(a), len(b))))
 
 
 def gated(literals: list[str], requirements: Sequence[Requirement], force_python: bool) -> BlockPrefilter | None:
