@@ -315,3 +315,21 @@ def test_implied_needs_occurrences_apart() -> None:
     singles = [[frozenset({b"/a.aspx"})], [frozenset({b"/b.aspx"})]]
     assert _implied([frozenset({b"/a.aspx", b"/b.aspx"}), frozenset({b"/aspnet_client/"})], singles,
                     {b"/a.aspx": {0}, b"/b.aspx": {1}}) == [0, 1]
+
+
+def test_what_the_gate_keeps_is_bounded() -> None:
+    """Odd data (endless layouts, long or endless distinct values) cannot grow what the gate keeps."""
+    from exhunt.parsers import columns
+
+    stem = frozenset({"cs-uri-stem"})
+    gate = ColumnGate(((Term(stem, frozenset({"/ecp/"})), Term(frozenset({"cs-method"}), frozenset({"post"}))),))
+    gate.by_pattern = [(0,)]
+    for number in range(3 * columns.MAX_PLANS):
+        plan = gate.plan(("cs-method", "cs-uri-stem", f"x-{number}"))
+    assert len(gate._plans) <= columns.MAX_PLANS
+    for number in range(3 * columns.MAX_KEPT):
+        assert gate.accept(plan, {0}, ["POST", f"/ecp/{number}", "x"], b"x")
+    assert gate.accept(plan, {0}, ["POST", "/ecp/" + "a" * 10_000, "x"], b"x")
+    assert all(len(kept) <= columns.MAX_KEPT for kept in plan.kept.values())
+    assert len(plan.answers) <= columns.MAX_KEPT
+    assert all(len(value) <= columns.MAX_KEPT_VALUE for kept in plan.kept.values() for value in kept)

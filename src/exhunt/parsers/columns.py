@@ -33,8 +33,9 @@ from typing import Any
 
 from exhunt.parsers.prefilter import MIN_LITERAL, safe_literal
 
-MAX_KEPT = 4096  # column values whose terms are kept, per column and layout
-MAX_KEPT_VALUE = 512  # longer values are judged each time (the kept ones hold at most ~2 MiB per column)
+MAX_KEPT = 2048  # column values whose terms are kept, per column and layout; answers kept per layout
+MAX_KEPT_VALUE = 256  # longer values are judged each time: what is kept holds at most ~0.5 MiB per column
+MAX_PLANS = 8  # layouts whose plans are kept (a host's logs have a few; odd data may bring endless ones)
 MAX_GROUPS_PROVEN = 3  # a requirement naming no field is proven by its pattern when all its groups are in it
 
 
@@ -127,8 +128,6 @@ class ColumnGate:
     """Built once per prefilter spec and process (``ColumnGate.build``); ``plan`` per layout, ``accept`` per
     candidate line with the requirements whose patterns matched on it."""
 
-    MAX_PLANS = 64
-
     def __init__(self, requirements: Sequence[ScopedRequirement]) -> None:
         terms: dict[tuple[frozenset[str] | None, tuple[str, ...]], int] = {}
         # per requirement: its positive terms, its exclusions, whether its pattern alone proves it
@@ -178,7 +177,7 @@ class ColumnGate:
     def plan(self, names: tuple[str, ...]) -> ColumnPlan:
         found = self._plans.get(names)
         if found is None:
-            if len(self._plans) >= self.MAX_PLANS:
+            if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
             found = self._plans[names] = ColumnPlan(self, names)
         return found
