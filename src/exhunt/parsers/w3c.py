@@ -158,6 +158,7 @@ class _W3CFile:
         self.columns = columns  # judges a candidate line on its columns (``parsers/columns.py``)
         self.plan: ColumnPlan | None = None  # ... with the current header's columns
         self.header_date: str | None = None
+        self.good_day: str | None = None  # the last date column value that was a date
         self.decoder = LineDecoder(report)
         self.directives = DirectiveLog(report)
         self.missing = _Tally("missing-columns", "line(s) with fewer columns than the #Fields header "
@@ -248,13 +249,19 @@ class _W3CFile:
 
     def _iis_values(self, binding: Binding, values: list[str]) -> str | None:
         """Turn W3C encodings into values (in place); return the timestamp."""
-        if "-" in values:
-            values[:] = ["" if v == "-" else v for v in values]
+        dashes = values.count("-")
+        if dashes:  # each found from the last (a line has a few of them)
+            at = -1
+            for _ in range(dashes):
+                at = values.index("-", at + 1)
+                values[at] = ""
         for index in binding.plus:
             values[index] = values[index].replace("+", " ")
         day = values[binding.date] if binding.date is not None else self.header_date
-        if not day or not _DATE.match(day):
-            return None
+        if day != self.good_day:  # a file's lines share a few days: each checked once in a row
+            if not day or not _DATE.match(day):
+                return None
+            self.good_day = day
         if binding.time is None:
             return day
         clock = values[binding.time]
