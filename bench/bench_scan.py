@@ -296,8 +296,10 @@ def selective(root: Path, artifacts: list[Artifact], per_kind: dict[str, list[st
 
 def gate_share(root: Path) -> None:
     """Per log kind: records that pass the gate the engine builds (every interested detector's literals and
-    conjunctions, ``engine._prefilter_spec``) out of all records read. Those are parsed into records, sent
-    back by the parse workers and judged by the detectors: the share sets how far a scan can follow rg."""
+    conjunctions, ``engine._prefilter_spec``) out of all records read, and of those the records still made
+    once the column gate judged the candidate lines on their columns (``parsers/columns.py``). Those are
+    parsed into records, judged by the detectors' filters in the parse workers: the share sets how far a
+    scan can follow rg."""
     from collections import Counter
 
     from exhunt.content.bundle import ContentBundle, ContentSpec
@@ -314,22 +316,28 @@ def gate_share(root: Path) -> None:
                           exchange_root=layout.exchange_root)
     for detector in detectors:
         detector.start(context)  # interests may depend on the host (e.g. its web folders' files)
-    specs: dict[ArtifactKind, PrefilterSpec] = {}
+    specs: dict[ArtifactKind, tuple[PrefilterSpec, PrefilterSpec]] = {}
     passed: Counter[str] = Counter()
+    made: Counter[str] = Counter()
     read: Counter[str] = Counter()
     for artifact in log_artifacts(root):
-        spec = specs.get(artifact.kind)
-        if spec is None:
-            spec = specs[artifact.kind] = _prefilter_spec(
-                [i for d in detectors if (i := d.interest(artifact.kind)) is not None])
+        pair = specs.get(artifact.kind)
+        parser = PARSERS[artifact.kind]
+        if pair is None:
+            interests = [i for d in detectors if (i := d.interest(artifact.kind)) is not None]
+            pair = specs[artifact.kind] = (_prefilter_spec(interests), _prefilter_spec(interests, parser.columns))
         report = ParseReport(artifact.path)
-        passed[artifact.kind.value] += sum(1 for _ in parse_all(PARSERS[artifact.kind], tree, artifact, report, spec))
+        passed[artifact.kind.value] += sum(1 for _ in parse_all(parser, tree, artifact, report, pair[0]))
         read[artifact.kind.value] += report.records
+        made[artifact.kind.value] += sum(1 for _ in parse_all(parser, tree, artifact, ParseReport(artifact.path),
+                                                             pair[1]))
     for kind in sorted(read):
         print(f"{kind}: {passed[kind]:,} of {read[kind]:,} records pass the gate "
-              f"({100 * passed[kind] / max(read[kind], 1):.2f} %)")
-    print(f"all: {sum(passed.values()):,} of {sum(read.values()):,} "
-          f"({100 * sum(passed.values()) / max(sum(read.values()), 1):.2f} %)")
+              f"({100 * passed[kind] / max(read[kind], 1):.2f} %); {made[kind]:,} made into records after the "
+              f"column gate ({100 * made[kind] / max(read[kind], 1):.2f} %)")
+    total = max(sum(read.values()), 1)
+    print(f"all: {sum(passed.values()):,} of {sum(read.values()):,} ({100 * sum(passed.values()) / total:.2f} %); "
+          f"made into records: {sum(made.values()):,} ({100 * sum(made.values()) / total:.2f} %)")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from exhunt.model.finding import Finding
 from exhunt.model.result import HostResult, Verdict
 from exhunt.model.timefmt import canonical
 from exhunt.parsers.base import Parser, ParseReport, RecordGate
+from exhunt.parsers.columns import ScopedRequirement, anywhere, requirement_key
 from exhunt.parsers.evtx import EvtxParser
 from exhunt.parsers.pool import ParsePool, PrefilterSpec, RangePool, parse_all
 from exhunt.parsers.registry import all_parsers
@@ -40,22 +41,28 @@ from exhunt.sources.classify import Layout, classify
 Progress = Callable[[str, int], None]  # (artifact path, bytes done) for progress bars
 
 
-def _prefilter_spec(interests: list[Interest]) -> PrefilterSpec:
+def _prefilter_spec(interests: list[Interest], columns: bool = False) -> PrefilterSpec:
+    """What the parser of a kind of log is to look for; ``columns``: its lines have named columns that a
+    column gate can judge (``parsers/columns.py``: IIS and Exchange's CSV logs)."""
     if not interests:
         return PrefilterSpec("nothing")
     literals: set[str] = set()
     requirements: set[tuple[frozenset[str], ...]] = set()
+    scoped: set[ScopedRequirement] = set()
     for interest in interests:
         if interest.literals is None:
             return PrefilterSpec("all")
         literals |= interest.literals
-        if interest.requirements is None:
-            requirements.update((frozenset({literal}),) for literal in interest.literals)
-        else:
-            requirements.update(interest.requirements)
+        own = tuple((frozenset({literal}),) for literal in interest.literals) if interest.requirements is None \
+            else interest.requirements
+        requirements.update(own)
+        scoped.update(interest.scoped if interest.scoped is not None else anywhere(own))
     if not literals:
         return PrefilterSpec("nothing")
-    return PrefilterSpec("literals", tuple(sorted(literals)), tuple(sorted(requirements, key=_requirement_key)))
+    if not columns or not any(term.fields is not None or term.exclude for req in scoped for term in req):
+        scoped.clear()  # nothing scoped to a field: no column gate
+    return PrefilterSpec("literals", tuple(sorted(literals)), tuple(sorted(requirements, key=_requirement_key)),
+                         tuple(sorted(scoped, key=requirement_key)))
 
 
 def _record_gate(interests: list[Interest]) -> RecordGate | None:
@@ -218,7 +225,8 @@ def _assess(tree: HostTree, layout: Layout, content: ContentBundle, options: dic
                 if interest is not None:
                     interested.append((detector, interest))
             interests = [i for _, i in interested]
-            wanted = per_kind[artifact.kind] = ([d for d, _ in interested], _prefilter_spec(interests),
+            wanted = per_kind[artifact.kind] = ([d for d, _ in interested],
+                                                _prefilter_spec(interests, parser.columns),
                                                 _record_gate(interests))
             found = _record_filter(interests) if parser.parallel and not isinstance(parser, EvtxParser) else None
             if found is not None:

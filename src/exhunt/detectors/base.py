@@ -14,6 +14,7 @@ from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.filetimes import FileTimes
 from exhunt.model.finding import Finding
 from exhunt.parsers.base import RecordGateFn
+from exhunt.parsers.columns import ScopedRequirement
 from exhunt.sources.base import HostTree
 from exhunt.sources.listing import ArtifactList, Listing
 
@@ -41,6 +42,11 @@ class Interest:
     # interested detector may use, when every interested detector has one. None: every record that passed
     # the gate.
     record_filter: Callable[[Record], bool] | None = None
+    # Finer than ``requirements`` for logs with named columns: each literal group scoped to the fields it can
+    # be in (``parsers/columns.py``; lowercase names after the detector's own mapping, derived fields given
+    # as the columns they join; None: anywhere). A record can matter only if, for one requirement, every
+    # term holds on its fields. None: the requirements (or literals) hold anywhere in the line.
+    scoped: tuple[ScopedRequirement, ...] | None = None
 
 
 _ALGOS = (("md5", 16), ("sha1", 20), ("sha256", 32))

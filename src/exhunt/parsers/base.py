@@ -5,11 +5,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from exhunt.model.coverage import InputWarning
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.sources.base import HostTree
+
+if TYPE_CHECKING:
+    from exhunt.parsers.columns import ColumnGate
 
 MAX_WARNINGS_PER_FILE = 50  # further warnings of one file are counted, not listed
 IMPOSSIBLE_BEFORE, IMPOSSIBLE_FROM = "1990-01-01", "2100-01-01"  # event times outside are treated as unknown
@@ -69,6 +73,9 @@ class ParseReport:
 class Prefilter(ABC):
     """Finds candidate positions of any of a set of literals in a block of bytes (case-insensitive)."""
 
+    # ``#Fields`` logs: judges a candidate line on its columns before a record is made (``parsers/columns.py``)
+    columns: ColumnGate | None = None
+
     @abstractmethod
     def scan(self, block: bytes | memoryview) -> list[int]:
         """Sorted start offsets of literal matches in ``block`` (at least one per matching line)."""
@@ -78,6 +85,7 @@ class Parser(ABC):
     name: str = ""
     kinds: frozenset[ArtifactKind] = frozenset()
     parallel: bool = False  # whole files may be parsed in worker processes (text logs with a prefilter)
+    columns: bool = False  # a record's fields are its line's named columns: a column gate may judge candidates
 
     @abstractmethod
     def parse(self, tree: HostTree, artifact: Artifact, report: ParseReport,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
 
 from exhunt.content.hyperscan_db import compile_database, default_cache
 from exhunt.parsers.prefilter import (
@@ -27,6 +28,9 @@ from exhunt.parsers.prefilter import (
     prepare_literals,
     safe_literal,
 )
+
+if TYPE_CHECKING:
+    from exhunt.parsers.columns import ColumnGate
 
 Requirement = Sequence[frozenset[str]]  # a conjunction of groups of literals
 
@@ -73,10 +77,14 @@ def _alternation(group: Sequence[bytes]) -> bytes:
     return b"(?:" + b"|".join(re.escape(lit) for lit in sorted(group)) + b")"
 
 
+def chosen_groups(groups: Sequence[Sequence[bytes]]) -> list[Sequence[bytes]]:
+    """The groups of a conjunction its line patterns hold (the most selective, ``MAX_GROUPS_IN_PATTERN``)."""
+    return sorted(groups, key=lambda g: (-min(len(x) for x in g), sorted(g)))[:MAX_GROUPS_IN_PATTERN]
+
+
 def conjunction_patterns(groups: Sequence[Sequence[bytes]]) -> list[bytes]:
     """Regexes matching a line that holds one literal of every group, in any order, within one line."""
-    chosen = sorted(groups, key=lambda g: (-min(len(x) for x in g), sorted(g)))[:MAX_GROUPS_IN_PATTERN]
-    parts = [_alternation(g) for g in chosen]
+    parts = [_alternation(g) for g in chosen_groups(groups)]
     return sorted({b"[^\n]*".join(order) for order in itertools.permutations(parts)})
 
 
@@ -87,9 +95,19 @@ class ConjunctionPrefilter(BlockPrefilter):
     requirement on it, and the structure markers (directives, blank lines, odd lines) come from the same pass.
     """
 
-    def __init__(self, conjunctions: Sequence[Sequence[Sequence[bytes]]]) -> None:
+    gating: int | None = None  # with a column gate: patterns with a smaller id make a candidate, the others inform
+
+    def __init__(self, conjunctions: Sequence[Sequence[Sequence[bytes]]],
+                 informing: Sequence[Sequence[Sequence[bytes]]] = ()) -> None:
+        """``informing``: conjunctions whose patterns are reported with the lines they match (``idents``) but
+        make no line a candidate (see ``with_columns``)."""
         assert _hs is not None
+        self._conjunctions = [[list(group) for group in conj] for conj in conjunctions]
         patterns = sorted({p for conj in conjunctions for p in conjunction_patterns(conj)})
+        extra = sorted({p for conj in informing for p in conjunction_patterns(conj)} - set(patterns))
+        if informing:
+            self.gating = len(patterns)
+        patterns += extra
         self.literals = tuple(patterns)
         self._count = len(patterns)
         structure = [rb"\n#", rb"\n\n", rb"\n\r\n", _ODD_LINE]
@@ -116,12 +134,138 @@ class ConjunctionPrefilter(BlockPrefilter):
             else:
                 blanks.append(end)
 
+        if self.gating is not None:  # the column gate is told which patterns matched on each line: each
+            # match kept as one number, position * count + pattern, sorted as such (cheaper than pairs)
+
+            def on_match(ident: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+                if ident < count:
+                    matches.append((end - 1) * count + ident)
+                elif ident == count:
+                    directives.append(end - 1)
+                elif ident == count + 3:
+                    odd.append(end - 1)
+                else:
+                    blanks.append(end)
+
         self._db.scan(block, match_event_handler=on_match, scratch=self._scratch)
         matches.sort()
-        result.idents = [0] * len(matches)
+        if self.gating is None:
+            result.idents = [0] * len(matches)
+        else:
+            result.idents = [key % count for key in matches]
+            result.matches = [key // count for key in matches]
         odd.sort()
         result.blank_lines = len(blanks)
         return result
+
+    def with_columns(self, columns: ColumnGate) -> BlockPrefilter | None:
+        """This scan, its candidate lines the same, that also tells the column gate which of its requirements
+        may hold on each candidate line: the patterns matched there (``TextLine.hits``), each mapped to the
+        gate's requirements that imply it (``_implied``). A requirement that implies none of this scan's
+        conjunctions gets patterns of its own (its literal groups, fields left out) that make no line a
+        candidate but are reported with the lines they match, or, when its groups' occurrences may overlap
+        (a pattern would miss them), is checked on every candidate line (``ColumnGate.always``). None when
+        Hyperscan refuses them."""
+        assert _hs is not None
+        chosen = [[frozenset(g) for g in chosen_groups(conj)] for conj in self._conjunctions]
+        by_literal: dict[bytes, set[int]] = {}
+        for number, groups in enumerate(chosen):
+            for group in groups:
+                for literal in group:
+                    by_literal.setdefault(literal, set()).add(number)
+        implied = [_implied([frozenset(g) for g in groups], chosen, by_literal) for groups in columns.groups]
+        # the others get patterns of their own, when their groups' occurrences always lie apart (a pattern
+        # needs them apart); else they are checked on every candidate line
+        always = [number for number, (groups, found) in enumerate(zip(columns.groups, implied, strict=True))
+                  if found is None and not _apart([frozenset(g) for g in chosen_groups(groups)])]
+        own = [groups for number, (groups, found) in enumerate(zip(columns.groups, implied, strict=True))
+               if found is None and number not in always]
+        if own:
+            try:
+                clone = ConjunctionPrefilter(self._conjunctions, own)
+            except _hs.error:
+                return None
+        else:
+            clone = cast("ConjunctionPrefilter", self._clone())
+            clone.gating = self._count
+        at = {pattern: ident for ident, pattern in enumerate(clone.literals)}
+        patterns_of = [[at[p] for p in conjunction_patterns(conj)] for conj in self._conjunctions]
+        by_pattern: list[set[int]] = [set() for _ in clone.literals]
+        for number, (own_groups, found) in enumerate(zip(columns.groups, implied, strict=True)):
+            if number in always:
+                continue
+            idents = [at[p] for p in conjunction_patterns(own_groups)] if found is None else \
+                [ident for conj in found for ident in patterns_of[conj]]
+            for ident in idents:
+                by_pattern[ident].add(number)
+        clone.columns = columns
+        columns.by_pattern = [tuple(sorted(numbers)) for numbers in by_pattern]
+        columns.always = tuple(always)
+        return clone
+
+
+def _implied(groups: list[frozenset[bytes]], chosen: list[list[frozenset[bytes]]],
+             by_literal: dict[bytes, set[int]]) -> list[int] | None:
+    """Conjunctions of the scan (their ``chosen`` groups), one of which matches every line where all of
+    ``groups`` hold; None when none are found.
+
+    A conjunction's pattern needs one occurrence per group, apart from each other (in any order). So each of
+    its groups is covered by a different group of ``groups`` that it holds whole, and the groups so chosen
+    must be such that no literal of one can overlap one of another (none contains the other, no end of one
+    is the start of the other): their occurrences on a line then lie apart. A conjunction so covered is
+    enough alone; else, for one group of ``groups`` (the anchor), each of its literals must find one where
+    that literal alone may stand for the anchor."""
+    apart: dict[tuple[frozenset[bytes], frozenset[bytes]], bool] = {}
+
+    def disjoint(a: frozenset[bytes], b: frozenset[bytes]) -> bool:
+        key = (a, b)
+        if key not in apart:
+            apart[key] = not any(_overlap(x, y) for x in a for y in b)
+        return apart[key]
+
+    def implies(conj: int, anchor: frozenset[bytes] | None, literal: bytes | None) -> bool:
+        options = []
+        for group in chosen[conj]:
+            covers = [(g, g) for g in groups if g <= group and g is not anchor]
+            if literal is not None and anchor is not None and literal in group:
+                covers.append((anchor, frozenset({literal})))  # the anchor's occurrence, this literal
+            if not covers:
+                return False
+            options.append(covers)
+        for choice in itertools.product(*options):
+            owners = [owner for owner, _ in choice]
+            if len(set(owners)) == len(owners) and all(
+                    disjoint(a, b) for (_, a), (_, b) in itertools.combinations(choice, 2)):
+                return True
+        return False
+
+    candidates = sorted({c for g in groups for lit in g for c in by_literal.get(lit, ())})
+    for conj in candidates:
+        if implies(conj, None, None):
+            return [conj]
+    for anchor in sorted(groups, key=lambda g: (len(g), sorted(g))):
+        picks: list[int] = []
+        for literal in sorted(anchor):
+            found = next((c for c in sorted(by_literal.get(literal, ())) if implies(c, anchor, literal)), None)
+            if found is None:
+                break
+            picks.append(found)
+        else:
+            return picks
+    return None
+
+
+def _apart(groups: list[frozenset[bytes]]) -> bool:
+    """Whether no literal of one group can overlap a literal of another."""
+    return not any(_overlap(x, y) for a, b in itertools.combinations(groups, 2) for x in a for y in b)
+
+
+def _overlap(a: bytes, b: bytes) -> bool:
+    """Whether occurrences of ``a`` and ``b`` (caseless) can share a byte."""
+    a, b = a.lower(), b.lower()
+    if a in b or b in a:
+        return True
+    return any(a.endswith(b[:n]) or b.endswith(a[:n]) for n in range(1, min(len(a), len(b))))
 
 
 def gated(literals: list[str], requirements: Sequence[Requirement], force_python: bool) -> BlockPrefilter | None:

@@ -35,6 +35,7 @@ from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.timefmt import canonical
 from exhunt.parsers.base import MatchNothing, Parser, ParseReport, Prefilter, RecordGate
+from exhunt.parsers.columns import ColumnGate, ScopedRequirement
 from exhunt.parsers.evtx import (
     CHUNK,
     FILE_HEADER,
@@ -46,7 +47,7 @@ from exhunt.parsers.evtx import (
     finish,
 )
 from exhunt.parsers.hashing import HashingTree, file_sha256
-from exhunt.parsers.prefilter import build_prefilter
+from exhunt.parsers.prefilter import BlockPrefilter, build_prefilter
 from exhunt.sources.base import HostTree
 from exhunt.workers import bind_to_parent
 
@@ -67,6 +68,9 @@ class PrefilterSpec:
     mode: str  # "all": every record; "nothing": none (coverage only); "literals"
     literals: tuple[str, ...] = ()
     requirements: tuple[tuple[frozenset[str], ...], ...] = field(default_factory=tuple)
+    # the same requirements, each literal group scoped to the fields it can be in (``parsers/columns.py``):
+    # space-separated ``#Fields`` logs judge a candidate line on its columns before making a record of it
+    scoped: tuple[ScopedRequirement, ...] = field(default_factory=tuple)
 
     def build(self) -> Prefilter | None:
         """The prefilter, built once per thread and spec: a host of thousands of hourly logs asks for the
@@ -78,12 +82,23 @@ class PrefilterSpec:
         cache: dict[PrefilterSpec, object] = _built.__dict__.setdefault("specs", {})
         built = cache.get(self, _MISSING)
         if built is _MISSING:
-            built = build_prefilter(self.literals, requirements=self.requirements)
+            built = self._scoped()
+            if built is None:
+                built = build_prefilter(self.literals, requirements=self.requirements)
             if len(cache) >= _BUILT_LIMIT:
                 cache.pop(next(iter(cache)))
             cache[self] = built
         assert built is not _MISSING
         return cast("Prefilter | None", built)
+
+    def _scoped(self) -> Prefilter | None:
+        """With scoped requirements: the block scan, whose candidate lines the column gate then judges on
+        their columns; None when there is no such gate."""
+        columns = ColumnGate.build(self.scoped) if self.scoped else None
+        if columns is None:
+            return None
+        built = build_prefilter(self.literals, requirements=self.requirements)
+        return built.with_columns(columns) if isinstance(built, BlockPrefilter) else None
 
     def adopt(self, built: bytes) -> None:
         """Take this spec's prefilter as built (and pickled) by the caller, unless this thread has one."""

@@ -25,6 +25,7 @@ from exhunt.content.hyperscan_db import compile_database, default_cache
 from exhunt.parsers.base import Prefilter
 
 if TYPE_CHECKING:
+    from exhunt.parsers.columns import ColumnGate
     from exhunt.parsers.conjunctions import LineGate, Requirement
 
 
@@ -124,6 +125,16 @@ class BlockPrefilter(Prefilter):
 
     def scan(self, block: bytes | memoryview) -> list[int]:
         return self.marks(block).matches
+
+    def with_columns(self, columns: ColumnGate) -> BlockPrefilter | None:
+        """This prefilter (sharing its database and scratch: both are per thread) with a column gate, when its
+        scan can tell the gate which requirements matched on a line (``ConjunctionPrefilter``); else None."""
+        return None
+
+    def _clone(self) -> BlockPrefilter:
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        return clone
 
     def __getstate__(self) -> dict[str, Any]:
         """A compiled Hyperscan database crosses to a worker serialised (``hs_serialize_database``): the worker

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from exhunt.parsers.base import ParseReport, Prefilter
+from exhunt.parsers.conjunctions import ConjunctionPrefilter
 from exhunt.parsers.prefilter import BlockMarks, BlockPrefilter, PythonPrefilter
 from exhunt.parsers.textfile import BOM
 
@@ -41,6 +42,7 @@ class TextLine:
     directive: bool  # starts with '#'
     candidate: bool  # holds a prefilter match (always True without a prefilter)
     terminated: bool = True  # False for a last line with no newline
+    hits: set[int] | None = None  # a candidate's matched patterns, when a column gate asks (``columns.py``)
 
 
 class LineReader:
@@ -212,21 +214,33 @@ class LineReader:
 
         candidates: dict[int, int] = {}  # line start -> line end (the newline or the block end)
         gate = self.prefilter.gate if isinstance(self.prefilter, BlockPrefilter) else None
+        # with a column gate: the patterns matched on each candidate line; those from ``gating`` on only inform
+        gating = self.prefilter.gating if isinstance(self.prefilter, ConjunctionPrefilter) else None
+        hits: dict[int, set[int]] | None = {} if gating is not None else None
+        if gating is not None and isinstance(self.prefilter, ConjunctionPrefilter) and \
+                gating >= len(self.prefilter.literals):
+            gating = None  # every pattern makes a candidate
         line_end, line_start = -1, -1
         found: set[int] = set()
         for pos, ident in zip(marks.matches, marks.idents, strict=True):
             if pos < line_end:
                 found.add(ident)  # another match on the same line
                 continue
-            if line_start >= 0 and (gate is None or gate.accept(found, view[line_start:line_end])):
+            if line_start >= 0 and (gate is None or gate.accept(found, view[line_start:line_end])) and \
+                    (gating is None or min(found) < gating):
                 candidates[line_start] = line_end
+                if hits is not None:
+                    hits[line_start] = found
             line_end = buf.find(b"\n", pos, end)
             if line_end < 0:
                 line_end = end
             line_start = buf.rfind(b"\n", 0, pos) + 1
             found = {ident}
-        if line_start >= 0 and (gate is None or gate.accept(found, view[line_start:line_end])):
+        if line_start >= 0 and (gate is None or gate.accept(found, view[line_start:line_end])) and \
+                (gating is None or min(found) < gating):
             candidates[line_start] = line_end
+            if hits is not None:
+                hits[line_start] = found
         for start in marks.odd if self.odd_lines else ():  # lines that do not look like records: checked
             if start < end and start not in candidates:
                 stop = buf.find(b"\n", start, end)
@@ -259,7 +273,7 @@ class LineReader:
                     self._too_long(number, base_offset + start, body_end - start)
                     continue
                 yield TextLine(number, base_offset + start, bytes(view[start:body_end]), buf[start] == _HASH,
-                               start in candidates, terminated or stop < end)
+                               start in candidates, terminated or stop < end, hits.get(start) if hits else None)
         finally:
             newlines = number - base_line + _newlines(buf, previous, end)
             self.report.records += newlines - not_data

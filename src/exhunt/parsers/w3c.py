@@ -19,6 +19,7 @@ from typing import BinaryIO
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.parsers.base import Parser, ParseReport, Prefilter
+from exhunt.parsers.columns import ColumnGate, ColumnPlan
 from exhunt.parsers.textblocks import BLOCK_SIZE, LineReader, TextLine
 from exhunt.parsers.textfile import (
     HEAD_SIZE,
@@ -149,12 +150,15 @@ class _Tally:
 class _W3CFile:
     """The reading state of one file: current columns, header date, per-file tallies."""
 
-    def __init__(self, artifact: Artifact, report: ParseReport) -> None:
+    def __init__(self, artifact: Artifact, report: ParseReport, columns: ColumnGate | None = None) -> None:
         self.artifact = artifact
         self.report = report
         self.attrs = dict(artifact.attrs)
         self.binding: Binding | None = None
+        self.columns = columns  # judges a candidate line on its columns (``parsers/columns.py``)
+        self.plan: ColumnPlan | None = None  # ... with the current header's columns
         self.header_date: str | None = None
+        self.good_day: str | None = None  # the last date column value that was a date
         self.decoder = LineDecoder(report)
         self.directives = DirectiveLog(report)
         self.missing = _Tally("missing-columns", "line(s) with fewer columns than the #Fields header "
@@ -182,6 +186,7 @@ class _W3CFile:
                                  f"{value[:200]!r}", code="wrong-format", line=line.number, offset=line.offset)
                 return False
             self.binding = binding
+            self.plan = self.columns.plan(binding.names) if self.columns is not None else None
         return True
 
     def data(self, line: TextLine) -> Record | None:
@@ -231,6 +236,11 @@ class _W3CFile:
             self.report.see_time(stamp, line.number, line.offset)
         if not line.candidate:
             return None  # an edge line, read for its time and its warnings only: no record is made of it
+        plan = self.plan
+        if plan is not None and line.hits is not None and not extra and line.data.isascii():
+            assert self.columns is not None
+            if not self.columns.accept(plan, line.hits, values, line.data):
+                return None  # no requirement can hold on its columns: read for its time and warnings only
         fields: dict[str, object] = dict(zip(binding.names, values))  # noqa: B905 - same length by construction
         if extra:
             fields["_extra"] = extra
@@ -239,13 +249,19 @@ class _W3CFile:
 
     def _iis_values(self, binding: Binding, values: list[str]) -> str | None:
         """Turn W3C encodings into values (in place); return the timestamp."""
-        if "-" in values:
-            values[:] = ["" if v == "-" else v for v in values]
+        dashes = values.count("-")
+        if dashes:  # each found from the last (a line has a few of them)
+            at = -1
+            for _ in range(dashes):
+                at = values.index("-", at + 1)
+                values[at] = ""
         for index in binding.plus:
             values[index] = values[index].replace("+", " ")
         day = values[binding.date] if binding.date is not None else self.header_date
-        if not day or not _DATE.match(day):
-            return None
+        if day != self.good_day:  # a file's lines share a few days: each checked once in a row
+            if not day or not _DATE.match(day):
+                return None
+            self.good_day = day
         if binding.time is None:
             return day
         clock = values[binding.time]
@@ -278,6 +294,7 @@ class W3CParser(Parser):
     name = "w3c"
     kinds = frozenset({ArtifactKind.IIS, *EXCHANGE_KINDS})
     parallel = True
+    columns = True
 
     def __init__(self, *, block_size: int | None = None) -> None:
         self.block_size = block_size
@@ -319,7 +336,7 @@ class W3CParser(Parser):
             report.warn(f"no '#Fields' header in the first {HEAD_SIZE} bytes: not a W3C extended-format log",
                         code="no-header", line=1, offset=0)
             return
-        state = _W3CFile(artifact, report)
+        state = _W3CFile(artifact, report, prefilter.columns if prefilter is not None else None)
         reader = LineReader(report, prefilter, odd_lines=True) if self.block_size is None else \
             LineReader(report, prefilter, block_size=self.block_size, odd_lines=True)
         try:

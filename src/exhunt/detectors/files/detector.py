@@ -16,6 +16,7 @@ from exhunt.model.coverage import InputWarning
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.finding import EvidenceRef, Finding, Outcome, clip
+from exhunt.parsers.columns import ScopedRequirement, Term
 
 HEAD_BYTES = 256  # read for the excerpt (and the magic check) of a matching file
 EXCERPT_BYTES = 160
@@ -126,10 +127,29 @@ class FileDetector(Detector):
 
     # -- logs -------------------------------------------------------------------------------------------
     def interest(self, kind: ArtifactKind) -> Interest | None:
-        literals = {s.literal for s in self.rules.written_paths if s.kind == kind}
+        written = {s.literal for s in self.rules.written_paths if s.kind == kind}
+        literals = set(written)
         if kind == ArtifactKind.IIS:
             literals.update({f"/{name}" for name in self._wanted} if self._started else self._prefixes)
-        return Interest(frozenset(literals), record_filter=self.may_use) if literals else None
+        if not literals:
+            return None
+        return Interest(frozenset(literals), record_filter=self.may_use, scoped=self._scoped(kind, written))
+
+    def _scoped(self, kind: ArtifactKind, written: set[str]) -> tuple[ScopedRequirement, ...] | None:
+        """What ``may_use`` needs, by field: a request's stem under a requested folder (and, once the files
+        are matched, naming a wanted file: '/<name>', as the stem starts with a folder holding '/'); a written
+        path's literal anywhere in the line (the rules promise it in the line, not in the field)."""
+        found: list[ScopedRequirement] = [(Term(None, frozenset({literal})),) for literal in sorted(written)]
+        if kind == ArtifactKind.IIS and self._prefixes:
+            if not all("/" in prefix for prefix in self._prefixes):
+                return None
+            stem = frozenset({"cs-uri-stem"})
+            under = Term(stem, frozenset(self._prefixes))
+            if not self._started:
+                found.append((under,))
+            elif self._wanted:
+                found.append((Term(stem, frozenset(f"/{name}" for name in self._wanted)), under))
+        return tuple(found)
 
     def may_use(self, record: Record) -> bool:
         """Whether ``on_record`` would keep anything of this record (stateless; a parse worker asks it to

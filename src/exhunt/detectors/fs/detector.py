@@ -30,6 +30,7 @@ from exhunt.model.event import Record
 from exhunt.model.evidence import ArtifactKind
 from exhunt.model.filetimes import FileTimes
 from exhunt.model.finding import EvidenceRef, Finding, clip
+from exhunt.parsers.columns import ScopedRequirement, Term, requirement_key
 from exhunt.parsers.usn import FILE_CREATE, FILE_DELETE, RENAME_NEW, RENAME_OLD, WRITE
 from exhunt.sources.listing import paths_of
 
@@ -78,6 +79,13 @@ class FsDetector(Detector):
         # (prefix, methods, extensions) of each rule's requested pages (``_may_reach``)
         self._requested = [(p, r.request_methods, tuple(r.extensions)) for r in self.rules for p in r.requested_under]
         self._prefixes = tuple(p for p, _, _ in self._requested)
+        # the same by field, for the column gate: each rule's folder and extension in the stem, its methods
+        # in the method (a rule without extensions reaches no page)
+        stem, method = frozenset({"cs-uri-stem"}), frozenset({"cs-method"})
+        self._scoped_requests: tuple[ScopedRequirement, ...] = tuple(sorted(
+            {(Term(stem, frozenset({prefix})), Term(stem, frozenset(extensions)),
+              *((Term(method, frozenset(m.lower() for m in methods)),) if methods else ()))
+             for prefix, methods, extensions in self._requested if extensions}, key=requirement_key))
 
     def start(self, ctx: HostContext) -> None:
         self.present = None  # built at the first $MFT entry: a host without one does not pay for it
@@ -90,12 +98,13 @@ class FsDetector(Detector):
         literals = {w.literal for w in self.sources if w.kind == kind}
         if kind is ArtifactKind.IIS:
             if literals and self.request_interest is not None:  # either kind of line is of use
+                written = tuple((Term(None, frozenset({literal})),) for literal in sorted(literals))
                 return Interest(self.request_interest.literals | frozenset(literals) if
                                 self.request_interest.literals is not None else None,
-                                record_filter=self.may_use)
+                                record_filter=self.may_use, scoped=self._scoped_requests + written)
             if not literals:
-                return None if self.request_interest is None else replace(self.request_interest,
-                                                                          record_filter=self.may_use)
+                return None if self.request_interest is None else replace(
+                    self.request_interest, record_filter=self.may_use, scoped=self._scoped_requests)
             return Interest(frozenset(literals), record_filter=self.may_use)
         return Interest(frozenset(literals), record_filter=self.may_use) if literals else None
 

@@ -21,12 +21,14 @@ from exhunt.detectors.sigma.matchers import Matcher, Program, build
 from exhunt.detectors.sigma.pipeline import LogsourceMap
 from exhunt.detectors.sigma.view import EventView, first_present
 from exhunt.model.finding import Confidence, Outcome, Severity
+from exhunt.parsers.columns import Term
 
 if TYPE_CHECKING:
     from sigma.correlations import SigmaCorrelationRule
 
 Literals = frozenset[str] | None
 Requirements = tuple[tuple[frozenset[str], ...], ...] | None  # any one conjunction must hold; None: no constraint
+ScopedRequirements = tuple[tuple[Term, ...], ...] | None  # the same with each group's fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,7 @@ class CompiledRule:
     ext: Extension
     event_ids: frozenset[int] | None = None  # ids the rule requires (route by id), None: any
     requirements: Requirements = None  # finer literal combinations for the text-log prefilter
+    scoped: ScopedRequirements = None  # the same, each group scoped to its fields (``parsers/columns.py``)
     emit: bool = True  # False: only feeds a correlation rule (Sigma ``generate: false``)
     built: InitVar[Matcher | None] = None  # the matcher when the caller already built it from ``program``
     matcher: Matcher = field(init=False, repr=False, compare=False)  # built from ``program`` at first use

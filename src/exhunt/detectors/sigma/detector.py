@@ -119,8 +119,10 @@ class SigmaDetector(Detector):
             return None
         if kind in RECORD_GATED:
             return Interest(literals, record_gate=partial(self.index.record_gate, kind), record_filter=self.may_use)
-        return Interest(literals, self.index.kind_requirements(kind) if literals is not None else None,
-                        record_filter=self.may_use)
+        if literals is None:
+            return Interest(None, record_filter=self.may_use)
+        return Interest(literals, self.index.kind_requirements(kind), record_filter=self.may_use,
+                        scoped=self.index.kind_scoped(kind))
 
     def on_record(self, record: Record, ctx: HostContext) -> None:
         judged = record.matched.get(self.name) if record.matched else None

@@ -30,6 +30,8 @@ from exhunt.detectors.sigma.view import Derived, EventView
 from exhunt.model.event import Record
 from exhunt.model.evidence import ArtifactKind
 from exhunt.parsers.base import RouteGate
+from exhunt.parsers.columns import ScopedRequirement, Term, anywhere, requirement_key
+from exhunt.parsers.prefilter import safe_literal
 
 MAX_ROUTES = 50_000
 RARE_FIELD = 2  # a field read by so few rules of a bucket is left out of its memo key (their rules judged anew)
@@ -348,6 +350,22 @@ class RuleIndex:
             found.update(rule.requirements or ((frozenset(rule.literals),),))
         return tuple(sorted(found, key=lambda c: [sorted(g) for g in c]))
 
+    def kind_scoped(self, kind: ArtifactKind) -> tuple[ScopedRequirement, ...] | None:
+        """Every rule's scoped requirements for ``kind`` (``kind_requirements`` with each group's fields): a
+        derived field's terms are scoped to the fields it joins as well; a rule without scoped requirements
+        gives its literal ones, anywhere."""
+        derived = self.derived.get(kind) or {}
+        found: set[ScopedRequirement] = set()
+        for rule in self.by_kind.get(kind, []):
+            if rule.literals is None:
+                return None
+            if rule.scoped is None:
+                found.update(anywhere(rule.requirements or ((frozenset(rule.literals),),)))
+                continue
+            for requirement in rule.scoped:
+                found.add(tuple(_with_parts(term, derived) for term in requirement))
+        return tuple(sorted(found, key=requirement_key))
+
     def kind_literals(self, kind: ArtifactKind) -> tuple[bool, frozenset[str] | None]:
         """(any rule reads the kind, the union of literals or None when a rule needs every record)."""
         if kind in self._kind_literals:
@@ -358,6 +376,19 @@ class RuleIndex:
             answer = (True, frozenset().union(*(rule.literals or () for rule in rules)))
         self._kind_literals[kind] = answer
         return answer
+
+
+def _with_parts(term: Term, derived: Mapping[str, Derived]) -> Term:
+    """A positive term on a derived field may be in any field it joins (a column of the derived field's own
+    name is read first, so it stays), when the literal the gate scans for cannot span the separator (each of
+    its characters is one ``safe_literal`` cuts at, like IIS's ``?``); else anywhere. An exclusion stays as
+    it is (a joined value is no column's)."""
+    if term.exclude or term.fields is None or not any(name in derived for name in term.fields):
+        return term
+    joined = [derived[name] for name in term.fields if name in derived]
+    if any(not spec.sep or safe_literal(spec.sep) for spec in joined):
+        return Term(None, term.literals)
+    return Term(term.fields | {part for spec in joined for part in spec.parts}, term.literals)
 
 
 def _route_ids(selector: EventSelector, rule: CompiledRule) -> Sequence[int | None]:

@@ -140,6 +140,26 @@ def regex_literals(value: SigmaRegularExpression) -> Literals:
     return _regex_seq(parsed)
 
 
+def regex_groups(value: SigmaRegularExpression) -> list[frozenset[str]] | None:
+    """Literals a regex match always holds, each its own group (all required): every fragment of the
+    literal runs of its top-level sequence (``^/ecp/[^/]+\\.js$``: ``/ecp/`` and ``.js``); None when it has
+    none (``regex_literals`` may still find a choice of literals deeper in)."""
+    try:
+        flags = re.IGNORECASE if SigmaRegularExpressionFlag.IGNORECASE in value.flags else 0
+        parsed = _sre.parse(str(value.regexp), flags)
+    except (re.error, RecursionError, ValueError):
+        return None
+    groups: set[str] = set()
+    run: list[str] = []
+    for op, arg in [*parsed, (None, None)]:
+        if op is _c.LITERAL:
+            run.append(chr(arg))
+            continue
+        groups.update(f for f in fragments("".join(run)) if len(f) >= MIN_LITERAL)
+        run.clear()
+    return [frozenset({g}) for g in sorted(groups)] or None
+
+
 def value_literals(value: Any, common: frozenset[str] = frozenset()) -> Literals:
     if isinstance(value, SigmaExpansion):
         return _union(value_literals(v, common) for v in value.values)

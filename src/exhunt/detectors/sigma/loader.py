@@ -25,7 +25,7 @@ from exhunt.detectors.sigma.compiled import CompiledRule, LoadResult, RuleProble
 from exhunt.detectors.sigma.extension import Extension, ExtensionError, parse_extension
 from exhunt.detectors.sigma.literals import required_numbers, trees_literals
 from exhunt.detectors.sigma.pipeline import Pipelines
-from exhunt.detectors.sigma.requirements import trees_requirements
+from exhunt.detectors.sigma.requirements import trees_requirements, trees_scoped
 from exhunt.detectors.sigma.values import Unsupported
 from exhunt.model.finding import Confidence, Severity
 
@@ -198,7 +198,7 @@ class RuleLoader:
             confidence=_confidence(rule, ext), cves=cves, attack=attack, logsource=mapping,
             program=program, built=matcher, literals=trees_literals(trees, mapping.weak, mapping.common), ext=ext,
             event_ids=required_numbers(trees, sigma_id_fields) if sigma_id_fields else None,
-            requirements=trees_requirements(trees)))
+            requirements=trees_requirements(trees), scoped=trees_scoped(trees, ctx.names)))
 
 
 def _owned_by_rule(error: SigmaError, collection: SigmaCollection) -> bool:
