@@ -163,3 +163,26 @@ def test_usual_prefilters_are_what_a_host_without_picked_files_asks_for_per_kind
     with pytest.raises(OSError):
         engine._NoFiles().open("C/inetpub/wwwroot/x.aspx")
     assert list(engine._NoFiles().walk()) == []
+
+
+def test_usual_prefilters_are_the_ones_a_clean_host_asks_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The specs the Dask client builds for its workers must be those a host asks for, column gate included
+    (a spec that differs compiles another database, and the handed one is never used)."""
+    from exhunt.fleet.local import compiled_content
+    from exhunt.parsers.pool import ParsePool
+
+    asked: list[Any] = []
+    planned = ParsePool.plan
+
+    def plan(self: ParsePool, parallel: Any, keep: Any) -> None:
+        asked.extend(spec for _, _, _, spec in parallel if spec.mode == "literals")
+        planned(self, parallel, keep)
+
+    monkeypatch.setattr(ParsePool, "plan", plan)
+    content = compiled_content(ContentSpec())
+    root = Path(__file__).resolve().parents[1] / "examples" / "exchange-2019-clean"
+    engine.assess_host(DirectoryTree(root), content, {})
+    assert asked, "the clean example reads text logs through literals"
+    usual = engine.usual_prefilters(content, {})
+    assert any(spec.scoped for spec in asked)  # the IIS and CSV logs' column gate is part of what is asked
+    assert set(asked) <= set(usual)

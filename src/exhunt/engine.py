@@ -105,7 +105,7 @@ def usual_prefilters(content: ContentBundle, options: dict[str, Any]) -> list[Pr
         if isinstance(parser, EvtxParser):
             continue
         for kind in parser.kinds:
-            spec = _prefilter_spec([i for d in detectors if (i := d.interest(kind)) is not None])
+            spec = _prefilter_spec([i for d in detectors if (i := d.interest(kind)) is not None], parser.columns)
             if spec.mode == "literals":
                 specs[spec] = None
     return list(specs)
