@@ -211,6 +211,17 @@ def test_data_before_any_header() -> None:
     assert [(w.code, w.line, w.offset) for w in report.warnings] == [("no-header", 1, 0)]
 
 
+
+def test_lines_without_a_date_have_no_timestamp() -> None:
+    """No date column and no #Date header: no line has a time (never a day read as 'None'); a later #Date
+    gives the next lines theirs."""
+    head = "#Software: Microsoft Internet Information Services 10.0\r\n#Fields: time cs-method cs-uri-stem\r\n"
+    data = (head + "10:00:00 GET /owa/\r\n10:00:01 GET /ecp/\r\n#Date: 2021-03-02 10:00:02\r\n"
+            "10:00:02 GET /owa/\r\n").encode()
+    records, report = parse(data)
+    assert [r.timestamp for r in records] == [None, None, "2021-03-02T10:00:02Z"]
+    assert [w.code for w in report.warnings] == ["bad-time"]
+
 @pytest.mark.parametrize(("content", "code"), [
     (b"", "empty"),
     (b"\r\n\r\n  \r\n", "empty"),

@@ -258,7 +258,7 @@ class _W3CFile:
         for index in binding.plus:
             values[index] = values[index].replace("+", " ")
         day = values[binding.date] if binding.date is not None else self.header_date
-        if day != self.good_day:  # a file's lines share a few days: each checked once in a row
+        if not day or day != self.good_day:  # a file's lines share a few days: each checked once in a row
             if not day or not _DATE.match(day):
                 return None
             self.good_day = day
