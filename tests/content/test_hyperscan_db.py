@@ -84,6 +84,21 @@ def test_a_handed_database_is_used_under_its_own_key_without_compiling() -> None
         hyperscan_db.compile_database(_NoCompile(), expressions, flags, tag="t", literal=True)
 
 
+
+def test_a_database_two_hand_overs_hold_stays_until_both_are_taken_back() -> None:
+    """Two runs' plugins on one worker may hand the same database: the first taken back leaves it (review)."""
+    expressions, flags = [b"ecp/default.flt"], [hs.HS_FLAG_CASELESS]
+    blobs = hyperscan_db.recorded(lambda: hyperscan_db.compile_database(hs, expressions, flags, tag="t", literal=True))
+    hyperscan_db.hand(blobs)
+    hyperscan_db.hand(dict(blobs))
+    try:
+        hyperscan_db.take_back(blobs)
+        hyperscan_db.compile_database(_NoCompile(), expressions, flags, tag="t", literal=True)  # still handed
+    finally:
+        hyperscan_db.take_back(blobs)
+    with pytest.raises(AssertionError):  # both taken back
+        hyperscan_db.compile_database(_NoCompile(), expressions, flags, tag="t", literal=True)
+
 def test_a_handed_database_the_library_refuses_is_compiled_quietly() -> None:
     expressions, flags = [b"x-anonresource"], [hs.HS_FLAG_CASELESS]
     key = hyperscan_db.database_key("t", expressions, flags, True, hs)

@@ -30,6 +30,7 @@ from exhunt.content.cache import BlobCache, note_problem
 FAMILY = "hyperscan"
 _default: list[BlobCache | None] = [None]
 _handed: dict[str, bytes] = {}  # serialised databases handed to this process, by key (``hand``)
+_holders: dict[str, int] = {}  # how many hand-overs not yet taken back hold each key (``take_back``)
 _recording = threading.local()  # ``recorded``: the databases this thread's builds returned, by key
 
 
@@ -49,12 +50,18 @@ def default_cache() -> BlobCache | None:
 def hand(blobs: dict[str, bytes]) -> None:
     """Make serialised databases (``recorded`` by another process) available to ``compile_database``."""
     _handed.update(blobs)
+    for key in blobs:
+        _holders[key] = _holders.get(key, 0) + 1
 
 
 def take_back(blobs: dict[str, bytes]) -> None:
     """Drop databases given to ``hand`` (the databases loaded from them stay with their users)."""
-    for key in blobs:
-        _handed.pop(key, None)
+    for key in blobs:  # a key another hand-over still holds (two runs' plugins on one worker) stays
+        left = _holders.pop(key, 0) - 1
+        if left > 0:
+            _holders[key] = left
+        else:
+            _handed.pop(key, None)
 
 
 def recorded(build: Callable[[], object]) -> dict[str, bytes]:
