@@ -11,9 +11,10 @@ The block scan (``conjunctions.ConjunctionPrefilter.with_columns``) finds the sa
 without the gate, and also says, for each, which of these requirements' patterns (their literal groups,
 fields left out) matched on it (``TextLine.hits``). Only those are checked, per ``#Fields`` layout
 (``plan``), on the columns their terms name: which terms a column's value holds is kept per value (a host's
-requests repeat a few stems and methods). A requirement naming no field whose groups all are in its pattern
-is proven by the match itself. A line no requirement can hold on gives its time and warnings as before, and
-no record.
+requests repeat a few stems and methods). A requirement naming no field and excluding nothing, whose groups
+all are in a pattern of its own in the scan, is proven by that pattern's match (not by a pattern of the scan's
+that it implies, which may match where it does not hold). A line no requirement can hold on gives its time
+and warnings as before, and no record.
 
 The terms are checked on the values the record would hold (CSV fields unquoted, IIS ``+`` and ``-`` read),
 so quoting cannot hide a literal; a term that may be anywhere is looked for in the line as read (its literal
@@ -33,9 +34,12 @@ from typing import Any
 
 from exhunt.parsers.prefilter import MIN_LITERAL, safe_literal
 
-MAX_KEPT = 2048  # column values whose terms are kept, per column and layout; answers kept per layout
-MAX_KEPT_VALUE = 256  # longer values are judged each time: what is kept holds at most ~0.5 MiB per column
+MAX_KEPT = 1024  # column values whose terms are kept, per column and layout; answers kept per layout
+MAX_KEPT_VALUE = 256  # longer values are judged each time
 MAX_PLANS = 8  # layouts whose plans are kept (a host's logs have a few; odd data may bring endless ones)
+# At most, with values of MAX_KEPT_VALUE characters: ~0.55 MiB per scoped column and layout, ~26 MiB for the
+# six scoped columns of HttpProxy in MAX_PLANS layouts (measured with tracemalloc; a host's real logs keep a
+# few hundred values per column).
 MAX_GROUPS_PROVEN = 3  # a requirement naming no field is proven by its pattern when all its groups are in it
 
 
@@ -66,7 +70,7 @@ def anywhere(requirements: Sequence[Sequence[frozenset[str]]]) -> tuple[ScopedRe
 
 
 Picker = Callable[[list[str]], Any]
-Matched = tuple[tuple[int, ...], Picker | None, Callable[[Any], bool]]
+Matched = tuple[tuple[int, ...], Picker | None]
 
 
 def _getter(columns: tuple[int, ...]) -> Picker:
@@ -151,8 +155,9 @@ class ColumnGate:
                 self.useful = False  # a requirement that always holds: the gate would accept every line
             groups = sorted({tuple(lit.encode() for lit in terms_literals) for (_, terms_literals), number
                              in terms.items() if number in positive})
-            fieldless = all(term.fields is None for term in requirement if not term.exclude)
+            fieldless = all(term.fields is None for term in requirement)  # no exclusion either
             self.groups.append([list(group) for group in groups])
+            # proven by its pattern only if the scan holds a pattern of its own (``with_columns`` says)
             self.requirements.append((tuple(sorted(positive)), tuple(excluded),
                                       fieldless and len(groups) <= MAX_GROUPS_PROVEN))
         self.terms = list(terms)
@@ -191,7 +196,7 @@ class ColumnGate:
         matched = plan.matched.get(key)
         if matched is None:
             matched = self._matched(plan, key)
-        numbers, pick, pure = matched
+        numbers, pick = matched
         if not numbers:
             return False
         if pick is None:
@@ -200,7 +205,7 @@ class ColumnGate:
         answer = plan.answers.get(seen)
         if answer is None:
             answer = self._decide(plan, numbers, values, data)
-            if pure(seen[1]):
+            if _short(seen[1]):
                 if len(plan.answers) >= MAX_KEPT:
                     plan.answers.clear()
                 plan.answers[seen] = answer
@@ -222,7 +227,7 @@ class ColumnGate:
                     columns.update(found)
             columns.update(c for c, _ in plan.exclusions[number])
         pick = None if anywhere or not columns else _getter(tuple(sorted(columns)))
-        matched = (numbers, pick, _short)
+        matched = (numbers, pick)
         if len(plan.matched) >= MAX_KEPT:
             plan.matched.clear()
         plan.matched[key] = matched

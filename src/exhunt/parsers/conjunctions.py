@@ -201,6 +201,10 @@ class ConjunctionPrefilter(BlockPrefilter):
         clone.columns = columns
         columns.by_pattern = [tuple(sorted(numbers)) for numbers in by_pattern]
         columns.always = tuple(always)
+        for number, found in enumerate(implied):  # an implied pattern or none at all proves nothing
+            if found is not None or number in always:
+                positive, excluded, _ = columns.requirements[number]
+                columns.requirements[number] = (positive, excluded, False)
         return clone
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from exhunt.parsers.base import ParseReport, Prefilter
 from exhunt.parsers.conjunctions import ConjunctionPrefilter
@@ -217,8 +217,7 @@ class LineReader:
         # with a column gate: the patterns matched on each candidate line; those from ``gating`` on only inform
         gating = self.prefilter.gating if isinstance(self.prefilter, ConjunctionPrefilter) else None
         hits: dict[int, set[int]] | None = {} if gating is not None else None
-        if gating is not None and isinstance(self.prefilter, ConjunctionPrefilter) and \
-                gating >= len(self.prefilter.literals):
+        if gating is not None and gating >= len(cast("ConjunctionPrefilter", self.prefilter).literals):
             gating = None  # every pattern makes a candidate
         line_end, line_start = -1, -1
         found: set[int] = set()
