@@ -186,3 +186,50 @@ def test_usual_prefilters_are_the_ones_a_clean_host_asks_for(monkeypatch: pytest
     usual = engine.usual_prefilters(content, {})
     assert any(spec.scoped for spec in asked)  # the IIS and CSV logs' column gate is part of what is asked
     assert set(asked) <= set(usual)
+
+
+NO_LITERAL_RULE = """title: Java payload in a query (synthetic test rule)
+id: 2f7c1c1e-5d2a-4c53-9a83-3d0c2b1e9a10
+status: test
+logsource: {category: webserver}
+detection:
+    keywords: ['%2F%24%7B%23']
+    condition: keywords
+level: high
+"""
+
+
+def test_a_log_every_line_of_which_a_rule_reads_is_parsed_by_the_workers(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user's Sigma rule with no literal the scan can look for ('%' cuts literals) makes a kind of log read
+    whole: its files still go to the parse workers, which keep back the records no detector uses, and the
+    result is the serial one."""
+    import shutil
+
+    from exhunt.fleet.local import compiled_content
+    from exhunt.parsers.pool import ParsePool
+
+    host = tmp_path / "host"
+    shutil.copytree(EXAMPLES / "exchange-2019-compromised", host)
+    log = host / "C/inetpub/logs/LogFiles/W3SVC1/u_ex210304.log"
+    with log.open("a", encoding="ascii", newline="") as handle:
+        handle.write("2021-03-04 23:59:00 10.10.10.11 GET /ecp/x.aspx q=%2F%24%7B%23a 443 - 203.0.113.9 "
+                     "curl/7.68.0 - 200 0 0 12\r\n")
+    rule = tmp_path / "rules" / "java.yml"
+    rule.parent.mkdir()
+    rule.write_text(NO_LITERAL_RULE, encoding="utf-8")
+    content = compiled_content(ContentSpec(sigma_paths=(str(rule),)))
+    sent: list[Any] = []
+    planned = ParsePool.plan
+
+    def plan(self: ParsePool, work: list[Any], keep: Any = None) -> None:
+        sent.extend(spec.mode for _, _, artifact, spec in work if artifact.kind is ArtifactKind.IIS)
+        planned(self, work, keep)
+
+    monkeypatch.setattr(ParsePool, "plan", plan)
+    serial = engine.assess_host(DirectoryTree(host), content, {})
+    sent.clear()
+    parallel = engine.assess_host(DirectoryTree(host), content, {"parse_workers": 2})
+    assert sent and set(sent) == {"all"}
+    assert parallel == serial
+    assert any("Java payload" in finding.title for finding in parallel.findings)

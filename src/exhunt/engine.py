@@ -250,8 +250,10 @@ def _run(tree: HostTree, layout: Layout, plan: list[tuple[Artifact, Parser, list
     options = ctx.options
     observations: list[BuildObservation] = []
     partial: set[str] = set()  # sources with a file read only in part
+    # a log every line of which a detector reads goes to the workers only when they keep back the records no
+    # detector uses (else each record would cross back): e.g. a user's Sigma rule with no literal to scan for
     parallel = [(position, parser, artifact, spec) for position, (artifact, parser, _, spec, _) in enumerate(plan)
-                if parser.parallel and spec.mode != "all"]
+                if parser.parallel and (spec.mode != "all" or (pool.filters and artifact.kind in keep))]
     pool.plan(parallel, keep)
     for position, (artifact, parser, wanting, spec, gate) in enumerate(plan):
         try:

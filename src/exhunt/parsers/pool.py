@@ -320,6 +320,11 @@ class ParsePool:
     def active(self) -> bool:
         return self.executor is not None
 
+    @property
+    def filters(self) -> bool:
+        """Whether the workers apply the record filters given to ``plan`` (they find them when forked)."""
+        return self.executor is not None and "fork" in multiprocessing.get_all_start_methods()
+
     def plan(self, work: list[Work], keep: dict[ArtifactKind, Callable[[Record], bool]] | None = None) -> None:
         """The files the workers are to parse, in the order the consumer will ``take`` them. Batches are cut
         so that each worker gets several (the last ones small, so that no worker is left with a big tail).
@@ -330,7 +335,7 @@ class ParsePool:
         its workers; without ``fork``, nothing is filtered."""
         if self.executor is None or not work:
             return
-        if keep and "fork" in multiprocessing.get_all_start_methods():  # the workers' context (``__init__``)
+        if keep and self.filters:
             self._token = next(_tokens)
             _filters[self._token] = dict(keep)
         for spec in {spec for _, _, _, spec in work}:  # built once here, loaded by each worker (not compiled)

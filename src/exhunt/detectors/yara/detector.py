@@ -24,6 +24,7 @@ from exhunt.model.coverage import InputWarning, SourceStatus
 from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.finding import Finding, clip
+from exhunt.parsers.columns import Term
 from exhunt.sources.listing import of_kinds
 
 DEFAULT_MAX_BYTES = 16 << 30  # 16 GiB: files above are listed as skipped (code skipped-size); 0 = no limit
@@ -195,10 +196,17 @@ class YaraDetector(Detector):
     # -- join with web requests ---------------------------------------------------------------
     def interest(self, kind: ArtifactKind) -> Interest | None:
         if kind in WEB_KINDS and self._by_name:
-            return Interest(literals=frozenset(self._by_name))
+            names = frozenset(self._by_name)
+            stems = frozenset(name.lower() for name in STEM_FIELDS)  # the name is in the stem
+            return Interest(literals=names, record_filter=self.may_use, scoped=((Term(stems, names),),))
         return None
 
-    def on_record(self, record: Record, ctx: HostContext) -> None:
+    def may_use(self, record: Record) -> bool:
+        """Whether ``on_record`` keeps this request (stateless while logs are read: a parse worker asks it)."""
+        return self._requested(record)[1] is not None
+
+    def _requested(self, record: Record) -> tuple[str, list[FileHit] | None]:
+        """(the request's stem, the files found that it names, or None)."""
         stem = ""
         for name in STEM_FIELDS:
             value = record.get(name)
@@ -206,8 +214,11 @@ class YaraDetector(Detector):
                 stem = value
                 break
         if not stem:
-            return
-        targets = self._by_name.get(stem.rstrip("/").rsplit("/", 1)[-1].lower())
+            return stem, None
+        return stem, self._by_name.get(stem.rstrip("/").rsplit("/", 1)[-1].lower()) or None
+
+    def on_record(self, record: Record, ctx: HostContext) -> None:
+        stem, targets = self._requested(record)
         if not targets:
             return
         seen = RequestSeen.from_record(record, stem, clip(record.raw))
