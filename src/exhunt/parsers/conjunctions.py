@@ -124,28 +124,19 @@ class ConjunctionPrefilter(BlockPrefilter):
         blanks: list[int] = []
         count = self._count
 
+        # with a column gate, which patterns matched on each line is told too: each match kept as one number,
+        # position * count + pattern, sorted as such (cheaper than pairs); else the position alone
+        scale, keyed = (count, 1) if self.gating is not None else (1, 0)
+
         def on_match(ident: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
             if ident < count:
-                matches.append(end - 1)  # a position on the matching line
+                matches.append((end - 1) * scale + ident * keyed)  # a position on the matching line
             elif ident == count:
                 directives.append(end - 1)
             elif ident == count + 3:
                 odd.append(end - 1)
             else:
                 blanks.append(end)
-
-        if self.gating is not None:  # the column gate is told which patterns matched on each line: each
-            # match kept as one number, position * count + pattern, sorted as such (cheaper than pairs)
-
-            def on_match(ident: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-                if ident < count:
-                    matches.append((end - 1) * count + ident)
-                elif ident == count:
-                    directives.append(end - 1)
-                elif ident == count + 3:
-                    odd.append(end - 1)
-                else:
-                    blanks.append(end)
 
         self._db.scan(block, match_event_handler=on_match, scratch=self._scratch)
         matches.sort()
