@@ -69,7 +69,7 @@ class PrefilterSpec:
     literals: tuple[str, ...] = ()
     requirements: tuple[tuple[frozenset[str], ...], ...] = field(default_factory=tuple)
     # the same requirements, each literal group scoped to the fields it can be in (``parsers/columns.py``):
-    # space-separated ``#Fields`` logs judge a candidate line on its columns before making a record of it
+    # ``#Fields`` logs (IIS, Exchange's CSV logs) judge a candidate line on its columns before making a record
     scoped: tuple[ScopedRequirement, ...] = field(default_factory=tuple)
 
     def build(self) -> Prefilter | None:

@@ -11,8 +11,8 @@ cannot be expressed (``not``, regexes without literals, numbers) simply adds no 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from sigma.conditions import (
     ConditionAND,
@@ -28,6 +28,7 @@ from exhunt.detectors.sigma.literals import regex_groups, value_literals
 from exhunt.detectors.sigma.values import Unsupported, string_shape
 from exhunt.parsers.columns import Term, requirement_key, term_key
 
+T = TypeVar("T")
 Group = frozenset[str]
 Conjunction = tuple[Group, ...]
 MAX_ENTRIES = 16  # conjunctions kept per node before they are folded into one looser conjunction
@@ -46,16 +47,23 @@ def _fold(entries: tuple[Conjunction, ...]) -> Conjunction:
     return (frozenset(group),)
 
 
-def _and(parts: list[tuple[Conjunction, ...]]) -> Requirements:
-    combined: tuple[Conjunction, ...] = ((),)
+def _conjoin(parts: Sequence[tuple[tuple[T, ...], ...]],
+             normal: Callable[[Iterable[tuple[T, ...]]], tuple[tuple[T, ...], ...]],
+             fold: Callable[[tuple[tuple[T, ...], ...]], tuple[T, ...]]) -> tuple[tuple[T, ...], ...] | None:
+    """The AND of ``parts`` (each a disjunction of conjunctions), folded when it grows past ``MAX_ENTRIES``."""
+    combined: tuple[tuple[T, ...], ...] = ((),)
     for part in parts:
         product = [left + right for left in combined for right in part]
         if len(product) > MAX_ENTRIES:
-            product = [left + _fold(part) for left in combined]
-        combined = _normal(product)
+            product = [left + fold(part) for left in combined]
+        combined = normal(product)
         if len(combined) > MAX_ENTRIES:
-            combined = (_fold(combined),)
+            combined = (fold(combined),)
     return combined if any(combined) else None
+
+
+def _and(parts: list[tuple[Conjunction, ...]]) -> Requirements:
+    return _conjoin(parts, _normal, _fold)
 
 
 def node_requirements(node: Any) -> Requirements:
@@ -127,15 +135,7 @@ def _scoped_fold(entries: tuple[ScopedConjunction, ...]) -> ScopedConjunction:
 
 
 def _scoped_and(parts: list[tuple[ScopedConjunction, ...]]) -> Scoped:
-    combined: tuple[ScopedConjunction, ...] = ((),)
-    for part in parts:
-        product = [left + right for left in combined for right in part]
-        if len(product) > MAX_ENTRIES:
-            product = [left + _scoped_fold(part) for left in combined]
-        combined = _scoped_normal(product)
-        if len(combined) > MAX_ENTRIES:
-            combined = (_scoped_fold(combined),)
-    return combined if any(combined) else None
+    return _conjoin(parts, _scoped_normal, _scoped_fold)
 
 
 def _exclusion(node: Any, names: Names) -> tuple[Term, ...]:
