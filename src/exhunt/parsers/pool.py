@@ -71,6 +71,19 @@ class PrefilterSpec:
     # the same requirements, each literal group scoped to the fields it can be in (``parsers/columns.py``):
     # ``#Fields`` logs (IIS, Exchange's CSV logs) judge a candidate line on its columns before making a record
     scoped: tuple[ScopedRequirement, ...] = field(default_factory=tuple)
+    # the hash, worked out once: a host's thousands of logs look their spec up once each, and hashing its
+    # nested terms again cost ~70 us a file; never pickled (a string's hash differs between processes)
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        found = self._hash
+        if found is None:
+            found = hash((self.mode, self.literals, self.requirements, self.scoped))
+            object.__setattr__(self, "_hash", found)
+        return found
+
+    def __reduce__(self) -> tuple[type[PrefilterSpec], tuple[object, ...]]:
+        return (PrefilterSpec, (self.mode, self.literals, self.requirements, self.scoped))
 
     def build(self) -> Prefilter | None:
         """The prefilter, built once per thread and spec: a host of thousands of hourly logs asks for the
