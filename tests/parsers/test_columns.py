@@ -221,24 +221,32 @@ def _check(tmp_path: Path, content_spec: ContentSpec, seed: int, kind: ArtifactK
     built = gated.build()
     assert built is not None and built.columns is not None, "the column gate is in use"
     keep = _record_filter(interests)
-    parser = W3CParser()
-    turned_away = used = 0
+    turned_away = used = placed_away = 0
     artifacts = [a for a in layout.artifacts if a.kind is kind]
     assert len(artifacts) == 2
     for artifact in artifacts:
         reports = []
         results = []
-        for spec in (plain, gated):
+        for spec, parser in ((plain, W3CParser()), (gated, W3CParser(place=False)), (gated, W3CParser())):
             report = ParseReport(path=artifact.path)
             results.append(list(parse_all(parser, tree, artifact, report, spec)))
             reports.append(dataclasses.replace(report, warnings=[(w.code, w.line, w.message) for w in report.warnings]))
         kept = _kept(results[1], keep)
         assert kept == _kept(results[0], keep)
         assert reports[1] == reports[0]
+        # the gate placed in the scan (IIS, ``positions.py``): the same records kept and lines counted; the
+        # candidate lines it passes over are no longer examined, so their warnings and times are not seen
+        assert _kept(results[2], keep) == kept
+        assert (reports[2].records, reports[2].bytes_read, reports[2].failed) == \
+            (reports[0].records, reports[0].bytes_read, reports[0].failed)
+        assert len(results[2]) <= len(results[1])
         turned_away += len(results[0]) - len(results[1])
+        placed_away += len(results[0]) - len(results[2])
         used += len(kept)
     assert turned_away > 100, "the gate turns candidate lines away"
     assert used > 50, "lines a detector uses are among them"
+    if kind is ArtifactKind.IIS:
+        assert placed_away > 100, "the placed scan turns candidate lines away"
 
 
 def test_gate_keeps_what_the_shipped_rules_use(tmp_path: Path) -> None:

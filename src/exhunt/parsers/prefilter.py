@@ -134,6 +134,7 @@ class BlockPrefilter(Prefilter):
     def _clone(self) -> BlockPrefilter:
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
+        clone.__dict__.pop("_placed", None)
         return clone
 
     def __getstate__(self) -> dict[str, Any]:
@@ -141,6 +142,7 @@ class BlockPrefilter(Prefilter):
         loads it in well under a millisecond instead of compiling it again (0.1-0.2 s each); its scratch space
         is made there."""
         state = dict(self.__dict__)
+        state.pop("_placed", None)  # scans placed in layouts' columns (``positions.py``): built where used
         database = state.pop("_db", None)
         state.pop("_scratch", None)
         if database is not None:

@@ -22,6 +22,7 @@ from typing import BinaryIO, cast
 
 from exhunt.parsers.base import ParseReport, Prefilter
 from exhunt.parsers.conjunctions import ConjunctionPrefilter
+from exhunt.parsers.positions import PlacedPrefilter
 from exhunt.parsers.prefilter import BlockMarks, BlockPrefilter, PythonPrefilter
 from exhunt.parsers.textfile import BOM
 
@@ -190,18 +191,26 @@ class LineReader:
             number += 1
         return len(pieces) if terminated else len(pieces) - 1
 
-    def _marks(self, view: memoryview) -> BlockMarks:
-        assert self.prefilter is not None
-        if isinstance(self.prefilter, BlockPrefilter):
-            return self.prefilter.marks(view)
-        marks = _STRUCTURE.marks(view)
-        marks.matches = sorted(self.prefilter.scan(view))
+    def _marks(self, buf: Buffer, view: memoryview, end: int) -> tuple[BlockMarks, Prefilter]:
+        """The block's marks, and the prefilter that made them: a scan placed in one layout's columns goes back
+        to the scan it stands for in a block with another layout (``positions.py``)."""
+        prefilter = self.prefilter
+        assert prefilter is not None
+        if isinstance(prefilter, PlacedPrefilter):
+            marks = prefilter.marks(view[:end])
+            if prefilter.fits(buf, [0, *marks.directives] if buf[0] == _HASH else marks.directives, end):
+                return marks, prefilter
+            prefilter = prefilter.former
+        if isinstance(prefilter, BlockPrefilter):
+            return prefilter.marks(view[:end]), prefilter
+        marks = _STRUCTURE.marks(view[:end])
+        marks.matches = sorted(prefilter.scan(view[:end]))
         marks.idents = [0] * len(marks.matches)
-        return marks
+        return marks, prefilter
 
     def _some_lines(self, buf: Buffer, view: memoryview, end: int, base_offset: int, base_line: int,
                     terminated: bool) -> Generator[TextLine, None, int]:
-        marks = self._marks(view[:end])
+        marks, prefilter = self._marks(buf, view, end)
         directives = marks.directives
         if buf[0] == _HASH:
             directives.insert(0, 0)
@@ -213,11 +222,11 @@ class LineReader:
         not_data = len(directives) + blank - (0 if terminated else 1)
 
         candidates: dict[int, int] = {}  # line start -> line end (the newline or the block end)
-        gate = self.prefilter.gate if isinstance(self.prefilter, BlockPrefilter) else None
+        gate = prefilter.gate if isinstance(prefilter, BlockPrefilter) else None
         # with a column gate: the patterns matched on each candidate line; those from ``gating`` on only inform
-        gating = self.prefilter.gating if isinstance(self.prefilter, ConjunctionPrefilter) else None
+        gating = prefilter.gating if isinstance(prefilter, ConjunctionPrefilter) else None
         hits: dict[int, set[int]] | None = {} if gating is not None else None
-        if gating is not None and gating >= len(cast("ConjunctionPrefilter", self.prefilter).literals):
+        if gating is not None and gating >= len(cast("ConjunctionPrefilter", prefilter).literals):
             gating = None  # every pattern makes a candidate
         line_end, line_start = -1, -1
         found: set[int] = set()

@@ -20,6 +20,8 @@ from exhunt.model.event import Record
 from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.parsers.base import Parser, ParseReport, Prefilter
 from exhunt.parsers.columns import ColumnGate, ColumnPlan
+from exhunt.parsers.positions import placed
+from exhunt.parsers.prefilter import BlockPrefilter
 from exhunt.parsers.textblocks import BLOCK_SIZE, LineReader, TextLine
 from exhunt.parsers.textfile import (
     HEAD_SIZE,
@@ -296,8 +298,9 @@ class W3CParser(Parser):
     parallel = True
     columns = True
 
-    def __init__(self, *, block_size: int | None = None) -> None:
+    def __init__(self, *, block_size: int | None = None, place: bool = True) -> None:
         self.block_size = block_size
+        self.place = place  # IIS: the column gate placed in the block scan (``positions.py``)
 
     def parse(self, tree: HostTree, artifact: Artifact, report: ParseReport,
               prefilter: Prefilter | None = None) -> Iterator[Record]:
@@ -337,6 +340,9 @@ class W3CParser(Parser):
                         code="no-header", line=1, offset=0)
             return
         state = _W3CFile(artifact, report, prefilter.columns if prefilter is not None else None)
+        if self.place and isinstance(prefilter, BlockPrefilter) and prefilter.columns is not None and \
+                not needs_transcoding(head):
+            prefilter = placed(prefilter, head)  # IIS: the column gate in the scan itself (``positions.py``)
         reader = LineReader(report, prefilter, odd_lines=True) if self.block_size is None else \
             LineReader(report, prefilter, block_size=self.block_size, odd_lines=True)
         try:
