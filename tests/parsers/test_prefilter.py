@@ -26,7 +26,7 @@ from exhunt.parsers.textblocks import LineReader
     ("Mozilla/5.0 (compatible; zgrab)", b"(compatible;"),  # IIS writes the spaces as '+'
     ('Request["code"]', b"request["),  # CSV doubles the quotes
     ("/ecp/y.js?foo", b"/ecp/y.js"),  # the pipeline joins stem and query with '?'
-    ("%2Fecp", b"2fecp"),
+    ("%2Fecp", b"%2fecp"),  # no parser decodes %-escapes: the value holds them as the raw line does
     ("a,bcd", b"bcd"),
     ("Ünïcode-pfad", b"code-pfad"),
     ("  ", b""),

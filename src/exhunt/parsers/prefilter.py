@@ -5,10 +5,11 @@ parsers scan large blocks for those literals at once (Hyperscan, case-insensitiv
 that hold a match. Without Hyperscan a slower pure-Python scanner gives the same answers.
 
 A literal is matched against the *raw* line, so it is cut down to the part that is written the same way in
-the raw log as in the parsed value: IIS writes spaces as ``+``, CSV doubles quotes, URLs may be
-%-encoded, the Sigma pipeline joins stem and query with ``?``. The longest safe segment is kept; when a
-segment shorter than ``MIN_LITERAL`` bytes is all that is left, no prefilter can be built and the parser
-reads every line.
+the raw log as in the parsed value: IIS writes spaces as ``+``, CSV doubles quotes, the Sigma pipeline
+joins stem and query with ``?``. The longest safe segment is kept; when a segment shorter than
+``MIN_LITERAL`` bytes is all that is left, no prefilter can be built and the parser reads every line. A
+``%`` is kept: no parser decodes %-escapes (a value holds them as the raw line does), and rules that look for
+escaped payloads (``%24%7b``) are made of little else.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ MIN_LITERAL = 3
 _CACHE_SIZE = 16
 _cache = threading.local()
 # characters the raw log may write differently from the parsed value, or that separate fields
-_UNSAFE = re.compile(r"[\s+\"%,?\x00-\x1f\x7f-\U0010ffff]+")
+_UNSAFE = re.compile(r"[\s+\",?\x00-\x1f\x7f-\U0010ffff]+")
 
 
 def safe_literal(literal: str) -> bytes:

@@ -6,9 +6,10 @@ comparisons and regexes without a required literal give no constraint (None).
 
 Fragments are cut at characters a log may write differently from the value a rule sees (whitespace,
 ``+`` for a space in IIS user agents, backslashes and quotes escaped in JSON/CSV, XML entities, ``?``
-where IIS splits stem and query, ``%`` of URL encoding, ``,`` between CSV fields, anything non-ASCII),
-so a literal found in a parsed value is also found in the raw line or record: the same set serves the
-parser-level prefilter and the event scan.
+where IIS splits stem and query, ``,`` between CSV fields, anything non-ASCII), so a literal found in a
+parsed value is also found in the raw line or record: the same set serves the parser-level prefilter and
+the event scan. ``%`` is kept: no parser decodes %-escapes, and rules looking for URL-encoded payloads
+(``%24%7B%28%23a%3D%40``) are made of little else.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from sigma.types import (
 from exhunt.detectors.sigma.compiled import Literals
 
 MIN_LITERAL = 3  # shorter literals select nearly everything; parsers/prefilter.py refuses them too
-_BREAK = re.compile(r"[^\x21-\x7e]|[\\\"'&<>+?%,]")
+_BREAK = re.compile(r"[^\x21-\x7e]|[\\\"'&<>+?,]")
 _sre: Any = importlib.import_module("re._parser")
 _c: Any = importlib.import_module("re._constants")
 
