@@ -52,9 +52,8 @@ _UNSAFE_VALUE = re.compile(rb"[\s+\x00-\x1f\x7f-\xff]")  # an excluded value the
 def fields_line(head: bytes) -> bytes | None:
     """The first ``#Fields:`` line of an IIS log's head (its bytes, no line ending), when it names IIS
     columns (no comma: Exchange's CSV logs are not placed) in plain ASCII; else None."""
-    low = head.lower()
-    at = 0 if low.startswith(b"#fields:") else low.find(b"\n#fields:") + 1
-    if at == 0 and not low.startswith(b"#fields:"):
+    at = _fields_at(head)
+    if at is None:
         return None
     end = head.find(b"\n", at)
     if end < 0:
@@ -65,6 +64,20 @@ def fields_line(head: bytes) -> bytes | None:
             or value.strip()[:1] in (b"[", b"(", b"'", b'"') or b"'" in value:
         return None
     return line
+
+
+def _fields_at(head: bytes) -> int | None:
+    """Where the first ``#Fields:`` line starts: as IIS writes the name, found without lowering the whole
+    head; else in any case."""
+    at = _line_start(head, b"#Fields:")
+    return at if at is not None else _line_start(head.lower(), b"#fields:")
+
+
+def _line_start(data: bytes, name: bytes) -> int | None:
+    if data.startswith(name):
+        return 0
+    at = data.find(b"\n" + name)
+    return at + 1 if at >= 0 else None
 
 
 def layout_names(line: bytes) -> tuple[str, ...]:
