@@ -13,15 +13,22 @@ rules keep) is in ``test_columns.py``.
 
 from __future__ import annotations
 
+import itertools
 import random
+from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 
+from exhunt.detectors.files.samples import MemoryTree
+from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.parsers import positions
+from exhunt.parsers.base import ParseReport
 from exhunt.parsers.columns import ColumnGate, Term
 from exhunt.parsers.pool import PrefilterSpec
 from exhunt.parsers.positions import PlacedPrefilter, fields_line, layout_names, placed
 from exhunt.parsers.prefilter import BlockPrefilter, _hs, safe_literal
+from exhunt.parsers.w3c import W3CParser
 
 pytestmark = pytest.mark.skipif(_hs is None, reason="the placed scan is built with Hyperscan")
 
@@ -200,3 +207,80 @@ def test_an_exclusion_turns_its_requirement_away_on_its_line_only() -> None:
     assert patterns is not None
     only = PlacedPrefilter(former, FIELDS_LINE, patterns)
     assert _candidates(only, block) == {starts[0]}  # the stem '/ecp/' itself is excluded
+
+
+IIS_PATH = "C/inetpub/logs/LogFiles/W3SVC1/u_ex210303.log"
+OTHER_LAYOUT = b"#Fields: date time cs-method cs-uri-stem cs-uri-query\r\n"  # no s-ip: the stem one column left
+
+
+def _parse(data: bytes, place: bool, block_size: int | None = None) -> list[int]:
+    """The lines the W3C parser makes records of with the ``/ecp/``-in-the-stem requirement (``_spec``)."""
+    tree = MemoryTree({IIS_PATH: data})
+    artifact = Artifact(ArtifactKind.IIS, IIS_PATH, len(data))
+    parser = W3CParser(block_size=block_size, place=place)
+    return [r.line or 0 for r in parser.parse(tree, artifact, ParseReport(IIS_PATH), _spec().build())]
+
+
+def _benign(count: int, other: bool = False) -> bytes:
+    ip = b"" if other else b"10.0.0.5 "
+    return b"".join(b"2021-03-03 00:00:%02d %sGET /owa/auth/logon.aspx a=%d\r\n" % (n % 60, ip, n)
+                    for n in range(count))
+
+
+ATTACK = b"2021-03-03 00:01:00 POST /ecp/y.js -\r\n"  # written under the other layout
+
+
+def test_a_new_layout_in_a_later_block_keeps_the_former_scan_to_the_end_of_the_file() -> None:
+    """Found in review: the former scan was used for the block holding the new header only, and the old
+    layout's columns for the blocks after it, so an attack line written there was lost."""
+    data = HEAD + _benign(40) + b"#Software: Microsoft Internet Information Services 10.0\r\n" + OTHER_LAYOUT + \
+        _benign(200, other=True) + ATTACK + _benign(20, other=True)
+    attack = data[:data.index(ATTACK)].count(b"\n") + 1
+    assert len(data) > 8 * 1024
+    for block_size in (None, 1024, 4096):
+        assert attack in _parse(data, place=False, block_size=block_size)
+        assert attack in _parse(data, place=True, block_size=block_size), block_size
+
+
+def test_a_header_written_after_nul_bytes_keeps_the_former_scan() -> None:
+    """Found in review: after a crash IIS writes its new header on the line of its preallocated NULs, where no
+    directive is seen before the parser cleans the line."""
+    data = HEAD + _benign(30) + b"\x00" * 300 + OTHER_LAYOUT + ATTACK
+    attack = data.count(b"\n")
+    assert attack in _parse(data, place=False)
+    assert attack in _parse(data, place=True)
+
+
+def test_patterns_are_bounded_before_they_are_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: three literals on each of several columns made 6 ** columns patterns before the
+    bound was checked (seconds and hundreds of MB): now a line pattern, and no more than the bound is built."""
+    names = tuple(f"c{n}" for n in range(8))
+    requirement = tuple(Term(frozenset({name}), frozenset({f"{lit}{n}"})) for n, name in enumerate(names)
+                        for lit in ("aaa", "bbb", "ccc"))
+    gate = ColumnGate.build([requirement])
+    assert gate is not None
+    built = [0]
+
+    def product(*iterables: list[bytes]) -> Iterator[tuple[bytes, ...]]:
+        for item in itertools.product(*iterables):
+            built[0] += 1
+            assert built[0] <= 4 * positions.MAX_PATTERNS, "patterns built past the bound"
+            yield item
+
+    monkeypatch.setattr(positions, "itertools", SimpleNamespace(product=product, permutations=itertools.permutations))
+    patterns = positions.placed_patterns(gate, gate.plan(names))
+    assert patterns is not None and len(patterns) <= positions.MAX_PATTERNS
+    assert not any(p.startswith(b"^") for p, _, _ in patterns)  # the line pattern, fields left out
+
+
+def test_late_columns_and_many_layouts_are_not_placed() -> None:
+    names = (*(f"x{n}" for n in range(positions.MAX_COLUMN)), "cs-uri-stem")
+    gate = ColumnGate.build([(Term(frozenset({"cs-uri-stem"}), frozenset({"/ecp/"})),)])
+    assert gate is not None
+    patterns = positions.placed_patterns(gate, gate.plan(names))
+    assert patterns is not None and not any(p.startswith(b"^") for p, _, _ in patterns)
+    shared = _spec().build()
+    assert isinstance(shared, BlockPrefilter)
+    former = shared._clone()  # none placed yet
+    built = {placed(former, b"#Fields: date time x%d cs-uri-stem\n" % n) for n in range(positions.MAX_PLACED + 5)}
+    assert sum(isinstance(b, PlacedPrefilter) for b in built) == positions.MAX_PLACED

@@ -23,6 +23,9 @@ detectors use: a literal too short to scan drops its term (the term then always 
 ASCII or has more columns than its header is not gated, a field named by several columns (any case, or
 with its spaces left out) is looked for in each, and an exclusion is used only where its field is one
 column of the layout.
+
+For IIS logs the same requirements are placed in the block scan itself (``positions.py``): the lines it
+finds are not judged here again; a block it cannot place goes through this gate.
 """
 
 from __future__ import annotations

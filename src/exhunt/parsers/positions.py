@@ -6,35 +6,46 @@ decoded and split: on a real server most of the IIS lines that hold the rules' w
 every ECP page) are such candidates, and that per-line work was most of a scan's time. An IIS line's columns
 are its runs of non-space bytes, so for one ``#Fields`` layout "literal L in column k" is a regular
 expression Hyperscan can run in the same pass as the literals: ``^ *(?:[^ \\n]+ +){k}[^ \\n]*L``. For each
-requirement that names columns, its terms are placed in their columns (terms sharing a column are looked
-for in one token, in any order, when their literals cannot overlap; else the most selective one alone); a
-requirement that names none keeps its line pattern (``conjunctions.py``). An exclusion (``not cs-uri-stem =
-/owa/auth/logon.aspx``) becomes a pattern of its own that turns its requirement away on the lines it
-matches. The lines so found are the candidates, judged by no Python gate.
+requirement that names columns, its terms are placed in their columns: terms sharing a column are looked for
+in one token, in any order, or overlapping (``_token``). A requirement that names no column, or too many
+column choices, columns past ``MAX_COLUMN`` or patterns past ``MAX_PATTERNS``, keeps its line pattern, fields
+left out (``conjunctions.py``). An exclusion (``not cs-uri-stem = /owa/auth/logon.aspx``) becomes a pattern
+of its own, its columns read exactly as the parser reads them, that turns its requirement away on the lines
+it matches (its requirement's patterns then run on to the end of the line, where the exclusion's does: a
+line is told by its end). The lines so found are the candidates, judged by no Python gate.
 
 Every pattern only ever lets more through than the requirement it stands for: a term that may be anywhere
-in the line, a term too short to scan, terms that could overlap in one column and the literals of an
-exclusion that the raw line may write differently (``+``, spaces, ``-``) are left out, which only widens
-the match. A literal that ``safe_literal`` kept holds no space or ``+``, so it is in a column's raw token
-exactly when it is in the value the record holds (``+`` read as a space, ``-`` as empty). A layout that
-cannot be so placed (a requirement with overlapping groups and no column, too many column choices,
-Hyperscan refusing the patterns) keeps the former scan.
+in the line, a term too short to scan, a third group in one column and the values of an exclusion that the
+raw line may write differently (``+``, spaces, ``-``) are left out, which only widens the match. A literal
+that ``safe_literal`` kept holds no space or ``+``, so it is in a column's raw token exactly when it is in
+the value the record holds (``+`` read as a space, ``-`` as empty). A layout that cannot be so placed (a
+requirement with overlapping groups and no column, more patterns than ``MAX_PLACED_PATTERNS`` placed or
+``MAX_LAYOUT_PATTERNS`` in all, Hyperscan refusing them) keeps the former scan; so does every layout after
+the first ``MAX_PLACED`` of a process (a hostile host's thousands of headers would each cost a compilation).
 
-The layout is taken from the file's first ``#Fields`` line; a block in which another ``#Fields`` line (or a
-directive holding a NUL byte) appears is scanned again by the former scan (``fits``). Lines that the former
-scan made candidates and this one passes over are counted and their edges timed as before, but no longer
-examined one by one: like every line that holds no literal, their malformations are not reported.
+The layout is taken from the file's first ``#Fields`` line. From the first block that holds another
+``#Fields`` line (or a NUL byte: after a crash IIS writes its new header right after the NULs of its
+preallocated region, on their line) to the end of the file, the former scan is used (``fits``). Lines that
+the former scan made candidates and this one passes over are counted and their edges timed as before, but
+no longer examined one by one: like every line that holds no literal, their malformations are not reported
+(and a line written out of time order among them no longer moves the file's first or last time).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import re
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from exhunt.content.hyperscan_db import compile_database, default_cache
-from exhunt.parsers.conjunctions import MAX_GROUPS_IN_PATTERN, _apart, chosen_groups, conjunction_patterns
+from exhunt.parsers.conjunctions import (
+    MAX_GROUPS_IN_PATTERN,
+    _alternation,
+    _apart,
+    chosen_groups,
+    conjunction_patterns,
+)
 from exhunt.parsers.prefilter import _ODD_LINE, BlockMarks, BlockPrefilter, _hs
 
 if TYPE_CHECKING:
@@ -43,8 +54,12 @@ if TYPE_CHECKING:
 _TOKEN = rb"[^ \n]*"
 _TO_END = rb"[^\n]*$"  # (multi-line mode) on to the end of the line
 MAX_CHOICES = 16  # column assignments of one requirement (a field named by several columns multiplies them)
-MAX_PATTERNS = 4096  # patterns of one layout; more: the former scan
+MAX_PATTERNS = 512  # patterns of one requirement placed in columns; more: its line pattern
+MAX_PLACED_PATTERNS = 2048  # patterns of one layout placed in columns; more: the former scan
+MAX_LAYOUT_PATTERNS = 16384  # patterns of one layout in all (an indicator feed gives one each)
+MAX_COLUMN = 64  # a term in a later column is not placed (IIS writes about 30; hostile headers: compile time)
 MAX_LAYOUTS = 8  # layouts whose scans are kept per prefilter (a host's IIS logs have one or two)
+MAX_PLACED = 32  # layouts placed per prefilter and process; after them, the former scan (hostile hosts)
 MAX_FIELDS_LINE = 4096  # a longer '#Fields' line is not placed
 _UNSAFE_VALUE = re.compile(rb"[\s+\x00-\x1f\x7f-\xff]")  # an excluded value the raw token may write otherwise
 
@@ -83,10 +98,6 @@ def _line_start(data: bytes, name: bytes) -> int | None:
 def layout_names(line: bytes) -> tuple[str, ...]:
     """The column names of a ``#Fields`` line, as the W3C parser binds them."""
     return tuple(line.decode("ascii").partition(":")[2].split())
-
-
-def _alternation(literals: Sequence[bytes]) -> bytes:
-    return b"(?:" + b"|".join(re.escape(lit) for lit in sorted(set(literals))) + b")"
 
 
 def _skip(columns: int) -> bytes:
@@ -130,10 +141,13 @@ def _token(groups: list[list[bytes]]) -> list[bytes]:
     return _in_token(kept)
 
 
-def _placed(by_column: dict[int, list[list[bytes]]]) -> list[bytes]:
-    """Patterns for literal groups placed in columns: every column's groups in its token."""
+def _placed(by_column: dict[int, list[list[bytes]]]) -> list[bytes] | None:
+    """Patterns for literal groups placed in columns: every column's groups in its token; None when they
+    would be more than ``MAX_PATTERNS``."""
     columns = sorted(by_column)
     tokens = [_token(by_column[column]) for column in columns]
+    if math.prod(len(token) for token in tokens) > MAX_PATTERNS:
+        return None
     patterns = []
     for choice in itertools.product(*tokens):
         pattern, at = b"^ *", 0
@@ -149,6 +163,8 @@ def _placed(by_column: dict[int, list[list[bytes]]]) -> list[bytes]:
 def _exclusion(column: int, excluded: frozenset[str] | tuple[str, ...]) -> bytes | None:
     """A pattern matching, up to the end of the line, where ``column``'s value certainly is (``eq``) or starts
     with (prefixes) one of ``excluded``; None when no value can be so told from the raw line."""
+    if column >= MAX_COLUMN:
+        return None
     values = sorted(v.encode() for v in excluded if v.isascii() and v not in ("", "-")
                     and not _UNSAFE_VALUE.search(v.encode()))
     if not values:
@@ -157,10 +173,27 @@ def _exclusion(column: int, excluded: frozenset[str] | tuple[str, ...]) -> bytes
     return b"^ *" + _skip(column) + _alternation(values) + end
 
 
+def _assigned(placed: list[int], choices: list[tuple[int, ...]], literal_groups: dict[int, list[bytes]]
+              ) -> list[bytes] | None:
+    """The patterns of the terms ``placed`` in every assignment of them to their columns; None when they
+    would be more than ``MAX_PATTERNS``."""
+    out: list[bytes] = []
+    for assignment in itertools.product(*choices):
+        by_column: dict[int, list[list[bytes]]] = {}
+        for term, column in zip(placed, assignment, strict=True):
+            by_column.setdefault(column, []).append(literal_groups[term])
+        patterns = _placed(by_column)
+        if patterns is None or len(out) + len(patterns) > MAX_PATTERNS:
+            return None
+        out.extend(patterns)
+    return out
+
+
 def placed_patterns(gate: ColumnGate, plan: ColumnPlan) -> list[tuple[bytes, int, bool]] | None:
     """(pattern, requirement, excludes) for every requirement that may hold on ``plan``'s layout; None when
     one of them cannot be placed."""
     out: list[tuple[bytes, int, bool]] = []
+    placed_count = 0  # patterns anchored on columns (their compilation costs more than a literal's)
     for number, (positive, _, _) in enumerate(gate.requirements):
         if not plan.possible[number]:
             continue  # a field it names is not in this layout: it holds on no line
@@ -170,24 +203,22 @@ def placed_patterns(gate: ColumnGate, plan: ColumnPlan) -> list[tuple[bytes, int
         count = 1
         for found in choices:
             count *= len(found)
-        if not placed or count > MAX_CHOICES:  # a line pattern, fields left out
+        mine = None if not placed or count > MAX_CHOICES or any(c >= MAX_COLUMN for found in choices for c in found) \
+            else _assigned(placed, choices, literal_groups)
+        if mine is None:  # a line pattern, fields left out
             groups = [literal_groups[t] for t in positive]
             if not _apart([frozenset(g) for g in chosen_groups(groups)]):
                 return None  # its groups may overlap, which a line pattern would miss
-            out.extend((pattern, number, False) for pattern in conjunction_patterns(groups))
-        else:
-            for assignment in itertools.product(*choices):
-                by_column: dict[int, list[list[bytes]]] = {}
-                for term, column in zip(placed, assignment, strict=True):
-                    by_column.setdefault(column, []).append(literal_groups[term])
-                out.extend((pattern, number, False) for pattern in _placed(by_column))
+            mine = conjunction_patterns(groups)
+        out.extend((pattern, number, False) for pattern in mine)
         exclusions = [p for column, excluded in plan.exclusions[number]
                       if (p := _exclusion(column, excluded)) is not None]
         if exclusions:  # every pattern of the requirement then ends where its line does: a match is told
-            mine = [(p + _TO_END, n, e) for p, n, e in out if n == number]  # from an exclusion by its end
-            out = [item for item in out if item[1] != number] + mine
+            ended = [(p + _TO_END, n, e) for p, n, e in out if n == number]  # from an exclusion by its end
+            out = [item for item in out if item[1] != number] + ended
             out.extend((p, number, True) for p in exclusions)
-        if len(out) > MAX_PATTERNS:
+        placed_count += sum(p.startswith(b"^") for p in mine) + len(exclusions)
+        if placed_count > MAX_PLACED_PATTERNS or len(out) > MAX_LAYOUT_PATTERNS:
             return None
     return out
 
@@ -230,9 +261,12 @@ class PlacedPrefilter(BlockPrefilter):
         self._scratch = _hs.Scratch(self._db)
 
     def fits(self, block: bytes | bytearray | memoryview, directives: list[int], end: int) -> bool:
-        """Whether every ``#Fields`` line of the block is this layout's (and no directive holds a NUL)."""
+        """Whether every ``#Fields`` line of the block is this layout's, and the block holds no NUL byte (after
+        a crash IIS writes its new header right after the NULs of its preallocated region, on their line)."""
         data = block if not isinstance(block, memoryview) else block.obj
         assert isinstance(data, bytes | bytearray)
+        if data.find(b"\x00", 0, end) >= 0:
+            return False
         for start in directives:
             stop = data.find(b"\n", start, end)
             line = bytes(data[start:end if stop < 0 else stop]).rstrip(b"\r")
@@ -290,6 +324,10 @@ def placed(former: BlockPrefilter, head: bytes) -> BlockPrefilter:
     kept: dict[bytes, BlockPrefilter] = former.__dict__.setdefault("_placed", {})
     found = kept.get(line)
     if found is None:
+        count = former.__dict__.get("_placed_count", 0)
+        if count >= MAX_PLACED:
+            return former
+        former.__dict__["_placed_count"] = count + 1
         patterns = placed_patterns(gate, gate.plan(layout_names(line)))
         found = former
         if patterns is not None:

@@ -136,6 +136,7 @@ class BlockPrefilter(Prefilter):
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone.__dict__.pop("_placed", None)
+        clone.__dict__.pop("_placed_count", None)
         return clone
 
     def __getstate__(self) -> dict[str, Any]:
@@ -144,6 +145,7 @@ class BlockPrefilter(Prefilter):
         is made there."""
         state = dict(self.__dict__)
         state.pop("_placed", None)  # scans placed in layouts' columns (``positions.py``): built where used
+        state.pop("_placed_count", None)
         database = state.pop("_db", None)
         state.pop("_scratch", None)
         if database is not None:

@@ -5,7 +5,8 @@ last newline and carries the rest over. Without a prefilter it yields every non-
 yields only the lines a parser must look at:
 
 * directive lines (``#...``), so that columns can be bound again when a new header block starts;
-* candidate lines, that hold a literal match;
+* candidate lines, that hold a match of the prefilter (its literals; for IIS, its literals in the columns the
+  detectors name: ``positions.py``);
 * edge data lines: the first and last data line of each block and the data lines next to a directive,
   so that the first and last timestamps of the file are known without parsing the rest.
 
@@ -200,7 +201,7 @@ class LineReader:
             marks = prefilter.marks(view[:end])
             if prefilter.fits(buf, [0, *marks.directives] if buf[0] == _HASH else marks.directives, end):
                 return marks, prefilter
-            prefilter = prefilter.former
+            prefilter = self.prefilter = prefilter.former  # for this block and the rest of the file
         if isinstance(prefilter, BlockPrefilter):
             return prefilter.marks(view[:end]), prefilter
         marks = _STRUCTURE.marks(view[:end])
