@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from exhunt.content.hyperscan_db import compile_database, default_cache
 from exhunt.parsers.prefilter import (
@@ -70,6 +70,34 @@ class LineGate:
         return False
 
 
+# after a database's own patterns: directive lines, blank lines (LF, CRLF), odd lines (``scan_marks``)
+STRUCTURE = [rb"\n#", rb"\n\n", rb"\n\r\n", _ODD_LINE]
+
+
+def scan_marks(database: Any, scratch: Any, block: bytes | bytearray | memoryview, count: int,
+               on_pattern: Callable[[int, int], None]) -> BlockMarks:
+    """One pass of ``database`` (its first ``count`` patterns, then ``STRUCTURE``) over ``block``: each
+    pattern match goes to ``on_pattern(pattern, end)``, the structure markers into the marks returned."""
+    result = BlockMarks()
+    directives, odd = result.directives, result.odd
+    blanks: list[int] = []
+
+    def on_match(ident: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+        if ident < count:
+            on_pattern(ident, end)
+        elif ident == count:
+            directives.append(end - 1)
+        elif ident == count + 3:
+            odd.append(end - 1)
+        else:
+            blanks.append(end)
+
+    database.scan(block, match_event_handler=on_match, scratch=scratch)
+    odd.sort()
+    result.blank_lines = len(blanks)
+    return result
+
+
 MAX_GROUPS_IN_PATTERN = 3  # groups of a conjunction put in one line pattern (3! orders); more: the most selective
 
 
@@ -110,43 +138,28 @@ class ConjunctionPrefilter(BlockPrefilter):
         patterns += extra
         self.literals = tuple(patterns)
         self._count = len(patterns)
-        structure = [rb"\n#", rb"\n\n", rb"\n\r\n", _ODD_LINE]
-        expressions = [*patterns, *structure]
-        flags = [_hs.HS_FLAG_CASELESS] * len(patterns) + [0] * len(structure)
+        expressions = [*patterns, *STRUCTURE]
+        flags = [_hs.HS_FLAG_CASELESS] * len(patterns) + [0] * len(STRUCTURE)
         self._db = compile_database(_hs, expressions, flags, tag="text-conjunctions", cache=default_cache())
         self._scratch = _hs.Scratch(self._db)
 
     def marks(self, block: bytes | bytearray | memoryview) -> BlockMarks:
-        result = BlockMarks()
-        matches = result.matches
-        directives = result.directives
-        odd = result.odd
-        blanks: list[int] = []
+        matches: list[int] = []
         count = self._count
-
         # with a column gate, which patterns matched on each line is told too: each match kept as one number,
         # position * count + pattern, sorted as such (cheaper than pairs); else the position alone
         scale, keyed = (count, 1) if self.gating is not None else (1, 0)
 
-        def on_match(ident: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-            if ident < count:
-                matches.append((end - 1) * scale + ident * keyed)  # a position on the matching line
-            elif ident == count:
-                directives.append(end - 1)
-            elif ident == count + 3:
-                odd.append(end - 1)
-            else:
-                blanks.append(end)
+        def on_pattern(ident: int, end: int) -> None:
+            matches.append((end - 1) * scale + ident * keyed)  # a position on the matching line
 
-        self._db.scan(block, match_event_handler=on_match, scratch=self._scratch)
+        result = scan_marks(self._db, self._scratch, block, count, on_pattern)
         matches.sort()
         if self.gating is None:
-            result.idents = [0] * len(matches)
+            result.matches, result.idents = matches, [0] * len(matches)
         else:
             result.idents = [key % count for key in matches]
             result.matches = [key // count for key in matches]
-        odd.sort()
-        result.blank_lines = len(blanks)
         return result
 
     def with_columns(self, columns: ColumnGate) -> BlockPrefilter | None:

@@ -41,12 +41,14 @@ from typing import TYPE_CHECKING
 from exhunt.content.hyperscan_db import compile_database, default_cache
 from exhunt.parsers.conjunctions import (
     MAX_GROUPS_IN_PATTERN,
+    STRUCTURE,
     _alternation,
     _apart,
     chosen_groups,
     conjunction_patterns,
+    scan_marks,
 )
-from exhunt.parsers.prefilter import _ODD_LINE, BlockMarks, BlockPrefilter, _hs
+from exhunt.parsers.prefilter import BlockMarks, BlockPrefilter, _hs
 
 if TYPE_CHECKING:
     from exhunt.parsers.columns import ColumnGate, ColumnPlan
@@ -254,9 +256,8 @@ class PlacedPrefilter(BlockPrefilter):
         self._checked = {number for number, excludes in zip(self.requirement, self.excludes, strict=True)
                          if excludes}  # requirements with an exclusion: their matches end with their lines
         self._numbers = max(self.requirement, default=0) + 1
-        structure = [rb"\n#", rb"\n\n", rb"\n\r\n", _ODD_LINE]
-        flags = [_hs.HS_FLAG_CASELESS | _hs.HS_FLAG_MULTILINE] * len(expressions) + [0] * len(structure)
-        self._db = compile_database(_hs, [*expressions, *structure], flags, tag="text-placed",
+        flags = [_hs.HS_FLAG_CASELESS | _hs.HS_FLAG_MULTILINE] * len(expressions) + [0] * len(STRUCTURE)
+        self._db = compile_database(_hs, [*expressions, *STRUCTURE], flags, tag="text-placed",
                                     cache=default_cache())
         self._scratch = _hs.Scratch(self._db)
 
@@ -275,40 +276,27 @@ class PlacedPrefilter(BlockPrefilter):
         return True
 
     def marks(self, block: bytes | bytearray | memoryview) -> BlockMarks:
-        result = BlockMarks()
-        directives, odd = result.directives, result.odd
         found: list[int] = []
         held: list[int] = []  # requirements with an exclusion: (line end) * requirements + requirement
         turned: list[int] = []  # ... where one of their exclusions holds
-        blanks: list[int] = []
-        count, requirement, excludes, watched = self._count, self.requirement, self.excludes, self._checked
-        numbers = self._numbers
+        requirement, excludes, watched, numbers = self.requirement, self.excludes, self._checked, self._numbers
 
-        def on_match(ident: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-            if ident < count:
-                number = requirement[ident]
-                if number not in watched:
-                    found.append(end - 1)
-                elif excludes[ident]:
-                    turned.append(end * numbers + number)
-                else:
-                    held.append(end * numbers + number)
-            elif ident == count:
-                directives.append(end - 1)
-            elif ident == count + 3:
-                odd.append(end - 1)
+        def on_pattern(ident: int, end: int) -> None:
+            number = requirement[ident]
+            if number not in watched:
+                found.append(end - 1)
+            elif excludes[ident]:
+                turned.append(end * numbers + number)
             else:
-                blanks.append(end)
+                held.append(end * numbers + number)
 
-        self._db.scan(block, match_event_handler=on_match, scratch=self._scratch)
+        result = scan_marks(self._db, self._scratch, block, self._count, on_pattern)
         if held:
             away = set(turned)
             found.extend(key // numbers - 1 for key in held if key not in away)
         found.sort()
         result.matches = found
         result.idents = [0] * len(found)
-        odd.sort()
-        result.blank_lines = len(blanks)
         return result
 
 
