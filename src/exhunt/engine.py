@@ -30,7 +30,7 @@ from exhunt.model.evidence import Artifact, ArtifactKind
 from exhunt.model.finding import Finding
 from exhunt.model.result import HostResult, Verdict
 from exhunt.model.timefmt import canonical
-from exhunt.parsers.base import Parser, ParseReport, RecordGate
+from exhunt.parsers.base import Parser, ParseReport, Prefilter, RecordGate
 from exhunt.parsers.columns import ScopedRequirement, anywhere, requirement_key
 from exhunt.parsers.evtx import EvtxParser
 from exhunt.parsers.pool import ParsePool, PrefilterSpec, RangePool, parse_all
@@ -96,19 +96,36 @@ def usual_prefilters(content: ContentBundle, options: dict[str, Any]) -> list[Pr
     of log that is read through literals; EVTX is gated per route instead. Worked out on a host with no
     files: nothing of any evidence is read. A process that starts workers can build their databases once
     and hand them over (``fleet/dask.py``); a host that asks for others builds those itself."""
+    return list(dict.fromkeys(spec for _, _, spec in _usual(content, options)))
+
+
+def usual_scans(content: ContentBundle, options: dict[str, Any]) -> list[Prefilter]:
+    """The usual prefilters built, and fitted to the layouts most logs of their kind have (``usual_heads``:
+    IIS logs' default fields, whose scan is placed in its columns), as a host's parser fits them to a file:
+    what a process that starts workers builds once to hand over."""
+    scans: list[Prefilter] = []
+    for parser, kind, spec in _usual(content, options):
+        built = spec.build()
+        if built is None:
+            continue
+        scans.append(built)
+        scans.extend(parser.scan_for(built, head) for head in parser.usual_heads.get(kind, ()))
+    return list(dict.fromkeys(scans))
+
+
+def _usual(content: ContentBundle, options: dict[str, Any]) -> Iterator[tuple[Parser, ArtifactKind, PrefilterSpec]]:
+    """Each text-log parser and kind with the literal prefilter a host without files asks for."""
     ctx = HostContext(host="", tree=_NoFiles(), artifacts=[], coverage=HostCoverage(), options=options)
     detectors = create_detectors(content, options)
     for detector in detectors:
         detector.start(ctx)
-    specs: dict[PrefilterSpec, None] = {}
     for parser in all_parsers():
         if isinstance(parser, EvtxParser):
             continue
-        for kind in parser.kinds:
+        for kind in sorted(parser.kinds, key=lambda k: k.value):
             spec = _prefilter_spec([i for d in detectors if (i := d.interest(kind)) is not None], parser.columns)
             if spec.mode == "literals":
-                specs[spec] = None
-    return list(specs)
+                yield parser, kind, spec
 
 
 class _NoFiles(HostTree):

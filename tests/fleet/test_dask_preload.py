@@ -61,7 +61,8 @@ def test_the_client_hands_the_workers_the_prefilters_a_usual_host_asks_for(tmp_p
     """A fresh worker compiled the text logs' prefilter databases at its first host (0.3 s); the client
     now loads (or compiles once) those a host with no file of interest asks for and ships them. Checked in a
     fresh thread (the prefilters are kept per thread) on the clean and probed examples: every text-log
-    database asked for was handed; the compromised host's web shells make it ask for others."""
+    database asked for was handed, IIS logs' scan placed in their default columns included (0.2 s more of a
+    fresh worker's first host); the compromised host's web shells make it ask for others."""
     import threading
 
     import pytest
@@ -84,8 +85,8 @@ def test_the_client_hands_the_workers_the_prefilters_a_usual_host_asks_for(tmp_p
         asked.append((tag, hyperscan_db.database_key(tag, expressions, flags, literal, hs) in databases))
         return real(hs, expressions, flags, tag=tag, literal=literal, cache=cache)  # type: ignore[arg-type]
 
-    from exhunt.parsers import conjunctions, prefilter
-    for module in (conjunctions, prefilter):
+    from exhunt.parsers import conjunctions, positions, prefilter
+    for module in (conjunctions, positions, prefilter):
         monkeypatch.setattr(module, "compile_database", spy)  # type: ignore[attr-defined]
     plugin = pickle.loads(pickle.dumps(ContentPreload(spec, {}, databases)))
     plugin.setup(worker=None)
@@ -98,6 +99,7 @@ def test_the_client_hands_the_workers_the_prefilters_a_usual_host_asks_for(tmp_p
             assert asked, host
             assert all(handed for _, handed in asked) == all_handed, (host, asked)
             assert any(handed for _, handed in asked), host
+            assert any(tag == "text-placed" for tag, _ in asked), host  # the IIS logs' default layout
     finally:
         plugin.teardown(worker=None)
     assert not hyperscan_db._handed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -86,6 +86,13 @@ class Parser(ABC):
     kinds: frozenset[ArtifactKind] = frozenset()
     parallel: bool = False  # whole files may be parsed in worker processes (text logs with a prefilter)
     columns: bool = False  # a record's fields are its line's named columns: a column gate may judge candidates
+    # per kind, the heads of the layouts most such logs have (IIS: its default fields), whose scans a process
+    # that starts workers may build once and hand over (``engine.usual_scans``)
+    usual_heads: Mapping[ArtifactKind, tuple[bytes, ...]] = {}
+
+    def scan_for(self, prefilter: Prefilter, head: bytes) -> Prefilter:
+        """The scan for a file whose head is ``head`` (a parser may fit ``prefilter`` to the file's layout)."""
+        return prefilter
 
     @abstractmethod
     def parse(self, tree: HostTree, artifact: Artifact, report: ParseReport,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -292,15 +292,27 @@ class _W3CFile:
         self.directives.finish()
 
 
+# the fields IIS logs by default (IIS 8.5 and later, so every supported Exchange server left as installed)
+IIS_DEFAULT_HEAD = (b"#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
+                    b"cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken\r\n")
+
+
 class W3CParser(Parser):
     name = "w3c"
     kinds = frozenset({ArtifactKind.IIS, *EXCHANGE_KINDS})
     parallel = True
     columns = True
+    usual_heads: Mapping[ArtifactKind, tuple[bytes, ...]] = {ArtifactKind.IIS: (IIS_DEFAULT_HEAD,)}
 
     def __init__(self, *, block_size: int | None = None, place: bool = True) -> None:
         self.block_size = block_size
         self.place = place  # IIS: the column gate placed in the block scan (``positions.py``)
+
+    def scan_for(self, prefilter: Prefilter, head: bytes) -> Prefilter:
+        if self.place and isinstance(prefilter, BlockPrefilter) and prefilter.columns is not None and \
+                not needs_transcoding(head):
+            return placed(prefilter, head)  # IIS: the column gate in the scan itself (``positions.py``)
+        return prefilter
 
     def parse(self, tree: HostTree, artifact: Artifact, report: ParseReport,
               prefilter: Prefilter | None = None) -> Iterator[Record]:
@@ -340,9 +352,8 @@ class W3CParser(Parser):
                         code="no-header", line=1, offset=0)
             return
         state = _W3CFile(artifact, report, prefilter.columns if prefilter is not None else None)
-        if self.place and isinstance(prefilter, BlockPrefilter) and prefilter.columns is not None and \
-                not needs_transcoding(head):
-            prefilter = placed(prefilter, head)  # IIS: the column gate in the scan itself (``positions.py``)
+        if prefilter is not None:
+            prefilter = self.scan_for(prefilter, head)
         reader = LineReader(report, prefilter, odd_lines=True) if self.block_size is None else \
             LineReader(report, prefilter, block_size=self.block_size, odd_lines=True)
         try:
